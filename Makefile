@@ -1,0 +1,31 @@
+# Agent Vault build. `make run` starts the server on its embedded default;
+# `make test` runs every test. Store plugins are built before the host, since
+# the host embeds them.
+
+GO      ?= go
+BIN     := bin/agent-vault
+DATADIR ?= $(HOME)/.agent-vault
+
+.PHONY: all build run test plugins generate bench clean
+
+all: build
+
+# plugins/plugins.mk defines `plugins`: it builds every shipped store plugin
+# (GOOS=wasip1) into plugins/dist, where the host embeds them.
+include plugins/plugins.mk
+
+build: plugins
+	$(GO) build -trimpath -o $(BIN) .
+
+run: build
+	$(BIN) server --data-dir $(DATADIR)
+
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+bench: plugins
+	$(GO) test -run '^$$' -bench . -benchmem ./host/...
+
+clean:
+	rm -rf bin plugins/dist/*.wasm

@@ -1,0 +1,3 @@
+# Built by the store-plugin work; until then there is nothing to build.
+plugins:
+	@true
