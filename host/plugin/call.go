@@ -1,0 +1,128 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/agent-vault/agent-vault/sdk/abi"
+)
+
+// invoke runs one export on inst following the ownership rules in ABI.md:
+// the host allocates the input in the guest (alloc), writes it, calls, frees
+// it; then copies the packed result out and frees it too. in == nil means the
+// export takes no parameters. healthy reports whether inst may be reused.
+func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in []byte) (ok json.RawMessage, healthy bool, err error) {
+	st := &callState{services: p.services, export: export}
+	ctx = context.WithValue(ctx, callStateKey{}, st)
+	inst.stderr.reset()
+	fn := inst.fns[export]
+	if fn == nil {
+		return nil, true, p.err(export, ClassGuest, abi.CodePluginUnsupported, "the plugin does not export it")
+	}
+	mem := inst.mod.Memory()
+
+	var params []uint64
+	if in != nil {
+		res, err := inst.fns[abi.ExportAlloc].Call(ctx, uint64(len(in)))
+		if err != nil {
+			return nil, false, p.classify(ctx, inst, abi.ExportAlloc, err)
+		}
+		ptr := uint32(res[0])
+		if err := abi.CheckRange(ptr, uint32(len(in)), mem.Size()); err != nil || (ptr == 0 && len(in) > 0) {
+			return nil, false, p.err(abi.ExportAlloc, ClassTrap, abi.CodePluginBadResult, fmt.Sprintf("alloc(%d) returned an unusable pointer %d", len(in), ptr))
+		}
+		mem.Write(ptr, in)
+		params = []uint64{uint64(ptr), uint64(len(in))}
+	}
+	res, err := fn.Call(ctx, params...)
+	if err != nil {
+		return nil, false, p.classify(ctx, inst, export, err)
+	}
+	if in != nil {
+		if _, err := inst.fns[abi.ExportFree].Call(ctx, params[0]); err != nil {
+			return nil, false, p.classify(ctx, inst, abi.ExportFree, err)
+		}
+	}
+	rptr, rlen := abi.Unpack(res[0])
+	if rlen > abi.MaxResultBytes {
+		return nil, false, p.err(export, ClassLimit, abi.CodePluginOutputLimit, fmt.Sprintf("result is %d bytes; the limit is %d", rlen, abi.MaxResultBytes))
+	}
+	if err := abi.CheckRange(rptr, rlen, mem.Size()); err != nil || rlen == 0 {
+		if err == nil {
+			err = errors.New("empty result")
+		}
+		return nil, false, p.err(export, ClassTrap, abi.CodePluginBadResult, fmt.Sprintf("returned (ptr %d, len %d): %v", rptr, rlen, err))
+	}
+	view, _ := mem.Read(rptr, rlen)
+	out := append([]byte(nil), view...) // copy before calling free
+	if _, err := inst.fns[abi.ExportFree].Call(ctx, uint64(rptr)); err != nil {
+		return nil, false, p.classify(ctx, inst, abi.ExportFree, err)
+	}
+	if export == abi.ExportManifest {
+		// The manifest is not enveloped differently, just smaller.
+		if len(out) > abi.MaxManifestBytes {
+			return nil, false, p.err(export, ClassLimit, abi.CodePluginOutputLimit, fmt.Sprintf("manifest is %d bytes; the limit is %d", len(out), abi.MaxManifestBytes))
+		}
+	}
+	okRaw, gerr, err := abi.DecodeEnvelope(out)
+	if err != nil {
+		return nil, false, p.err(export, ClassTrap, abi.CodePluginBadResult, "malformed result: "+err.Error())
+	}
+	if gerr != nil {
+		if !abi.IsGuestCode(gerr.Code) {
+			return nil, true, p.err(export, ClassGuest, abi.CodePluginError, fmt.Sprintf("returned unknown code %q: %s", gerr.Code, gerr.Message))
+		}
+		return nil, true, p.err(export, ClassGuest, gerr.Code, gerr.Message)
+	}
+	return okRaw, true, nil
+}
+
+// classify maps a failed wazero call to a limit or a trap.
+func (p *Plugin) classify(ctx context.Context, inst *instance, export string, err error) *Error {
+	stderr := inst.stderr.String()
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return p.err(export, ClassLimit, abi.CodePluginTimeout, fmt.Sprintf("did not return within its deadline (%s)", p.rt.cfg.CallTimeout))
+		case sys.ExitCodeContextCanceled:
+			return p.err(export, ClassLimit, abi.CodePluginTimeout, "the call was canceled")
+		}
+	}
+	if ctx.Err() != nil {
+		return p.err(export, ClassLimit, abi.CodePluginTimeout, fmt.Sprintf("did not return within its deadline (%s)", p.rt.cfg.CallTimeout))
+	}
+	limit := uint64(p.rt.cfg.MemoryLimitPages) * 65536
+	if strings.Contains(stderr, "out of memory") || uint64(inst.mod.Memory().Size()) >= limit {
+		return p.err(export, ClassLimit, abi.CodePluginMemoryLimit, fmt.Sprintf("exceeded the memory limit of %d pages (%d MiB)", p.rt.cfg.MemoryLimitPages, limit>>20))
+	}
+	if stderr != "" {
+		p.logger().Warn("plugin trapped", "export", export, "stderr", firstLine(stderr, 300))
+	}
+	if exit != nil {
+		// The guest's stderr goes to the log only: a panic value is the
+		// plugin's text and might echo data it should not.
+		if strings.HasPrefix(stderr, "panic:") {
+			return p.err(export, ClassTrap, abi.CodePluginTrap, fmt.Sprintf("trapped: the plugin panicked (exit code %d)", exit.ExitCode()))
+		}
+		return p.err(export, ClassTrap, abi.CodePluginTrap, fmt.Sprintf("trapped: the plugin exited with code %d", exit.ExitCode()))
+	}
+	return p.err(export, ClassTrap, abi.CodePluginTrap, "trapped: "+firstLine(err.Error(), 300))
+}
+
+func firstLine(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return abi.Truncate(s, max)
+}
+
+func (p *Plugin) err(export string, class Class, code, msg string) *Error {
+	return &Error{Plugin: p.name(), Export: export, Class: class, Code: code, Message: msg}
+}

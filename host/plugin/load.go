@@ -1,0 +1,207 @@
+package plugin
+
+import (
+	"context"
+	"regexp"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/agent-vault/agent-vault/sdk/abi"
+)
+
+// Load compiles, validates and registers a plugin. name identifies the
+// module in errors until its manifest is read (a file name, or the kind of a
+// shipped plugin). Validation is strict and fails fast: imports, exports and
+// their exact signatures, the ABI version, the manifest, a unique kind. One
+// instance is created eagerly, so a plugin that cannot start fails here.
+func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
+	if len(wasm) > rt.cfg.MaxModuleBytes {
+		return nil, loadErr(name, abi.CodePluginInvalid, "module is %d bytes; the limit is %d", len(wasm), rt.cfg.MaxModuleBytes)
+	}
+	compiled, err := rt.wr.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, loadErr(name, abi.CodePluginInvalid, "compile: %v", err)
+	}
+	fail := func(err error) (*Plugin, error) {
+		compiled.Close(ctx)
+		return nil, err
+	}
+	if err := checkImports(name, compiled); err != nil {
+		return fail(err)
+	}
+	if err := checkExports(name, compiled, 0); err != nil {
+		return fail(err)
+	}
+	p := &Plugin{rt: rt, loadName: name, compiled: compiled, services: unimplementedHostServices{}}
+	p.pool = newPool(rt.cfg.MaxInstances, p.newInstance)
+
+	cctx, cancel := context.WithTimeout(ctx, rt.cfg.CallTimeout)
+	defer cancel()
+	inst, err := p.newInstance(cctx)
+	if err != nil {
+		return fail(err)
+	}
+	m, err := p.readManifest(cctx, inst)
+	if err != nil {
+		inst.close(ctx)
+		return fail(err)
+	}
+	p.manifest = *m
+	if err := checkExports(m.Kind, compiled, m.Features); err != nil {
+		inst.close(ctx)
+		return fail(err)
+	}
+	var operator []string
+	if m.HTTPOriginsEnv != "" {
+		for _, o := range strings.Split(rt.cfg.Env(m.HTTPOriginsEnv), ",") {
+			if strings.TrimSpace(o) == "" {
+				continue
+			}
+			if _, err := abi.ParseOrigin(o); err != nil {
+				inst.close(ctx)
+				return fail(loadErr(m.Kind, abi.CodePluginInvalid, "environment variable %s: %v", m.HTTPOriginsEnv, err))
+			}
+			operator = append(operator, o)
+		}
+	}
+	p.services = &pluginServices{
+		http:   newHTTPCapability(m.HTTPOrigins, operator, rt.cfg.DialContext),
+		logger: rt.cfg.Logger.With("plugin", m.Kind),
+	}
+	rt.mu.Lock()
+	if _, dup := rt.plugins[m.Kind]; dup {
+		rt.mu.Unlock()
+		inst.close(ctx)
+		return fail(loadErr(name, abi.CodePluginInvalid, "kind %q is already loaded", m.Kind))
+	}
+	rt.plugins[m.Kind] = p
+	rt.mu.Unlock()
+	// The eager instance becomes the pool's first idle one.
+	p.pool.sem <- struct{}{}
+	p.pool.put(ctx, inst, true)
+	rt.cfg.Logger.Info("store plugin loaded", "plugin", m.Kind, "version", m.Version, "features", uint32(m.Features))
+	return p, nil
+}
+
+// newInstance instantiates the module and runs _initialize when exported.
+func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
+	stderr := &capWriter{}
+	cfg := p.rt.modCfg.WithStderr(stderr)
+	mod, err := p.rt.wr.InstantiateModule(ctx, p.compiled, cfg)
+	if err != nil {
+		return nil, loadErr(p.name(), abi.CodePluginInvalid, "instantiate: %v", firstLine(err.Error(), 300))
+	}
+	inst := &instance{mod: mod, stderr: stderr, fns: map[string]api.Function{}}
+	for _, f := range abi.Exports {
+		if fn := mod.ExportedFunction(f.Name); fn != nil {
+			inst.fns[f.Name] = fn
+		}
+	}
+	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
+		if _, err := init.Call(ctx); err != nil {
+			e := p.classify(ctx, inst, abi.ExportInitialize, err)
+			mod.Close(ctx)
+			return nil, e
+		}
+	}
+	return inst, nil
+}
+
+// readManifest calls abi_version first, then manifest, on a fresh instance.
+func (p *Plugin) readManifest(ctx context.Context, inst *instance) (*abi.Manifest, error) {
+	res, err := inst.fns[abi.ExportABIVersion].Call(ctx)
+	if err != nil {
+		return nil, p.classify(ctx, inst, abi.ExportABIVersion, err)
+	}
+	if v := int32(res[0]); v != abi.Version {
+		return nil, loadErr(p.loadName, abi.CodePluginABIMismatch, "ABI version mismatch: host supports %d, plugin declares %d", abi.Version, v)
+	}
+	raw, _, err := p.invoke(ctx, inst, abi.ExportManifest, nil)
+	if err != nil {
+		return nil, err
+	}
+	m, err := abi.DecodeManifest(raw)
+	if err != nil {
+		code := abi.CodePluginInvalid
+		if strings.Contains(err.Error(), abi.ErrABIMismatch.Error()) {
+			code = abi.CodePluginABIMismatch
+		}
+		return nil, loadErr(p.loadName, code, "%v", err)
+	}
+	return m, nil
+}
+
+var versionedModule = regexp.MustCompile(`^agent_vault_v(\d+)$`)
+
+// checkImports refuses imports from any module but WASI and agent_vault_v1,
+// names the ABI major a plugin was built for, and checks host import
+// signatures exactly.
+func checkImports(name string, c wazero.CompiledModule) error {
+	if len(c.ImportedMemories()) > 0 {
+		return loadErr(name, abi.CodePluginInvalid, "imports a memory; a plugin must export its own %q", abi.ExportMemory)
+	}
+	want := map[string]abi.Signature{}
+	for _, f := range abi.Imports {
+		want[f.Name] = f.Signature
+	}
+	for _, def := range c.ImportedFunctions() {
+		mod, fn, _ := def.Import()
+		switch {
+		case mod == abi.WASIModuleName:
+		case mod == abi.ModuleName:
+			w, ok := want[fn]
+			if !ok {
+				return loadErr(name, abi.CodePluginInvalid, "imports %s.%s, which the host does not provide", mod, fn)
+			}
+			if got := sigOf(def); !got.Equal(w) {
+				return loadErr(name, abi.CodePluginInvalid, "import %q has %s, want %s", fn, got, w)
+			}
+		case versionedModule.MatchString(mod):
+			v := versionedModule.FindStringSubmatch(mod)[1]
+			return loadErr(name, abi.CodePluginABIMismatch, "ABI version mismatch: host supports %d, plugin declares %s (imports module %q)", abi.Version, v, mod)
+		default:
+			return loadErr(name, abi.CodePluginInvalid, "imports module %q; only %q and %q are provided", mod, abi.ModuleName, abi.WASIModuleName)
+		}
+	}
+	return nil
+}
+
+// checkExports checks every ABI export the module has, and requires those
+// that every plugin needs plus those the features make required.
+func checkExports(name string, c wazero.CompiledModule, features abi.Feature) error {
+	if _, ok := c.ExportedMemories()[abi.ExportMemory]; !ok {
+		return loadErr(name, abi.CodePluginInvalid, "missing export %q (memory)", abi.ExportMemory)
+	}
+	exports := c.ExportedFunctions()
+	if def, ok := exports[abi.ExportInitialize]; ok {
+		if got := sigOf(def); len(got.Params)+len(got.Results) != 0 {
+			return loadErr(name, abi.CodePluginInvalid, "export %q has %s, want ()->()", abi.ExportInitialize, got)
+		}
+	}
+	for _, f := range abi.Exports {
+		def, ok := exports[f.Name]
+		if !ok {
+			if f.Feature == 0 || features.Has(f.Feature) {
+				return loadErr(name, abi.CodePluginInvalid, "missing export %q %s", f.Name, f.Signature)
+			}
+			continue
+		}
+		if got := sigOf(def); !got.Equal(f.Signature) {
+			return loadErr(name, abi.CodePluginInvalid, "export %q has %s, want %s", f.Name, got, f.Signature)
+		}
+	}
+	return nil
+}
+
+func sigOf(def api.FunctionDefinition) abi.Signature {
+	conv := func(ts []api.ValueType) []abi.ValType {
+		out := make([]abi.ValType, len(ts))
+		for i, t := range ts {
+			out[i] = abi.ValType(t)
+		}
+		return out
+	}
+	return abi.Signature{Params: conv(def.ParamTypes()), Results: conv(def.ResultTypes())}
+}
