@@ -1,4 +1,10 @@
 // Command agent-vault is the Agent Vault server and its command-line client.
 package main
 
-func main() {}
+import (
+	"os"
+
+	"github.com/agent-vault/agent-vault/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:])) }

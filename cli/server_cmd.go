@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/agent-vault/agent-vault/host/server"
+)
+
+// masterPasswordEnv is read once and then removed from the environment, so
+// no child process or crash dump inherits it.
+const masterPasswordEnv = "AGENT_VAULT_MASTER_PASSWORD"
+
+type serverCmd struct {
+	Host               string `default:"127.0.0.1" env:"AGENT_VAULT_HOST" help:"Address to listen on."`
+	Port               int    `default:"14321" env:"PORT" help:"Port of the HTTP API and UI."`
+	MITMPort           int    `name:"mitm-port" default:"14322" env:"AGENT_VAULT_MITM_PORT" help:"Port of the proxy (0 disables it)."`
+	DataDir            string `default:"~/.agent-vault" env:"AGENT_VAULT_DATA_DIR" type:"path" help:"Directory holding the database and caches."`
+	LogLevel           string `default:"info" enum:"debug,info,warn,error" env:"AGENT_VAULT_LOG_LEVEL" help:"Least severe log level written (debug, info, warn, error)."`
+	PasswordStdin      bool   `help:"Read the master password from the first line of standard input instead of AGENT_VAULT_MASTER_PASSWORD."`
+	AllowPrivateRanges bool   `env:"AGENT_VAULT_ALLOW_PRIVATE_RANGES" help:"Let services and upstreams use private, loopback and link-local addresses."`
+}
+
+func (c *serverCmd) Help() string {
+	return `Runs the host: the HTTP API (and UI) on --port and the proxy on --mitm-port.
+The database is a SQLite file in --data-dir. Without a master password the
+data encryption key is stored unprotected and the server says so loudly.`
+}
+
+func (c *serverCmd) Run(e *env) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
+	password, err := masterPassword(e, c.PasswordStdin)
+	if err != nil {
+		return err
+	}
+	return server.Run(e.Ctx, server.Config{
+		Host:               c.Host,
+		Port:               c.Port,
+		MITMPort:           c.MITMPort,
+		DataDir:            expandHome(c.DataDir),
+		MasterPassword:     password,
+		AllowPrivateRanges: c.AllowPrivateRanges,
+		Logger:             log,
+	})
+}
+
+// masterPassword reads the master password from stdin (when asked) or the
+// environment, and removes it from the environment either way.
+func masterPassword(e *env, fromStdin bool) (string, error) {
+	pw := os.Getenv(masterPasswordEnv)
+	os.Unsetenv(masterPasswordEnv)
+	if fromStdin {
+		line, err := bufio.NewReader(e.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", fmt.Errorf("reading the master password from standard input: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	return pw, nil
+}
+
+// expandHome turns a leading ~ into the home directory (kong's path type
+// does this for flags, not for defaults read from the environment).
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
+}

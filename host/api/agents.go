@@ -1,0 +1,178 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// VaultGrantView is one vault role of an agent.
+type VaultGrantView struct {
+	Vault string `json:"vault" maxLength:"64"`
+	Role  string `json:"role" enum:"admin,member,proxy"`
+}
+
+// AgentView is an agent as listings show it; never its token.
+type AgentView struct {
+	ID        string           `json:"id"`
+	Name      string           `json:"name"`
+	Role      string           `json:"role" enum:"member,no-access"`
+	Revoked   bool             `json:"revoked"`
+	Vaults    []VaultGrantView `json:"vaults"`
+	CreatedAt time.Time        `json:"created_at"`
+}
+
+type CreateAgentInput struct {
+	Body struct {
+		Name   string           `json:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,63}$" doc:"Agent name, unique on the instance"`
+		Role   string           `json:"role,omitempty" enum:"member,no-access" default:"member" doc:"Instance role"`
+		Vaults []VaultGrantView `json:"vaults,omitempty" maxItems:"100" doc:"Vault roles to grant; the caller must administer each vault"`
+	}
+}
+
+// AgentTokenOutput carries an agent and its token, shown this once.
+type AgentTokenOutput struct {
+	Body struct {
+		Agent AgentView `json:"agent"`
+		Token string    `json:"token" doc:"Agent token (av_agt_…), shown once"`
+	}
+}
+
+type ListAgentsOutput struct {
+	Body struct {
+		Agents []AgentView `json:"agents"`
+	}
+}
+
+type AgentNameInput struct {
+	Name string `path:"name" maxLength:"64"`
+}
+
+func (s *server) registerAgents(api huma.API) {
+	huma.Register(api, created(op("create-agent", http.MethodPost, "/v1/agents", "Create an agent and its token", "agents", http.StatusNotFound, http.StatusConflict)),
+		func(ctx context.Context, in *CreateAgentInput) (*AgentTokenOutput, error) {
+			c, err := s.access(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			var grants []store.AgentGrant
+			for _, g := range in.Body.Vaults {
+				v, err := s.mayGrant(ctx, c.Actor, g.Vault)
+				if err != nil {
+					return nil, err
+				}
+				grants = append(grants, store.AgentGrant{VaultID: v.ID, VaultName: v.Name, Role: domain.VaultRole(g.Role)})
+			}
+			role := domain.InstanceRole(in.Body.Role)
+			if role == "" {
+				role = domain.InstanceMember
+			}
+			token, hash := seal.NewToken(seal.PrefixAgent)
+			a, err := s.Store.CreateAgent(ctx, store.Agent{Name: in.Body.Name, Role: role, CreatedBy: c.Actor.ID}, hash, grants)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &AgentTokenOutput{}
+			out.Body.Agent, out.Body.Token = agentView(a, grants), token
+			return out, nil
+		})
+
+	huma.Register(api, op("list-agents", http.MethodGet, "/v1/agents", "List agents", "agents"),
+		func(ctx context.Context, in *struct{}) (*ListAgentsOutput, error) {
+			if _, err := s.access(ctx, ""); err != nil {
+				return nil, err
+			}
+			list, err := s.Store.ListAgents(ctx)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &ListAgentsOutput{}
+			out.Body.Agents = make([]AgentView, 0, len(list))
+			for _, a := range list {
+				grants, err := s.Store.AgentGrants(ctx, a.ID)
+				if err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				out.Body.Agents = append(out.Body.Agents, agentView(a, grants))
+			}
+			return out, nil
+		})
+
+	huma.Register(api, op("rotate-agent", http.MethodPost, "/v1/agents/{name}/rotate", "Replace an agent's token (re-enables a revoked agent)", "agents", http.StatusNotFound),
+		func(ctx context.Context, in *AgentNameInput) (*AgentTokenOutput, error) {
+			a, err := s.agentFor(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			token, hash := seal.NewToken(seal.PrefixAgent)
+			if err := s.Store.RotateAgentToken(ctx, a.ID, hash); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			grants, err := s.Store.AgentGrants(ctx, a.ID)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			a.RevokedAt = nil
+			out := &AgentTokenOutput{}
+			out.Body.Agent, out.Body.Token = agentView(a, grants), token
+			return out, nil
+		})
+
+	huma.Register(api, op("revoke-agent", http.MethodPost, "/v1/agents/{name}/revoke", "Disable an agent's token", "agents", http.StatusNotFound),
+		func(ctx context.Context, in *AgentNameInput) (*struct{}, error) {
+			a, err := s.agentFor(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.problem(ctx, s.Store.RevokeAgent(ctx, a.ID))
+		})
+
+	huma.Register(api, op("delete-agent", http.MethodDelete, "/v1/agents/{name}", "Delete an agent", "agents", http.StatusNotFound),
+		func(ctx context.Context, in *AgentNameInput) (*struct{}, error) {
+			a, err := s.agentFor(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.problem(ctx, s.Store.DeleteAgent(ctx, a.ID))
+		})
+}
+
+// agentFor checks access and finds the named agent.
+func (s *server) agentFor(ctx context.Context, name string) (store.Agent, error) {
+	if _, err := s.access(ctx, ""); err != nil {
+		return store.Agent{}, err
+	}
+	a, err := s.Store.AgentByName(ctx, name)
+	return a, s.problem(ctx, err)
+}
+
+// mayGrant finds a vault and checks that the actor may hand out roles in
+// it: a vault admin, or an instance owner.
+func (s *server) mayGrant(ctx context.Context, a authz.Actor, vaultName string) (store.Vault, error) {
+	v, err := s.Store.VaultByName(ctx, vaultName)
+	if err != nil {
+		return v, s.problem(ctx, err)
+	}
+	role, err := s.roleIn(ctx, a, v.ID)
+	if err != nil {
+		return v, s.problem(ctx, err)
+	}
+	if role != domain.VaultAdmin && a.Role != domain.InstanceOwner {
+		return v, s.problem(ctx, domain.Errorf(domain.CodeForbidden, "granting roles in vault %q needs its admin role", v.Name))
+	}
+	return v, nil
+}
+
+func agentView(a store.Agent, grants []store.AgentGrant) AgentView {
+	v := AgentView{ID: a.ID, Name: a.Name, Role: string(a.Role), Revoked: a.RevokedAt != nil, CreatedAt: a.CreatedAt, Vaults: []VaultGrantView{}}
+	for _, g := range grants {
+		v.Vaults = append(v.Vaults, VaultGrantView{Vault: g.VaultName, Role: string(g.Role)})
+	}
+	return v
+}

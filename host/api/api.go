@@ -1,0 +1,234 @@
+// Package api is the HTTP API under /v1, built with huma so that every
+// operation is typed and the OpenAPI 3.1 document is generated from the code.
+// Each resource has one file with a register<Resource> function. Every
+// handler starts by calling access, which resolves the caller and asks
+// authz.Decide; errors leave as RFC 9457 problems with a stable code.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+)
+
+// Version is the API version published in the OpenAPI document.
+const Version = "0.1.0"
+
+// Deps is everything the API needs from the rest of the host.
+type Deps struct {
+	Store   *store.Store
+	Keyring *seal.Keyring
+	Logger  *slog.Logger
+	// PublicURL is the externally reachable base URL, used in invite links.
+	PublicURL string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AllowPrivateRanges lets services name IP literals and localhost
+	// (AGENT_VAULT_ALLOW_PRIVATE_RANGES), for loopback upstreams.
+	AllowPrivateRanges bool
+	// Changed is told after a vault's services, settings or credentials
+	// change, so in-memory snapshots (the proxy's) can refresh. May be nil.
+	Changed func(vaultID string)
+}
+
+type server struct {
+	Deps
+}
+
+// New returns the API handler (routes under /v1 plus /health and
+// /openapi.json) and the huma API, whose OpenAPI() is the published document.
+func New(d Deps) (http.Handler, huma.API) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{Deps: d}
+	mux := http.NewServeMux()
+	api := humago.New(mux, config())
+	api.UseMiddleware(s.authenticate)
+	s.register(api)
+	return securityHeaders(mux), api
+}
+
+// register adds every operation. The OpenAPI document lists them in this order.
+func (s *server) register(api huma.API) {
+	s.registerSystem(api)
+	s.registerAuth(api)
+	s.registerUsers(api)
+	s.registerAgents(api)
+	s.registerVaults(api)
+	s.registerGrants(api)
+	s.registerSessions(api)
+	s.registerCredentials(api)
+	s.registerServices(api)
+}
+
+func config() huma.Config {
+	c := huma.DefaultConfig("Agent Vault API", Version)
+	c.Info.Description = "Agent Vault brokers credentials for AI agents: agents send HTTP(S) traffic through its proxy, " +
+		"which attaches the real credential from the agent's vault. This API manages vaults, credentials, services, " +
+		"people, agents and their roles. No response ever contains a credential value."
+	c.OpenAPIPath = "/openapi"
+	c.DocsPath = ""
+	c.SchemasPath = ""
+	c.CreateHooks = nil // no $schema links in responses
+	c.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "A user session (av_sess_), agent (av_agt_) or scoped session (av_scp_) token."},
+	}
+	return c
+}
+
+// securityHeaders sets conservative headers on every API response.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// op fills the parts every operation shares: tags, errors, security.
+func op(id, method, path, summary string, tag string, errs ...int) huma.Operation {
+	o := huma.Operation{
+		OperationID:   id,
+		Method:        method,
+		Path:          path,
+		Summary:       summary,
+		Tags:          []string{tag},
+		MaxBodyBytes:  maxBodyBytes,
+		DefaultStatus: http.StatusOK,
+	}
+	if rule := authz.Policy[id]; !rule.Public {
+		o.Security = []map[string][]string{{"bearer": {}}}
+		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
+	}
+	o.Errors = append(errs, http.StatusUnprocessableEntity)
+	return o
+}
+
+// created marks an operation that answers 201 Created.
+func created(o huma.Operation) huma.Operation {
+	o.DefaultStatus = http.StatusCreated
+	return o
+}
+
+// maxBodyBytes caps every request body: a credential write of many large
+// values fits, anything bigger is refused with 413 before it is read.
+const maxBodyBytes = 4 << 20
+
+type ctxKey int
+
+const (
+	actorKey ctxKey = iota
+	opKey
+)
+
+func actorFrom(ctx context.Context) authz.Actor {
+	a, _ := ctx.Value(actorKey).(authz.Actor)
+	if a.Kind == "" {
+		a.Kind = authz.Anonymous
+	}
+	return a
+}
+
+// call is what access learned about a request.
+type call struct {
+	Actor authz.Actor
+	Vault store.Vault
+	Role  domain.VaultRole
+}
+
+// access resolves the caller and the target vault (when vaultName is set)
+// and asks the policy table. Every handler calls it first.
+func (s *server) access(ctx context.Context, vaultName string) (call, error) {
+	opID, _ := ctx.Value(opKey).(string)
+	c := call{Actor: actorFrom(ctx)}
+	if rule := authz.Policy[opID]; !rule.Public && c.Actor.Kind == authz.Anonymous {
+		return c, s.problem(ctx, authz.Decide(opID, c.Actor, ""))
+	}
+	if vaultName != "" {
+		v, err := s.Store.VaultByName(ctx, vaultName)
+		if err != nil {
+			return c, s.problem(ctx, err)
+		}
+		c.Vault = v
+		if c.Role, err = s.roleIn(ctx, c.Actor, v.ID); err != nil {
+			return c, s.problem(ctx, err)
+		}
+	}
+	if err := authz.Decide(opID, c.Actor, c.Role); err != nil {
+		return c, s.problem(ctx, err)
+	}
+	return c, nil
+}
+
+// roleIn is the actor's role in a vault: from grants for users and agents,
+// proxy for a scoped session in its own vault, none otherwise.
+func (s *server) roleIn(ctx context.Context, a authz.Actor, vaultID string) (domain.VaultRole, error) {
+	switch a.Kind {
+	case authz.User:
+		return s.Store.VaultRole(ctx, vaultID, store.PrincipalUser, a.ID)
+	case authz.Agent:
+		return s.Store.VaultRole(ctx, vaultID, store.PrincipalAgent, a.ID)
+	case authz.Session:
+		if a.VaultID == vaultID {
+			return domain.VaultProxy, nil
+		}
+	}
+	return "", nil
+}
+
+// changed tells the snapshot owner that a vault's configuration moved.
+func (s *server) changed(vaultID string) {
+	if s.Changed != nil {
+		s.Changed(vaultID)
+	}
+}
+
+func newErrorID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// problem turns any error into the problem the caller sees. Domain errors
+// keep their code; anything else is logged with an error id and becomes an
+// opaque 500 carrying the same id.
+func (s *server) problem(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se huma.StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		p := &Problem{Status: statusOf(de.Code), Title: http.StatusText(statusOf(de.Code)), Detail: de.Message, Code: de.Code}
+		if de.Field != "" {
+			p.Errors = []*huma.ErrorDetail{{Message: de.Message, Location: "body." + de.Field}}
+		}
+		return p
+	}
+	id := newErrorID()
+	s.Logger.ErrorContext(ctx, "internal error", "error_id", id, "error", err)
+	return &Problem{Status: 500, Title: "Internal Server Error", Detail: "internal error; see the server log for error_id " + id,
+		Code: domain.CodeInternal, ErrorID: id}
+}

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// ScopedSessionPrefix marks scoped-session tokens (proxy role, one vault).
+const ScopedSessionPrefix = "av_scp_"
+
+// userSessionTTL is how long a sign-in lasts.
+const userSessionTTL = 7 * 24 * time.Hour
+
+// authenticate resolves the bearer token, if any, into an actor and records
+// the operation id, for access to consult. A token that does not resolve
+// leaves the caller anonymous, so protected operations answer 401.
+func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	ctx = huma.WithValue(ctx, opKey, ctx.Operation().OperationID)
+	if token, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer "); ok {
+		if a, err := s.ResolveToken(ctx.Context(), strings.TrimSpace(token)); err == nil {
+			ctx = huma.WithValue(ctx, actorKey, a)
+		}
+	}
+	next(ctx)
+}
+
+// ResolveToken turns a bearer token into the actor it stands for. The proxy
+// uses it too, so both doors accept the same tokens.
+func (s *server) ResolveToken(ctx context.Context, token string) (authz.Actor, error) {
+	hash := seal.HashToken(token)
+	switch {
+	case strings.HasPrefix(token, seal.PrefixSession):
+		u, _, err := s.Store.UserBySession(ctx, hash)
+		if err != nil {
+			return authz.Actor{}, err
+		}
+		return authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email, Role: u.Role, TokenHash: hash}, nil
+	case strings.HasPrefix(token, seal.PrefixAgent):
+		a, err := s.Store.AgentByToken(ctx, hash)
+		if err != nil {
+			return authz.Actor{}, err
+		}
+		return authz.Actor{Kind: authz.Agent, ID: a.ID, Name: a.Name, Role: a.Role, TokenHash: hash}, nil
+	case strings.HasPrefix(token, ScopedSessionPrefix):
+		ss, err := s.Store.ScopedSessionByToken(ctx, hash)
+		if err != nil {
+			return authz.Actor{}, err
+		}
+		return authz.Actor{Kind: authz.Session, ID: ss.ID, Name: "session " + ss.ID[:8], VaultID: ss.VaultID, TokenHash: hash}, nil
+	}
+	return authz.Actor{}, domain.Errorf(domain.CodeUnauthorized, "unrecognised token")
+}
+
+// Credentials of a person signing in or registering.
+type emailPassword struct {
+	Email    string `json:"email" format:"email" maxLength:"254" doc:"Email address"`
+	Password string `json:"password" minLength:"8" maxLength:"256" doc:"At least 8 characters"`
+}
+
+type RegisterInput struct {
+	Body emailPassword
+}
+
+type LoginInput struct {
+	Body emailPassword
+}
+
+// SessionOutput answers register, login and invite acceptance.
+type SessionOutput struct {
+	Body struct {
+		Token     string    `json:"token" doc:"Session token (av_sess_…); send as Authorization: Bearer"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+}
+
+type LogoutInput struct{}
+
+type MeOutput struct {
+	Body struct {
+		Kind  string `json:"kind" enum:"user,agent,session" doc:"What kind of caller this token belongs to"`
+		ID    string `json:"id"`
+		Name  string `json:"name" doc:"Email for users, name for agents"`
+		Role  string `json:"role,omitempty" doc:"Instance role (users and agents)"`
+		Vault string `json:"vault,omitempty" doc:"The vault a scoped session is fixed to"`
+	}
+}
+
+type AcceptInviteInput struct {
+	Token string `path:"token" maxLength:"128"`
+	Body  emailPassword
+}
+
+func (s *server) registerAuth(api huma.API) {
+	huma.Register(api, created(op("register", http.MethodPost, "/v1/auth/register", "Register the first user as instance owner", "auth", http.StatusConflict)),
+		func(ctx context.Context, in *RegisterInput) (*SessionOutput, error) {
+			if _, err := s.access(ctx, ""); err != nil {
+				return nil, err
+			}
+			hash, err := seal.HashPassword(in.Body.Password)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			sess, out := s.newSession()
+			u, err := s.Store.RegisterOwner(ctx, store.User{Email: in.Body.Email, PasswordHash: hash}, sess)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			s.Logger.InfoContext(ctx, "instance owner registered", "user", u.Email)
+			return out, nil
+		})
+
+	huma.Register(api, op("login", http.MethodPost, "/v1/auth/login", "Sign in with email and password", "auth"),
+		func(ctx context.Context, in *LoginInput) (*SessionOutput, error) {
+			if _, err := s.access(ctx, ""); err != nil {
+				return nil, err
+			}
+			bad := domain.Errorf(domain.CodeInvalidCredentials, "email or password is wrong")
+			u, err := s.Store.UserByEmail(ctx, in.Body.Email)
+			if err != nil {
+				// Spend the same work as a real check, so timing does not
+				// tell which emails exist.
+				seal.VerifyPassword(dummyHash(), in.Body.Password)
+				return nil, s.problem(ctx, bad)
+			}
+			if ok, err := seal.VerifyPassword(u.PasswordHash, in.Body.Password); err != nil || !ok {
+				return nil, s.problem(ctx, bad)
+			}
+			sess, out := s.newSession()
+			if err := s.Store.CreateSession(ctx, u.ID, sess); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			return out, nil
+		})
+
+	huma.Register(api, op("logout", http.MethodPost, "/v1/auth/logout", "End this session", "auth"),
+		func(ctx context.Context, in *LogoutInput) (*struct{}, error) {
+			c, err := s.access(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.problem(ctx, s.Store.DeleteSession(ctx, c.Actor.TokenHash))
+		})
+
+	huma.Register(api, op("get-me", http.MethodGet, "/v1/auth/me", "Who this token belongs to", "auth"),
+		func(ctx context.Context, in *struct{}) (*MeOutput, error) {
+			c, err := s.access(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			out := &MeOutput{}
+			out.Body.Kind, out.Body.ID, out.Body.Name, out.Body.Role = string(c.Actor.Kind), c.Actor.ID, c.Actor.Name, string(c.Actor.Role)
+			if c.Actor.Kind == authz.Session {
+				v, err := s.Store.VaultByID(ctx, c.Actor.VaultID)
+				if err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				out.Body.Vault = v.Name
+			}
+			return out, nil
+		})
+
+	huma.Register(api, created(op("accept-invite", http.MethodPost, "/v1/users/invites/{token}/accept", "Join the instance with an invite", "users", http.StatusBadRequest, http.StatusConflict)),
+		func(ctx context.Context, in *AcceptInviteInput) (*SessionOutput, error) {
+			if _, err := s.access(ctx, ""); err != nil {
+				return nil, err
+			}
+			hash, err := seal.HashPassword(in.Body.Password)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			sess, out := s.newSession()
+			u, err := s.Store.AcceptInvite(ctx, seal.HashToken(in.Token), store.User{Email: in.Body.Email, PasswordHash: hash}, sess)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			s.Logger.InfoContext(ctx, "invite accepted", "user", u.Email, "role", u.Role)
+			return out, nil
+		})
+}
+
+// dummyHash is verified against when an email is unknown.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := seal.HashPassword("agent-vault-timing-equaliser")
+	return h
+})
+
+// newSession mints a user session token: the store gets its hash, the
+// caller the token, once.
+func (s *server) newSession() (store.Session, *SessionOutput) {
+	token, hash := seal.NewToken(seal.PrefixSession)
+	exp := s.Now().Add(userSessionTTL).UTC().Truncate(time.Second)
+	out := &SessionOutput{}
+	out.Body.Token, out.Body.ExpiresAt = token, exp
+	return store.Session{TokenHash: hash, ExpiresAt: exp}, out
+}

@@ -1,0 +1,128 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// maxCredentialsPerWrite bounds one write call.
+const maxCredentialsPerWrite = 500
+
+// CredentialView is one credential as listings show it: never its value.
+type CredentialView struct {
+	Key       string     `json:"key"`
+	Type      string     `json:"type" enum:"static,dynamic" doc:"static values are stored; dynamic ones are leased on use"`
+	Source    string     `json:"source" doc:"builtin, or the external store kind the value comes from"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
+type ListCredentialsInput struct {
+	Vault string `query:"vault" required:"true" maxLength:"64"`
+}
+
+type ListCredentialsOutput struct {
+	Body struct {
+		Vault       string           `json:"vault"`
+		Credentials []CredentialView `json:"credentials"`
+	}
+}
+
+type SetCredentialsInput struct {
+	Body struct {
+		Vault       string            `json:"vault" maxLength:"64"`
+		Credentials map[string]string `json:"credentials" minProperties:"1" maxProperties:"500" doc:"KEY: value. Keys match ^[A-Z][A-Z0-9_]*$"`
+	}
+}
+
+type DeleteCredentialsInput struct {
+	Body struct {
+		Vault string   `json:"vault" maxLength:"64"`
+		Keys  []string `json:"keys" minItems:"1" maxItems:"500"`
+	}
+}
+
+// KeysOutput names the keys an operation touched.
+type KeysOutput struct {
+	Body struct {
+		Vault string   `json:"vault"`
+		Keys  []string `json:"keys"`
+	}
+}
+
+func (s *server) registerCredentials(api huma.API) {
+	huma.Register(api, op("list-credentials", http.MethodGet, "/v1/credentials", "List a vault's credential keys (never values)", "credentials", http.StatusNotFound),
+		func(ctx context.Context, in *ListCredentialsInput) (*ListCredentialsOutput, error) {
+			c, err := s.access(ctx, in.Vault)
+			if err != nil {
+				return nil, err
+			}
+			list, err := s.Store.ListCredentials(ctx, c.Vault.ID)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &ListCredentialsOutput{}
+			out.Body.Vault, out.Body.Credentials = c.Vault.Name, []CredentialView{}
+			for _, cr := range list {
+				at := cr.UpdatedAt
+				out.Body.Credentials = append(out.Body.Credentials, CredentialView{Key: cr.Key, Type: "static", Source: "builtin", UpdatedAt: &at})
+			}
+			return out, nil
+		})
+
+	huma.Register(api, op("set-credentials", http.MethodPost, "/v1/credentials", "Add or replace credentials in a built-in vault", "credentials", http.StatusBadRequest, http.StatusNotFound, http.StatusConflict),
+		func(ctx context.Context, in *SetCredentialsInput) (*KeysOutput, error) {
+			c, err := s.access(ctx, in.Body.Vault)
+			if err != nil {
+				return nil, err
+			}
+			keys := make([]string, 0, len(in.Body.Credentials))
+			for k, v := range in.Body.Credentials {
+				if err := domain.CheckKey(k); err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				if err := domain.CheckValue(k, v); err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			sealed := make(map[string][]byte, len(keys))
+			for _, k := range keys {
+				b, err := s.Keyring.Seal([]byte(in.Body.Credentials[k]), seal.CredentialAAD(c.Vault.ID, k))
+				if err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				sealed[k] = b
+			}
+			if err := s.Store.PutCredentials(ctx, c.Vault.ID, sealed); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			s.changed(c.Vault.ID)
+			return keysOutput(c.Vault.Name, keys), nil
+		})
+
+	huma.Register(api, op("delete-credentials", http.MethodDelete, "/v1/credentials", "Delete credentials from a built-in vault (all or none)", "credentials", http.StatusNotFound, http.StatusConflict),
+		func(ctx context.Context, in *DeleteCredentialsInput) (*KeysOutput, error) {
+			c, err := s.access(ctx, in.Body.Vault)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.Store.DeleteCredentials(ctx, c.Vault.ID, in.Body.Keys); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			s.changed(c.Vault.ID)
+			return keysOutput(c.Vault.Name, in.Body.Keys), nil
+		})
+}
+
+func keysOutput(vault string, keys []string) *KeysOutput {
+	out := &KeysOutput{}
+	out.Body.Vault, out.Body.Keys = vault, keys
+	return out
+}

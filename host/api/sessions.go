@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// Scoped-session lifetimes.
+const (
+	minScopedTTL     = 300
+	maxScopedTTL     = 7 * 24 * 3600
+	defaultScopedTTL = 24 * 3600
+)
+
+type CreateSessionInput struct {
+	Body struct {
+		Vault      string `json:"vault" maxLength:"64"`
+		TTLSeconds int    `json:"ttl_seconds,omitempty" minimum:"300" maximum:"604800" doc:"Lifetime; default 86400"`
+	}
+}
+
+type CreateSessionOutput struct {
+	Body struct {
+		ID        string    `json:"id"`
+		Token     string    `json:"token" doc:"Scoped session token (av_scp_…), shown once"`
+		Vault     string    `json:"vault"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+}
+
+// SessionView is a live scoped session; never its token.
+type SessionView struct {
+	ID        string    `json:"id"`
+	Creator   string    `json:"creator" doc:"user:<id> or agent:<id>"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type ListSessionsOutput struct {
+	Body struct {
+		Sessions []SessionView `json:"sessions"`
+	}
+}
+
+type SessionIDInput struct {
+	Name string `path:"name" maxLength:"64"`
+	ID   string `path:"id" maxLength:"64"`
+}
+
+func (s *server) registerSessions(api huma.API) {
+	huma.Register(api, created(op("create-session", http.MethodPost, "/v1/sessions", "Mint a proxy-role token fixed to one vault", "sessions", http.StatusNotFound)),
+		func(ctx context.Context, in *CreateSessionInput) (*CreateSessionOutput, error) {
+			c, err := s.access(ctx, in.Body.Vault)
+			if err != nil {
+				return nil, err
+			}
+			ttl := in.Body.TTLSeconds
+			if ttl == 0 {
+				ttl = defaultScopedTTL
+			}
+			if ttl < minScopedTTL || ttl > maxScopedTTL {
+				return nil, s.problem(ctx, domain.FieldError(domain.CodeInvalidInput, "ttl_seconds", "must be between %d and %d", minScopedTTL, maxScopedTTL))
+			}
+			token, hash := seal.NewToken(ScopedSessionPrefix)
+			ss, err := s.Store.CreateScopedSession(ctx, store.ScopedSession{
+				VaultID: c.Vault.ID, CreatorKind: store.PrincipalKind(c.Actor.Kind), CreatorID: c.Actor.ID,
+				ExpiresAt: s.Now().Add(time.Duration(ttl) * time.Second).UTC().Truncate(time.Second),
+			}, hash)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &CreateSessionOutput{}
+			out.Body.ID, out.Body.Token, out.Body.Vault, out.Body.ExpiresAt = ss.ID, token, c.Vault.Name, ss.ExpiresAt
+			return out, nil
+		})
+
+	huma.Register(api, op("list-sessions", http.MethodGet, "/v1/vaults/{name}/sessions", "List a vault's live scoped sessions", "sessions", http.StatusNotFound),
+		func(ctx context.Context, in *VaultNameInput) (*ListSessionsOutput, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			list, err := s.Store.ListScopedSessions(ctx, c.Vault.ID)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &ListSessionsOutput{}
+			out.Body.Sessions = []SessionView{}
+			for _, ss := range list {
+				out.Body.Sessions = append(out.Body.Sessions, SessionView{ID: ss.ID, Creator: string(ss.CreatorKind) + ":" + ss.CreatorID, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt})
+			}
+			return out, nil
+		})
+
+	huma.Register(api, op("revoke-session", http.MethodDelete, "/v1/vaults/{name}/sessions/{id}", "Revoke a scoped session", "sessions", http.StatusNotFound),
+		func(ctx context.Context, in *SessionIDInput) (*struct{}, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			ss, err := s.Store.ScopedSessionByID(ctx, in.ID)
+			if err != nil || ss.VaultID != c.Vault.ID {
+				return nil, s.problem(ctx, domain.Errorf(domain.CodeNotFound, "no session %q in this vault", in.ID))
+			}
+			return nil, s.problem(ctx, s.Store.RevokeScopedSession(ctx, ss.ID))
+		})
+}

@@ -1,0 +1,223 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// VaultView is a vault as listings show it, with the caller's role.
+type VaultView struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role,omitempty" enum:"admin,member,proxy" doc:"The caller's role; empty for an owner who has not joined"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CredentialStoreView summarises where a vault's credentials come from.
+type CredentialStoreView struct {
+	Kind            string `json:"kind" doc:"builtin, or the kind of an external store such as infisical"`
+	ReadOnly        bool   `json:"read_only" doc:"Local credential writes are refused"`
+	CredentialCount int    `json:"credential_count"`
+}
+
+type VaultNameInput struct {
+	Name string `path:"name" maxLength:"64"`
+}
+
+type CreateVaultInput struct {
+	Body struct {
+		Name string `json:"name" maxLength:"64" doc:"3-64 characters of a-z, 0-9 and single inner hyphens"`
+	}
+}
+
+type VaultOutput struct {
+	Body VaultView
+}
+
+type ListVaultsOutput struct {
+	Body struct {
+		Vaults []VaultView `json:"vaults"`
+	}
+}
+
+type RenameVaultInput struct {
+	Name string `path:"name" maxLength:"64"`
+	Body struct {
+		Name string `json:"name" maxLength:"64" doc:"The new name"`
+	}
+}
+
+type VaultContextOutput struct {
+	Body struct {
+		Vault           VaultView           `json:"vault"`
+		Role            string              `json:"role,omitempty" doc:"The caller's role in this vault"`
+		CredentialStore CredentialStoreView `json:"credential_store"`
+	}
+}
+
+// VaultSettings are a vault's proxy behaviours.
+type VaultSettings struct {
+	UnmatchedHostPolicy string `json:"unmatched_host_policy" enum:"passthrough,deny" doc:"What the proxy does with requests that match no service"`
+}
+
+type VaultSettingsOutput struct {
+	Body VaultSettings
+}
+
+type UpdateVaultSettingsInput struct {
+	Name string `path:"name" maxLength:"64"`
+	Body struct {
+		UnmatchedHostPolicy string `json:"unmatched_host_policy,omitempty" enum:"passthrough,deny"`
+	}
+}
+
+func (s *server) registerVaults(api huma.API) {
+	huma.Register(api, created(op("create-vault", http.MethodPost, "/v1/vaults", "Create a vault", "vaults", http.StatusBadRequest, http.StatusConflict)),
+		func(ctx context.Context, in *CreateVaultInput) (*VaultOutput, error) {
+			c, err := s.access(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			if err := domain.CheckVaultName(in.Body.Name); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			v, err := s.Store.CreateVault(ctx, in.Body.Name, &store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin}, nil)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			return &VaultOutput{Body: vaultView(v, domain.VaultAdmin)}, nil
+		})
+
+	huma.Register(api, op("list-vaults", http.MethodGet, "/v1/vaults", "List the vaults the caller can see", "vaults"),
+		func(ctx context.Context, in *struct{}) (*ListVaultsOutput, error) {
+			c, err := s.access(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			out := &ListVaultsOutput{}
+			out.Body.Vaults = []VaultView{}
+			if c.Actor.Kind == authz.Session {
+				v, err := s.Store.VaultByID(ctx, c.Actor.VaultID)
+				if err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				out.Body.Vaults = append(out.Body.Vaults, vaultView(v, domain.VaultProxy))
+				return out, nil
+			}
+			kind := store.PrincipalUser
+			if c.Actor.Kind == authz.Agent {
+				kind = store.PrincipalAgent
+			}
+			isOwner := c.Actor.Kind == authz.User && c.Actor.Role == domain.InstanceOwner
+			list, err := s.Store.ListVaults(ctx, kind, c.Actor.ID, isOwner)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			for _, v := range list {
+				if c.Actor.Role == domain.InstanceNoAccess {
+					break // a disabled account sees nothing
+				}
+				out.Body.Vaults = append(out.Body.Vaults, vaultView(v.Vault, v.Role))
+			}
+			return out, nil
+		})
+
+	huma.Register(api, op("delete-vault", http.MethodDelete, "/v1/vaults/{name}", "Delete a vault and everything in it", "vaults", http.StatusNotFound, http.StatusConflict),
+		func(ctx context.Context, in *VaultNameInput) (*struct{}, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			if c.Vault.Name == domain.DefaultVault {
+				return nil, s.problem(ctx, domain.Errorf(domain.CodeDefaultVault, "the default vault cannot be deleted"))
+			}
+			if err := s.Store.DeleteVault(ctx, c.Vault.ID); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			s.changed(c.Vault.ID)
+			return nil, nil
+		})
+
+	huma.Register(api, op("rename-vault", http.MethodPatch, "/v1/vaults/{name}", "Rename a vault", "vaults", http.StatusBadRequest, http.StatusNotFound, http.StatusConflict),
+		func(ctx context.Context, in *RenameVaultInput) (*VaultOutput, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			if c.Vault.Name == domain.DefaultVault {
+				return nil, s.problem(ctx, domain.Errorf(domain.CodeDefaultVault, "the default vault cannot be renamed"))
+			}
+			if err := domain.CheckVaultName(in.Body.Name); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			if err := s.Store.RenameVault(ctx, c.Vault.ID, in.Body.Name); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			c.Vault.Name = in.Body.Name
+			s.changed(c.Vault.ID)
+			return &VaultOutput{Body: vaultView(c.Vault, c.Role)}, nil
+		})
+
+	huma.Register(api, op("get-vault-context", http.MethodGet, "/v1/vaults/{name}/context", "The caller's role and the vault's credential store", "vaults", http.StatusNotFound),
+		func(ctx context.Context, in *VaultNameInput) (*VaultContextOutput, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			n, err := s.Store.ListCredentials(ctx, c.Vault.ID)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &VaultContextOutput{}
+			out.Body.Vault, out.Body.Role = vaultView(c.Vault, c.Role), string(c.Role)
+			out.Body.CredentialStore = CredentialStoreView{Kind: "builtin", CredentialCount: len(n)}
+			return out, nil
+		})
+
+	huma.Register(api, op("get-vault-settings", http.MethodGet, "/v1/vaults/{name}/settings", "A vault's proxy settings", "vaults", http.StatusNotFound),
+		func(ctx context.Context, in *VaultNameInput) (*VaultSettingsOutput, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			return &VaultSettingsOutput{Body: VaultSettings{UnmatchedHostPolicy: c.Vault.UnmatchedHostPolicy}}, nil
+		})
+
+	huma.Register(api, op("update-vault-settings", http.MethodPatch, "/v1/vaults/{name}/settings", "Change a vault's proxy settings", "vaults", http.StatusNotFound),
+		func(ctx context.Context, in *UpdateVaultSettingsInput) (*VaultSettingsOutput, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			if p := in.Body.UnmatchedHostPolicy; p != "" {
+				if err := s.Store.SetUnmatchedHostPolicy(ctx, c.Vault.ID, p); err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				c.Vault.UnmatchedHostPolicy = p
+				s.changed(c.Vault.ID)
+			}
+			return &VaultSettingsOutput{Body: VaultSettings{UnmatchedHostPolicy: c.Vault.UnmatchedHostPolicy}}, nil
+		})
+
+	huma.Register(api, op("join-vault", http.MethodPost, "/v1/vaults/{name}/join", "Join a vault as admin (instance owners)", "vaults", http.StatusNotFound),
+		func(ctx context.Context, in *VaultNameInput) (*VaultOutput, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin}); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			return &VaultOutput{Body: vaultView(c.Vault, domain.VaultAdmin)}, nil
+		})
+}
+
+func vaultView(v store.Vault, role domain.VaultRole) VaultView {
+	return VaultView{ID: v.ID, Name: v.Name, Role: string(role), CreatedAt: v.CreatedAt}
+}

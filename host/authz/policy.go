@@ -1,0 +1,73 @@
+package authz
+
+import "github.com/agent-vault/agent-vault/host/domain"
+
+const (
+	owner    = domain.InstanceOwner
+	member   = domain.InstanceMember
+	noAccess = domain.InstanceNoAccess
+
+	vAdmin  = domain.VaultAdmin
+	vMember = domain.VaultMember
+	vProxy  = domain.VaultProxy
+
+	users    = AllowUser
+	everyone = AllowUser | AllowAgent | AllowSession
+)
+
+// Policy is the one table every operation consults, keyed by OpenAPI
+// operation id. Agents and scoped sessions never change configuration: they
+// read what they need and ask humans (through proposals) for the rest.
+var Policy = map[string]Rule{
+	// Open to anyone.
+	"get-health":    {Public: true},
+	"get-status":    {Public: true},
+	"register":      {Public: true},
+	"login":         {Public: true},
+	"accept-invite": {Public: true},
+
+	// The caller's own identity.
+	"get-me":       {Actors: everyone, Instance: noAccess},
+	"logout":       {Actors: users, Instance: noAccess},
+	"list-vaults":  {Actors: everyone, Instance: noAccess},
+	"create-vault": {Actors: users, Instance: member},
+
+	// Instance administration.
+	"list-users":    {Actors: users, Instance: member},
+	"create-invite": {Actors: users, Instance: owner},
+	"update-user":   {Actors: users, Instance: owner},
+	"delete-user":   {Actors: users, Instance: owner},
+	"list-agents":   {Actors: users, Instance: member},
+	"create-agent":  {Actors: users, Instance: member},
+	"rotate-agent":  {Actors: users, Instance: owner},
+	"revoke-agent":  {Actors: users, Instance: owner},
+	"delete-agent":  {Actors: users, Instance: owner},
+
+	// One vault: management (owners may act without joining).
+	"get-vault-context":     {Actors: everyone, Instance: member, Vault: vProxy, OwnerManages: true},
+	"delete-vault":          {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"rename-vault":          {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"get-vault-settings":    {Actors: users | AllowAgent, Instance: member, Vault: vMember, OwnerManages: true},
+	"update-vault-settings": {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"join-vault":            {Actors: users, Instance: owner},
+	"list-vault-users":      {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"set-vault-user":        {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"remove-vault-user":     {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"list-vault-agents":     {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"set-vault-agent":       {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"remove-vault-agent":    {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"list-sessions":         {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"revoke-session":        {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+
+	// One vault: contents (a grant is required, owners included).
+	"create-session":     {Actors: users | AllowAgent, Instance: member, Vault: vProxy},
+	"list-credentials":   {Actors: everyone, Instance: member, Vault: vProxy},
+	"set-credentials":    {Actors: users, Instance: member, Vault: vMember},
+	"delete-credentials": {Actors: users, Instance: member, Vault: vMember},
+	"list-services":      {Actors: everyone, Instance: member, Vault: vProxy},
+	"upsert-services":    {Actors: users, Instance: member, Vault: vMember},
+	"replace-services":   {Actors: users, Instance: member, Vault: vMember},
+	"update-service":     {Actors: users, Instance: member, Vault: vMember},
+	"delete-service":     {Actors: users, Instance: member, Vault: vMember},
+	"delete-services":    {Actors: users, Instance: member, Vault: vAdmin},
+}

@@ -1,0 +1,197 @@
+// Package server wires the host together and runs it: it opens the data
+// directory, unlocks the key envelope, and serves the API (and, when
+// enabled, the proxy) until the context ends. This is the one place where
+// the host's packages are connected to each other.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/api"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+)
+
+// Config is everything `agent-vault server` is told.
+type Config struct {
+	Host     string
+	Port     int
+	MITMPort int
+	DataDir  string
+	// MasterPassword unlocks the key envelope; empty runs passwordless.
+	MasterPassword string
+	// AllowPrivateRanges lets services and upstreams use private addresses.
+	AllowPrivateRanges bool
+	Logger             *slog.Logger
+	// Ready, when set, receives the API's listening address once serving.
+	Ready func(apiAddr string)
+}
+
+// envelopeKey is where the key envelope lives in the meta table.
+const envelopeKey = "key_envelope"
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	syscall.Umask(0o077) // every file we create is the owner's alone
+	release, err := LockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	st, keyring, err := Open(ctx, cfg.DataDir, cfg.MasterPassword, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening for the API on %s: %w", addr, err)
+	}
+	handler, _ := api.New(api.Deps{
+		Store:              st,
+		Keyring:            keyring,
+		Logger:             log,
+		PublicURL:          "http://" + ln.Addr().String(),
+		AllowPrivateRanges: cfg.AllowPrivateRanges,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("agent vault is serving", "api", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("API server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Open opens the data directory's database and unlocks its key envelope,
+// creating both on first start. A wrong master password fails before
+// anything is written.
+func Open(ctx context.Context, dataDir, password string, log *slog.Logger) (*store.Store, *seal.Keyring, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
+	}
+	st, err := OpenStore(ctx, dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyring, err := unlock(ctx, st, password, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if err := st.EnsureDefaultVault(ctx); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, keyring, nil
+}
+
+// OpenStore opens the data directory's database without unlocking it.
+func OpenStore(ctx context.Context, dataDir string) (*store.Store, error) {
+	st, err := store.Open(ctx, filepath.Join(dataDir, store.FileName))
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	return st, nil
+}
+
+func unlock(ctx context.Context, st *store.Store, password string, log *slog.Logger) (*seal.Keyring, error) {
+	raw, ok, err := st.Meta(ctx, envelopeKey)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		env, keyring, err := seal.Create(password)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(env)
+		if err != nil {
+			return nil, err
+		}
+		wrote, err := st.InsertMetaIfAbsent(ctx, envelopeKey, b)
+		if err != nil {
+			return nil, err
+		}
+		if wrote {
+			warnPasswordless(log, env)
+			return keyring, nil
+		}
+		// Another process created the envelope first: unlock theirs.
+		if raw, _, err = st.Meta(ctx, envelopeKey); err != nil {
+			return nil, err
+		}
+	}
+	env, err := seal.DecodeEnvelope(raw)
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := seal.Unlock(env, password)
+	if err != nil {
+		return nil, err
+	}
+	warnPasswordless(log, env)
+	return keyring, nil
+}
+
+func warnPasswordless(log *slog.Logger, env *seal.Envelope) {
+	if env.Mode == seal.ModeNone {
+		log.Warn("RUNNING WITHOUT A MASTER PASSWORD: the data encryption key is stored unprotected next to the data. " +
+			"Anyone who can read the data directory can read every credential. " +
+			"Set one with `agent-vault master-password set` (server stopped), then start with AGENT_VAULT_MASTER_PASSWORD.")
+	}
+}
+
+// Envelope reads the stored key envelope.
+func Envelope(ctx context.Context, st *store.Store) (*seal.Envelope, error) {
+	raw, ok, err := st.Meta(ctx, envelopeKey)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, domain.Errorf(domain.CodeNotFound, "this data directory has no key envelope yet; start the server once")
+	}
+	return seal.DecodeEnvelope(raw)
+}
+
+// PutEnvelope replaces the stored key envelope (master-password changes).
+func PutEnvelope(ctx context.Context, st *store.Store, env *seal.Envelope) error {
+	b, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	return st.PutMeta(ctx, envelopeKey, b)
+}
