@@ -214,7 +214,7 @@ type Invite struct {
 // CreateInvite stores an invite.
 func (s *Store) CreateInvite(ctx context.Context, inv Invite) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO invites (token_hash, email, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		inv.TokenHash, inv.Email, string(inv.Role), inv.CreatedBy, s.millis(), inv.ExpiresAt.UnixMilli())
+		inv.TokenHash, inv.Email, string(inv.Role), sql.NullString{String: inv.CreatedBy, Valid: inv.CreatedBy != ""}, s.millis(), inv.ExpiresAt.UnixMilli())
 	return err
 }
 

@@ -1,0 +1,165 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/api"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+)
+
+// testEnv is a real API over a real SQLite file on a loopback listener.
+type testEnv struct {
+	t      *testing.T
+	st     *store.Store
+	kr     *seal.Keyring
+	url    string
+	dbPath string
+	logs   *syncBuffer
+	// seen collects every response body, for the no-value scan.
+	seen *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, store.FileName)
+	st, err := store.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.EnsureDefaultVault(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, kr, err := seal.Create("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	handler, _ := api.New(api.Deps{
+		Store:     st,
+		Keyring:   kr,
+		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		PublicURL: "http://agent-vault.test",
+	})
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, st: st, kr: kr, url: srv.URL, dbPath: dbPath, logs: logs, seen: &syncBuffer{}}
+}
+
+// do sends a request; body may be nil, a string (sent raw) or any value
+// (sent as JSON).
+func (e *testEnv) do(method, path, token string, body any) (int, []byte) {
+	e.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = bytes.NewBufferString(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.url+path, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	e.seen.Write(out)
+	e.seen.Write([]byte(res.Header.Get("Location") + "\n"))
+	return res.StatusCode, out
+}
+
+// code extracts the problem code from an error body.
+func code(body []byte) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	json.Unmarshal(body, &p)
+	return p.Code
+}
+
+var passwordHash = sync.OnceValue(func() string {
+	h, err := seal.HashPassword("password1")
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// user creates a user straight in the store and returns its id and a
+// session token.
+func (e *testEnv) user(email string, role domain.InstanceRole) (id, token string) {
+	e.t.Helper()
+	ctx := context.Background()
+	tok, hash := seal.NewToken(seal.PrefixSession)
+	sess := store.Session{TokenHash: hash, ExpiresAt: time.Now().Add(time.Hour)}
+	n, err := e.st.CountUsers(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var u store.User
+	if n == 0 && role == domain.InstanceOwner {
+		u, err = e.st.RegisterOwner(ctx, store.User{Email: email, PasswordHash: passwordHash()}, sess)
+	} else {
+		inv, ih := seal.NewToken(seal.PrefixInvite)
+		_ = inv
+		if err = e.st.CreateInvite(ctx, store.Invite{TokenHash: ih, Role: role, ExpiresAt: time.Now().Add(time.Hour)}); err == nil {
+			u, err = e.st.AcceptInvite(ctx, ih, store.User{Email: email, PasswordHash: passwordHash()}, sess)
+		}
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u.ID, tok
+}
+
+func (e *testEnv) grant(vaultID string, kind store.PrincipalKind, id string, role domain.VaultRole) {
+	e.t.Helper()
+	if err := e.st.SetGrant(context.Background(), vaultID, store.Grant{Kind: kind, PrincipalID: id, Role: role}); err != nil {
+		e.t.Fatal(err)
+	}
+}
