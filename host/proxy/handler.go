@@ -1,0 +1,440 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/broker"
+	"github.com/agent-vault/agent-vault/host/domain"
+)
+
+// serveOuter handles requests on the listening port: CONNECT or
+// absolute-form http:// requests.
+func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		p.connect(w, r)
+		return
+	}
+	if !r.URL.IsAbs() {
+		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest,
+			Message: "this is the Agent Vault proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port"})
+		return
+	}
+	if !strings.EqualFold(r.URL.Scheme, "http") {
+		// Forwarding https:// in absolute form would mean the agent sent
+		// the request in clear text to us; refuse rather than silently
+		// downgrade the agent's intent.
+		writeError(w, http.StatusBadRequest, errorBody{Error: CodeHTTPSAbsoluteForm,
+			Message: fmt.Sprintf("absolute-form %s:// requests are refused; use CONNECT (set HTTPS_PROXY) for https", strings.ToLower(r.URL.Scheme))})
+		return
+	}
+	host, port, err := broker.SplitTarget(r.URL.Host, "80")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "the request target has no usable host"})
+		return
+	}
+	pr, ok := p.authenticate(w, r, host)
+	if !ok {
+		return
+	}
+	p.forward(w, r, &pr, "http", host, port)
+}
+
+// authenticate checks Proxy-Authorization and answers 407, 403 or 500 itself
+// when it fails.
+func (p *Proxy) authenticate(w http.ResponseWriter, r *http.Request, host string) (Principal, bool) {
+	fail := func(status int, code, msg string) (Principal, bool) {
+		if status == http.StatusProxyAuthRequired {
+			w.Header().Set("Proxy-Authenticate", `Basic realm="agent-vault"`)
+		}
+		writeError(w, status, errorBody{Error: code, Message: msg})
+		p.cfg.Log.Emit(Event{Time: time.Now(), Method: r.Method, Host: host, Status: status, Error: code})
+		return Principal{}, false
+	}
+	token, vault, ok := parseProxyAuthorization(r.Header.Get("Proxy-Authorization"))
+	if !ok {
+		return fail(http.StatusProxyAuthRequired, CodeProxyAuthRequired,
+			"proxy authentication required: use http://<token>:<vault>@<proxy> or Proxy-Authorization: Bearer <token>")
+	}
+	pr, err := p.cfg.Auth.AuthenticateProxy(r.Context(), token, vault)
+	if err != nil {
+		var de *domain.Error
+		switch code := domain.CodeOf(err); {
+		case code == domain.CodeUnauthorized || code == domain.CodeInvalidCredentials:
+			return fail(http.StatusProxyAuthRequired, code, "the proxy token is invalid or expired")
+		case errors.As(err, &de) && code != domain.CodeInternal:
+			return fail(http.StatusForbidden, code, de.Message)
+		default:
+			p.cfg.Logger.Error("proxy authentication failed", "code", code)
+			return fail(http.StatusInternalServerError, domain.CodeInternal, "internal error while checking the proxy token")
+		}
+	}
+	return pr, true
+}
+
+// connect answers CONNECT: it authenticates, acknowledges, then sniffs the
+// first byte the client sends. A TLS ClientHello (0x16) is intercepted with
+// a leaf certificate for the CONNECT host; anything else is served as plain
+// HTTP (Node's undici tunnels http:// this way). Either way the connection
+// is handed to the inner server with the target pinned to the CONNECT line.
+func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
+	host, port, err := broker.SplitTarget(r.Host, "")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "CONNECT needs a host:port target"})
+		return
+	}
+	pr, ok := p.authenticate(w, r, host)
+	if !ok {
+		return
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, errorBody{Error: domain.CodeInternal, Message: "cannot take over the connection"})
+		return
+	}
+	if brw.Writer.Buffered() > 0 {
+		brw.Writer.Flush() //nolint:errcheck // a failure shows up on the next write
+	}
+	deadline := time.Now().Add(p.cfg.ReadHeaderTimeout)
+	conn.SetDeadline(deadline) //nolint:errcheck
+	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection Established\r\n\r\n"); err != nil {
+		conn.Close()
+		return
+	}
+	first, err := brw.Reader.Peek(1)
+	if err != nil {
+		conn.Close()
+		return
+	}
+	tc := &tunnelConn{Conn: &readerConn{Conn: conn, r: brw.Reader}, principal: pr, host: host, port: port, scheme: "http"}
+	if first[0] == 0x16 {
+		tlsConn := tls.Server(tc.Conn, &tls.Config{
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.cfg.Certificates(host) },
+			NextProtos:     []string{"http/1.1"},
+			MinVersion:     tls.VersionTLS12,
+		})
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		err := tlsConn.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			p.cfg.Logger.Debug("tunnel TLS handshake failed", "host", host)
+			conn.Close()
+			return
+		}
+		tc.Conn, tc.scheme = tlsConn, "https"
+	}
+	conn.SetDeadline(time.Time{}) //nolint:errcheck
+	p.tunnels.push(tc)
+}
+
+// serveTunnel handles a request read from inside a CONNECT tunnel. The
+// target is the CONNECT line's, whatever the Host header or an absolute-form
+// URL inside the tunnel says.
+func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
+	tc, _ := r.Context().Value(tunnelKey{}).(*tunnelConn)
+	if tc == nil || r.Method == http.MethodConnect {
+		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "CONNECT inside a tunnel is not supported"})
+		return
+	}
+	r.URL.Scheme, r.URL.Host = "", ""
+	p.forward(w, r, &tc.principal, tc.scheme, tc.host, tc.port)
+}
+
+type stateKey struct{}
+
+// reqState travels with the outbound request so the response hooks know the
+// matched service and can fill the log event.
+type reqState struct {
+	ev             Event
+	allowSetCookie bool
+	upstreamStatus int
+}
+
+// forward runs the per-request pipeline: strip hop-by-hop headers, match,
+// inject, send upstream, stream the answer back, emit the log event.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, scheme, host, port string) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	st := &reqState{ev: Event{
+		Time: start, VaultID: pr.VaultID, VaultName: pr.VaultName, ActorID: pr.ActorID, ActorKind: pr.ActorKind,
+		Method: r.Method, Host: host, Path: r.URL.Path, // the path before substitution: it never holds a value
+	}}
+	defer func() {
+		st.ev.Status = rec.status
+		if st.ev.Status == 0 {
+			st.ev.Status = st.upstreamStatus
+		}
+		st.ev.Latency = time.Since(start)
+		p.cfg.Log.Emit(st.ev)
+	}()
+	fail := func(status int, body errorBody) {
+		st.ev.Error = body.Error
+		writeError(rec, status, body)
+	}
+
+	if max := p.cfg.MaxRequestBody; max > 0 {
+		if r.ContentLength > max {
+			fail(http.StatusRequestEntityTooLarge, errorBody{Error: CodeBodyTooLarge, Message: fmt.Sprintf("request bodies are limited to %d bytes", max)})
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(rec, r.Body, max)
+		}
+	}
+	stripHopHeaders(r.Header)
+
+	vc, err := p.cfg.Vaults.ProxyConfig(r.Context(), pr.VaultID)
+	if err != nil {
+		p.cfg.Logger.Error("loading vault services", "vault", pr.VaultName, "code", domain.CodeOf(err))
+		fail(http.StatusInternalServerError, errorBody{Error: domain.CodeInternal, Message: "cannot load the vault's services"})
+		return
+	}
+	if i := broker.Match(vc.Services, host, port, r.URL.Path); i >= 0 {
+		svc := &vc.Services[i]
+		st.ev.Service = svc.Name
+		if !svc.IsEnabled() {
+			fail(http.StatusForbidden, errorBody{Error: domain.CodeServiceDisabled,
+				Message: fmt.Sprintf("service %q of vault %q is disabled", svc.Name, pr.VaultName)})
+			return
+		}
+		st.allowSetCookie = svc.AllowSetCookie
+		if err := broker.Inject(r, svc, p.lookup(r.Context(), pr, st), p.cfg.MaxSubstitutionBody); err != nil {
+			p.injectError(fail, err, pr)
+			return
+		}
+	} else if vc.UnmatchedHostPolicy == domain.PolicyDeny {
+		fail(http.StatusForbidden, errorBody{Error: domain.CodeHostNotAllowed,
+			Message: fmt.Sprintf("vault %q has no service for %s and refuses other hosts", pr.VaultName, host),
+			ProposalHint: fmt.Sprintf("Ask an admin of vault %q to add a service for host %q (with the credential it needs), "+
+				"or to set the vault's unmatched_host_policy to passthrough. Do not retry until then.", pr.VaultName, host),
+			Host: host, Vault: pr.VaultName})
+		return
+	}
+
+	r.URL.Scheme = scheme
+	r.URL.Host = joinHostPort(host, port)
+	r.Host = hostHeader(scheme, host, port)
+	r.RequestURI = ""
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	p.rp.ServeHTTP(rec, r)
+}
+
+// lookup resolves credential keys for one request, remembering each key's
+// name for the log event and its value for repeated references.
+func (p *Proxy) lookup(ctx context.Context, pr *Principal, st *reqState) broker.Lookup {
+	var vals []string // parallel to st.ev.Keys
+	return func(key string) (string, error) {
+		for i, k := range st.ev.Keys {
+			if k == key {
+				return vals[i], nil
+			}
+		}
+		v, found, err := p.cfg.Credentials.Resolve(ctx, pr.VaultID, key)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			return "", domain.Errorf(domain.CodeCredentialNotFound, "credential %q is not in vault %q", key, pr.VaultName)
+		}
+		st.ev.Keys = append(st.ev.Keys, key)
+		vals = append(vals, v)
+		return v, nil
+	}
+}
+
+func (p *Proxy) injectError(fail func(int, errorBody), err error, pr *Principal) {
+	var de *domain.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		fail(http.StatusRequestEntityTooLarge, errorBody{Error: CodeBodyTooLarge, Message: fmt.Sprintf("request bodies are limited to %d bytes", mbe.Limit)})
+	case errors.As(err, &de) && de.Code == broker.CodeBodyTooLarge:
+		fail(http.StatusRequestEntityTooLarge, errorBody{Error: de.Code, Message: de.Message})
+	case errors.As(err, &de) && de.Code == domain.CodeInvalidInput:
+		fail(http.StatusBadRequest, errorBody{Error: de.Code, Message: de.Message})
+	case errors.As(err, &de) && de.Code != domain.CodeInternal:
+		// credential_not_found, credential_unusable, external store codes.
+		fail(http.StatusBadGateway, errorBody{Error: de.Code, Message: de.Message})
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.Canceled):
+		fail(http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "the request body ended early"})
+	default:
+		p.cfg.Logger.Error("resolving credentials", "vault", pr.VaultName, "code", domain.CodeOf(err))
+		fail(http.StatusBadGateway, errorBody{Error: domain.CodeInternal, Message: "cannot resolve the service's credentials"})
+	}
+}
+
+// modifyResponse strips Set-Cookie unless the service allows it and applies
+// the response cap. Hop-by-hop headers are removed by the ReverseProxy.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	st, _ := resp.Request.Context().Value(stateKey{}).(*reqState)
+	if st != nil {
+		st.upstreamStatus = resp.StatusCode
+		if !st.allowSetCookie {
+			resp.Header.Del("Set-Cookie")
+		}
+	}
+	if max := p.cfg.MaxResponseBody; max > 0 && resp.Body != nil {
+		if resp.ContentLength > max {
+			return errResponseTooLarge
+		}
+		resp.Body = &cappedBody{ReadCloser: resp.Body, left: max}
+	}
+	return nil
+}
+
+var errResponseTooLarge = errors.New("upstream response larger than the configured cap")
+
+// upstreamError answers when the upstream could not be reached or failed
+// before sending a response. Transport errors are classified, never echoed:
+// the client learns the host, not internals.
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	fail := func(status int, body errorBody) {
+		if st != nil {
+			st.ev.Error = body.Error
+		}
+		writeError(w, status, body)
+	}
+	host := r.URL.Hostname()
+	var de *domain.Error
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		fail(http.StatusRequestEntityTooLarge, errorBody{Error: CodeBodyTooLarge, Message: fmt.Sprintf("request bodies are limited to %d bytes", mbe.Limit)})
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads an answer.
+		if st != nil {
+			st.ev.Error, st.upstreamStatus = "client_closed", 499
+		}
+	case errors.As(err, &de):
+		// The guarded dialer refused the destination.
+		fail(http.StatusForbidden, errorBody{Error: de.Code, Message: de.Message, Host: host})
+	case errors.Is(err, errResponseTooLarge):
+		fail(http.StatusBadGateway, errorBody{Error: "response_too_large", Message: fmt.Sprintf("the response from %s exceeds the proxy's %d-byte cap", host, p.cfg.MaxResponseBody)})
+	case errors.As(err, &ne) && ne.Timeout():
+		fail(http.StatusGatewayTimeout, errorBody{Error: CodeUpstreamTimeout, Message: fmt.Sprintf("%s did not answer in time", host)})
+	default:
+		msg := fmt.Sprintf("cannot reach %s", host)
+		var certErr *tls.CertificateVerificationError
+		if errors.As(err, &certErr) {
+			msg = fmt.Sprintf("the TLS certificate of %s did not verify", host)
+		}
+		fail(http.StatusBadGateway, errorBody{Error: CodeUpstream, Message: msg, Host: host})
+	}
+}
+
+// hopHeaders are never forwarded in either direction (RFC 9110 §7.6.1),
+// together with every header the Connection header names.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// stripHopHeaders removes hop-by-hop headers from a request before
+// injection, so a client cannot name an injected header in Connection and
+// have it stripped later. An upgrade (websocket) survives as
+// "Connection: Upgrade" plus its Upgrade header.
+func stripHopHeaders(h http.Header) {
+	upgrade := ""
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.TrimSpace(tok)
+			if strings.EqualFold(tok, "upgrade") {
+				upgrade = h.Get("Upgrade")
+				continue
+			}
+			if tok != "" {
+				h.Del(tok)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		delete(h, name)
+	}
+	if upgrade != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{upgrade}
+	}
+}
+
+func joinHostPort(host, port string) string {
+	if strings.IndexByte(host, ':') >= 0 {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// hostHeader is the Host the upstream sees: the pinned target, with the port
+// only when it is not the scheme's default.
+func hostHeader(scheme, host, port string) string {
+	if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		if strings.IndexByte(host, ':') >= 0 {
+			return "[" + host + "]"
+		}
+		return host
+	}
+	return joinHostPort(host, port)
+}
+
+// recorder remembers the status written to the client.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach Hijack (websocket upgrades).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// cappedBody ends a response body with an error once the cap is reached, so
+// the ReverseProxy aborts the client connection instead of sending a
+// truncated body as if it were complete.
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errResponseTooLarge
+	}
+	if int64(len(b)) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.ReadCloser.Read(b)
+	c.left -= int64(n)
+	return n, err
+}
+
+// Interface guards
+var (
+	_ http.Flusher        = (*recorder)(nil)
+	_ http.ResponseWriter = (*recorder)(nil)
+)

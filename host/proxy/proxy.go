@@ -1,0 +1,243 @@
+// Package proxy is the listener on port 14322: an absolute-form HTTP forward
+// proxy and a CONNECT endpoint that intercepts TLS with a leaf certificate
+// for the requested host. Every request is authenticated, matched to one of
+// the vault's services by host/broker, given its credentials and forwarded
+// through one pooled http.Transport that dials through an injected
+// (private-range guarded) dialer.
+//
+// The hot path does no database writes and never calls into WebAssembly: it
+// reads the vault's services and credentials through the interfaces below,
+// which the server answers from memory.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/domain"
+)
+
+// DefaultPort is the proxy's listening port.
+const DefaultPort = 14322
+
+// ActorKind says who holds the token that authenticated a proxy request.
+type ActorKind string
+
+const (
+	ActorUser    ActorKind = "user"
+	ActorAgent   ActorKind = "agent"
+	ActorSession ActorKind = "session" // a scoped session minted by `agent-vault run`
+)
+
+// Principal is the authenticated caller of a proxy request and the vault
+// whose credentials it uses.
+type Principal struct {
+	ActorID   string
+	ActorKind ActorKind
+	VaultID   string
+	VaultName string
+	VaultRole domain.VaultRole
+}
+
+// Authenticator checks proxy credentials.
+type Authenticator interface {
+	// AuthenticateProxy resolves a token and an optional vault name (empty
+	// when the client named none) to a principal. Errors carrying
+	// domain.CodeUnauthorized or domain.CodeInvalidCredentials answer 407;
+	// any other *domain.Error answers 403 with its code and message (a
+	// session asking for another vault, an agent with several grants naming
+	// none); other errors answer 500. Called once per absolute-form request
+	// and once per CONNECT; must be fast (memory only).
+	AuthenticateProxy(ctx context.Context, token, vault string) (Principal, error)
+}
+
+// VaultConfig is what the proxy needs to know about a vault.
+type VaultConfig struct {
+	Services            []domain.Service // in declaration order
+	UnmatchedHostPolicy string           // domain.PolicyPassthrough (also when empty) or domain.PolicyDeny
+}
+
+// Vaults serves the current service list of a vault. Called once per
+// request, so it must answer from memory; the proxy never modifies the result.
+type Vaults interface {
+	ProxyConfig(ctx context.Context, vaultID string) (VaultConfig, error)
+}
+
+// Credentials resolves credential values. The server composes static
+// credentials and dynamic secrets behind it.
+type Credentials interface {
+	// Resolve returns the value of key in the vault, found=false when the
+	// vault has no such credential, or an error (a *domain.Error's code is
+	// passed to the client; other errors become internal_error).
+	Resolve(ctx context.Context, vaultID, key string) (value string, found bool, err error)
+}
+
+// Config holds the proxy's dependencies and limits. DialContext,
+// Certificates, Auth, Vaults and Credentials are required.
+type Config struct {
+	// DialContext dials upstreams; production passes the netguard dialer.
+	// Its *domain.Error answers 403 with the error's code (a blocked
+	// destination).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Certificates returns the leaf certificate to present for a CONNECT
+	// host (a host name or IP literal without port); it should cache.
+	Certificates func(host string) (*tls.Certificate, error)
+	// UpstreamRoots verifies upstream TLS; nil means the system roots.
+	UpstreamRoots *x509.CertPool
+
+	Auth        Authenticator
+	Vaults      Vaults
+	Credentials Credentials
+	// Log receives one event per proxied request; nil discards them. Emit
+	// must not block (see AsyncSink).
+	Log Sink
+	// Logger receives operational messages (never credential values); nil
+	// discards them.
+	Logger *slog.Logger
+
+	// MaxRequestBody caps request bodies (413); 0 means 1 GiB, negative
+	// means no cap.
+	MaxRequestBody int64
+	// MaxResponseBody cuts responses off after this many bytes; 0 means no cap.
+	MaxResponseBody int64
+	// MaxSubstitutionBody caps a body buffered for a body substitution; 0
+	// means broker.DefaultMaxSubstitutionBody.
+	MaxSubstitutionBody int64
+
+	// ReadHeaderTimeout bounds reading a request's headers (default 30s);
+	// IdleTimeout closes idle client connections and tunnels (default 5m);
+	// ResponseHeaderTimeout bounds the wait for upstream headers (default
+	// 10m: model APIs may think for a long time before answering).
+	ReadHeaderTimeout     time.Duration
+	IdleTimeout           time.Duration
+	ResponseHeaderTimeout time.Duration
+}
+
+// Proxy is the proxy listener's handler. Create it with New, then call Serve.
+type Proxy struct {
+	cfg       Config
+	transport *http.Transport
+	rp        *httputil.ReverseProxy
+	outer     *http.Server // client connections on the listening port
+	inner     *http.Server // connections inside CONNECT tunnels
+	tunnels   *chanListener
+	serveOnce sync.Once
+}
+
+// New checks cfg and builds a Proxy.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.DialContext == nil || cfg.Certificates == nil || cfg.Auth == nil || cfg.Vaults == nil || cfg.Credentials == nil {
+		return nil, errors.New("proxy: DialContext, Certificates, Auth, Vaults and Credentials are required")
+	}
+	if cfg.MaxRequestBody == 0 {
+		cfg.MaxRequestBody = 1 << 30
+	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.ResponseHeaderTimeout == 0 {
+		cfg.ResponseHeaderTimeout = 10 * time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = discardSink{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p := &Proxy{cfg: cfg}
+	dial := cfg.DialContext
+	p.transport = &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			return dial(ctx, network, addr)
+		},
+		TLSClientConfig:       &tls.Config{RootCAs: cfg.UpstreamRoots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   128,
+		// Bodies pass through as the client sent them: the proxy neither
+		// asks for gzip nor decompresses.
+		DisableCompression: true,
+		// Upstreams are never reached through another proxy from the
+		// environment: the dialer must see the real destination.
+		Proxy: nil,
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        func(*httputil.ProxyRequest) {}, // the request is prepared in forward
+		Transport:      p.transport,
+		FlushInterval:  -1, // flush every write: SSE and streamed completions arrive as sent
+		BufferPool:     bufferPool{},
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.upstreamError,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	p.tunnels = newChanListener()
+	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
+	p.outer = &http.Server{
+		Handler:           http.HandlerFunc(p.serveOuter),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          errLog,
+	}
+	p.inner = &http.Server{
+		Handler:           http.HandlerFunc(p.serveTunnel),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          errLog,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if t, ok := c.(*tunnelConn); ok {
+				return context.WithValue(ctx, tunnelKey{}, t)
+			}
+			return ctx
+		},
+	}
+	return p, nil
+}
+
+// Serve accepts proxy clients on l until Shutdown. It returns
+// http.ErrServerClosed after Shutdown.
+func (p *Proxy) Serve(l net.Listener) error {
+	p.serveOnce.Do(func() {
+		go p.inner.Serve(p.tunnels) //nolint:errcheck // ends with Shutdown
+	})
+	return p.outer.Serve(l)
+}
+
+// Shutdown stops accepting, waits for in-flight requests (bounded by ctx) and
+// closes idle upstream connections. Hijacked connections (tunnels handed to
+// the inner server are not; upgraded websockets are) are not waited for.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	err := p.outer.Shutdown(ctx)
+	if err2 := p.inner.Shutdown(ctx); err == nil {
+		err = err2
+	}
+	p.transport.CloseIdleConnections()
+	return err
+}
+
+// bufferPool recycles the 32 KiB copy buffers of streamed bodies.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// Interface guards
+var _ httputil.BufferPool = bufferPool{}
