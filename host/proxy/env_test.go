@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -302,6 +303,16 @@ func newEnv(t testing.TB, services []domain.Service, opts ...envOption) *env {
 		Credentials: fakeCreds(secrets),
 		Log:         e.log,
 	}
+	// Every test checks on cleanup that neither the operational log nor any
+	// request event holds a credential value.
+	logs := &lockedBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		assertNoSecrets(t, "operational log", logs.String())
+		for _, ev := range e.log.all() {
+			assertNoSecrets(t, "request event", fmt.Sprintf("%+v", ev))
+		}
+	})
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -399,4 +410,21 @@ func assertNoSecrets(t testing.TB, what, s string) {
 			}
 		}
 	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

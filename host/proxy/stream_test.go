@@ -1,0 +1,203 @@
+package proxy
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestSSEStreamsPromptly: the upstream sends the next event only after the
+// client has read the previous one, so any buffering in the proxy would
+// hang the test instead of passing slowly.
+func TestSSEStreamsPromptly(t *testing.T) {
+	e := newEnv(t, testServices())
+	step := make(chan struct{})
+	e.mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 1; i <= 3; i++ {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-step:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	for _, scheme := range []string{"http", "https"} {
+		t.Run(scheme, func(t *testing.T) {
+			resp, err := e.client("tok1:main").Get(scheme + "://api.test/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			for i := 1; i <= 3; i++ {
+				line, err := br.ReadString('\n')
+				if err != nil || line != fmt.Sprintf("data: %d\n", i) {
+					t.Fatalf("event %d: %q %v", i, line, err)
+				}
+				br.ReadString('\n')
+				step <- struct{}{}
+			}
+		})
+	}
+}
+
+// TestWebSocketUpgrade: an upgrade request gets the same injection and the
+// tunnel carries bytes both ways after 101.
+func TestWebSocketUpgrade(t *testing.T) {
+	e := newEnv(t, testServices())
+	e.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "not an upgrade", 400)
+			return
+		}
+		ok := r.Header.Get("Authorization") == "Bearer sk_live_TOKENVALUE"
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Auth-Ok: %v\r\n\r\n", ok)
+		brw.Flush()
+		buf := make([]byte, 5)
+		for {
+			if _, err := io.ReadFull(brw, buf); err != nil {
+				return
+			}
+			conn.Write([]byte(strings.ToUpper(string(buf))))
+		}
+	})
+	auth := base64.StdEncoding.EncodeToString([]byte("tok1:main"))
+	for _, mode := range []string{"absolute-form", "connect-tls"} {
+		t.Run(mode, func(t *testing.T) {
+			var conn net.Conn
+			var target string
+			if mode == "absolute-form" {
+				conn = dialProxy(t, e)
+				target = "http://api.test/ws"
+			} else {
+				tc := tls.Client(e.rawConnect("api.test:443", "tok1:main"), &tls.Config{ServerName: "api.test", RootCAs: e.mitmCA.pool})
+				conn, target = tc, "/ws"
+			}
+			fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: api.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nProxy-Authorization: Basic %s\r\n\r\n", target, auth)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 101 || resp.Header.Get("X-Auth-Ok") != "true" {
+				t.Fatalf("status %d, X-Auth-Ok %q", resp.StatusCode, resp.Header.Get("X-Auth-Ok"))
+			}
+			for _, msg := range []string{"hello", "again"} {
+				io.WriteString(conn, msg)
+				got := make([]byte, 5)
+				if _, err := io.ReadFull(br, got); err != nil || string(got) != strings.ToUpper(msg) {
+					t.Fatalf("echo %q: %q %v", msg, got, err)
+				}
+			}
+		})
+	}
+}
+
+// TestBodies streams a chunked upload, refuses oversized bodies with 413
+// (declared or discovered while streaming) and streams a large download.
+func TestBodies(t *testing.T) {
+	e := newEnv(t, testServices(), func(c *Config) { c.MaxRequestBody = 64 << 10 })
+	e.mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		io.CopyN(w, zeros{}, 32<<20)
+	})
+	c := e.client("tok1:main")
+	for _, scheme := range []string{"http", "https"} {
+		t.Run(scheme+"/chunked-upload", func(t *testing.T) {
+			pr, pw := io.Pipe()
+			go func() {
+				for i := 0; i < 8; i++ {
+					fmt.Fprintf(pw, "chunk-%d;", i)
+				}
+				pw.Close()
+			}()
+			req, _ := http.NewRequest("POST", scheme+"://api.test/upload", pr)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := decodeEcho(t, resp); got.Body != "chunk-0;chunk-1;chunk-2;chunk-3;chunk-4;chunk-5;chunk-6;chunk-7;" {
+				t.Fatalf("upstream body %q", got.Body)
+			}
+		})
+		t.Run(scheme+"/oversized-declared", func(t *testing.T) {
+			resp, err := c.Post(scheme+"://api.test/upload", "application/octet-stream", strings.NewReader(strings.Repeat("x", 65<<10)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := errorOf(t, resp); resp.StatusCode != 413 || b.Error != CodeBodyTooLarge || b.Message != "request bodies are limited to 65536 bytes" {
+				t.Fatalf("got %d %+v", resp.StatusCode, b)
+			}
+		})
+		t.Run(scheme+"/oversized-chunked", func(t *testing.T) {
+			req, _ := http.NewRequest("POST", scheme+"://api.test/upload", io.MultiReader(strings.NewReader(strings.Repeat("x", 65<<10))))
+			req.ContentLength = -1
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := errorOf(t, resp); resp.StatusCode != 413 || b.Error != CodeBodyTooLarge {
+				t.Fatalf("got %d %+v", resp.StatusCode, b)
+			}
+		})
+		t.Run(scheme+"/large-download", func(t *testing.T) {
+			resp, err := c.Get(scheme + "://api.test/download")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err != nil || n != 32<<20 {
+				t.Fatalf("downloaded %d bytes, %v", n, err)
+			}
+		})
+	}
+}
+
+func TestResponseCap(t *testing.T) {
+	e := newEnv(t, testServices(), func(c *Config) { c.MaxResponseBody = 1 << 10 })
+	e.mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("length") == "known" {
+			w.Header().Set("Content-Length", "4096")
+		}
+		io.CopyN(w, zeros{}, 4096)
+	})
+	c := e.client("tok1:main")
+	resp, err := c.Get("http://api.test/big?length=known")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := errorOf(t, resp); resp.StatusCode != 502 || b.Error != "response_too_large" {
+		t.Fatalf("got %d %+v", resp.StatusCode, b)
+	}
+	resp, err = c.Get("http://api.test/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil || n > 1<<10 {
+		t.Fatalf("read %d bytes, err %v; want the stream cut at 1024 with an error", n, err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
