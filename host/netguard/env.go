@@ -32,20 +32,20 @@ func FromEnv(getenv func(string) string) (Options, error) {
 			return Options{}, configError(EnvAllowPrivate, "%q is not a boolean; use true or false", v)
 		}
 	}
-	if o.AllowNets, o.AllowHosts, err = ParseAllowlist(getenv(EnvAllowlist)); err != nil {
+	if o.AllowNets, o.AllowHosts, err = parseAllowlist(getenv(EnvAllowlist)); err != nil {
 		return Options{}, err
 	}
-	if o.Pins, err = ParseResolve(getenv(EnvResolve)); err != nil {
+	if o.Pins, err = parseResolve(getenv(EnvResolve)); err != nil {
 		return Options{}, err
 	}
 	return o, nil
 }
 
-// ParseAllowlist splits an AGENT_VAULT_NETWORK_ALLOWLIST value into ranges
+// parseAllowlist splits an AGENT_VAULT_NETWORK_ALLOWLIST value into ranges
 // (CIDRs; a bare IP is a one-address range) and normalised host names
 // ("*.example.com" wildcards kept). A cloud metadata address listed on its
 // own is refused, since it can never be allowed.
-func ParseAllowlist(s string) ([]netip.Prefix, []string, error) {
+func parseAllowlist(s string) ([]netip.Prefix, []string, error) {
 	var nets []netip.Prefix
 	var hosts []string
 	for _, e := range splitList(s) {
@@ -74,9 +74,9 @@ func ParseAllowlist(s string) ([]netip.Prefix, []string, error) {
 	return nets, hosts, nil
 }
 
-// ParseResolve reads an AGENT_VAULT_RESOLVE value: comma-separated
+// parseResolve reads an AGENT_VAULT_RESOLVE value: comma-separated
 // "name:address" pairs, the address an IP literal (IPv6 may be bracketed).
-func ParseResolve(s string) (map[string][]netip.Addr, error) {
+func parseResolve(s string) (map[string][]netip.Addr, error) {
 	pins := map[string][]netip.Addr{}
 	for _, e := range splitList(s) {
 		name, addr, ok := strings.Cut(e, ":")

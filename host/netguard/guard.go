@@ -193,7 +193,7 @@ func (g *Guard) resolve(ctx context.Context, network, host string, port uint16) 
 	} else if pinned, ok := g.pins[norm]; ok {
 		addrs = pinned
 	} else {
-		ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+		ipnet := "ip" + strings.TrimPrefix(network, "tcp") // "ip", "ip4" or "ip6"
 		if addrs, err = g.resolver.LookupNetIP(ctx, ipnet, norm); err != nil {
 			return nil, err
 		}
@@ -255,24 +255,26 @@ func CheckHost(host string, allowPrivate bool) error {
 func (g *Guard) checkAddr(host string, port uint16, a netip.Addr) error {
 	a = a.WithZone("").Unmap()
 	c, name := classify(a)
-	subject := fmt.Sprintf("host %q resolves to %s", host, a)
-	if host == a.String() {
-		subject = fmt.Sprintf("address %s", a)
-	}
-	switch c {
-	case classPublic:
+	switch {
+	case c == classPublic:
 		return nil
-	case classMetadata:
-		return domain.Errorf(domain.CodeDestinationBlocked, "%s, a cloud metadata endpoint (%s), which is always blocked", subject, name)
-	}
-	if g.allowPrivate || g.allowedHost(host) || slices.ContainsFunc(g.allowNets, func(p netip.Prefix) bool { return p.Contains(a) }) {
+	case c == classMetadata:
+		return domain.Errorf(domain.CodeDestinationBlocked, "%s, a cloud metadata endpoint (%s), which is always blocked", subject(host, a), name)
+	case g.allowPrivate || g.allowedHost(host) || slices.ContainsFunc(g.allowNets, func(p netip.Prefix) bool { return p.Contains(a) }):
 		return nil
-	}
-	if port != 0 && g.exceptions[net.JoinHostPort(host, strconv.Itoa(int(port)))] {
+	case port != 0 && g.exceptions[net.JoinHostPort(host, strconv.Itoa(int(port)))]:
 		return nil
 	}
 	return domain.Errorf(domain.CodeDestinationBlocked,
-		"%s, in the %s range; allow it with AGENT_VAULT_NETWORK_ALLOWLIST or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true", subject, name)
+		"%s, in the %s range; allow it with AGENT_VAULT_NETWORK_ALLOWLIST or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true", subject(host, a), name)
+}
+
+// subject names what was refused: the literal, or the name and its answer.
+func subject(host string, a netip.Addr) string {
+	if host == a.String() {
+		return "address " + host
+	}
+	return fmt.Sprintf("host %q resolves to %s", host, a)
 }
 
 func (g *Guard) allowedHost(host string) bool {
@@ -371,3 +373,6 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 	}
 	return p
 }
+
+// Interface guards
+var _ Resolver = (*net.Resolver)(nil)
