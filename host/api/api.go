@@ -60,6 +60,11 @@ func New(d Deps) (http.Handler, huma.API) {
 	api := humago.New(mux, config())
 	api.UseMiddleware(s.authenticate)
 	s.register(api)
+	// Unknown API paths get a problem too, not the mux's plain text.
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, &Problem{Status: http.StatusNotFound, Title: "Not Found", Code: domain.CodeNotFound,
+			Detail: "no API operation at " + r.Method + " " + r.URL.Path})
+	})
 	return securityHeaders(mux), api
 }
 

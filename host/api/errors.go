@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -28,6 +29,13 @@ func (p *Problem) ContentType(ct string) string {
 		return "application/problem+json"
 	}
 	return ct
+}
+
+// writeProblem answers with p outside huma (routing misses).
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
 }
 
 func init() {
