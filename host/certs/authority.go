@@ -252,8 +252,8 @@ func (a *Authority) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate
 }
 
 // GetCertificateFor returns a tls.Config.GetCertificate that mints for the
-// SNI name, or for fallbackHost when the client sent none (clients omit SNI
-// for IP-literal hosts).
+// SNI name, or for fallbackHost (a host without port, such as the CONNECT
+// target's) when the client sent none, as clients do for IP-literal hosts.
 func (a *Authority) GetCertificateFor(fallbackHost string) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if hello.ServerName == "" {
