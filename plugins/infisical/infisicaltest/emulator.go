@@ -21,8 +21,9 @@ const maxRequestBody = 8 << 20
 // closed at test cleanup) or NewUnstarted followed by Start. All methods are
 // safe for concurrent use, also while requests are being served.
 type Emulator struct {
-	clock *Clock
-	logf  func(format string, args ...any)
+	clock     *Clock
+	logf      func(format string, args ...any)
+	onRequest func(Request)
 	addr  string // listen address; kept across Stop/Start
 
 	mu                 sync.Mutex
@@ -69,6 +70,11 @@ func WithAddr(addr string) Option { return func(e *Emulator) { e.addr = addr } }
 func WithLogf(logf func(format string, args ...any)) Option {
 	return func(e *Emulator) { e.logf = logf }
 }
+
+// WithOnRequest calls fn with each request as it arrives, before any fault
+// applies (a Hang included), so tests can synchronise with a client
+// without sleeping. fn runs on the serving goroutine and must not block.
+func WithOnRequest(fn func(Request)) Option { return func(e *Emulator) { e.onRequest = fn } }
 
 // WithLegacyMissingPath starts the emulator with the older servers'
 // behaviour for a missing environment or folder (see SetLegacyMissingPath).
@@ -336,7 +342,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.hits[route]++
 	}
 	f := e.takeFaultLocked(route)
+	logged := e.requests[idx]
 	e.mu.Unlock()
+	if e.onRequest != nil {
+		e.onRequest(logged)
+	}
 
 	rec := &statusRecorder{ResponseWriter: w}
 	e.serve(rec, c, h, f)

@@ -28,6 +28,11 @@ const (
 func fixture(t *testing.T) *infisicaltest.Emulator {
 	t.Helper()
 	e := infisicaltest.New(t)
+	populate(e)
+	return e
+}
+
+func populate(e *infisicaltest.Emulator) {
 	e.AddIdentity(infisicaltest.Identity{
 		ID:         "identity-1",
 		Universal:  &infisicaltest.UniversalAuth{ClientID: clientID, ClientSecret: clientSecret},
@@ -39,7 +44,6 @@ func fixture(t *testing.T) *infisicaltest.Emulator {
 	e.AddProject(infisicaltest.Project{ID: projectID, Slug: slug, Name: "My Proj", Environments: []string{"dev", "prod"}})
 	e.SetSecrets(projectID, "dev", "/", map[string]string{"DB_URL": "postgres://db/app", "API_KEY": "k-1"})
 	e.AddDynamicSecret(projectID, "dev", "/", infisicaltest.DynamicSecret{Name: "db-postgres", DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour})
-	return e
 }
 
 // newClient is the unmodified SDK client pointed at the emulator, with its
