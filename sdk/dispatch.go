@@ -1,0 +1,113 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/agent-vault/agent-vault/sdk/abi"
+)
+
+// manifestEnvelope encodes the registered Store's manifest.
+func manifestEnvelope() []byte {
+	s := store()
+	if s == nil {
+		return abi.EncodeError(CodeNotImplemented, "no store registered: call sdk.Register in init")
+	}
+	m := s.Manifest()
+	b, err := json.Marshal(abi.Manifest{
+		Kind: m.Kind, ABIVersion: abi.Version, Version: m.Version, Description: m.Description,
+		Features: features(s), ConfigSchema: m.ConfigSchema, Env: m.Env,
+		HTTPOrigins: m.HTTPOrigins, HTTPOriginsEnv: m.HTTPOriginsEnv,
+	})
+	if err != nil {
+		return abi.EncodeError(CodeNotImplemented, "manifest does not encode: "+err.Error())
+	}
+	return b
+}
+
+// handle runs one store export: in is the abi.Request JSON, the result is
+// an envelope. It is the whole guest side of the ABI apart from memory.
+func handle(export string, in []byte) []byte {
+	s := store()
+	if s == nil {
+		return abi.EncodeError(CodeNotImplemented, "no store registered")
+	}
+	var req abi.Request
+	if err := json.Unmarshal(in, &req); err != nil {
+		return abi.EncodeError(CodeInvalidStoreConfig, "request: "+err.Error())
+	}
+	ctx := context.Background()
+	if req.DeadlineUnixNano > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, req.DeadlineUnixNano))
+		defer cancel()
+	}
+	r := Request{Config: req.Config, Env: req.Env}
+	if r.Env == nil {
+		r.Env = map[string]string{}
+	}
+	var (
+		out any = abi.Empty{}
+		err error
+	)
+	switch export {
+	case abi.ExportValidateConfig:
+		err = s.ValidateConfig(ctx, req.Config)
+	case abi.ExportProbe:
+		err = s.Probe(ctx, r)
+	case abi.ExportSync:
+		sy, ok := s.(Syncer)
+		if !ok {
+			return notImplemented(export)
+		}
+		var secrets map[string]string
+		if secrets, err = sy.Sync(ctx, r); secrets == nil {
+			secrets = map[string]string{}
+		}
+		out = abi.SyncResult{Secrets: secrets}
+	case abi.ExportValidateWrite:
+		w, ok := s.(Writer)
+		if !ok {
+			return notImplemented(export)
+		}
+		err = w.ValidateWrite(ctx, r, req.Secrets)
+	case abi.ExportDynamicList, abi.ExportLeaseCreate, abi.ExportLeaseRenew, abi.ExportLeaseRevoke:
+		d, ok := s.(DynamicSecrets)
+		if !ok {
+			return notImplemented(export)
+		}
+		out, err = dynamic(ctx, d, export, r, req)
+	default:
+		return notImplemented(export)
+	}
+	if err != nil {
+		return errorEnvelope(err)
+	}
+	b, err := abi.EncodeOK(out)
+	if err != nil {
+		return abi.EncodeError(CodeExternalStore, "result does not encode: "+err.Error())
+	}
+	return b
+}
+
+func dynamic(ctx context.Context, d DynamicSecrets, export string, r Request, req abi.Request) (any, error) {
+	switch export {
+	case abi.ExportDynamicList:
+		list, err := d.ListDynamic(ctx, r)
+		if list == nil {
+			list = []DynamicSecret{}
+		}
+		return abi.DynamicListResult{Secrets: list}, err
+	case abi.ExportLeaseCreate:
+		return d.LeaseCreate(ctx, r, req.Name)
+	case abi.ExportLeaseRenew:
+		return d.LeaseRenew(ctx, r, req.LeaseID)
+	default:
+		return abi.Empty{}, d.LeaseRevoke(ctx, r, req.LeaseID)
+	}
+}
+
+func notImplemented(export string) []byte {
+	return abi.EncodeError(CodeNotImplemented, "this plugin does not implement "+export)
+}

@@ -1,0 +1,191 @@
+// Package sdk is the guest library for Agent Vault store plugins.
+//
+// A plugin is a `package main` with an empty main that registers a Store in
+// init and is built with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o kind.wasm .
+//
+// The SDK emits every export of sdk/ABI.md and turns them into calls on the
+// registered Store. Optional capabilities are separate interfaces (Syncer,
+// Writer, DynamicSecrets) found by type assertion and declared in the
+// manifest as feature bits. Plugin code makes HTTP requests with the ordinary
+// *http.Client from sdkhttp.Client, whose transport calls the host, so the
+// host decides which origins are reachable.
+//
+// Outside wasm (GOOS != wasip1) the same API works natively, so plugin logic
+// can be unit-tested with `go test`: sdkhttp.Client then sends requests directly
+// and logs go to stderr.
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/agent-vault/agent-vault/sdk/abi"
+)
+
+// Store is what every plugin implements.
+type Store interface {
+	// Manifest describes the plugin. The SDK fills in the ABI version and
+	// the feature bits from the optional interfaces the Store implements.
+	Manifest() Manifest
+	// ValidateConfig checks a per-vault config without any I/O. Return
+	// an error with CodeInvalidStoreConfig (DecodeConfig does) when invalid.
+	ValidateConfig(ctx context.Context, config json.RawMessage) error
+	// Probe checks that the store is reachable with this config and env:
+	// return CodeUnreachable, CodeAuthFailed, CodeForbidden, CodeNotFound or
+	// CodeInvalidStoreConfig errors.
+	Probe(ctx context.Context, req Request) error
+}
+
+// Syncer is implemented by external stores the host polls (feature "polls").
+type Syncer interface {
+	// Sync returns the full snapshot of key → value. The host validates
+	// every key (^[A-Z][A-Z0-9_]*$); one bad key fails the whole sync.
+	Sync(ctx context.Context, req Request) (map[string]string, error)
+}
+
+// Writer is implemented by stores that accept local writes (feature
+// "writable"). The host holds and seals the values; the plugin only judges.
+type Writer interface {
+	ValidateWrite(ctx context.Context, req Request, secrets map[string]string) error
+}
+
+// DynamicSecrets is implemented by stores that mint short-lived credentials
+// (feature "dynamic_secrets").
+type DynamicSecrets interface {
+	ListDynamic(ctx context.Context, req Request) ([]DynamicSecret, error)
+	LeaseCreate(ctx context.Context, req Request, name string) (Lease, error)
+	LeaseRenew(ctx context.Context, req Request, leaseID string) (Lease, error)
+	// LeaseRevoke returns CodeLeaseNotFound for an unknown lease.
+	LeaseRevoke(ctx context.Context, req Request, leaseID string) error
+}
+
+// Request is the input of a store operation: the vault's config and the
+// instance-level environment variables the manifest declares, as set when
+// the host made the call.
+type Request struct {
+	Config json.RawMessage
+	Env    map[string]string
+}
+
+// Manifest is what a plugin declares about itself.
+type Manifest struct {
+	Kind         string          // ^[a-z][a-z0-9_-]{0,31}$
+	Version      string          // the plugin's own version, free-form
+	Description  string          // one line, shown to operators
+	ConfigSchema json.RawMessage // JSON Schema of the per-vault config; "type": "object"
+	Env          []EnvVar        // instance-level environment variables it needs
+	HTTPOrigins  []string        // fixed origins it may reach
+	// HTTPOriginsEnv names an Env entry whose value (comma-separated origins
+	// or base URLs, set by the operator) grants more origins.
+	HTTPOriginsEnv string
+}
+
+// Types shared with the host.
+type (
+	EnvVar        = abi.EnvVar
+	DynamicSecret = abi.DynamicSecret
+	Lease         = abi.Lease
+)
+
+// Error codes a plugin returns; the host passes them through to the API.
+const (
+	CodeInvalidStoreConfig = abi.CodeInvalidStoreConfig
+	CodeUnreachable        = abi.CodeUnreachable
+	CodeAuthFailed         = abi.CodeAuthFailed
+	CodeNotFound           = abi.CodeNotFound
+	CodeForbidden          = abi.CodeForbidden
+	CodeInvalidKey         = abi.CodeInvalidKey
+	CodeExternalStore      = abi.CodeExternalStore
+	CodeInvalidCredKey     = abi.CodeInvalidCredKey
+	CodeValueTooLarge      = abi.CodeValueTooLarge
+	CodeCredentialNotFound = abi.CodeCredentialNotFound
+	CodeLeaseNotFound      = abi.CodeLeaseNotFound
+	CodeNotImplemented     = abi.CodeNotImplemented
+)
+
+// Error is a failure with a stable code. Its message is shown to users:
+// never put a credential value in it.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an *Error.
+func Errorf(code, format string, args ...any) error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// DecodeConfig decodes a per-vault config strictly (unknown fields are
+// errors) into v, returning CodeInvalidStoreConfig errors.
+func DecodeConfig(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return Errorf(CodeInvalidStoreConfig, "config: %v", err)
+	}
+	if dec.More() {
+		return Errorf(CodeInvalidStoreConfig, "config: trailing data")
+	}
+	return nil
+}
+
+var (
+	regMu      sync.Mutex
+	registered Store
+)
+
+// Register installs the plugin's Store. Call it once, from init.
+func Register(s Store) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if registered != nil {
+		panic("sdk.Register called twice")
+	}
+	registered = s
+}
+
+func store() Store {
+	regMu.Lock()
+	defer regMu.Unlock()
+	return registered
+}
+
+// features derives the manifest's feature bits from the Store's type.
+func features(s Store) abi.Feature {
+	var f abi.Feature
+	if _, ok := s.(Writer); ok {
+		f |= abi.FeatureWritable
+	}
+	if _, ok := s.(Syncer); ok {
+		f |= abi.FeaturePolls
+	}
+	if _, ok := s.(DynamicSecrets); ok {
+		f |= abi.FeatureDynamicSecrets
+	}
+	return f
+}
+
+// errorEnvelope encodes err, keeping its code when it has one the host
+// accepts; HTTP-capability failures become CodeUnreachable.
+func errorEnvelope(err error) []byte {
+	var e *Error
+	if errors.As(err, &e) && abi.IsGuestCode(e.Code) {
+		return abi.EncodeError(e.Code, e.Message)
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return abi.EncodeError(CodeUnreachable, err.Error())
+	}
+	return abi.EncodeError(CodeExternalStore, err.Error())
+}
