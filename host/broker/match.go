@@ -71,12 +71,20 @@ func (a rank) beats(b rank) bool {
 }
 
 func hasDotSegment(path string) bool {
-	for _, seg := range strings.Split(path, "/") {
+	for rest := path; ; {
+		seg := rest
+		slash := strings.IndexByte(rest, '/')
+		if slash >= 0 {
+			seg, rest = rest[:slash], rest[slash+1:]
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}
+		if slash < 0 {
+			break
+		}
 	}
-	return strings.Contains(path, "\\")
+	return strings.IndexByte(path, '\\') >= 0
 }
 
 // ErrBadTarget is returned by SplitTarget for an unusable authority.

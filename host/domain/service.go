@@ -572,7 +572,13 @@ func checkHostName(h string) error {
 	if h == "" || len(h) > 253 {
 		return fmt.Errorf("host name %q must be 1 to 253 characters", h)
 	}
-	for _, label := range strings.Split(h, ".") {
+	// Walk labels without strings.Split: matchers parse patterns per request.
+	for rest := h; ; {
+		label := rest
+		dot := strings.IndexByte(rest, '.')
+		if dot >= 0 {
+			label, rest = rest[:dot], rest[dot+1:]
+		}
 		if label == "" || len(label) > 63 {
 			return fmt.Errorf("host name %q has an empty or over-long label", h)
 		}
@@ -584,6 +590,9 @@ func checkHostName(h string) error {
 		}
 		if label[0] == '-' || label[len(label)-1] == '-' {
 			return fmt.Errorf("host name %q has a label starting or ending with '-'", h)
+		}
+		if dot < 0 {
+			break
 		}
 	}
 	return nil
