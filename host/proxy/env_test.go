@@ -256,7 +256,7 @@ type env struct {
 	log      *eventLog
 	plain    *httptest.Server // http upstream: api.test:80 and other.test:80
 	tls      *httptest.Server // https upstream: api.test:443, *.api.test:443
-	mux      *http.ServeMux  // extra routes on both upstreams
+	mux      *http.ServeMux   // extra routes on both upstreams
 	otherHit chan *http.Request
 }
 
