@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/agent-vault/agent-vault/internal/golden"
 )
 
 func on() *bool  { b := true; return &b }
@@ -302,4 +304,28 @@ func FuzzExpandTemplate(f *testing.F) {
 			t.Fatalf("%q expanded to %q with a reference left", tmpl, b.String())
 		}
 	})
+}
+
+// TestServiceJSONGolden pins the JSON of every auth type, the shape the API
+// returns and the service files hold.
+func TestServiceJSONGolden(t *testing.T) {
+	list := []Service{
+		validStripe(),
+		{Name: "github", Host: "api.github.com", Auth: Auth{Type: AuthBasic, Username: "GH_USER", Password: "GH_TOKEN"}},
+		{Name: "openai", Host: "api.openai.com/v1/*", Enabled: off(), Auth: Auth{Type: AuthAPIKey, Key: "OPENAI_KEY", Header: "Authorization", Prefix: "Bearer "}},
+		{Name: "signed", Host: "*.example.com:8443", Auth: Auth{Type: AuthCustom, Headers: map[string]string{"X-Sig": "{{ SIG_KEY }}", "X-Account": "acct-{{ACCOUNT_ID}}"}}, AllowSetCookie: true},
+		{Name: "public", Host: "[2001:db8::1]:80/status", Auth: Auth{Type: AuthPassthrough}},
+	}
+	if err := ValidateServices(list); err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/services.golden.json", append(got, '\n'))
+	var back []Service
+	if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back, list) {
+		t.Fatalf("round trip: %v\n%+v", err, back)
+	}
 }

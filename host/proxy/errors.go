@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -31,12 +32,15 @@ type errorBody struct {
 // writeError answers with the broker's JSON error shape. message must never
 // contain a credential value.
 func writeError(w http.ResponseWriter, status int, body errorBody) {
-	b, _ := json.Marshal(body)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // agents read these messages; keep <token> legible
+	enc.Encode(body)         //nolint:errcheck // strings always encode
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set(HeaderProxyError, "true")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n')) //nolint:errcheck // the client may be gone
+	w.Write(buf.Bytes()) //nolint:errcheck // the client may be gone
 }
