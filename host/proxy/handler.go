@@ -314,8 +314,10 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 		if st != nil {
 			st.ev.Error, st.upstreamStatus = "client_closed", 499
 		}
+	case errors.As(err, &de) && de.Code == domain.CodeInvalidHost:
+		fail(http.StatusBadRequest, errorBody{Error: de.Code, Message: de.Message, Host: host})
 	case errors.As(err, &de):
-		// The guarded dialer refused the destination.
+		// The guarded dialer refused the destination (destination_blocked).
 		fail(http.StatusForbidden, errorBody{Error: de.Code, Message: de.Message, Host: host})
 	case errors.Is(err, errResponseTooLarge):
 		fail(http.StatusBadGateway, errorBody{Error: "response_too_large", Message: fmt.Sprintf("the response from %s exceeds the proxy's %d-byte cap", host, p.cfg.MaxResponseBody)})
