@@ -30,11 +30,13 @@ func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in [
 	if in != nil {
 		res, err := inst.fns[abi.ExportAlloc].Call(ctx, uint64(len(in)))
 		if err != nil {
-			return nil, false, p.classify(ctx, inst, abi.ExportAlloc, err)
+			e := p.classify(ctx, inst, export, err)
+			e.Message = "alloc: " + e.Message
+			return nil, false, e
 		}
 		ptr := uint32(res[0])
 		if err := abi.CheckRange(ptr, uint32(len(in)), mem.Size()); err != nil || (ptr == 0 && len(in) > 0) {
-			return nil, false, p.err(abi.ExportAlloc, ClassTrap, abi.CodePluginBadResult, fmt.Sprintf("alloc(%d) returned an unusable pointer %d", len(in), ptr))
+			return nil, false, p.err(export, ClassTrap, abi.CodePluginBadResult, fmt.Sprintf("alloc(%d) returned an unusable pointer %d", len(in), ptr))
 		}
 		mem.Write(ptr, in)
 		params = []uint64{uint64(ptr), uint64(len(in))}
@@ -45,7 +47,9 @@ func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in [
 	}
 	if in != nil {
 		if _, err := inst.fns[abi.ExportFree].Call(ctx, params[0]); err != nil {
-			return nil, false, p.classify(ctx, inst, abi.ExportFree, err)
+			e := p.classify(ctx, inst, export, err)
+			e.Message = "free: " + e.Message
+			return nil, false, e
 		}
 	}
 	rptr, rlen := abi.Unpack(res[0])
@@ -61,7 +65,9 @@ func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in [
 	view, _ := mem.Read(rptr, rlen)
 	out := append([]byte(nil), view...) // copy before calling free
 	if _, err := inst.fns[abi.ExportFree].Call(ctx, uint64(rptr)); err != nil {
-		return nil, false, p.classify(ctx, inst, abi.ExportFree, err)
+		e := p.classify(ctx, inst, export, err)
+		e.Message = "free: " + e.Message
+		return nil, false, e
 	}
 	if export == abi.ExportManifest {
 		// The manifest is not enveloped differently, just smaller.

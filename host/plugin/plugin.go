@@ -174,6 +174,9 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 	if err != nil {
 		return nil, p.err(export, ClassGuest, domain.CodeInvalidStoreConfig, "config is not valid JSON")
 	}
+	if ctx.Err() != nil {
+		return nil, p.err(export, ClassLimit, abi.CodePluginTimeout, "the call was canceled or past its deadline before it started")
+	}
 	inst, err := p.pool.get(ctx)
 	if err != nil {
 		if e, ok := err.(*Error); ok {

@@ -1,0 +1,21 @@
+;; Test guest for host/plugin, built by `make testdata` (wabt's wat2wasm).
+;; Packed results are ptr<<32|len (sdk/ABI.md). Behaviour: declares ABI version 2 from abi_version.
+
+(module
+  (memory (export "memory") 2)
+  ;; One input buffer at a time: the host frees before the next call.
+  (func (export "alloc") (param $n i32) (result i32) (i32.const 32768))
+  (func (export "free") (param $p i32))
+  (func (export "abi_version") (result i32) (i32.const 2))
+  (func (export "manifest") (result i64) (i64.const 4398046511190) (; ptr 1024, len 86 ;))
+  (func (export "validate_config") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (func (export "probe") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (func (export "sync") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (func (export "validate_write") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (func (export "dynamic_list") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (func (export "lease_create") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (func (export "lease_renew") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (func (export "lease_revoke") (param $in i32) (param $in_len i32) (result i64) (i64.const 4776003633161) (; ptr 1112, len 9 ;))
+  (data (i32.const 1024) "{\22ok\22:{\22kind\22:\22abiv2\22,\22abi_version\22:1,\22features\22:0,\22config_schema\22:{\22type\22:\22object\22}}}")
+  (data (i32.const 1112) "{\22ok\22:{}}")
+)

@@ -1,0 +1,22 @@
+;; Test guest for host/plugin, built by `make testdata` (wabt's wat2wasm).
+;; Packed results are ptr<<32|len (sdk/ABI.md). Behaviour: every store export returns the fuzzer-chosen packed value in the exported global fuzz_ret; the fuzzer also writes memory.
+
+(module
+  (memory (export "memory") 2)
+  ;; One input buffer at a time: the host frees before the next call.
+  (func (export "alloc") (param $n i32) (result i32) (i32.const 32768))
+  (func (export "free") (param $p i32))
+  (func (export "abi_version") (result i32) (i32.const 1))
+  (func (export "manifest") (result i64) (i64.const 4398046511189) (; ptr 1024, len 85 ;))
+  (func (export "validate_config") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (func (export "probe") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (func (export "sync") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (func (export "validate_write") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (func (export "dynamic_list") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (func (export "lease_create") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (func (export "lease_renew") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (func (export "lease_revoke") (param $in i32) (param $in_len i32) (result i64) (global.get $ret))
+  (global $ret (export "fuzz_ret") (mut i64) (i64.const 0))
+  (data (i32.const 1024) "{\22ok\22:{\22kind\22:\22fuzz\22,\22abi_version\22:1,\22features\22:7,\22config_schema\22:{\22type\22:\22object\22}}}")
+  (data (i32.const 1112) "{\22ok\22:{}}")
+)

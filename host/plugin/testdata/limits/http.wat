@@ -1,0 +1,38 @@
+;; Test guest for host/plugin, built by `make testdata` (wabt's wat2wasm).
+;; Packed results are ptr<<32|len (sdk/ABI.md). Behaviour: probe sends its config object as the HTTP request descriptor and returns the host's envelope as its own result; sync logs from an out-of-range pointer.
+
+(module
+  (import "agent_vault_v1" "http_request" (func $http_request (param i32 i32) (result i32)))
+  (import "agent_vault_v1" "http_response" (func $http_response (param i32 i32) (result i32)))
+  (import "agent_vault_v1" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 2)
+  ;; One input buffer at a time: the host frees before the next call.
+  (func (export "alloc") (param $n i32) (result i32) (i32.const 32768))
+  (func (export "free") (param $p i32))
+  (func (export "abi_version") (result i32) (i32.const 1))
+  (func (export "manifest") (result i64) (i64.const 4501125726417) (; ptr 1048, len 209 ;))
+  (func (export "validate_config") (param $in i32) (param $in_len i32) (result i64) (i64.const 5428838662153) (; ptr 1264, len 9 ;))
+  (func (export "probe") (param $in i32) (param $in_len i32) (result i64) (local $end i32) (local $depth i32) (local $n i32)
+    ;; The input is {"config":{...},...}: the config starts at in+10; find
+    ;; its closing brace by counting depth (descriptors have no braces in strings).
+    (local.set $end (i32.add (local.get $in) (i32.const 10)))
+    (block $found (loop $scan
+      (if (i32.eq (i32.load8_u (local.get $end)) (i32.const 123)) (then (local.set $depth (i32.add (local.get $depth) (i32.const 1)))))
+      (if (i32.eq (i32.load8_u (local.get $end)) (i32.const 125)) (then (local.set $depth (i32.sub (local.get $depth) (i32.const 1)))))
+      (local.set $end (i32.add (local.get $end) (i32.const 1)))
+      (br_if $found (i32.eqz (local.get $depth)))
+      (br $scan)))
+    (local.set $n (call $http_request (i32.add (local.get $in) (i32.const 10)) (i32.sub (local.get $end) (i32.add (local.get $in) (i32.const 10)))))
+    ;; copy the result to 65536 (second page) and return it
+    (drop (call $http_response (i32.const 65536) (local.get $n)))
+    (i64.or (i64.shl (i64.const 65536) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (func (export "sync") (param $in i32) (param $in_len i32) (result i64) (call $log (i32.const 0) (i32.const 0x7ffffff0) (i32.const 100)) (i64.const 4398046511125) (; ptr 1024, len 21 ;))
+  (func (export "validate_write") (param $in i32) (param $in_len i32) (result i64) (i64.const 5428838662153) (; ptr 1264, len 9 ;))
+  (func (export "dynamic_list") (param $in i32) (param $in_len i32) (result i64) (i64.const 5428838662153) (; ptr 1264, len 9 ;))
+  (func (export "lease_create") (param $in i32) (param $in_len i32) (result i64) (i64.const 5428838662153) (; ptr 1264, len 9 ;))
+  (func (export "lease_renew") (param $in i32) (param $in_len i32) (result i64) (i64.const 5428838662153) (; ptr 1264, len 9 ;))
+  (func (export "lease_revoke") (param $in i32) (param $in_len i32) (result i64) (i64.const 5428838662153) (; ptr 1264, len 9 ;))
+  (data (i32.const 1024) "{\22ok\22:{\22secrets\22:{}}}")
+  (data (i32.const 1048) "{\22ok\22:{\22kind\22:\22httpguest\22,\22abi_version\22:1,\22features\22:2,\22config_schema\22:{\22type\22:\22object\22},\22env\22:[{\22name\22:\22HTTPGUEST_ORIGINS\22}],\22http_origins\22:[\22https://api.example.com\22],\22http_origins_env\22:\22HTTPGUEST_ORIGINS\22}}")
+  (data (i32.const 1264) "{\22ok\22:{}}")
+)
