@@ -47,12 +47,20 @@ type Emulator struct {
 	counts             Counts
 	requests           []Request
 
-	srvMu    sync.Mutex
-	srv      *http.Server
-	ln       net.Listener
-	url      string
-	released chan struct{} // closed to release hanging requests
-	closed   bool
+	srvMu  sync.Mutex
+	srv    *http.Server
+	ln     net.Listener
+	url    string
+	closed bool
+
+	relMu    sync.Mutex
+	released chan struct{} // closed to release held (hanging, delayed) requests
+
+	// In-flight handlers, so that Stop returns only when none is left
+	// (they may log through a test's Logf, which must not outlive the test).
+	flightMu sync.Mutex
+	flight   int
+	idle     *sync.Cond
 }
 
 // Option configures an Emulator.
@@ -96,6 +104,7 @@ func NewUnstarted(opts ...Option) *Emulator {
 		counts:             Counts{Logins: map[AuthMethod]int{}},
 		released:           make(chan struct{}),
 	}
+	e.idle = sync.NewCond(&e.flightMu)
 	for _, o := range opts {
 		o(e)
 	}
@@ -149,11 +158,15 @@ func (e *Emulator) stopLocked() {
 	if e.srv == nil {
 		return
 	}
-	// Release hanging handlers first, or Close would wait for them.
-	close(e.released)
 	_ = e.srv.Close()
 	e.srv, e.ln = nil, nil
-	e.released = make(chan struct{})
+	// Release held handlers, then wait for every handler to return.
+	e.ReleaseHangs()
+	e.flightMu.Lock()
+	for e.flight > 0 {
+		e.idle.Wait()
+	}
+	e.flightMu.Unlock()
 }
 
 // Close stops the emulator for good.
@@ -179,17 +192,18 @@ func (e *Emulator) Addr() string {
 	return e.addr
 }
 
-// ReleaseHangs lets every request held by a Hang fault return (with a 504).
+// ReleaseHangs lets every request held by a Hang fault return (with a
+// 504) and cuts short pending delays.
 func (e *Emulator) ReleaseHangs() {
-	e.srvMu.Lock()
-	defer e.srvMu.Unlock()
+	e.relMu.Lock()
+	defer e.relMu.Unlock()
 	close(e.released)
 	e.released = make(chan struct{})
 }
 
 func (e *Emulator) releaseChan() <-chan struct{} {
-	e.srvMu.Lock()
-	defer e.srvMu.Unlock()
+	e.relMu.Lock()
+	defer e.relMu.Unlock()
 	return e.released
 }
 
@@ -322,6 +336,16 @@ type handlerFunc func(e *Emulator, c *call) (*response, *apiError)
 
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.flightMu.Lock()
+	e.flight++
+	e.flightMu.Unlock()
+	defer func() {
+		e.flightMu.Lock()
+		if e.flight--; e.flight == 0 {
+			e.idle.Broadcast()
+		}
+		e.flightMu.Unlock()
+	}()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
 	route, params, h := match(r.Method, r.URL.Path)
 	c := &call{r: r, route: route, params: params, body: body}

@@ -96,7 +96,11 @@ func issueTooShort(field string) zodIssue {
 }
 
 func issueCustom(field, msg string) zodIssue {
-	return zodIssue{Code: "custom", Path: []string{field}, Message: msg}
+	path := []string{}
+	if field != "" {
+		path = append(path, field)
+	}
+	return zodIssue{Code: "custom", Path: path, Message: msg}
 }
 
 // defaultErrorName gives the `error` member the real server uses for a
