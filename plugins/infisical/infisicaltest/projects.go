@@ -236,7 +236,7 @@ func (e *Emulator) wireProjectLocked(pr *project) wireProject {
 
 func orgIDOrDefault(org string) string {
 	if org == "" {
-		return "00000000-0000-4000-8000-00000000000a"
+		return "00000000-0000-4000-9000-000000000001" // outside the sequence nextID draws from
 	}
 	return org
 }
