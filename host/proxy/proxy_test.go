@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -389,9 +390,9 @@ func TestUpstreamTLSVerified(t *testing.T) {
 	}
 }
 
-func dialProxy(t testing.TB, e *env) netConn {
+func dialProxy(t testing.TB, e *env) net.Conn {
 	t.Helper()
-	c, err := netDial(e.addr)
+	c, err := net.Dial("tcp", e.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
