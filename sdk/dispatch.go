@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/agent-vault/agent-vault/sdk/abi"
@@ -15,7 +16,7 @@ func manifestEnvelope() []byte {
 		return abi.EncodeError(CodeNotImplemented, "no store registered: call sdk.Register in init")
 	}
 	m := s.Manifest()
-	b, err := json.Marshal(abi.Manifest{
+	b, err := abi.EncodeOK(abi.Manifest{
 		Kind: m.Kind, ABIVersion: abi.Version, Version: m.Version, Description: m.Description,
 		Features: features(s), ConfigSchema: m.ConfigSchema, Env: m.Env,
 		HTTPOrigins: m.HTTPOrigins, HTTPOriginsEnv: m.HTTPOriginsEnv,
@@ -37,11 +38,11 @@ func handle(export string, in []byte) []byte {
 	if err := json.Unmarshal(in, &req); err != nil {
 		return abi.EncodeError(CodeInvalidStoreConfig, "request: "+err.Error())
 	}
-	ctx := context.Background()
+	var ctx context.Context = context.Background()
 	if req.DeadlineUnixNano > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, req.DeadlineUnixNano))
-		defer cancel()
+		lc := &lazyDeadline{Context: ctx, deadline: time.Unix(0, req.DeadlineUnixNano)}
+		defer lc.cancel()
+		ctx = lc
 	}
 	r := Request{Config: req.Config, Env: req.Env}
 	if r.Env == nil {
@@ -111,3 +112,34 @@ func dynamic(ctx context.Context, d DynamicSecrets, export string, r Request, re
 func notImplemented(export string) []byte {
 	return abi.EncodeError(CodeNotImplemented, "this plugin does not implement "+export)
 }
+
+// lazyDeadline reports the host's deadline at once but arms a timer only
+// when something waits on Done or asks Err: most calls never do, and a
+// timer costs a good part of a small call in wasm.
+type lazyDeadline struct {
+	context.Context
+	deadline time.Time
+	once     sync.Once
+	inner    context.Context
+	stop     context.CancelFunc
+}
+
+func (c *lazyDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *lazyDeadline) arm() context.Context {
+	c.once.Do(func() { c.inner, c.stop = context.WithDeadline(c.Context, c.deadline) })
+	return c.inner
+}
+
+func (c *lazyDeadline) Done() <-chan struct{} { return c.arm().Done() }
+func (c *lazyDeadline) Err() error            { return c.arm().Err() }
+
+func (c *lazyDeadline) cancel() {
+	c.once.Do(func() {}) // never arm after the call
+	if c.stop != nil {
+		c.stop()
+	}
+}
+
+// Interface guards
+var _ context.Context = (*lazyDeadline)(nil)
