@@ -1,9 +1,11 @@
 // Package cli is the kong command tree of `agent-vault`: `server` runs the
-// host, and the other commands manage it.
+// host, and the other commands manage it through the Go client generated
+// from openapi/openapi.json (the only way the CLI speaks to a server).
 package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,12 +18,51 @@ import (
 // Version is set at build time with -ldflags "-X .../cli.Version=…".
 var Version = "dev"
 
+// Exit codes are part of the CLI's contract: scripts branch on them.
+const (
+	exitOK           = 0
+	exitFailure      = 1
+	exitUsage        = 2
+	exitNotFound     = 3 // 404
+	exitConflict     = 4 // 409
+	exitForbidden    = 5 // 403
+	exitUnauthorized = 6 // 401: not signed in, or the token expired
+)
+
+const exitCodesHelp = `Exit codes: 0 ok, 1 failure, 2 usage (bad flags, or a confirmation that
+needs --yes), 3 not found, 4 conflict, 5 permission denied, 6 not signed in.`
+
+// globals are flags every command accepts. The API token is not among them:
+// `--token` also names the bearer credential key of `service set`, so each
+// API command carries its own --token (see authFlag).
+type globals struct {
+	Addr string `env:"AGENT_VAULT_ADDR" placeholder:"URL" help:"Server address (default: the one you logged in to, else http://127.0.0.1:14321)."`
+	JSON bool   `name:"json" help:"Print machine-readable JSON instead of tables."`
+}
+
 // root is the whole command tree.
 type root struct {
-	Server         serverCmd         `cmd:"" help:"Run the Agent Vault server (API and proxy) in the foreground."`
-	MasterPassword masterPasswordCmd `cmd:"" name:"master-password" help:"Set, change or remove the master password (server stopped)."`
-	OpenAPI        openapiCmd        `cmd:"" name:"openapi" help:"Print the OpenAPI 3.1 document of the HTTP API."`
-	Version        versionCmd        `cmd:"" help:"Print the version."`
+	globals
+
+	Server         serverCmd         `cmd:"" group:"server" help:"Run the Agent Vault server (API and proxy) in the foreground."`
+	MasterPassword masterPasswordCmd `cmd:"" group:"server" name:"master-password" help:"Set, change or remove the master password (server stopped)."`
+	Status         statusCmd         `cmd:"" group:"server" help:"Show whether the server is up, its version and whether it has an owner."`
+
+	Register registerCmd `cmd:"" group:"account" help:"Create the first (owner) account on a new server and sign in."`
+	Login    loginCmd    `cmd:"" group:"account" help:"Sign in and keep the session in ~/.agent-vault/session.json."`
+	Logout   logoutCmd   `cmd:"" group:"account" help:"End the session on the server and forget it locally."`
+	Whoami   whoamiCmd   `cmd:"" group:"account" help:"Show who the current token belongs to."`
+
+	Vault   vaultCmd   `cmd:"" group:"manage" help:"Create and manage vaults, their credentials, services and members."`
+	Service serviceCmd `cmd:"" group:"manage" help:"Same as 'vault service'."`
+	Agent   agentCmd   `cmd:"" group:"manage" help:"Create and manage agents (the identities AI agents use)."`
+	User    userCmd    `cmd:"" group:"manage" help:"List users and change their instance role."`
+	Invite  inviteCmd  `cmd:"" group:"manage" help:"Invite people to this instance, or accept an invite."`
+
+	Completion completionCmd `cmd:"" group:"tools" help:"Print a shell completion script (bash, zsh or fish)."`
+	OpenAPI    openapiCmd    `cmd:"" group:"tools" name:"openapi" help:"Print the OpenAPI 3.1 document of the HTTP API."`
+	Version    versionCmd    `cmd:"" group:"tools" help:"Print the version."`
+	Complete   completeCmd   `cmd:"" name:"__complete" hidden:"" help:"Complete a partial command line (used by the completion scripts)."`
 }
 
 // env is what commands read from the outside world, so tests can swap it.
@@ -37,21 +78,42 @@ func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := &env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Ctx: ctx}
+	return runArgs(e, args)
+}
+
+func runArgs(e *env, args []string) int {
 	code := -1
-	parser, err := kong.New(&root{},
-		kong.Name("agent-vault"),
-		kong.Description("Agent Vault brokers credentials for AI agents: agents hold no secrets, the proxy attaches them."),
-		kong.UsageOnError(),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Writers(e.Stdout, e.Stderr),
-		kong.Exit(func(c int) { code = c; panic(exitPanic{}) }),
-		kong.Bind(e),
-	)
+	parser, err := newParser(e, func(c int) { code = c; panic(exitPanic{}) })
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "error:", err)
-		return 1
+		return exitFailure
 	}
 	return run(parser, args, e, &code)
+}
+
+// newParser builds the kong parser; exit is called for --help and usage
+// errors. Dependencies of API commands come from providers, so `version`,
+// `completion` and --help need no session or server.
+func newParser(e *env, exit func(int)) (*kong.Kong, error) {
+	var r root
+	return kong.New(&r,
+		kong.Name("agent-vault"),
+		kong.Description("Agent Vault brokers credentials for AI agents: agents hold no secrets, the proxy attaches them.\n\n"+exitCodesHelp),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true, WrapUpperBound: 100}),
+		kong.ExplicitGroups([]kong.Group{
+			{Key: "server", Title: "Server:"},
+			{Key: "account", Title: "Account:"},
+			{Key: "manage", Title: "Manage:"},
+			{Key: "tools", Title: "Tools:"},
+		}),
+		kong.Vars{"vault_role_help": vaultRoleHelp},
+		kong.Writers(e.Stdout, e.Stderr),
+		kong.Exit(exit),
+		kong.Bind(e, &r.globals),
+		kong.BindToProvider(func() *printer { return newPrinter(e, r.JSON) }),
+		kong.BindToProvider(func(kctx *kong.Context) (*apiClient, error) { return newAPIClient(e, &r.globals, kctx) }),
+	)
 }
 
 type exitPanic struct{}
@@ -68,13 +130,19 @@ func run(parser *kong.Kong, args []string, e *env, code *int) (exit int) {
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		parser.Errorf("%s", err)
-		return 2
+		hint := "agent-vault"
+		var perr *kong.ParseError
+		if errors.As(err, &perr) && perr.Context != nil && perr.Context.Selected() != nil {
+			hint = perr.Context.Selected().FullPath()
+		}
+		fmt.Fprintf(e.Stderr, "Run '%s --help' for usage.\n", hint)
+		return exitUsage
 	}
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintln(e.Stderr, "error:", err)
-		return 1
+		return exitCodeOf(err)
 	}
-	return 0
+	return exitOK
 }
 
 type versionCmd struct{}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// printer writes results: aligned tables and sentences for people, the
+// API's JSON with --json. Results go to stdout, messages to stderr.
+type printer struct {
+	out  io.Writer
+	err  io.Writer
+	json bool
+}
+
+func newPrinter(e *env, asJSON bool) *printer {
+	return &printer{out: e.Stdout, err: e.Stderr, json: asJSON}
+}
+
+// result prints v as JSON with --json, else calls human.
+func (p *printer) result(v any, human func()) error {
+	if p.json {
+		enc := json.NewEncoder(p.out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+	human()
+	return nil
+}
+
+// line prints one sentence for people.
+func (p *printer) line(format string, args ...any) {
+	fmt.Fprintf(p.out, format+"\n", args...)
+}
+
+// table prints rows under upper-case headers, columns aligned; an empty
+// table prints the empty message instead.
+func (p *printer) table(empty string, headers []string, rows [][]string) {
+	if len(rows) == 0 {
+		fmt.Fprintln(p.out, empty)
+		return
+	}
+	tw := tabwriter.NewWriter(p.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(headers, "\t")))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// when formats a timestamp for tables (UTC, minutes).
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func str(p *string) string {
+	if p == nil || *p == "" {
+		return "-"
+	}
+	return *p
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// terminal returns stdin as a terminal file, or nil when it is not one.
+func terminal(e *env) *os.File {
+	f, ok := e.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return f
+}
+
+// confirmTyped asks the user to type name before a destructive change.
+// --yes skips the question; without a terminal and without --yes the
+// command refuses, so a script never changes anything by accident.
+// action reads "delete vault "x"", warning says what is at stake.
+func confirmTyped(e *env, yes bool, action, warning, name string) error {
+	if yes {
+		return nil
+	}
+	tty := terminal(e)
+	if tty == nil {
+		return usageErrorf("refusing to %s without confirmation: there is no terminal to ask on; pass --yes to confirm", action)
+	}
+	fmt.Fprintf(e.Stderr, "%s.\nType the vault name (%s) to confirm: ", warning, name)
+	answer, err := bufio.NewReader(tty).ReadString('\n')
+	if err != nil && answer == "" {
+		return fmt.Errorf("no confirmation read: %w; nothing was changed", err)
+	}
+	if strings.TrimSpace(answer) != name {
+		return fmt.Errorf("the confirmation did not match %q; nothing was changed", name)
+	}
+	return nil
+}
+
+// promptLine asks for a visible value (an email) on the terminal.
+func promptLine(e *env, prompt string) (string, error) {
+	tty := terminal(e)
+	if tty == nil {
+		return "", nil
+	}
+	fmt.Fprint(e.Stderr, prompt)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if err != nil && line == "" {
+		return "", err
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// promptSecret asks for a hidden value on the terminal; ok is false when
+// there is no terminal to ask on.
+func promptSecret(e *env, prompt string) (value string, ok bool, err error) {
+	tty := terminal(e)
+	if tty == nil {
+		return "", false, nil
+	}
+	fmt.Fprint(e.Stderr, prompt)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(e.Stderr)
+	return string(b), true, err
+}
+
+// readAllStdin reads a value piped in, without its final newline.
+func readAllStdin(e *env, what string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(e.Stdin, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("reading %s from standard input: %w", what, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
