@@ -117,4 +117,3 @@ func (d *agentDeleteCmd) Run(c *apiClient, out *printer) error {
 		out.line("Deleted agent %s.", d.Name)
 	})
 }
-
