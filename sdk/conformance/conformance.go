@@ -117,7 +117,7 @@ func Run(t *testing.T, wasm []byte, opts Options) {
 	if opts.DeadlineTimeout == 0 {
 		opts.DeadlineTimeout = 300 * time.Millisecond
 	}
-	k := &kit{t: t, wasm: wasm, opts: opts, cache: t.TempDir()}
+	k := &kit{t: t, wasm: wasm, opts: opts, cache: cacheDir(t)}
 	p := k.load(t, nil, 10*time.Second)
 	m := p.Manifest()
 	ctx := context.Background()
@@ -315,6 +315,18 @@ func (k *kit) leaseTests(p *plugin.Plugin) {
 		_, err := p.LeaseCreate(ctx, cfg, "conformance-no-such-secret")
 		wantCode(t, err, abi.CodeCredentialNotFound)
 	})
+}
+
+// cacheDir is a compilation cache kept between test runs (wazero keys it by
+// module content, so a rebuilt plugin never hits a stale entry).
+func cacheDir(t *testing.T) string {
+	if base, err := os.UserCacheDir(); err == nil {
+		dir := filepath.Join(base, "agent-vault", "conformance-wasm-cache")
+		if os.MkdirAll(dir, 0o700) == nil {
+			return dir
+		}
+	}
+	return t.TempDir()
 }
 
 // load creates a runtime (sharing the kit's compilation cache) and loads

@@ -503,27 +503,28 @@ func parseMS(s string) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	unit := time.Millisecond.Seconds()
+	unit := 1.0 // milliseconds
 	switch u := strings.ToLower(m[2]); {
 	case u == "" || strings.HasPrefix(u, "ms") || strings.HasPrefix(u, "milli"):
 	case u == "s" || strings.HasPrefix(u, "sec"):
-		unit = 1
+		unit = 1e3
 	case u == "m" || strings.HasPrefix(u, "min"):
-		unit = 60
-	case u == "h" || strings.HasPrefix(u, "h"):
-		unit = 3600
-	case u == "d" || strings.HasPrefix(u, "day"):
-		unit = 86400
-	case u == "w" || strings.HasPrefix(u, "week"):
-		unit = 7 * 86400
+		unit = 60e3
+	case strings.HasPrefix(u, "h"):
+		unit = 3600e3
+	case strings.HasPrefix(u, "d"):
+		unit = 86400e3
+	case strings.HasPrefix(u, "w"):
+		unit = 7 * 86400e3
 	default: // years
-		unit = 365.25 * 86400
+		unit = 365.25 * 86400e3
 	}
-	secs := n * unit
-	if math.IsNaN(secs) || math.Abs(secs) > float64(math.MaxInt64/int64(time.Second)) {
+	// Whole milliseconds, like the server's timestamps.
+	ms := math.Round(n * unit)
+	if math.IsNaN(ms) || math.Abs(ms) > float64(math.MaxInt64/int64(time.Millisecond)) {
 		return 0, false
 	}
-	return time.Duration(secs * float64(time.Second)), true
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // formatMS writes a duration in the largest `ms` unit that divides it.

@@ -83,7 +83,7 @@ func TestDynamicSecrets(t *testing.T) {
 		{name: "create-lease-limit", setup: func(e *infisicaltest.Emulator) { e.SetMaxLeaseLimit(0) },
 			method: "POST", path: "/api/v1/dynamic-secrets/leases", body: leaseBody("db-postgres", ""), wantStatus: 400, wantError: "BadRequest", wantMessage: "Max lease limit reached. Limit: 0"},
 		{name: "create-missing-environment", method: "POST", path: "/api/v1/dynamic-secrets/leases",
-			body: `{"dynamicSecretName":"db-postgres","projectSlug":"` + slug + `","ttl":"","path":"/","environmentSlug":"qa","config":null}`,
+			body:       `{"dynamicSecretName":"db-postgres","projectSlug":"` + slug + `","ttl":"","path":"/","environmentSlug":"qa","config":null}`,
 			wantStatus: 404, wantError: "NotFound", wantMessage: "Folder with path '/' in environment with slug 'qa' not found"},
 		{name: "renew-unknown", method: "POST", path: "/api/v1/dynamic-secrets/leases/nope/renew", body: leaseOpBody("nope", "/"), wantStatus: 404, wantError: "NotFound", wantMessage: "Dynamic secret lease with ID 'nope' not found"},
 		{name: "renew-empty-path", method: "POST", path: "/api/v1/dynamic-secrets/leases/nope/renew", body: leaseOpBody("nope", ""), wantStatus: 422, wantError: "ValidationFailure",

@@ -24,7 +24,7 @@ type Emulator struct {
 	clock     *Clock
 	logf      func(format string, args ...any)
 	onRequest func(Request)
-	addr  string // listen address; kept across Stop/Start
+	addr      string // listen address; kept across Stop/Start
 
 	mu                 sync.Mutex
 	identities         map[string]*identity

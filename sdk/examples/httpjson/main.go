@@ -83,12 +83,20 @@ func (s store) ListDynamic(ctx context.Context, req sdk.Request) ([]sdk.DynamicS
 
 func (s store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk.Lease, error) {
 	var out sdk.Lease
-	return out, s.do(ctx, req, http.MethodPost, "/leases", map[string]string{"name": name}, &out)
+	err := s.do(ctx, req, http.MethodPost, "/leases", map[string]string{"name": name}, &out)
+	if e, ok := err.(*sdk.Error); ok && e.Code == sdk.CodeNotFound {
+		return out, sdk.Errorf(sdk.CodeCredentialNotFound, "no dynamic secret %q", name)
+	}
+	return out, err
 }
 
 func (s store) LeaseRenew(ctx context.Context, req sdk.Request, id string) (sdk.Lease, error) {
 	var out sdk.Lease
-	return out, s.do(ctx, req, http.MethodPost, "/leases/"+url.PathEscape(id)+"/renew", nil, &out)
+	err := s.do(ctx, req, http.MethodPost, "/leases/"+url.PathEscape(id)+"/renew", nil, &out)
+	if e, ok := err.(*sdk.Error); ok && e.Code == sdk.CodeNotFound {
+		return out, sdk.Errorf(sdk.CodeLeaseNotFound, "lease %q does not exist", id)
+	}
+	return out, err
 }
 
 func (s store) LeaseRevoke(ctx context.Context, req sdk.Request, id string) error {
