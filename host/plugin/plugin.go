@@ -218,4 +218,3 @@ func (p *Plugin) env() (map[string]string, error) {
 	}
 	return env, nil
 }
-

@@ -195,4 +195,3 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	rt.mu.Unlock()
 	return rt.wr.Close(ctx)
 }
-
