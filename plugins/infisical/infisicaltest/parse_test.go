@@ -24,6 +24,8 @@ func TestParseMS(t *testing.T) {
 		{"1500", 1500 * time.Millisecond, true},
 		{"100ms", 100 * time.Millisecond, true},
 		{"1y", time.Duration(365.25 * 24 * float64(time.Hour)), true},
+		// Found by FuzzParseMS: float rounding broke the millisecond round trip.
+		{"700000000021", 700000000021 * time.Millisecond, true},
 		{"", 0, false},
 		{"h", 0, false},
 		{"1 fortnight", 0, false},
