@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/alecthomas/kong"
+)
+
+// TestHelpPages golden-tests `--help` of the root and every command,
+// captured in-process with kong.Writers and kong.Exit.
+func TestHelpPages(t *testing.T) {
+	t.Setenv("COLUMNS", "80")
+	var paths [][]string
+	var walk func(n *kong.Node, path []string)
+	walk = func(n *kong.Node, path []string) {
+		if n.Hidden {
+			return
+		}
+		paths = append(paths, path)
+		for _, ch := range n.Children {
+			if ch.Type == kong.CommandNode {
+				walk(ch, append(append([]string(nil), path...), ch.Name))
+			}
+		}
+	}
+	p, err := newParser(&env{}, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk(p.Model.Node, nil)
+	if len(paths) < 50 {
+		t.Fatalf("walked only %d commands", len(paths))
+	}
+	for _, path := range paths {
+		name := "root"
+		if len(path) > 0 {
+			name = strings.Join(path, "_")
+		}
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := runArgs(&env{Stdout: &stdout, Stderr: &stderr}, append(path, "--help"))
+			if code != 0 || stderr.Len() != 0 {
+				t.Fatalf("exit %d, stderr %q", code, stderr.String())
+			}
+			checkGolden(t, "help/"+name, stdout.Bytes())
+		})
+	}
+}
+
+// TestEveryFlagHasHelp keeps help text on every flag and argument.
+func TestEveryFlagHasHelp(t *testing.T) {
+	p, err := newParser(&env{}, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		if n.Help == "" && n.Parent != nil {
+			t.Errorf("command %q has no help", n.Path())
+		}
+		for _, f := range n.Flags {
+			if f.Help == "" {
+				t.Errorf("%s: flag --%s has no help", n.Path(), f.Name)
+			}
+		}
+		for _, a := range n.Positional {
+			if a.Help == "" {
+				t.Errorf("%s: argument %s has no help", n.Path(), a.Name)
+			}
+		}
+		for _, ch := range n.Children {
+			walk(ch)
+		}
+	}
+	walk(p.Model.Node)
+}
+
+func TestCompletions(t *testing.T) {
+	p, err := newParser(&env{}, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		words []string
+		want  string
+	}{
+		{"root", nil, "--addr --help --json agent completion invite login logout master-password openapi register server service status user vault version whoami"},
+		{"vault-creds", []string{"vault", "creds"}, "--addr --help --json delete list ls rm set"},
+		{"flags-skipped", []string{"--json", "agent"}, "--addr --help --json create delete list ls revoke rm rotate"},
+		{"leaf", []string{"vault", "delete"}, "--addr --help --json --token --yes"},
+		{"unknown-word-stops", []string{"nope", "vault"}, "--addr --help --json agent completion invite login logout master-password openapi register server service status user vault version whoami"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(completions(p.Model.Node, tc.words), " ")
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
