@@ -1,0 +1,369 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/agent-vault/agent-vault/cli"
+	"github.com/creack/pty"
+)
+
+// operator runs the real binary as one person: own HOME (so own session
+// file), talking to one server.
+type operator struct {
+	t    *testing.T
+	home string
+	addr string
+}
+
+func newOperator(t *testing.T, addr string) *operator {
+	return &operator{t: t, home: t.TempDir(), addr: addr}
+}
+
+// run executes the binary with stdin and extra environment entries and
+// returns its output and exit code.
+func (o *operator) run(stdin *os.File, input string, env []string, args ...string) (stdout, stderr string, code int) {
+	o.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = o.home
+	cmd.Env = append([]string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr, "COLUMNS=80"}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = stdin
+	} else {
+		cmd.Stdin = strings.NewReader(input)
+	}
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		o.t.Fatalf("running %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// normalizers make a transcript independent of ports, ids, clocks and
+// random tokens, keeping column widths so tables stay aligned.
+var normalizers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`http://127\.0\.0\.1:\d+`), "http://127.0.0.1:PORT0"},
+	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "YYYY-MM-DDThh:mm:ssZ"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d`), "YYYY-MM-DD hh:mm"},
+	{regexp.MustCompile(`\b(av_[a-z]+_)[A-Za-z0-9_-]{16,}`), "${1}TOKEN"},
+}
+
+func normalize(s string) string {
+	for _, n := range normalizers {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	return s
+}
+
+// step is one command of a scripted session. args may hold {name}
+// placeholders filled from values captured by earlier steps.
+type step struct {
+	name     string
+	as       string // operator; "" is the owner
+	stdin    string
+	env      []string
+	args     []string
+	wantExit int
+	capture  func(stdout string, vars map[string]string)
+}
+
+func jsonField(field string) func(string, map[string]string) {
+	return func(stdout string, vars map[string]string) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(stdout), &m); err == nil {
+			if s, ok := m[field].(string); ok {
+				vars[field] = s
+			}
+		}
+	}
+}
+
+// TestCLI drives every command through the built binary against one real
+// server (loopback, temp data dir). The whole session, normalised, is the
+// golden testdata/e2e/session.golden: human and --json output, error
+// messages and exit codes.
+func TestCLI(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	owner := newOperator(t, s.URL)
+	ops := map[string]*operator{"": owner, "member": newOperator(t, s.URL)}
+	if err := os.WriteFile(filepath.Join(owner.home, "services.yaml"), []byte(`services:
+  - name: github
+    host: api.github.com
+    auth: {type: bearer, token: GITHUB_TOKEN}
+  - name: legacy
+    host: "*.legacy.internal"
+    auth:
+      type: custom
+      headers: {X-Auth: "Key {{ A_KEY }}"}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(owner.home, "bad.yaml"), []byte("services:\n  - name: x\n    host: h.com\n    colour: red\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []step{
+		{name: "status-before-register", args: []string{"status"}},
+		{name: "status-json", args: []string{"status", "--json"}},
+		{name: "whoami-signed-out", args: []string{"whoami"}, wantExit: 6},
+		{name: "register", stdin: "password1\n", args: []string{"register", "--email", "owner@example.com", "--password-stdin"}},
+		{name: "register-again", stdin: "password2\n", args: []string{"register", "--email", "x@example.com", "--password-stdin"}, wantExit: 4},
+		{name: "whoami", args: []string{"whoami"}},
+		{name: "whoami-json", args: []string{"whoami", "--json"}},
+		{name: "logout", args: []string{"logout"}},
+		{name: "whoami-after-logout", args: []string{"whoami"}, wantExit: 6},
+		{name: "login-wrong-password", stdin: "password9\n", args: []string{"login", "--email", "owner@example.com", "--password-stdin"}, wantExit: 6},
+		{name: "login-no-terminal", args: []string{"login", "--email", "owner@example.com"}, wantExit: 2},
+		{name: "login", stdin: "password1\n", args: []string{"login", "--email", "owner@example.com", "--password-stdin", "--json"}},
+
+		{name: "vault-create", args: []string{"vault", "create", "my-app"}},
+		{name: "vault-create-json", args: []string{"vault", "create", "other", "--json"}},
+		{name: "vault-create-bad-name", args: []string{"vault", "create", "BAD"}, wantExit: 1},
+		{name: "vault-create-exists", args: []string{"vault", "create", "my-app"}, wantExit: 4},
+		{name: "vault-create-missing-arg", args: []string{"vault", "create"}, wantExit: 2},
+		{name: "vault-list", args: []string{"vault", "list"}},
+		{name: "vault-list-json", args: []string{"vault", "ls", "--json"}},
+		{name: "vault-show-json", args: []string{"vault", "show", "my-app", "--json"}},
+		{name: "vault-show-missing", args: []string{"vault", "show", "nope"}, wantExit: 3},
+		{name: "vault-rename", args: []string{"vault", "rename", "other", "other-two"}},
+		{name: "vault-settings-get", args: []string{"vault", "settings", "get", "my-app"}},
+		{name: "vault-settings-set-json", args: []string{"vault", "settings", "set", "my-app", "--unmatched-host-policy", "deny", "--json"}},
+		{name: "vault-settings-set-nothing", args: []string{"vault", "settings", "set", "my-app"}, wantExit: 2},
+		{name: "vault-settings-set-bad-enum", args: []string{"vault", "settings", "set", "my-app", "--unmatched-host-policy", "maybe"}, wantExit: 2},
+
+		{name: "creds-set", stdin: "from-stdin-value\n", args: []string{"vault", "credential", "set", "--vault", "my-app", "A_KEY=inline-value", "B_KEY=-"}},
+		{name: "creds-set-two-stdin-json", stdin: "u-value\np-value\n", args: []string{"vault", "creds", "set", "--vault=my-app", "DB_POSTGRES_USERNAME=-", "DB_POSTGRES_PASSWORD=-", "--json"}},
+		{name: "creds-set-bad-key", args: []string{"vault", "creds", "set", "--vault", "my-app", "lower=secret-value"}, wantExit: 1},
+		{name: "creds-set-not-a-pair", args: []string{"vault", "creds", "set", "--vault", "my-app", "secret-value"}, wantExit: 2},
+		{name: "creds-list", args: []string{"vault", "creds", "list", "--vault", "my-app"}},
+		{name: "creds-list-json", env: []string{"AGENT_VAULT_VAULT=my-app"}, args: []string{"vault", "creds", "ls", "--json"}},
+		{name: "creds-list-empty-default", args: []string{"vault", "creds", "list"}},
+		{name: "creds-list-missing-vault", args: []string{"vault", "creds", "list", "--vault", "nope"}, wantExit: 3},
+		{name: "creds-delete-json", args: []string{"vault", "creds", "delete", "--vault", "my-app", "B_KEY", "--json"}},
+		{name: "creds-delete-missing", args: []string{"vault", "creds", "rm", "--vault", "my-app", "NOPE"}, wantExit: 3},
+
+		{name: "service-set-issue-line", args: []string{"service", "set", "my-db", "--vault=my-app", "--host=db.internal", "--auth=basic", "--username=DB_POSTGRES_USERNAME", "--password=DB_POSTGRES_PASSWORD"}},
+		{name: "service-add-exists", args: []string{"service", "add", "my-db", "--vault=my-app", "--host=db.internal", "--auth=passthrough"}, wantExit: 4},
+		{name: "service-add-api-key-json", args: []string{"vault", "service", "add", "stripe", "--vault=my-app", "--host=api.stripe.com", "--auth=api-key", "--key=A_KEY", "--header=Authorization", "--prefix=Bearer ", "--json"}},
+		{name: "service-set-custom", args: []string{"vault", "service", "set", "hooks", "--vault=my-app", "--host=hooks.example.com", "--auth=custom", "--custom-header=X-Key={{ A_KEY }}", "--custom-header=X-User={{ DB_POSTGRES_USERNAME }}", "--disabled"}},
+		{name: "service-set-missing-auth", args: []string{"vault", "service", "set", "x", "--vault=my-app", "--host=x.com"}, wantExit: 2},
+		{name: "service-set-bad-host", args: []string{"vault", "service", "set", "x", "--vault=my-app", "--host=http://x.com/", "--auth=passthrough"}, wantExit: 1},
+		{name: "service-set-file", args: []string{"vault", "service", "set", "-f", "services.yaml", "--vault=my-app"}},
+		{name: "service-set-bad-file", args: []string{"vault", "service", "set", "-f", "bad.yaml", "--vault=my-app"}, wantExit: 1},
+		{name: "service-list", args: []string{"vault", "service", "list", "--vault=my-app"}},
+		{name: "service-list-json", args: []string{"service", "ls", "--vault=my-app", "--json"}},
+		{name: "service-export", args: []string{"service", "export", "--vault=my-app"}},
+		{name: "service-disable-json", args: []string{"service", "disable", "stripe", "--vault=my-app", "--json"}},
+		{name: "service-enable", args: []string{"service", "enable", "hooks", "--vault=my-app"}},
+		{name: "service-remove", args: []string{"service", "remove", "legacy", "--vault=my-app"}},
+		{name: "service-remove-missing", args: []string{"service", "rm", "legacy", "--vault=my-app"}, wantExit: 3},
+
+		{name: "agent-create-json", args: []string{"agent", "create", "bot", "--grant", "my-app=proxy", "--json"}, capture: func(out string, vars map[string]string) { jsonField("token")(out, vars); vars["agent_token"] = vars["token"] }},
+		{name: "agent-create", args: []string{"agent", "create", "helper"}},
+		{name: "agent-create-bad-grant", args: []string{"agent", "create", "x", "--grant", "my-app"}, wantExit: 2},
+		{name: "agent-list", args: []string{"agent", "list"}},
+		{name: "agent-list-json", args: []string{"agent", "ls", "--json"}},
+		{name: "agent-token-whoami", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"whoami"}},
+		{name: "agent-token-forbidden", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"vault", "creds", "set", "--vault=my-app", "X_KEY=secret-value"}, wantExit: 5},
+		{name: "agent-token-flag-forbidden", args: []string{"agent", "list", "--token", "{agent_token}"}, wantExit: 5},
+		{name: "agent-rotate", args: []string{"agent", "rotate", "bot"}},
+		{name: "agent-old-token", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"whoami"}, wantExit: 6},
+		{name: "agent-revoke-json", args: []string{"agent", "revoke", "helper", "--json"}},
+		{name: "agent-delete-missing", args: []string{"agent", "delete", "nobody"}, wantExit: 3},
+
+		{name: "vault-agent-add", args: []string{"vault", "agent", "add", "helper", "--vault=my-app"}},
+		{name: "vault-agent-set-role", args: []string{"vault", "agent", "set-role", "helper", "member", "--vault=my-app"}},
+		{name: "vault-agent-list", args: []string{"vault", "agent", "list", "--vault=my-app"}},
+		{name: "vault-agent-remove", args: []string{"vault", "agent", "remove", "helper", "--vault=my-app"}},
+		{name: "agent-delete", args: []string{"agent", "delete", "helper"}},
+
+		{name: "invite-create-json", args: []string{"invite", "create", "--email", "member@example.com", "--json"}, capture: jsonField("token")},
+		{name: "invite-accept", as: "member", stdin: "password3\n", args: []string{"invite", "accept", "{token}", "--email", "member@example.com", "--password-stdin"}},
+		{name: "invite-accept-again", as: "member", stdin: "password3\n", args: []string{"invite", "accept", "{token}", "--email", "member@example.com", "--password-stdin"}, wantExit: 1},
+		{name: "member-whoami", as: "member", args: []string{"whoami"}},
+		{name: "member-cannot-see-vault", as: "member", args: []string{"vault", "creds", "list", "--vault=my-app"}, wantExit: 5},
+		{name: "vault-user-add", args: []string{"vault", "user", "add", "member@example.com", "--vault=my-app"}},
+		{name: "vault-user-set-role", args: []string{"vault", "user", "set-role", "member@example.com", "admin", "--vault=my-app"}},
+		{name: "vault-user-list-json", args: []string{"vault", "user", "list", "--vault=my-app", "--json"}},
+		{name: "member-sees-vault", as: "member", args: []string{"vault", "creds", "list", "--vault=my-app"}},
+		{name: "vault-user-remove", args: []string{"vault", "user", "remove", "member@example.com", "--vault=my-app"}},
+		{name: "user-list", args: []string{"user", "list"}},
+		{name: "user-set-role", args: []string{"user", "set-role", "member@example.com", "no-access"}},
+		{name: "user-set-role-missing", args: []string{"user", "set-role", "nobody@example.com", "member"}, wantExit: 3},
+		{name: "user-delete", args: []string{"user", "delete", "member@example.com"}},
+
+		{name: "vault-session-create-json", args: []string{"vault", "session", "create", "--vault=my-app", "--ttl=1h", "--json"}, capture: jsonField("id")},
+		{name: "vault-session-create-bad-ttl", args: []string{"vault", "session", "create", "--vault=my-app", "--ttl=1m"}, wantExit: 1},
+		{name: "vault-session-list", args: []string{"vault", "session", "list", "--vault=my-app"}},
+		{name: "vault-session-revoke", args: []string{"vault", "session", "revoke", "{id}", "--vault=my-app"}},
+
+		{name: "vault-join-json", args: []string{"vault", "join", "other-two", "--json"}},
+		{name: "vault-delete-missing", args: []string{"vault", "delete", "nope", "--yes"}, wantExit: 3},
+		{name: "vault-delete-no-terminal", args: []string{"vault", "delete", "other-two"}, wantExit: 2},
+		{name: "vault-delete-yes-json", args: []string{"vault", "delete", "other-two", "--yes", "--json"}},
+		{name: "vault-delete-default", args: []string{"vault", "delete", "default", "--yes"}, wantExit: 4},
+
+		{name: "unreachable", args: []string{"status", "--addr", "http://127.0.0.1:9"}, wantExit: 1},
+		{name: "bad-addr", args: []string{"status", "--addr", "ftp://x"}, wantExit: 2},
+		{name: "unknown-command", args: []string{"vault", "frobnicate"}, wantExit: 2},
+		{name: "version", args: []string{"version"}},
+		{name: "completion-fish", args: []string{"completion", "fish"}},
+		{name: "complete-words", args: []string{"__complete", "vault", "service"}},
+	}
+
+	vars := map[string]string{}
+	var transcript strings.Builder
+	for _, st := range steps {
+		expand := func(s string) string {
+			for k, v := range vars {
+				s = strings.ReplaceAll(s, "{"+k+"}", v)
+			}
+			return s
+		}
+		args := make([]string, len(st.args))
+		for i, a := range st.args {
+			args[i] = expand(a)
+		}
+		env := make([]string, len(st.env))
+		for i, e := range st.env {
+			env[i] = expand(e)
+		}
+		stdout, stderr, code := ops[st.as].run(nil, st.stdin, env, args...)
+		if code != st.wantExit {
+			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", st.name, code, st.wantExit, stdout, stderr)
+		}
+		if st.capture != nil {
+			st.capture(stdout, vars)
+		}
+		for _, secret := range []string{"inline-value", "from-stdin-value", "u-value", "p-value", "secret-value", "password1", "password3"} {
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("%s: output shows the secret %q", st.name, secret)
+			}
+		}
+		who := ""
+		if st.as != "" {
+			who = "(" + st.as + ") "
+		}
+		transcript.WriteString("### " + st.name + "\n" + who + "$ agent-vault " + strings.Join(st.args, " ") + "\n")
+		transcript.WriteString(stdout)
+		if stderr != "" {
+			transcript.WriteString("[stderr]\n" + stderr)
+		}
+		transcript.WriteString("[exit " + strconv.Itoa(code) + "]\n\n")
+
+		if st.name == "register" {
+			fi, err := os.Stat(filepath.Join(owner.home, ".agent-vault", "session.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("session.json has mode %v, want 0600", fi.Mode().Perm())
+			}
+		}
+	}
+	got := strings.ReplaceAll(transcript.String(), owner.home, "$HOME")
+	cli.CheckGolden(t, "e2e/session", []byte(normalize(got)))
+
+	t.Run("confirm", func(t *testing.T) { testConfirm(t, owner) })
+	t.Run("login-prompts", func(t *testing.T) { testLoginPrompts(t, newOperator(t, s.URL)) })
+}
+
+// vaultExists asks the server through the CLI.
+func vaultExists(t *testing.T, o *operator, name string) bool {
+	t.Helper()
+	stdout, stderr, code := o.run(nil, "", nil, "vault", "list", "--json")
+	if code != 0 {
+		t.Fatalf("vault list: %d %s", code, stderr)
+	}
+	return strings.Contains(stdout, `"name": "`+name+`"`)
+}
+
+// withTerminal runs the binary with a pseudo-terminal as stdin and the
+// typed input already queued on it.
+func withTerminal(t *testing.T, o *operator, typed string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	// Drain the echo so the terminal never blocks on a full buffer.
+	go func() { _, _ = bytes.NewBuffer(nil).ReadFrom(ptmx) }()
+	if _, err := ptmx.Write([]byte(typed)); err != nil {
+		t.Fatal(err)
+	}
+	return o.run(tty, "", nil, args...)
+}
+
+// testConfirm answers the typed confirmation of vault delete right and
+// wrong on a terminal; "absent" (no terminal, no --yes) is in the script.
+func testConfirm(t *testing.T, owner *operator) {
+	if _, stderr, code := owner.run(nil, "", nil, "vault", "create", "doomed"); code != 0 {
+		t.Fatalf("create: %s", stderr)
+	}
+	tests := []struct {
+		name       string
+		typed      string
+		wantExit   int
+		wantStderr string
+		wantExists bool
+	}{
+		{"wrong", "my-app\n", 1, `error: the confirmation did not match "doomed"; nothing was changed`, true},
+		{"empty", "\n", 1, `the confirmation did not match "doomed"; nothing was changed`, true},
+		{"right", "doomed\n", 0, `Type the vault name (doomed) to confirm: `, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := withTerminal(t, owner, tc.typed, "vault", "delete", "doomed")
+			if code != tc.wantExit {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.wantExit, stdout, stderr)
+			}
+			if !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("stderr %q, want it to contain %q", stderr, tc.wantStderr)
+			}
+			if !strings.Contains(stderr, "Deleting vault \"doomed\" removes its credentials, services and grants for good.\nType the vault name (doomed) to confirm: ") {
+				t.Errorf("the prompt is missing: %q", stderr)
+			}
+			if got := vaultExists(t, owner, "doomed"); got != tc.wantExists {
+				t.Errorf("vault exists = %v, want %v", got, tc.wantExists)
+			}
+		})
+	}
+}
+
+// testLoginPrompts signs in by answering the email and password prompts.
+func testLoginPrompts(t *testing.T, o *operator) {
+	stdout, stderr, code := withTerminal(t, o, "owner@example.com\npassword1\n", "login")
+	if code != 0 {
+		t.Fatalf("login: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if stderr != "Email: Password: \n" {
+		t.Errorf("prompts: %q", stderr)
+	}
+	if want := "Signed in as owner@example.com on "; !strings.HasPrefix(stdout, want) {
+		t.Errorf("stdout %q, want prefix %q", stdout, want)
+	}
+	if _, stderr, code := o.run(nil, "", nil, "whoami"); code != 0 {
+		t.Errorf("whoami after prompted login: %d %s", code, stderr)
+	}
+}
