@@ -59,31 +59,43 @@ type Identity struct {
 }
 
 // UniversalAuth is the client ID and secret pair of Universal Auth.
-type UniversalAuth struct{ ClientID, ClientSecret string }
+type UniversalAuth struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
 
 // KubernetesAuth accepts a login whose service-account JWT equals JWT (the
 // emulator stands in for the Kubernetes TokenReview).
-type KubernetesAuth struct{ JWT string }
+type KubernetesAuth struct {
+	JWT string `json:"jwt"`
+}
 
 // AWSAuth accepts a login carrying a SigV4-signed STS GetCallerIdentity
 // request of the right shape. When AccessKeyID is set the signing key ID must
 // match; when SecretAccessKey is also set the signature itself is verified.
 // When Region is set the request must target that region's STS endpoint. AWS
 // is never called.
-type AWSAuth struct{ AccessKeyID, SecretAccessKey, Region string }
+type AWSAuth struct {
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+	Region          string `json:"region"`
+}
 
 // GCPAuth accepts a GCP ID-token login whose JWT equals IDToken (also what
 // the emulated metadata server hands out), and a GCP IAM login whose JWT
 // equals IAMJWT or, when ServiceAccountEmail is set, whose unverified claims
 // carry sub = ServiceAccountEmail and aud = the identity ID.
 type GCPAuth struct {
-	IDToken             string
-	IAMJWT              string
-	ServiceAccountEmail string
+	IDToken             string `json:"id_token"`
+	IAMJWT              string `json:"iam_jwt"`
+	ServiceAccountEmail string `json:"service_account_email"`
 }
 
 // LDAPAuth is the directory user an LDAP login must present.
-type LDAPAuth struct{ Username, Password string }
+type LDAPAuth struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
 
 // Project is an Infisical project. Environments lists environment slugs;
 // environments and projects are also created on first use by the secret and
