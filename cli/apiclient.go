@@ -62,13 +62,14 @@ func newAPIClient(e *env, g *globals, kctx *kong.Context) (*apiClient, error) {
 	if c.addr == "" {
 		c.addr = defaultAddr
 	}
-	if c.token == "" && s != nil && s.Addr == c.addr {
-		c.token = s.Token
-	}
 	if u, err := url.Parse(c.addr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageErrorf("--addr %q is not an http(s) URL", c.addr)
 	}
 	c.addr = strings.TrimRight(c.addr, "/")
+	// The saved token only goes to the server it came from.
+	if c.token == "" && s != nil && s.Addr == c.addr {
+		c.token = s.Token
+	}
 	c.api, err = client.NewClient(c.addr,
 		client.WithHTTPClient(&http.Client{Timeout: 5 * time.Minute}),
 		client.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {

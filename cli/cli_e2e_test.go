@@ -177,7 +177,10 @@ func TestCLI(t *testing.T) {
 		{name: "service-remove", args: []string{"service", "remove", "legacy", "--vault=my-app"}},
 		{name: "service-remove-missing", args: []string{"service", "rm", "legacy", "--vault=my-app"}, wantExit: 3},
 
-		{name: "agent-create-json", args: []string{"agent", "create", "bot", "--grant", "my-app=proxy", "--json"}, capture: func(out string, vars map[string]string) { jsonField("token")(out, vars); vars["agent_token"] = vars["token"] }},
+		{name: "agent-create-json", args: []string{"agent", "create", "bot", "--grant", "my-app=proxy", "--json"}, capture: func(out string, vars map[string]string) {
+			jsonField("token")(out, vars)
+			vars["agent_token"] = vars["token"]
+		}},
 		{name: "agent-create", args: []string{"agent", "create", "helper"}},
 		{name: "agent-create-bad-grant", args: []string{"agent", "create", "x", "--grant", "my-app"}, wantExit: 2},
 		{name: "agent-list", args: []string{"agent", "list"}},
