@@ -189,3 +189,13 @@ func errorEnvelope(err error) []byte {
 	}
 	return abi.EncodeError(CodeExternalStore, err.Error())
 }
+
+// StrictConfig implements Store.ValidateConfig by decoding the config
+// strictly into a T. Embed it: `type store struct{ sdk.StrictConfig[config] }`.
+type StrictConfig[T any] struct{}
+
+// ValidateConfig decodes raw into a T with DecodeConfig.
+func (StrictConfig[T]) ValidateConfig(_ context.Context, raw json.RawMessage) error {
+	var v T
+	return DecodeConfig(raw, &v)
+}
