@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
 	"strings"
 
@@ -19,6 +21,12 @@ import (
 func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
 	if len(wasm) > rt.cfg.MaxModuleBytes {
 		return nil, loadErr(name, abi.CodePluginInvalid, "module is %d bytes; the limit is %d", len(wasm), rt.cfg.MaxModuleBytes)
+	}
+	if pin, ok := rt.cfg.SHA256Pins[name]; ok {
+		sum := sha256.Sum256(wasm)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, pin) {
+			return nil, loadErr(name, abi.CodePluginInvalid, "module sha256 is %s, pinned %s", got, pin)
+		}
 	}
 	compiled, err := rt.wr.CompileModule(ctx, wasm)
 	if err != nil {

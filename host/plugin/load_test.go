@@ -2,7 +2,10 @@ package plugin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/agent-vault/agent-vault/host/domain"
@@ -122,5 +125,27 @@ func TestLoadDir_skipsBadPlugins(t *testing.T) {
 	}
 	if !contains(rt.logs.String(), `msg="store plugin skipped"`) {
 		t.Fatalf("no skip logged: %s", rt.logs)
+	}
+}
+
+func TestLoad_sha256Pin(t *testing.T) {
+	wasm := guest(t, "ok/store")
+	sum := sha256.Sum256(wasm)
+	good := hex.EncodeToString(sum[:])
+	tests := []struct {
+		name, pin, wantErr string
+	}{
+		{name: "match", pin: good},
+		{name: "match-upper", pin: strings.ToUpper(good)},
+		{name: "mismatch", pin: strings.Repeat("0", 64), wantErr: `plugin_invalid|load|plugin "store": module sha256 is ` + good + `, pinned ` + strings.Repeat("0", 64)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newTestRuntime(t, func(c *Config) { c.SHA256Pins = map[string]string{"store": tc.pin} })
+			_, err := rt.Load(context.Background(), "store", wasm)
+			if got := errString(err); got != tc.wantErr {
+				t.Fatalf("got  %s\nwant %s", got, tc.wantErr)
+			}
+		})
 	}
 }

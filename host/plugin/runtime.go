@@ -56,6 +56,9 @@ type Config struct {
 	MaxInstances int
 	// MaxModuleBytes refuses larger modules before compiling. Default 32 MiB.
 	MaxModuleBytes int
+	// SHA256Pins maps a load name to the hex SHA-256 its module must have;
+	// names without a pin load unchecked.
+	SHA256Pins map[string]string
 }
 
 func (c *Config) defaults() {
