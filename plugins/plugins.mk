@@ -32,4 +32,4 @@ plugins/dist/_examples/%.wasm: .FORCE
 testdata: $(WAT_WASM)
 
 host/plugin/testdata/%.wasm: host/plugin/testdata/%.wat
-	wat2wasm --enable-all -o $@ $<
+	wat2wasm --enable-all --debug-names -o $@ $<

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/sdk/abi"
-	"github.com/agent-vault/agent-vault/sdk/internal/golden"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 // fakeStore implements every optional interface; err, when set, is what

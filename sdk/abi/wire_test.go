@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agent-vault/agent-vault/sdk/internal/golden"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 func TestDecodeEnvelope(t *testing.T) {

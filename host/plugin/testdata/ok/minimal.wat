@@ -4,12 +4,12 @@
 (module
   (memory (export "memory") 2)
   ;; One input buffer at a time: the host frees before the next call.
-  (func (export "alloc") (param $n i32) (result i32) (i32.const 32768))
-  (func (export "free") (param $p i32))
-  (func (export "abi_version") (result i32) (i32.const 1))
-  (func (export "manifest") (result i64) (i64.const 4398046511193) (; ptr 1024, len 89 ;))
-  (func (export "validate_config") (param $in i32) (param $in_len i32) (result i64) (i64.const 4810363371529) (; ptr 1120, len 9 ;))
-  (func (export "probe") (param $in i32) (param $in_len i32) (result i64) (i64.const 4810363371529) (; ptr 1120, len 9 ;))
+  (func $alloc (export "alloc") (param $n i32) (result i32) (i32.const 32768))
+  (func $free (export "free") (param $p i32))
+  (func $abi_version (export "abi_version") (result i32) (i32.const 1))
+  (func $manifest (export "manifest") (result i64) (i64.const 4398046511193) (; ptr 1024, len 89 ;))
+  (func $validate_config (export "validate_config") (param $in i32) (param $in_len i32) (result i64) (i64.const 4810363371529) (; ptr 1120, len 9 ;))
+  (func $probe (export "probe") (param $in i32) (param $in_len i32) (result i64) (i64.const 4810363371529) (; ptr 1120, len 9 ;))
   (data (i32.const 1024) "{\22ok\22:{\22kind\22:\22readonly\22,\22abi_version\22:1,\22features\22:0,\22config_schema\22:{\22type\22:\22object\22}}}")
   (data (i32.const 1120) "{\22ok\22:{}}")
 )

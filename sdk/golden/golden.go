@@ -1,4 +1,5 @@
-// Package golden compares test output with files under testdata/ and
+// Package golden is a test helper shared by the host and plugin tests (and
+// usable by plugin authors for wire JSON). It compares test output with files under testdata/ and
 // rewrites them when UPDATE_GOLDEN=1 is set (an environment variable, not a
 // flag, so `go test ./...` works in every package).
 package golden
