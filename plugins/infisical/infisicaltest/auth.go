@@ -96,8 +96,8 @@ func (e *Emulator) RevokeTokens(identityID string) {
 	}
 }
 
-// IssueToken logs the identity in without a request (recorded as a
-// universal-auth login in no counter), for tests that only need a token.
+// IssueToken issues an access token for the identity without a login
+// request (no counter moves), for tests that only need a token.
 func (e *Emulator) IssueToken(identityID string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -95,15 +95,22 @@ func (e *Emulator) ExpireLease(id string) bool {
 // server's revocation queue does.
 func (e *Emulator) sweepLeasesLocked() {
 	now := e.clock.Now()
-	for _, id := range append([]string(nil), e.leaseOrder...) {
-		if l := e.leases[id]; !now.Before(l.ExpireAt) {
-			e.deleteLeaseLocked(id)
-			e.counts.LeasesExpired++
+	var expired []string
+	for _, id := range e.leaseOrder {
+		if !now.Before(e.leases[id].ExpireAt) {
+			expired = append(expired, id)
 		}
+	}
+	for _, id := range expired {
+		e.deleteLeaseLocked(id)
+		e.counts.LeasesExpired++
 	}
 }
 
 func (e *Emulator) deleteLeaseLocked(id string) {
+	if l := e.leases[id]; l != nil {
+		l.ds.live--
+	}
 	delete(e.leases, id)
 	for i, x := range e.leaseOrder {
 		if x == id {
@@ -332,13 +339,7 @@ func (e *Emulator) handleCreateLease(c *call) (*response, *apiError) {
 	if d.ds.MaxTTL > 0 && expireAt.After(now.Add(d.ds.MaxTTL)) {
 		return nil, newAPIError(400, ErrNameBadRequest, MsgLeaseTTLAboveMax)
 	}
-	live := 0
-	for _, l := range e.leases {
-		if l.ds == d {
-			live++
-		}
-	}
-	if live >= e.maxLeases {
+	if d.live >= e.maxLeases {
 		return nil, newAPIError(400, ErrNameBadRequest, fmt.Sprintf("Max lease limit reached. Limit: %d", e.maxLeases))
 	}
 	e.leaseSeq++
@@ -347,13 +348,17 @@ func (e *Emulator) handleCreateLease(c *call) (*response, *apiError) {
 		ExternalEntityID: fmt.Sprintf("inf-user-%d", e.leaseSeq), CreatedAt: now, ExpireAt: expireAt,
 	}, ds: d, config: req.Config, upd: now}
 	var data map[string]any
-	if d.ds.Data != nil {
+	switch {
+	case d.ds.Data != nil:
 		data = d.ds.Data(l.Lease)
-	} else {
+	case d.ds.Template != nil:
+		data = fromTemplate(d.ds.Template, l.Lease)
+	default:
 		data = defaultLeaseData(d.ds.Type, l.Lease)
 	}
 	e.leases[l.ID] = l
 	e.leaseOrder = append(e.leaseOrder, l.ID)
+	d.live++
 	e.counts.LeasesMinted++
 	return ok(wireCreateLease{Lease: wireLeaseOf(l), DynamicSecret: wireDynamicSecretOf(d), Data: data}), nil
 }
@@ -454,6 +459,19 @@ func (e *Emulator) handleGetLease(c *call) (*response, *apiError) {
 	w.DynamicSecret = &ds
 	e.counts.LeaseGets++
 	return ok(map[string]any{"lease": w}), nil
+}
+
+// fromTemplate fills a lease payload template.
+func fromTemplate(tmpl map[string]any, l Lease) map[string]any {
+	r := strings.NewReplacer("{seq}", strconv.Itoa(l.Seq), "{id}", l.ID)
+	out := make(map[string]any, len(tmpl))
+	for k, v := range tmpl {
+		if s, ok := v.(string); ok {
+			v = r.Replace(s)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // defaultLeaseData is a provider-shaped payload (field names verbatim from

@@ -204,6 +204,20 @@ func TestLeaseLifecycle(t *testing.T) {
 	}
 }
 
+func TestLeaseTemplate(t *testing.T) {
+	e := frozenFixture(t)
+	e.AddDynamicSecret(projectID, "dev", "/", infisicaltest.DynamicSecret{Name: "db-replica", Template: map[string]any{
+		"username": "replica-{seq}", "password": "pw-{id}", "port": 5432, "ssl": true, "hosts": []any{"a", "b"}, "extra": nil,
+	}})
+	tok := login(t, e)
+	mint(t, e, tok, "db-postgres") // takes sequence number 1
+	l := mint(t, e, tok, "db-replica")
+	want := map[string]any{"username": "replica-2", "password": "pw-" + l.Lease.ID, "port": float64(5432), "ssl": true, "hosts": []any{"a", "b"}, "extra": nil}
+	if !reflect.DeepEqual(l.Data, want) {
+		t.Fatalf("data = %v\nwant   %v", l.Data, want)
+	}
+}
+
 func TestDefaultLeaseData(t *testing.T) {
 	tests := []struct {
 		typ  string

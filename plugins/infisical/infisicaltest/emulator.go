@@ -3,9 +3,11 @@ package infisicaltest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,6 +48,9 @@ type Emulator struct {
 	hits               map[Route]int
 	counts             Counts
 	requests           []Request
+
+	wantTLS bool
+	tlsCert *tls.Certificate // set once by the first Start when wantTLS
 
 	srvMu  sync.Mutex
 	srv    *http.Server
@@ -139,9 +144,21 @@ func (e *Emulator) Start() (string, error) {
 		return "", fmt.Errorf("listening on %s: %w", e.addr, err)
 	}
 	e.addr = ln.Addr().String() // pin the port for a later restart
-	e.ln = ln
 	e.url = "http://" + e.addr
-	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	if e.wantTLS {
+		if e.tlsCert == nil {
+			// Real time, not the emulator clock: clients check validity against their own.
+			if e.tlsCert, err = newSelfSigned(time.Now()); err != nil {
+				ln.Close()
+				return "", err
+			}
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*e.tlsCert}, MinVersion: tls.VersionTLS12})
+		e.url = "https://" + e.addr
+	}
+	e.ln = ln
+	// Handshake failures of untrusting clients are expected in tests; keep them quiet.
+	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func(srv *http.Server) { _ = srv.Serve(ln) }(e.srv)
 	return e.url, nil
 }

@@ -3,6 +3,7 @@ package infisicaltest_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -452,5 +453,27 @@ func TestSDK_droppedConnections(t *testing.T) {
 	}
 	if n := e.Hits(infisicaltest.RouteListSecrets); n != 4 {
 		t.Fatalf("hits = %d, want 4 (2 + the attempt and its replay)", n)
+	}
+}
+
+func TestSDK_tls(t *testing.T) {
+	e := infisicaltest.New(t, infisicaltest.WithTLS())
+	populate(e)
+	if !strings.HasPrefix(e.URL(), "https://127.0.0.1:") {
+		t.Fatalf("URL = %q", e.URL())
+	}
+	// Untrusted by default.
+	if _, err := http.Get(e.URL() + "/api/v1/workspace/x"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("default client: err = %v, want a certificate error", err)
+	}
+	if res, err := e.Client().Get(e.URL() + "/api/v1/workspace/x"); err != nil || res.StatusCode != 401 {
+		t.Fatalf("trusting client: %v %v", res, err)
+	}
+	c := newClient(t, e, infisical.Config{CaCertificate: string(e.CACertPEM())})
+	if _, err := c.Auth().UniversalAuthLogin(clientID, clientSecret); err != nil {
+		t.Fatalf("login over TLS: %v", err)
+	}
+	if _, err := c.Secrets().ListSecrets(infisical.ListSecretsOptions{ProjectID: projectID, Environment: "dev"}); err != nil {
+		t.Fatalf("list over TLS: %v", err)
 	}
 }

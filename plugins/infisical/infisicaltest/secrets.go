@@ -299,12 +299,14 @@ func (e *Emulator) listSecrets(c *call, projectID, slug string) (*response, *api
 }
 
 // withETag answers a list with its ETag, or 304 when the client has it.
+// The body is encoded once, for the hash and the answer.
 func (e *Emulator) withETag(c *call, out wireListSecrets) *response {
-	resp := ok(out)
+	body := marshal(out)
+	resp := &response{status: http.StatusOK, raw: body, header: http.Header{"Content-Type": {jsonContentType}}}
 	if e.etagMode == ETagOff {
 		return resp
 	}
-	sum := sha256.Sum256(marshal(out))
+	sum := sha256.Sum256(body)
 	if e.etagMode == ETagChurn {
 		e.etagChurn++
 		sum = sha256.Sum256(append(sum[:], strconv.Itoa(e.etagChurn)...))
@@ -314,7 +316,7 @@ func (e *Emulator) withETag(c *call, out wireListSecrets) *response {
 	if (e.etagMode == ETagNormal && inm == etag) || (e.etagMode == ETagAlways304 && inm != "") {
 		return &response{status: http.StatusNotModified, raw: []byte{}, header: http.Header{"ETag": {etag}}}
 	}
-	resp.header = http.Header{"ETag": {etag}}
+	resp.header.Set("ETag", etag)
 	return resp
 }
 

@@ -136,10 +136,14 @@ type DynamicSecret struct {
 	Type       string        // provider type; default "sql-database"
 	DefaultTTL time.Duration // default 1 h
 	MaxTTL     time.Duration // zero: none (null on the wire)
-	// Data returns the credential payload of a new lease. Nil gives the
-	// provider's field set (see the provider table of the wire document) with
-	// values derived from the lease sequence number.
+	// Data returns the credential payload of a new lease.
 	Data func(Lease) map[string]any
+	// Template is the payload when Data is nil: string values have "{seq}"
+	// replaced by the lease's sequence number and "{id}" by its ID; other
+	// values are sent as they are. With neither, leases carry the
+	// provider's field set (the provider table of the wire document) with
+	// values derived from the sequence number.
+	Template map[string]any
 	// Inputs is the provider configuration returned by get-by-name.
 	Inputs map[string]any
 }
@@ -231,6 +235,7 @@ type dynamicSecret struct {
 	ds        DynamicSecret
 	folder    *folder
 	createdAt time.Time
+	live      int // leases not yet deleted, for the lease limit
 }
 
 type lease struct {
