@@ -20,9 +20,9 @@ import (
 //go:embed dist
 var dist embed.FS
 
-// Kinds lists the shipped plugin kinds the binary is expected to carry.
-// plugins.mk builds every plugins/<kind>/main.go; a test keeps this list
-// equal to those directories.
+// Kinds lists the shipped plugin kinds the binary must carry; All fails
+// without them. plugins.mk builds every plugins/<kind>/main.go, and All also
+// returns built kinds not listed here.
 var Kinds = []string{"builtin"}
 
 // Shipped returns the module bytes of a shipped plugin. It fails with

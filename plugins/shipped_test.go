@@ -3,29 +3,26 @@ package plugins
 import (
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 	"testing"
 
 	"github.com/agent-vault/agent-vault/host/domain"
 )
 
-// TestKindsMatchDirectories keeps Kinds equal to the plugins/<kind>/main.go
-// directories plugins.mk builds.
-func TestKindsMatchDirectories(t *testing.T) {
-	mains, err := filepath.Glob("*/main.go")
-	if err != nil {
-		t.Fatal(err)
+// TestKindsHaveDirectories checks that every required kind is a
+// plugins/<kind>/main.go that plugins.mk builds. Directories not listed in
+// Kinds are still built and carried by All; listing them makes them required.
+func TestKindsHaveDirectories(t *testing.T) {
+	for _, kind := range Kinds {
+		if _, err := os.Stat(filepath.Join(kind, "main.go")); err != nil {
+			t.Errorf("Kinds lists %q but %s/main.go does not exist", kind, kind)
+		}
 	}
-	var dirs []string
+	mains, _ := filepath.Glob("*/main.go")
 	for _, m := range mains {
-		dirs = append(dirs, filepath.Dir(m))
-	}
-	sort.Strings(dirs)
-	kinds := append([]string(nil), Kinds...)
-	sort.Strings(kinds)
-	if strings.Join(dirs, ",") != strings.Join(kinds, ",") {
-		t.Fatalf("Kinds = %v, directories = %v: add the new kind to Kinds", kinds, dirs)
+		if k := filepath.Dir(m); !slices.Contains(Kinds, k) {
+			t.Logf("plugins/%s is built and shipped but not required (not in Kinds)", k)
+		}
 	}
 }
 
