@@ -184,8 +184,11 @@ func (e *Emulator) lookupTokenLocked(token string) (*issuedToken, *apiError) {
 }
 
 // authenticate checks the bearer token of an authenticated route and
-// counts one use of it.
+// counts one use of it (once per request, however often it is called).
 func (e *Emulator) authenticate(c *call) *apiError {
+	if c.tok != nil {
+		return nil
+	}
 	if c.token == "" {
 		return newAPIError(401, ErrNameUnauthorized, MsgTokenMissing)
 	}

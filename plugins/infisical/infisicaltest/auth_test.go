@@ -187,6 +187,18 @@ func renew(t *testing.T, e *infisicaltest.Emulator, tok string) (answer, renewed
 	return a, r
 }
 
+// A lease call resolves its token once, so it spends one use.
+func TestTokenUse_oneUsePerRequest(t *testing.T) {
+	e := frozenFixture(t)
+	e.AddIdentity(infisicaltest.Identity{ID: "identity-1", Universal: &infisicaltest.UniversalAuth{ClientID: clientID, ClientSecret: clientSecret}, NumUsesLimit: 2})
+	tok := login(t, e)
+	l := mint(t, e, tok, "db-postgres")
+	if a := do(t, e, "DELETE", "/api/v1/dynamic-secrets/leases/"+l.Lease.ID, tok, leaseOpBody(l.Lease.ID, "/")); a.status != 200 {
+		t.Fatalf("second use: %d %s", a.status, a.body)
+	}
+	wantError(t, do(t, e, "GET", "/api/v1/workspace/"+projectID, tok, ""), 401, "UnauthorizedError", "Unable to renew because access token number of uses limit reached")
+}
+
 func TestTokenRenew(t *testing.T) {
 	e := frozenFixture(t)
 	e.AddIdentity(infisicaltest.Identity{ID: "identity-1", Universal: &infisicaltest.UniversalAuth{ClientID: clientID, ClientSecret: clientSecret}, TTL: 10 * time.Second, MaxTTL: 25 * time.Second})

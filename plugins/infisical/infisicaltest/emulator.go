@@ -47,7 +47,7 @@ type Emulator struct {
 	faults             []*Fault
 	hits               map[Route]int
 	counts             Counts
-	requests           []Request
+	requests           []*Request
 
 	wantTLS bool
 	tlsCert *tls.Certificate // set once by the first Start when wantTLS
@@ -245,7 +245,11 @@ type Request struct {
 func (e *Emulator) Requests() []Request {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]Request(nil), e.requests...)
+	out := make([]Request, len(e.requests))
+	for i, r := range e.requests {
+		out[i] = *r
+	}
+	return out
 }
 
 // RequestsTo returns the logged requests of one route.
@@ -255,7 +259,7 @@ func (e *Emulator) RequestsTo(route Route) []Request {
 	var out []Request
 	for _, r := range e.requests {
 		if r.Route == route {
-			out = append(out, r)
+			out = append(out, *r)
 		}
 	}
 	return out
@@ -374,16 +378,16 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.reqSeq++
 	c.reqID = fmt.Sprintf("req-emu%08d", e.reqSeq)
-	idx := len(e.requests)
-	e.requests = append(e.requests, Request{
+	entry := &Request{
 		Route: route, Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(),
 		Header: r.Header.Clone(), Body: bytes.Clone(body), Token: c.token,
-	})
+	}
+	e.requests = append(e.requests, entry)
 	if route != "" {
 		e.hits[route]++
 	}
 	f := e.takeFaultLocked(route)
-	logged := e.requests[idx]
+	logged := *entry
 	e.mu.Unlock()
 	if e.onRequest != nil {
 		e.onRequest(logged)
@@ -393,7 +397,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.serve(rec, c, h, f)
 
 	e.mu.Lock()
-	e.requests[idx].Status = rec.status
+	entry.Status = rec.status // still right if ResetCounts ran meanwhile
 	e.mu.Unlock()
 	if e.logf != nil {
 		e.logf("infisicaltest: %s %s -> %d", r.Method, r.URL.Path, rec.status)
