@@ -18,11 +18,12 @@ const masterPasswordEnv = "AGENT_VAULT_MASTER_PASSWORD"
 type serverCmd struct {
 	Host               string `default:"127.0.0.1" env:"AGENT_VAULT_HOST" help:"Address to listen on."`
 	Port               int    `default:"14321" env:"PORT" help:"Port of the HTTP API and UI."`
-	MITMPort           int    `name:"mitm-port" default:"14322" env:"AGENT_VAULT_MITM_PORT" help:"Port of the proxy (0 disables it)."`
+	MITMPort           int    `name:"mitm-port" default:"14322" env:"AGENT_VAULT_MITM_PORT" help:"Port of the proxy (0 disables it; -1 picks a free port)."`
 	DataDir            string `default:"~/.agent-vault" env:"AGENT_VAULT_DATA_DIR" type:"path" help:"Directory holding the database and caches."`
 	LogLevel           string `default:"info" enum:"debug,info,warn,error" env:"AGENT_VAULT_LOG_LEVEL" help:"Least severe log level written (debug, info, warn, error)."`
 	PasswordStdin      bool   `help:"Read the master password from the first line of standard input instead of AGENT_VAULT_MASTER_PASSWORD."`
 	AllowPrivateRanges bool   `env:"AGENT_VAULT_ALLOW_PRIVATE_RANGES" help:"Let services and upstreams use private, loopback and link-local addresses."`
+	UpstreamCAFile     string `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS."`
 }
 
 func (c *serverCmd) Help() string {
@@ -48,6 +49,7 @@ func (c *serverCmd) Run(e *env) error {
 		DataDir:            expandHome(c.DataDir),
 		MasterPassword:     password,
 		AllowPrivateRanges: c.AllowPrivateRanges,
+		UpstreamCAFile:     c.UpstreamCAFile,
 		Logger:             log,
 	})
 }

@@ -111,8 +111,8 @@ func (s *server) registerAgents(api huma.API) {
 				return nil, err
 			}
 			token, hash := seal.NewToken(seal.PrefixAgent)
-			if err := s.Store.RotateAgentToken(ctx, a.ID, hash); err != nil {
-				return nil, s.problem(ctx, err)
+			if err := s.identitiesChanged(ctx, s.Store.RotateAgentToken(ctx, a.ID, hash)); err != nil {
+				return nil, err
 			}
 			grants, err := s.Store.AgentGrants(ctx, a.ID)
 			if err != nil {
@@ -130,7 +130,7 @@ func (s *server) registerAgents(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, s.problem(ctx, s.Store.RevokeAgent(ctx, a.ID))
+			return nil, s.identitiesChanged(ctx, s.Store.RevokeAgent(ctx, a.ID))
 		})
 
 	huma.Register(api, op("delete-agent", http.MethodDelete, "/v1/agents/{name}", "Delete an agent", "agents", http.StatusNotFound),
@@ -139,7 +139,7 @@ func (s *server) registerAgents(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, s.problem(ctx, s.Store.DeleteAgent(ctx, a.ID))
+			return nil, s.identitiesChanged(ctx, s.Store.DeleteAgent(ctx, a.ID))
 		})
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
@@ -32,13 +33,18 @@ type Deps struct {
 	Logger  *slog.Logger
 	// PublicURL is the externally reachable base URL, used in invite links.
 	PublicURL string
+	// CACertPEM is the proxy's interception root and MITMPort the proxy's
+	// port, published at /v1/mitm/ca.pem; empty when the proxy is off.
+	CACertPEM []byte
+	MITMPort  int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// AllowPrivateRanges lets services name IP literals and localhost
 	// (AGENT_VAULT_ALLOW_PRIVATE_RANGES), for loopback upstreams.
 	AllowPrivateRanges bool
 	// Changed is told after a vault's services, settings or credentials
-	// change, so in-memory snapshots (the proxy's) can refresh. May be nil.
+	// change, so in-memory snapshots (the proxy's) can refresh; an empty
+	// vault id means tokens, grants or names changed. May be nil.
 	Changed func(vaultID string)
 }
 
@@ -79,6 +85,7 @@ func (s *server) register(api huma.API) {
 	s.registerSessions(api)
 	s.registerCredentials(api)
 	s.registerServices(api)
+	s.registerMITM(api)
 }
 
 func config() huma.Config {
@@ -184,20 +191,8 @@ func (s *server) access(ctx context.Context, vaultName string) (call, error) {
 	return c, nil
 }
 
-// roleIn is the actor's role in a vault: from grants for users and agents,
-// proxy for a scoped session in its own vault, none otherwise.
 func (s *server) roleIn(ctx context.Context, a authz.Actor, vaultID string) (domain.VaultRole, error) {
-	switch a.Kind {
-	case authz.User:
-		return s.Store.VaultRole(ctx, vaultID, store.PrincipalUser, a.ID)
-	case authz.Agent:
-		return s.Store.VaultRole(ctx, vaultID, store.PrincipalAgent, a.ID)
-	case authz.Session:
-		if a.VaultID == vaultID {
-			return domain.VaultProxy, nil
-		}
-	}
-	return "", nil
+	return authn.VaultRole(ctx, s.Store, a, vaultID)
 }
 
 // changed tells the snapshot owner that a vault's configuration moved.
@@ -205,6 +200,16 @@ func (s *server) changed(vaultID string) {
 	if s.Changed != nil {
 		s.Changed(vaultID)
 	}
+}
+
+// identitiesChanged reports err, or, when the change succeeded, tells the
+// snapshot owner that tokens or grants moved (cached principals are stale).
+func (s *server) identitiesChanged(ctx context.Context, err error) error {
+	if err != nil {
+		return s.problem(ctx, err)
+	}
+	s.changed("")
+	return nil
 }
 
 func newErrorID() string {

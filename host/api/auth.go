@@ -7,15 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/danielgtaylor/huma/v2"
 )
-
-// ScopedSessionPrefix marks scoped-session tokens (proxy role, one vault).
-const ScopedSessionPrefix = "av_scp_"
 
 // userSessionTTL is how long a sign-in lasts.
 const userSessionTTL = 7 * 24 * time.Hour
@@ -26,38 +24,11 @@ const userSessionTTL = 7 * 24 * time.Hour
 func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	ctx = huma.WithValue(ctx, opKey, ctx.Operation().OperationID)
 	if token, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer "); ok {
-		if a, err := s.ResolveToken(ctx.Context(), strings.TrimSpace(token)); err == nil {
+		if a, err := authn.Resolve(ctx.Context(), s.Store, strings.TrimSpace(token)); err == nil {
 			ctx = huma.WithValue(ctx, actorKey, a)
 		}
 	}
 	next(ctx)
-}
-
-// ResolveToken turns a bearer token into the actor it stands for. The proxy
-// uses it too, so both doors accept the same tokens.
-func (s *server) ResolveToken(ctx context.Context, token string) (authz.Actor, error) {
-	hash := seal.HashToken(token)
-	switch {
-	case strings.HasPrefix(token, seal.PrefixSession):
-		u, _, err := s.Store.UserBySession(ctx, hash)
-		if err != nil {
-			return authz.Actor{}, err
-		}
-		return authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email, Role: u.Role, TokenHash: hash}, nil
-	case strings.HasPrefix(token, seal.PrefixAgent):
-		a, err := s.Store.AgentByToken(ctx, hash)
-		if err != nil {
-			return authz.Actor{}, err
-		}
-		return authz.Actor{Kind: authz.Agent, ID: a.ID, Name: a.Name, Role: a.Role, TokenHash: hash}, nil
-	case strings.HasPrefix(token, ScopedSessionPrefix):
-		ss, err := s.Store.ScopedSessionByToken(ctx, hash)
-		if err != nil {
-			return authz.Actor{}, err
-		}
-		return authz.Actor{Kind: authz.Session, ID: ss.ID, Name: "session " + ss.ID[:8], VaultID: ss.VaultID, TokenHash: hash}, nil
-	}
-	return authz.Actor{}, domain.Errorf(domain.CodeUnauthorized, "unrecognised token")
 }
 
 // Credentials of a person signing in or registering.
@@ -147,7 +118,7 @@ func (s *server) registerAuth(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, s.problem(ctx, s.Store.DeleteSession(ctx, c.Actor.TokenHash))
+			return nil, s.identitiesChanged(ctx, s.Store.DeleteSession(ctx, c.Actor.TokenHash))
 		})
 
 	huma.Register(api, op("get-me", http.MethodGet, "/v1/auth/me", "Who this token belongs to", "auth"),

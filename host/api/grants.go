@@ -83,7 +83,7 @@ func (s *server) registerGrants(api huma.API) {
 				if err != nil {
 					return nil, s.problem(ctx, err)
 				}
-				return nil, s.problem(ctx, s.Store.RemoveGrant(ctx, c.Vault.ID, kind, id))
+				return nil, s.identitiesChanged(ctx, s.Store.RemoveGrant(ctx, c.Vault.ID, kind, id))
 			})
 	}
 
@@ -106,7 +106,7 @@ func (s *server) setGrant(ctx context.Context, vault string, kind store.Principa
 	if err != nil {
 		return s.problem(ctx, err)
 	}
-	return s.problem(ctx, s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: kind, PrincipalID: id, Role: domain.VaultRole(role)}))
+	return s.identitiesChanged(ctx, s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: kind, PrincipalID: id, Role: domain.VaultRole(role)}))
 }
 
 // principalID resolves a user (email or id) or an agent (name).

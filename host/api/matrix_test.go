@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/api"
+	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
@@ -61,7 +62,7 @@ func newMatrixFixture(t *testing.T) *matrixFixture {
 	}
 
 	for _, name := range []string{"scoped session", "victim session"} {
-		tok, hash := seal.NewToken(api.ScopedSessionPrefix)
+		tok, hash := seal.NewToken(authn.PrefixScopedSession)
 		ss, err := e.st.CreateScopedSession(ctx, store.ScopedSession{VaultID: v.ID, CreatorKind: store.PrincipalUser, CreatorID: adminID, ExpiresAt: time.Now().Add(time.Hour)}, hash)
 		if err != nil {
 			t.Fatal(err)
@@ -97,6 +98,7 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 	return map[string]matrixRequest{
 		"get-health":            {"GET", "/health", nil},
 		"get-status":            {"GET", "/v1/status", nil},
+		"get-mitm-ca":           {"GET", "/v1/mitm/ca.pem", nil},
 		"register":              {"POST", "/v1/auth/register", map[string]any{"email": "new@example.com", "password": "password1"}},
 		"login":                 {"POST", "/v1/auth/login", map[string]any{"email": "victim@example.com", "password": "password1"}},
 		"accept-invite":         {"POST", "/v1/users/invites/av_inv_nope/accept", map[string]any{"email": "new@example.com", "password": "password1"}},

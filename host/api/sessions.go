@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -67,7 +68,7 @@ func (s *server) registerSessions(api huma.API) {
 			if ttl < minScopedTTL || ttl > maxScopedTTL {
 				return nil, s.problem(ctx, domain.FieldError(domain.CodeInvalidInput, "ttl_seconds", "must be between %d and %d", minScopedTTL, maxScopedTTL))
 			}
-			token, hash := seal.NewToken(ScopedSessionPrefix)
+			token, hash := seal.NewToken(authn.PrefixScopedSession)
 			ss, err := s.Store.CreateScopedSession(ctx, store.ScopedSession{
 				VaultID: c.Vault.ID, CreatorKind: store.PrincipalKind(c.Actor.Kind), CreatorID: c.Actor.ID,
 				ExpiresAt: s.Now().Add(time.Duration(ttl) * time.Second).UTC().Truncate(time.Second),
@@ -108,6 +109,6 @@ func (s *server) registerSessions(api huma.API) {
 			if err != nil || ss.VaultID != c.Vault.ID {
 				return nil, s.problem(ctx, domain.Errorf(domain.CodeNotFound, "no session %q in this vault", in.ID))
 			}
-			return nil, s.problem(ctx, s.Store.RevokeScopedSession(ctx, ss.ID))
+			return nil, s.identitiesChanged(ctx, s.Store.RevokeScopedSession(ctx, ss.ID))
 		})
 }

@@ -98,7 +98,7 @@ func (s *server) registerUsers(api huma.API) {
 			if _, err := s.access(ctx, ""); err != nil {
 				return nil, err
 			}
-			return nil, s.problem(ctx, s.Store.SetUserRole(ctx, in.ID, domain.InstanceRole(in.Body.Role)))
+			return nil, s.identitiesChanged(ctx, s.Store.SetUserRole(ctx, in.ID, domain.InstanceRole(in.Body.Role)))
 		})
 
 	huma.Register(api, op("delete-user", http.MethodDelete, "/v1/users/{id}", "Delete a user", "users", http.StatusNotFound, http.StatusConflict),
@@ -106,6 +106,6 @@ func (s *server) registerUsers(api huma.API) {
 			if _, err := s.access(ctx, ""); err != nil {
 				return nil, err
 			}
-			return nil, s.problem(ctx, s.Store.DeleteUser(ctx, in.ID))
+			return nil, s.identitiesChanged(ctx, s.Store.DeleteUser(ctx, in.ID))
 		})
 }

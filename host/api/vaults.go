@@ -140,7 +140,7 @@ func (s *server) registerVaults(api huma.API) {
 			if err := s.Store.DeleteVault(ctx, c.Vault.ID); err != nil {
 				return nil, s.problem(ctx, err)
 			}
-			s.changed(c.Vault.ID)
+			s.changed("")
 			return nil, nil
 		})
 
@@ -160,7 +160,7 @@ func (s *server) registerVaults(api huma.API) {
 				return nil, s.problem(ctx, err)
 			}
 			c.Vault.Name = in.Body.Name
-			s.changed(c.Vault.ID)
+			s.changed("")
 			return &VaultOutput{Body: vaultView(c.Vault, c.Role)}, nil
 		})
 
@@ -211,8 +211,8 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			if err := s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin}); err != nil {
-				return nil, s.problem(ctx, err)
+			if err := s.identitiesChanged(ctx, s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin})); err != nil {
+				return nil, err
 			}
 			return &VaultOutput{Body: vaultView(c.Vault, domain.VaultAdmin)}, nil
 		})

@@ -25,6 +25,7 @@ var Policy = map[string]Rule{
 	"register":      {Public: true},
 	"login":         {Public: true},
 	"accept-invite": {Public: true},
+	"get-mitm-ca":   {Public: true},
 
 	// The caller's own identity.
 	"get-me":       {Actors: everyone, Instance: noAccess},

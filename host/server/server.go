@@ -22,6 +22,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/agent-vault/agent-vault/host/vaultcache"
 )
 
 // Config is everything `agent-vault server` is told.
@@ -34,10 +35,19 @@ type Config struct {
 	MasterPassword string
 	// AllowPrivateRanges lets services and upstreams use private addresses.
 	AllowPrivateRanges bool
-	Logger             *slog.Logger
-	// Ready, when set, receives the API's listening address once serving.
-	Ready func(apiAddr string)
+	// UpstreamCAFile names a PEM file of extra roots trusted for upstream
+	// TLS, besides the system roots.
+	UpstreamCAFile string
+	// Getenv reads the network guard's settings; nil means os.Getenv.
+	Getenv func(string) string
+	Logger *slog.Logger
+	// Ready, when set, receives the API's and the proxy's listening
+	// addresses once serving (the proxy's is empty when disabled).
+	Ready func(apiAddr, proxyAddr string)
 }
+
+// AnyPort asks for the proxy on a free port (tests); 0 disables the proxy.
+const AnyPort = -1
 
 // envelopeKey is where the key envelope lives in the meta table.
 const envelopeKey = "key_envelope"
@@ -57,39 +67,67 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.Close()
 
+	cache := vaultcache.New(st, keyring, log)
+
+	// The proxy comes first so the API can publish its CA and port.
+	var mitm *proxyListener
+	if cfg.MITMPort > 0 || cfg.MITMPort == AnyPort {
+		if mitm, err = startProxy(ctx, cfg, st, keyring, cache); err != nil {
+			return err
+		}
+		defer mitm.close()
+	}
+
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening for the API on %s: %w", addr, err)
 	}
-	handler, _ := api.New(api.Deps{
+	deps := api.Deps{
 		Store:              st,
 		Keyring:            keyring,
 		Logger:             log,
 		PublicURL:          "http://" + ln.Addr().String(),
 		AllowPrivateRanges: cfg.AllowPrivateRanges,
-	})
+		Changed:            cache.Invalidate,
+	}
+	if mitm != nil {
+		deps.CACertPEM, deps.MITMPort = mitm.ca.CertPEM(), mitm.port()
+	}
+	handler, _ := api.New(deps)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("agent vault is serving", "api", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
+	errc := make(chan error, 2)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("API: %w", err)
+		}
+	}()
+	proxyAddr := ""
+	if mitm != nil {
+		proxyAddr = mitm.ln.Addr().String()
+		go mitm.serve(errc)
+	}
+	log.Info("agent vault is serving", "api", "http://"+ln.Addr().String(), "proxy", proxyAddr, "data_dir", cfg.DataDir)
 	if cfg.Ready != nil {
-		cfg.Ready(ln.Addr().String())
+		cfg.Ready(ln.Addr().String(), proxyAddr)
 	}
 
 	select {
 	case err := <-errc:
-		return fmt.Errorf("API server stopped: %w", err)
+		return fmt.Errorf("server stopped: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if mitm != nil {
+		mitm.proxy.Shutdown(shutdownCtx)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

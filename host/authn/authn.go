@@ -1,0 +1,61 @@
+// Package authn turns a bearer token into the actor it stands for. The API
+// and the proxy both use it, so both doors accept exactly the same tokens.
+// Tokens are recognised by prefix and looked up by their SHA-256; the
+// tokens themselves are never stored.
+package authn
+
+import (
+	"context"
+	"strings"
+
+	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+)
+
+// PrefixScopedSession marks scoped-session tokens (proxy role, one vault).
+const PrefixScopedSession = "av_scp_"
+
+// Resolve returns the actor behind token, or a CodeUnauthorized error when
+// the token is unknown, expired or revoked.
+func Resolve(ctx context.Context, st *store.Store, token string) (authz.Actor, error) {
+	hash := seal.HashToken(token)
+	switch {
+	case strings.HasPrefix(token, seal.PrefixSession):
+		u, _, err := st.UserBySession(ctx, hash)
+		if err != nil {
+			return authz.Actor{}, err
+		}
+		return authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email, Role: u.Role, TokenHash: hash}, nil
+	case strings.HasPrefix(token, seal.PrefixAgent):
+		a, err := st.AgentByToken(ctx, hash)
+		if err != nil {
+			return authz.Actor{}, err
+		}
+		return authz.Actor{Kind: authz.Agent, ID: a.ID, Name: a.Name, Role: a.Role, TokenHash: hash}, nil
+	case strings.HasPrefix(token, PrefixScopedSession):
+		ss, err := st.ScopedSessionByToken(ctx, hash)
+		if err != nil {
+			return authz.Actor{}, err
+		}
+		return authz.Actor{Kind: authz.Session, ID: ss.ID, Name: "session " + ss.ID[:8], VaultID: ss.VaultID, TokenHash: hash}, nil
+	}
+	return authz.Actor{}, domain.Errorf(domain.CodeUnauthorized, "unrecognised token")
+}
+
+// VaultRole is the actor's role in a vault: from grants for users and
+// agents, proxy for a scoped session in its own vault, none otherwise.
+func VaultRole(ctx context.Context, st *store.Store, a authz.Actor, vaultID string) (domain.VaultRole, error) {
+	switch a.Kind {
+	case authz.User:
+		return st.VaultRole(ctx, vaultID, store.PrincipalUser, a.ID)
+	case authz.Agent:
+		return st.VaultRole(ctx, vaultID, store.PrincipalAgent, a.ID)
+	case authz.Session:
+		if a.VaultID == vaultID {
+			return domain.VaultProxy, nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/certs"
+	"github.com/agent-vault/agent-vault/host/netguard"
+	"github.com/agent-vault/agent-vault/host/proxy"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/agent-vault/agent-vault/host/vaultcache"
+)
+
+// proxyListener is the running proxy and what it was built from.
+type proxyListener struct {
+	proxy *proxy.Proxy
+	ln    net.Listener
+	ca    *certs.Authority
+	sink  *proxy.AsyncSink
+}
+
+func (p *proxyListener) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+// serve runs the proxy until shutdown; only an unexpected stop is reported.
+func (p *proxyListener) serve(errc chan<- error) {
+	if err := p.proxy.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errc <- fmt.Errorf("proxy: %w", err)
+	}
+}
+
+func (p *proxyListener) close() { p.sink.Close() }
+
+// startProxy builds the proxy's dependencies (guarded dialer, CA, the
+// vault cache as authenticator and credential source) and listens.
+func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.Keyring, cache *vaultcache.Cache) (*proxyListener, error) {
+	log := cfg.Logger
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	opts, err := netguard.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	opts.AllowPrivate = opts.AllowPrivate || cfg.AllowPrivateRanges
+	opts.Dialer = &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
+	guard, err := netguard.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := loadOrCreateCA(ctx, st, keyring)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := upstreamRoots(cfg.UpstreamCAFile)
+	if err != nil {
+		return nil, err
+	}
+	// One log line per proxied request, off the hot path. Key names only.
+	sink := proxy.NewAsyncSink(8192, func(e proxy.Event) {
+		log.Debug("proxied request", "vault", e.VaultName, "actor", string(e.ActorKind)+":"+e.ActorID,
+			"method", e.Method, "host", e.Host, "path", e.Path, "service", e.Service, "keys", e.Keys,
+			"status", e.Status, "latency_ms", e.Latency.Milliseconds(), "error", e.Error)
+	})
+	p, err := proxy.New(proxy.Config{
+		DialContext:   guard.DialContext,
+		Certificates:  ca.Leaf,
+		UpstreamRoots: roots,
+		Auth:          cache,
+		Vaults:        cache,
+		Credentials:   cache,
+		Log:           sink,
+		Logger:        log,
+	})
+	if err != nil {
+		sink.Close()
+		return nil, err
+	}
+	port := cfg.MITMPort
+	if port == AnyPort {
+		port = 0
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(port)))
+	if err != nil {
+		sink.Close()
+		return nil, fmt.Errorf("listening for the proxy: %w", err)
+	}
+	return &proxyListener{proxy: p, ln: ln, ca: ca, sink: sink}, nil
+}

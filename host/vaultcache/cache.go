@@ -1,0 +1,298 @@
+// Package vaultcache is the proxy's in-memory view of vaults: who a proxy
+// token belongs to, each vault's services and policy, and its sealed
+// credentials. The proxy asks it on every request, so it answers from
+// memory; the API tells it what changed (Invalidate) and the next request
+// reloads that vault from the store, once, however many requests arrive
+// together. Values stay sealed in memory and are opened per request.
+package vaultcache
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/authn"
+	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/proxy"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"golang.org/x/sync/singleflight"
+)
+
+// tokenTTL bounds how long a resolved token is trusted without asking the
+// store again; revocations through the API take effect at once anyway
+// (they Invalidate), this only covers expiry and changes made elsewhere.
+const tokenTTL = 5 * time.Second
+
+// DynamicResolver supplies credentials that are minted on demand (an
+// external store's dynamic secrets). found=false means the key is not one
+// of its keys.
+type DynamicResolver interface {
+	ResolveDynamic(ctx context.Context, vaultID, key string) (value string, found bool, err error)
+}
+
+// Cache implements the proxy's Authenticator, Vaults and Credentials.
+type Cache struct {
+	st      *store.Store
+	keyring *seal.Keyring
+	log     *slog.Logger
+	now     func() time.Time
+	dynamic DynamicResolver
+
+	loads singleflight.Group
+
+	mu     sync.RWMutex
+	gen    uint64 // bumped by Invalidate; a load started before it is not kept
+	vaults map[string]*vaultEntry
+	names  map[string]string // vault name → id
+	ids    map[string]string // vault id → name
+	tokens map[string]tokenEntry
+}
+
+type vaultEntry struct {
+	config proxy.VaultConfig
+	sealed map[string][]byte
+}
+
+type tokenEntry struct {
+	actor  authz.Actor
+	grants map[string]domain.VaultRole // vault id → role (users and agents)
+	at     time.Time
+}
+
+// New returns an empty cache over st.
+func New(st *store.Store, keyring *seal.Keyring, log *slog.Logger) *Cache {
+	return &Cache{st: st, keyring: keyring, log: log, now: time.Now,
+		vaults: map[string]*vaultEntry{}, names: map[string]string{}, ids: map[string]string{}, tokens: map[string]tokenEntry{}}
+}
+
+// SetDynamic plugs in the resolver consulted for keys with no static row.
+func (c *Cache) SetDynamic(d DynamicResolver) { c.dynamic = d }
+
+// Invalidate forgets a vault's configuration and credentials; an empty id
+// forgets everything, tokens and names included.
+func (c *Cache) Invalidate(vaultID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if vaultID == "" {
+		c.vaults, c.tokens = map[string]*vaultEntry{}, map[string]tokenEntry{}
+		c.names, c.ids = map[string]string{}, map[string]string{}
+		return
+	}
+	delete(c.vaults, vaultID)
+}
+
+// ProxyConfig returns the vault's services and unmatched-host policy.
+func (c *Cache) ProxyConfig(ctx context.Context, vaultID string) (proxy.VaultConfig, error) {
+	e, err := c.vault(ctx, vaultID)
+	if err != nil {
+		return proxy.VaultConfig{}, err
+	}
+	return e.config, nil
+}
+
+// Resolve opens a static credential; a key with no static row falls
+// through to the dynamic resolver before it is reported missing.
+func (c *Cache) Resolve(ctx context.Context, vaultID, key string) (string, bool, error) {
+	e, err := c.vault(ctx, vaultID)
+	if err != nil {
+		return "", false, err
+	}
+	if sealed, ok := e.sealed[key]; ok {
+		v, err := c.keyring.Open(sealed, seal.CredentialAAD(vaultID, key))
+		if err != nil {
+			return "", false, fmt.Errorf("opening credential %q: %w", key, err)
+		}
+		return string(v), true, nil
+	}
+	if c.dynamic != nil {
+		return c.dynamic.ResolveDynamic(ctx, vaultID, key)
+	}
+	return "", false, nil
+}
+
+func (c *Cache) vault(ctx context.Context, vaultID string) (*vaultEntry, error) {
+	c.mu.RLock()
+	e, ok := c.vaults[vaultID]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok {
+		return e, nil
+	}
+	v, err, _ := c.loads.Do(vaultID, func() (any, error) {
+		e, err := c.load(ctx, vaultID)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.gen == gen { // nothing changed while loading: keep it
+			c.vaults[vaultID] = e
+		}
+		c.mu.Unlock()
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*vaultEntry), nil
+}
+
+func (c *Cache) load(ctx context.Context, vaultID string) (*vaultEntry, error) {
+	v, err := c.st.VaultByID(ctx, vaultID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.st.ListServices(ctx, vaultID)
+	if err != nil {
+		return nil, err
+	}
+	e := &vaultEntry{config: proxy.VaultConfig{UnmatchedHostPolicy: v.UnmatchedHostPolicy}, sealed: map[string][]byte{}}
+	for _, r := range rows {
+		var svc domain.Service
+		if err := json.Unmarshal(r.Spec, &svc); err != nil {
+			return nil, fmt.Errorf("service %q of vault %q does not decode: %w", r.Name, v.Name, err)
+		}
+		e.config.Services = append(e.config.Services, svc)
+	}
+	creds, err := c.st.SealedCredentials(ctx, vaultID)
+	if err != nil {
+		return nil, err
+	}
+	for _, cr := range creds {
+		e.sealed[cr.Key] = cr.Sealed
+	}
+	return e, nil
+}
+
+// AuthenticateProxy resolves a proxy token and the vault it names (which
+// may be empty when the token can reach exactly one vault).
+func (c *Cache) AuthenticateProxy(ctx context.Context, token, vault string) (proxy.Principal, error) {
+	t, err := c.token(ctx, token)
+	if err != nil {
+		return proxy.Principal{}, err
+	}
+	a := t.actor
+	p := proxy.Principal{ActorID: a.ID, ActorKind: proxy.ActorKind(a.Kind)}
+	if a.Kind != authz.Session && a.Role == domain.InstanceNoAccess {
+		return p, domain.Errorf(domain.CodeForbidden, "this account is disabled (instance role no-access)")
+	}
+	vaultID := ""
+	switch {
+	case a.Kind == authz.Session:
+		vaultID = a.VaultID
+		p.VaultRole = domain.VaultProxy
+	case vault == "" && len(t.grants) == 1:
+		for id, role := range t.grants {
+			vaultID, p.VaultRole = id, role
+		}
+	case vault == "":
+		return p, domain.Errorf("vault_required", "this token can use %d vaults: name one as the proxy password (http://<token>:<vault>@host:port)", len(t.grants))
+	default:
+		id, err := c.vaultID(ctx, vault)
+		if err != nil {
+			return p, err
+		}
+		vaultID, p.VaultRole = id, t.grants[id]
+	}
+	name, err := c.vaultName(ctx, vaultID)
+	if err != nil {
+		return p, err
+	}
+	if vault != "" && vault != name {
+		return p, domain.Errorf(domain.CodeForbidden, "this session is fixed to vault %q, not %q", name, vault)
+	}
+	if !p.VaultRole.AtLeast(domain.VaultProxy) {
+		return p, domain.Errorf(domain.CodeForbidden, "this token has no role in vault %q", name)
+	}
+	p.VaultID, p.VaultName = vaultID, name
+	return p, nil
+}
+
+func (c *Cache) token(ctx context.Context, token string) (tokenEntry, error) {
+	key := string(seal.HashToken(token))
+	c.mu.RLock()
+	t, ok := c.tokens[key]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok && c.now().Sub(t.at) < tokenTTL {
+		return t, nil
+	}
+	actor, err := authn.Resolve(ctx, c.st, token)
+	if err != nil {
+		return t, err
+	}
+	t = tokenEntry{actor: actor, grants: map[string]domain.VaultRole{}, at: c.now()}
+	if actor.Kind != authz.Session {
+		kind := store.PrincipalUser
+		if actor.Kind == authz.Agent {
+			kind = store.PrincipalAgent
+		}
+		list, err := c.st.ListVaults(ctx, kind, actor.ID, false)
+		if err != nil {
+			return t, err
+		}
+		for _, v := range list {
+			t.grants[v.ID] = v.Role
+		}
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.tokens[key] = t
+	}
+	c.mu.Unlock()
+	return t, nil
+}
+
+func (c *Cache) vaultID(ctx context.Context, name string) (string, error) {
+	c.mu.RLock()
+	id, ok := c.names[name]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok {
+		return id, nil
+	}
+	v, err := c.st.VaultByName(ctx, name)
+	if err != nil {
+		return "", domain.Errorf(domain.CodeForbidden, "no vault %q for this token", name)
+	}
+	c.remember(v, gen)
+	return v.ID, nil
+}
+
+func (c *Cache) vaultName(ctx context.Context, id string) (string, error) {
+	c.mu.RLock()
+	name, ok := c.ids[id]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok {
+		return name, nil
+	}
+	v, err := c.st.VaultByID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	c.remember(v, gen)
+	return v.Name, nil
+}
+
+// remember caches a vault's name unless an Invalidate happened since gen
+// was read (the name may have changed).
+func (c *Cache) remember(v store.Vault, gen uint64) {
+	c.mu.Lock()
+	if c.gen == gen {
+		c.names[v.Name], c.ids[v.ID] = v.ID, v.Name
+	}
+	c.mu.Unlock()
+}
+
+// Interface guards
+var (
+	_ proxy.Authenticator = (*Cache)(nil)
+	_ proxy.Vaults        = (*Cache)(nil)
+	_ proxy.Credentials   = (*Cache)(nil)
+)
