@@ -370,3 +370,40 @@ func testLoginPrompts(t *testing.T, o *operator) {
 		t.Errorf("whoami after prompted login: %d %s", code, stderr)
 	}
 }
+
+// TestBashCompletion loads the generated script in a real bash and asks it
+// to complete partial command lines.
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	tests := []struct {
+		name  string
+		words string
+		want  string
+	}{
+		{"top", "agent-vault v", "vault version"},
+		{"nested", "agent-vault vault cr", "create credential creds"},
+		{"alias", "agent-vault vault creds s", "set"},
+		{"flags", "agent-vault vault delete --y", "--yes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			script := `source <(agent-vault completion bash)
+COMP_WORDS=(` + tc.words + `)
+COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+_agent_vault
+echo "${COMPREPLY[@]}"`
+			cmd := exec.Command(bash, "--noprofile", "--norc", "-c", script)
+			cmd.Env = []string{"PATH=" + filepath.Dir(binary) + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("completing %q: got %q, want %q", tc.words, got, tc.want)
+			}
+		})
+	}
+}
