@@ -268,22 +268,22 @@ func (e *Emulator) RequestsTo(route Route) []Request {
 // Counts are the operations the emulator completed successfully. Hits
 // counts every request on a route, faulted or not.
 type Counts struct {
-	Logins             map[AuthMethod]int
-	LoginFailures      int
-	TokenRenews        int
-	TokenRevokes       int
-	SecretLists        int // list answers (200 or 304)
-	SecretRetrieves    int
-	WorkspaceLookups   int
-	DynamicLists       int
-	DynamicGets        int
-	LeasesMinted       int
-	LeasesRenewed      int
-	LeasesRevoked      int // leases deleted by a revoke
-	LeaseRevokesFailed int // revokes answered 200 with status "Failed to delete"
-	LeasesExpired      int // leases deleted because their expireAt passed
-	LeaseGets          int
-	LeaseLists         int
+	Logins             map[AuthMethod]int `json:"logins"`
+	LoginFailures      int                `json:"login_failures"`
+	TokenRenews        int                `json:"token_renews"`
+	TokenRevokes       int                `json:"token_revokes"`
+	SecretLists        int                `json:"secret_lists"` // list answers (200 or 304)
+	SecretRetrieves    int                `json:"secret_retrieves"`
+	WorkspaceLookups   int                `json:"workspace_lookups"`
+	DynamicLists       int                `json:"dynamic_lists"`
+	DynamicGets        int                `json:"dynamic_gets"`
+	LeasesMinted       int                `json:"leases_minted"`
+	LeasesRenewed      int                `json:"leases_renewed"`
+	LeasesRevoked      int                `json:"leases_revoked"`       // leases deleted by a revoke
+	LeaseRevokesFailed int                `json:"lease_revokes_failed"` // revokes answered 200 with status "Failed to delete"
+	LeasesExpired      int                `json:"leases_expired"`       // leases deleted because their expireAt passed
+	LeaseGets          int                `json:"lease_gets"`
+	LeaseLists         int                `json:"lease_lists"`
 }
 
 // TotalLogins sums Logins over all methods.

@@ -3,10 +3,18 @@
 //
 //	go run ./plugins/infisical/infisicaltest/cmd/infisical-emulator -state state.json
 //
-// It prints the site URL to configure (INFISICAL_URL), logs one line per
-// request (never headers or bodies) and serves the counters as JSON at
-// GET /_emulator/counts. The state file is described by the state type
-// below; testdata/state.json is an example.
+// It prints the site URL to configure (INFISICAL_URL) and logs one line per
+// request (never headers or bodies). Outside /api it serves a small admin
+// surface for manual runs:
+//
+//	GET    /_emulator/counts   the counters, as JSON
+//	POST   /_emulator/faults   inject a fault: {"route":"GET /api/v3/secrets/raw","kind":"status","status":500,"times":3}
+//	DELETE /_emulator/faults   clear every fault
+//	PUT    /_emulator/secrets  replace a folder's secrets: {"project_id":…,"environment":…,"path":"/","values":{…}}
+//
+// Fault kinds: status, token_expired, html, non_json, malformed_json,
+// delay (with delay_ms), hang, close, reset, revoke_failed. The state file
+// is described by the state type below; testdata/state.json is an example.
 package main
 
 import (
@@ -104,16 +112,100 @@ func handler(e *infisicaltest.Emulator) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(e.Counts())
 	})
+	mux.HandleFunc("POST /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
+		var req faultRequest
+		if err := decodeStrict(r.Body, &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f, err := req.fault()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		e.Inject(infisicaltest.Route(req.Route), f)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_emulator/faults", func(w http.ResponseWriter, _ *http.Request) {
+		e.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT /_emulator/secrets", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ProjectID   string            `json:"project_id"`
+			Environment string            `json:"environment"`
+			Path        string            `json:"path"`
+			Values      map[string]string `json:"values"`
+		}
+		if err := decodeStrict(r.Body, &req); err != nil || req.ProjectID == "" || req.Environment == "" {
+			http.Error(w, "want {project_id, environment, path, values}", http.StatusBadRequest)
+			return
+		}
+		e.SetSecrets(req.ProjectID, req.Environment, orRoot(req.Path), req.Values)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.Handle("/", e)
 	return mux
 }
 
-// load applies a state file to e.
-func load(e *infisicaltest.Emulator, r io.Reader) error {
+// faultRequest is the body of POST /_emulator/faults.
+type faultRequest struct {
+	Route   string `json:"route"`
+	Kind    string `json:"kind"`
+	Status  int    `json:"status"`
+	DelayMS int    `json:"delay_ms"`
+	Times   int    `json:"times"`
+	After   int    `json:"after"`
+}
+
+func (r faultRequest) fault() (infisicaltest.Fault, error) {
+	var f infisicaltest.Fault
+	if r.Route == "" {
+		return f, errors.New("route is required (\"*\" for every route)")
+	}
+	switch r.Kind {
+	case "status":
+		if r.Status < 400 || r.Status > 599 {
+			return f, errors.New("status must be 400 to 599")
+		}
+		f = infisicaltest.Status(r.Status)
+	case "html":
+		if r.Status < 400 || r.Status > 599 {
+			return f, errors.New("status must be 400 to 599")
+		}
+		f = infisicaltest.HTMLError(r.Status)
+	case "token_expired":
+		f = infisicaltest.TokenExpired()
+	case "non_json":
+		f = infisicaltest.NonJSON()
+	case "malformed_json":
+		f = infisicaltest.MalformedJSON()
+	case "delay":
+		f = infisicaltest.Delay(time.Duration(r.DelayMS) * time.Millisecond)
+	case "hang":
+		f = infisicaltest.Hang()
+	case "close":
+		f = infisicaltest.CloseConnection()
+	case "reset":
+		f = infisicaltest.ResetConnection()
+	case "revoke_failed":
+		f = infisicaltest.RevokeFailed("revocation failed (injected)")
+	default:
+		return f, fmt.Errorf("unknown fault kind %q", r.Kind)
+	}
+	return f.Times(r.Times).After(r.After), nil
+}
+
+func decodeStrict(r io.Reader, v any) error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// load applies a state file to e.
+func load(e *infisicaltest.Emulator, r io.Reader) error {
 	var s state
-	if err := dec.Decode(&s); err != nil {
+	if err := decodeStrict(r, &s); err != nil {
 		return err
 	}
 	e.SetLegacyMissingPath(s.LegacyMissingPath)

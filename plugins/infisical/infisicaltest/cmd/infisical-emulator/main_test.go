@@ -77,3 +77,46 @@ func TestLoad_errors(t *testing.T) {
 		})
 	}
 }
+
+func TestAdmin(t *testing.T) {
+	e := infisicaltest.NewUnstarted()
+	e.AddIdentity(infisicaltest.Identity{ID: "id"})
+	tok, _ := e.IssueToken("id")
+	srv := httptest.NewServer(handler(e))
+	defer srv.Close()
+	call := func(method, path, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	list := "/api/v3/secrets/raw?workspaceId=p&environment=dev"
+	steps := []struct {
+		method, path, body string
+		want               int
+	}{
+		{"PUT", "/_emulator/secrets", `{"project_id":"p","environment":"dev","values":{"A":"1"}}`, 204},
+		{"GET", list, "", 200},
+		{"POST", "/_emulator/faults", `{"route":"GET /api/v3/secrets/raw","kind":"status","status":502,"times":1}`, 204},
+		{"GET", list, "", 502},
+		{"GET", list, "", 200},
+		{"POST", "/_emulator/faults", `{"route":"*","kind":"token_expired"}`, 204},
+		{"GET", list, "", 403},
+		{"DELETE", "/_emulator/faults", "", 204},
+		{"GET", list, "", 200},
+		{"POST", "/_emulator/faults", `{"route":"*","kind":"explode"}`, 400},
+		{"POST", "/_emulator/faults", `{"route":"*","kind":"status","status":200}`, 400},
+		{"POST", "/_emulator/faults", `{"kind":"hang"}`, 400},
+		{"PUT", "/_emulator/secrets", `{"values":{}}`, 400},
+	}
+	for i, s := range steps {
+		if got := call(s.method, s.path, s.body); got != s.want {
+			t.Fatalf("step %d %s %s: %d, want %d", i, s.method, s.path, got, s.want)
+		}
+	}
+}
