@@ -1016,6 +1016,11 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/credentials (the `SetCredentials` operationId).
 	SetCredentials(ctx context.Context, body SetCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMitmCa The root certificate agents trust for TLS interception
+	//
+	// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
+	GetMitmCa(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateSessionWithBody Mint a proxy-role token fixed to one vault
 	//
 	// Takes any type of body and a specified content type.
@@ -1550,6 +1555,21 @@ func (c *Client) SetCredentialsWithBody(ctx context.Context, contentType string,
 // Corresponds with POST /v1/credentials (the `SetCredentials` operationId).
 func (c *Client) SetCredentials(ctx context.Context, body SetCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetCredentialsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMitmCa The root certificate agents trust for TLS interception
+//
+// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
+func (c *Client) GetMitmCa(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMitmCaRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2679,6 +2699,33 @@ func NewSetCredentialsRequestWithBody(server string, contentType string, body io
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetMitmCaRequest constructs an http.Request for the GetMitmCa method
+func NewGetMitmCaRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/mitm/ca.pem")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3988,6 +4035,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/credentials (the `SetCredentials` operationId).
 	SetCredentialsWithResponse(ctx context.Context, body SetCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetCredentialsResponse, error)
 
+	// GetMitmCaWithResponse The root certificate agents trust for TLS interception
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
+	GetMitmCaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMitmCaResponse, error)
+
 	// CreateSessionWithBodyWithResponse Mint a proxy-role token fixed to one vault
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5188,6 +5242,69 @@ func (r SetCredentialsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SetCredentialsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetMitmCaResponse200Headers the declared response headers of an HTTP 200 response for GetMitmCa
+type GetMitmCaResponse200Headers struct {
+	ContentType *string
+	XMITMPort   *string
+}
+
+type GetMitmCaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMitmCaResponse200Headers
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetMitmCaResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetMitmCaResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetMitmCaResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMitmCaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMitmCaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMitmCaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMitmCaResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7597,6 +7714,19 @@ func (c *ClientWithResponses) SetCredentialsWithResponse(ctx context.Context, bo
 	return ParseSetCredentialsResponse(rsp)
 }
 
+// GetMitmCaWithResponse The root certificate agents trust for TLS interception
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
+func (c *ClientWithResponses) GetMitmCaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMitmCaResponse, error) {
+	rsp, err := c.GetMitmCa(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMitmCaResponse(rsp)
+}
+
 // CreateSessionWithBodyWithResponse Mint a proxy-role token fixed to one vault
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -8857,6 +8987,66 @@ func ParseSetCredentialsResponse(rsp *http.Response) (*SetCredentialsResponse, e
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetMitmCaResponse parses an HTTP response from a GetMitmCaWithResponse call
+func ParseGetMitmCaResponse(rsp *http.Response) (*GetMitmCaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMitmCaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMitmCaResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		if values := rsp.Header.Values("X-MITM-Port"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-MITM-Port", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XMITMPort = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
