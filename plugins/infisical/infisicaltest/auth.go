@@ -207,6 +207,14 @@ func decodeBody(c *call, v any) *apiError {
 	if len(c.body) == 0 {
 		return newAPIError(400, "FST_ERR_CTP_EMPTY_JSON_BODY", "Body cannot be empty when content-type is set to 'application/json'")
 	}
+	// Which keys were sent at all, to tell "Required" from "too short".
+	c.bodyKeys = map[string]bool{}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(c.body, &keys) == nil {
+		for k, raw := range keys {
+			c.bodyKeys[k] = string(raw) != "null"
+		}
+	}
 	if err := json.Unmarshal(c.body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -217,11 +225,15 @@ func decodeBody(c *call, v any) *apiError {
 	return nil
 }
 
-// required reports a 422 naming every empty field, in the order given.
-func required(fields ...[2]string) *apiError {
+// required reports a 422 naming every missing ("Required") or empty (too
+// short) field, in the order given, as zod does. Fields are {name, value}.
+func (c *call) required(fields ...[2]string) *apiError {
 	var issues []zodIssue
 	for _, f := range fields {
-		if f[1] == "" {
+		switch {
+		case !c.present(f[0]):
+			issues = append(issues, issueRequired(f[0]))
+		case f[1] == "":
 			issues = append(issues, issueTooShort(f[0]))
 		}
 	}
@@ -229,6 +241,16 @@ func required(fields ...[2]string) *apiError {
 		return validationError(issues...)
 	}
 	return nil
+}
+
+// present reports whether a field was sent: in the JSON body once one was
+// decoded, else in the query.
+func (c *call) present(name string) bool {
+	if c.bodyKeys != nil {
+		return c.bodyKeys[name]
+	}
+	_, ok := c.r.URL.Query()[name]
+	return ok
 }
 
 // loginLocked finishes a login attempt for an identity: lockout, then the
@@ -271,7 +293,7 @@ func (e *Emulator) handleUniversalLogin(c *call) (*response, *apiError) {
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	if err := required([2]string{"clientId", req.ClientID}, [2]string{"clientSecret", req.ClientSecret}); err != nil {
+	if err := c.required([2]string{"clientId", req.ClientID}, [2]string{"clientSecret", req.ClientSecret}); err != nil {
 		return nil, err
 	}
 	invalid := newAPIError(401, ErrNameUnauthorized, MsgInvalidCredentials)
@@ -297,7 +319,7 @@ func (e *Emulator) decodeJWTLogin(c *call) (jwtLogin, *apiError) {
 	if err := decodeBody(c, &req); err != nil {
 		return req, err
 	}
-	return req, required([2]string{"identityId", req.IdentityID}, [2]string{"jwt", req.JWT})
+	return req, c.required([2]string{"identityId", req.IdentityID}, [2]string{"jwt", req.JWT})
 }
 
 func (e *Emulator) handleKubernetesLogin(c *call) (*response, *apiError) {
@@ -348,7 +370,7 @@ func (e *Emulator) handleLDAPLogin(c *call) (*response, *apiError) {
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	if err := required([2]string{"identityId", req.IdentityID}, [2]string{"username", req.Username}, [2]string{"password", req.Password}); err != nil {
+	if err := c.required([2]string{"identityId", req.IdentityID}, [2]string{"username", req.Username}, [2]string{"password", req.Password}); err != nil {
 		return nil, err
 	}
 	id := e.identities[req.IdentityID]
@@ -365,7 +387,7 @@ func (e *Emulator) handleAWSLogin(c *call) (*response, *apiError) {
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	if err := required([2]string{"identityId", req.IdentityID}, [2]string{"iamHttpRequestMethod", req.Method},
+	if err := c.required([2]string{"identityId", req.IdentityID}, [2]string{"iamHttpRequestMethod", req.Method},
 		[2]string{"iamRequestBody", req.Body}, [2]string{"iamRequestHeaders", req.Headers}); err != nil {
 		return nil, err
 	}
@@ -389,7 +411,7 @@ func (e *Emulator) handleRenew(c *call) (*response, *apiError) {
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	if err := required([2]string{"accessToken", req.AccessToken}); err != nil {
+	if err := c.required([2]string{"accessToken", req.AccessToken}); err != nil {
 		return nil, err
 	}
 	it, aerr := e.lookupTokenLocked(req.AccessToken)
@@ -438,7 +460,7 @@ func (e *Emulator) handleRevoke(c *call) (*response, *apiError) {
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	if err := required([2]string{"accessToken", req.AccessToken}); err != nil {
+	if err := c.required([2]string{"accessToken", req.AccessToken}); err != nil {
 		return nil, err
 	}
 	it, aerr := e.lookupTokenLocked(req.AccessToken)

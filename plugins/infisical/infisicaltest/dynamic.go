@@ -162,12 +162,12 @@ func (e *Emulator) resolveDynamicScope(c *call, slug, env, p string, pathRequire
 	if err := e.authenticate(c); err != nil {
 		return nil, err
 	}
-	fields := [][2]string{{"projectSlug", slug}, {"environmentSlug", env}}
-	if pathRequired {
-		fields = append(fields, [2]string{"path", p})
-	}
-	if err := required(fields...); err != nil {
+	if err := c.required([2]string{"projectSlug", slug}, [2]string{"environmentSlug", env}); err != nil {
 		return nil, err
+	}
+	// Absent, path defaults to "/"; sent empty, renew and revoke refuse it.
+	if pathRequired && p == "" && c.present("path") {
+		return nil, validationError(issueTooShort("path"))
 	}
 	np, valid := normalizeSecretPath(p)
 	if !valid {
@@ -315,7 +315,7 @@ func (e *Emulator) handleCreateLease(c *call) (*response, *apiError) {
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	if err := required([2]string{"dynamicSecretName", req.DynamicSecretName}); err != nil {
+	if err := c.required([2]string{"dynamicSecretName", req.DynamicSecretName}); err != nil {
 		return nil, err
 	}
 	s, err := e.resolveDynamicScope(c, req.ProjectSlug, req.EnvironmentSlug, req.Path, false, folderMsgLease)

@@ -341,6 +341,8 @@ type call struct {
 	tok    *issuedToken // set by authenticate
 	reqID  string
 	fault  *Fault // the fault applied to this call, if any
+	// bodyKeys are the top-level keys of a decoded JSON body (nil before).
+	bodyKeys map[string]bool
 }
 
 // response is what a handler decided to answer.

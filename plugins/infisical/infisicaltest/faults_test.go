@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -149,7 +150,7 @@ func TestFaults_hang(t *testing.T) {
 			a := do(t, e, "GET", listPath("/", false, false), tok, "")
 			status = a.status
 		}()
-		<-arrived // the request is held now
+		<-arrived       // the request is held now
 		e.ResetCounts() // clearing the log under a held request is safe
 		e.ReleaseHangs()
 		wg.Wait()
@@ -201,6 +202,7 @@ func TestHammer(t *testing.T) {
 		p = 4
 	}
 	const n = 25
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(p/2, 1)))
 	e := infisicaltest.New(t)
 	populate(e)
 	tok := login(t, e)
