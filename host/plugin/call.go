@@ -13,8 +13,9 @@ import (
 )
 
 // invoke runs one export on inst following the ownership rules in ABI.md:
-// the host allocates the input in the guest (alloc), writes it, calls, frees
-// it; then copies the packed result out and frees it too. in == nil means the
+// the host writes the input into its buffer in the guest (allocated with
+// alloc, reused across calls), calls, copies the packed result out and frees
+// it. in == nil means the
 // export takes no parameters. healthy reports whether inst may be reused.
 func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in []byte) (ok json.RawMessage, healthy bool, err error) {
 	st := &callState{services: p.services, export: export}
@@ -28,15 +29,9 @@ func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in [
 
 	var params []uint64
 	if in != nil {
-		res, err := inst.fns[abi.ExportAlloc].Call(ctx, uint64(len(in)))
+		ptr, err := p.inputBuffer(ctx, inst, export, uint32(len(in)))
 		if err != nil {
-			e := p.classify(ctx, inst, export, err)
-			e.Message = "alloc: " + e.Message
-			return nil, false, e
-		}
-		ptr := uint32(res[0])
-		if err := abi.CheckRange(ptr, uint32(len(in)), mem.Size()); err != nil || (ptr == 0 && len(in) > 0) {
-			return nil, false, p.err(export, ClassTrap, abi.CodePluginBadResult, fmt.Sprintf("alloc(%d) returned an unusable pointer %d", len(in), ptr))
+			return nil, false, err
 		}
 		mem.Write(ptr, in)
 		params = []uint64{uint64(ptr), uint64(len(in))}
@@ -44,13 +39,6 @@ func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in [
 	res, err := fn.Call(ctx, params...)
 	if err != nil {
 		return nil, false, p.classify(ctx, inst, export, err)
-	}
-	if in != nil {
-		if _, err := inst.fns[abi.ExportFree].Call(ctx, params[0]); err != nil {
-			e := p.classify(ctx, inst, export, err)
-			e.Message = "free: " + e.Message
-			return nil, false, e
-		}
 	}
 	rptr, rlen := abi.Unpack(res[0])
 	if rlen > abi.MaxResultBytes {
@@ -86,6 +74,36 @@ func (p *Plugin) invoke(ctx context.Context, inst *instance, export string, in [
 		return nil, true, p.err(export, ClassGuest, gerr.Code, gerr.Message)
 	}
 	return okRaw, true, nil
+}
+
+// inputBuffer returns the instance's input buffer, at least n bytes long
+// (never shorter than 4 KiB, so most calls reuse the first one). A smaller
+// buffer is freed before a larger one is allocated.
+func (p *Plugin) inputBuffer(ctx context.Context, inst *instance, export string, n uint32) (uint32, error) {
+	if inst.inPtr != 0 && n <= inst.inCap {
+		return inst.inPtr, nil
+	}
+	if inst.inPtr != 0 {
+		if _, err := inst.fns[abi.ExportFree].Call(ctx, uint64(inst.inPtr)); err != nil {
+			e := p.classify(ctx, inst, export, err)
+			e.Message = "free: " + e.Message
+			return 0, e
+		}
+		inst.inPtr, inst.inCap = 0, 0
+	}
+	size := max(n, 4096)
+	res, err := inst.fns[abi.ExportAlloc].Call(ctx, uint64(size))
+	if err != nil {
+		e := p.classify(ctx, inst, export, err)
+		e.Message = "alloc: " + e.Message
+		return 0, e
+	}
+	ptr := uint32(res[0])
+	if err := abi.CheckRange(ptr, size, inst.mod.Memory().Size()); err != nil || ptr == 0 {
+		return 0, p.err(export, ClassTrap, abi.CodePluginBadResult, fmt.Sprintf("alloc(%d) returned an unusable pointer %d", size, ptr))
+	}
+	inst.inPtr, inst.inCap = ptr, size
+	return ptr, nil
 }
 
 // classify maps a failed wazero call to a limit or a trap.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,23 @@ func TestCall_requiredEnv(t *testing.T) {
 	err := p.Probe(context.Background(), nil)
 	if got, want := err.Error(), `invalid_store_config: store plugin "okstore" needs the environment variable NEEDED, which is not set`; got != want {
 		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// TestCall_inputBufferGrows: inputs larger than the reused buffer replace it.
+func TestCall_inputBufferGrows(t *testing.T) {
+	rt := newTestRuntime(t, func(c *Config) { c.MaxInstances = 1 })
+	p := rt.load(t, "ok/store")
+	ctx := context.Background()
+	big := map[string]string{"K": strings.Repeat("v", 9000)}
+	for i, secrets := range []map[string]string{{"A": "b"}, big, {"A": "b"}} {
+		if err := p.ValidateWrite(ctx, nil, secrets); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	inst, _ := p.pool.get(ctx)
+	defer p.pool.put(ctx, inst, true)
+	if inst.inCap < 9000 {
+		t.Fatalf("input buffer is %d bytes after a 9000-byte input", inst.inCap)
 	}
 }

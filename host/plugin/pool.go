@@ -12,6 +12,10 @@ type instance struct {
 	mod    api.Module
 	fns    map[string]api.Function
 	stderr *capWriter
+	// inPtr/inCap is the input buffer the host allocated in this instance
+	// and reuses across calls (ABI.md, "Memory ownership"): it saves an
+	// alloc and a free per call, which matter in a Go guest.
+	inPtr, inCap uint32
 }
 
 func (i *instance) close(ctx context.Context) { i.mod.Close(ctx) }
