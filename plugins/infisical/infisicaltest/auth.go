@@ -1,10 +1,14 @@
 package infisicaltest
 
 import (
+	"crypto"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -356,6 +360,10 @@ func (e *Emulator) handleGCPLogin(c *call) (*response, *apiError) {
 		method = AuthGCPIAM
 		claims, cerr := jwtClaims(req.JWT)
 		good = cerr == nil && claims.Sub == id.GCP.ServiceAccountEmail && claims.Aud == id.ID
+		if good && id.GCP.ServiceAccountPublicKeyPEM != "" {
+			good = verifyRS256(req.JWT, id.GCP.ServiceAccountPublicKeyPEM) == nil &&
+				(claims.Exp == 0 || e.clock.Now().Unix() < claims.Exp)
+		}
 	}
 	return e.loginLocked(id, method, good, newAPIError(401, ErrNameUnauthorized, "Access denied: failed to validate GCP identity token"))
 }
@@ -494,6 +502,47 @@ func (e *Emulator) handleGCPMetadata(c *call) (*response, *apiError) {
 type jwtClaimSet struct {
 	Sub string `json:"sub"`
 	Aud string `json:"aud"`
+	Exp int64  `json:"exp"`
+}
+
+// verifyRS256 checks a JWT's RS256 signature against a PEM public key or
+// certificate.
+func verifyRS256(tok, keyPEM string) error {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return errors.New("not a JWT")
+	}
+	var header struct {
+		Alg string `json:"alg"`
+	}
+	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil || json.Unmarshal(rawHeader, &header) != nil || header.Alg != "RS256" {
+		return errors.New("JWT header is not RS256")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return errors.New("JWT signature is not base64url")
+	}
+	block, _ := pem.Decode([]byte(keyPEM))
+	if block == nil {
+		return errors.New("no PEM block in the service account key")
+	}
+	var pub any
+	if block.Type == "CERTIFICATE" {
+		cert, cerr := x509.ParseCertificate(block.Bytes)
+		if cerr != nil {
+			return cerr
+		}
+		pub = cert.PublicKey
+	} else if pub, err = x509.ParsePKIXPublicKey(block.Bytes); err != nil {
+		return err
+	}
+	rsaKey, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return errors.New("the service account key is not RSA")
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	return rsa.VerifyPKCS1v15(rsaKey, crypto.SHA256, digest[:], sig)
 }
 
 // jwtClaims decodes a JWT's claims without verifying it.

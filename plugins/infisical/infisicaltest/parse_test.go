@@ -1,7 +1,11 @@
 package infisicaltest
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +246,26 @@ func FuzzMatch(f *testing.F) {
 			if v == "" {
 				t.Fatalf("empty parameter for %q", path)
 			}
+		}
+	})
+}
+
+// FuzzJWT feeds arbitrary tokens to the unverified claim reader and the
+// RS256 check used by GCP IAM logins.
+func FuzzJWT(f *testing.F) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		f.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	for _, s := range []string{"a.b.c", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "..", "x", "eyJ9.e30.", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		_, _ = jwtClaims(tok)
+		if verifyRS256(tok, pub) == nil {
+			t.Fatalf("accepted %q", tok)
 		}
 	})
 }

@@ -83,12 +83,16 @@ type AWSAuth struct {
 
 // GCPAuth accepts a GCP ID-token login whose JWT equals IDToken (also what
 // the emulated metadata server hands out), and a GCP IAM login whose JWT
-// equals IAMJWT or, when ServiceAccountEmail is set, whose unverified claims
-// carry sub = ServiceAccountEmail and aud = the identity ID.
+// equals IAMJWT or, when ServiceAccountEmail is set, whose claims carry
+// sub = ServiceAccountEmail and aud = the identity ID. With
+// ServiceAccountPublicKeyPEM (a PEM public key or certificate of the
+// service account) that JWT must also be RS256-signed by the matching
+// private key and, if it has exp, not be expired by the emulator clock.
 type GCPAuth struct {
-	IDToken             string `json:"id_token"`
-	IAMJWT              string `json:"iam_jwt"`
-	ServiceAccountEmail string `json:"service_account_email"`
+	IDToken                    string `json:"id_token"`
+	IAMJWT                     string `json:"iam_jwt"`
+	ServiceAccountEmail        string `json:"service_account_email"`
+	ServiceAccountPublicKeyPEM string `json:"service_account_public_key_pem"`
 }
 
 // LDAPAuth is the directory user an LDAP login must present.
