@@ -27,7 +27,9 @@
 //     follows the current server and offers the older behaviour as a
 //     switch (SetLegacyMissingPath, SetExpiredTokenStatus).
 //   - Time: the Clock follows the wall clock unless frozen; Advance moves it
-//     for tokens and leases alike. Leases whose expireAt has passed are
+//     for tokens and leases alike. Keep the wall clock when the code under
+//     test compares expireAt with its own clock (a server process); freeze
+//     it for reproducible bodies. Leases whose expireAt has passed are
 //     deleted (and counted in LeasesExpired) when the emulator is next
 //     asked anything, which is what a test can observe of the real
 //     server's once-a-second revocation queue.

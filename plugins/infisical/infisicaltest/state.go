@@ -140,7 +140,8 @@ type DynamicSecret struct {
 	Type       string        // provider type; default "sql-database"
 	DefaultTTL time.Duration // default 1 h
 	MaxTTL     time.Duration // zero: none (null on the wire)
-	// Data returns the credential payload of a new lease.
+	// Data returns the credential payload of a new lease. It is called with
+	// the emulator locked, so it must not call the emulator's methods.
 	Data func(Lease) map[string]any
 	// Template is the payload when Data is nil: string values have "{seq}"
 	// replaced by the lease's sequence number and "{id}" by its ID; other
