@@ -22,6 +22,8 @@ func WithTLS() Option { return func(e *Emulator) { e.wantTLS = true } }
 // CACertPEM is the PEM certificate clients must trust when the emulator
 // serves HTTPS (nil otherwise). It is what the SDK's Config.CaCertificate takes.
 func (e *Emulator) CACertPEM() []byte {
+	e.srvMu.Lock()
+	defer e.srvMu.Unlock()
 	if e.tlsCert == nil {
 		return nil
 	}
