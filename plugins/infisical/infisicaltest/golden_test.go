@@ -3,53 +3,13 @@ package infisicaltest_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
-
-// checkGolden compares got with testdata/<name>.golden byte for byte, or
-// rewrites the file when UPDATE_GOLDEN=1.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the golden file (UPDATE_GOLDEN=1 rewrites it):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff lists the lines that differ, marked - (golden) and + (got).
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
-}
 
 // wire renders an answer as the golden format: status, the headers that
 // matter, a blank line and the exact body.
@@ -114,6 +74,6 @@ func TestGolden(t *testing.T) {
 			a.decode(t, &l)
 			leaseID = l.Lease.ID
 		}
-		t.Run(s.name, func(t *testing.T) { checkGolden(t, s.name, a.wire()) })
+		t.Run(s.name, func(t *testing.T) { golden.Check(t, s.name, a.wire()) })
 	}
 }
