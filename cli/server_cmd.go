@@ -23,6 +23,7 @@ type serverCmd struct {
 	LogLevel           string `default:"info" enum:"debug,info,warn,error" env:"AGENT_VAULT_LOG_LEVEL" help:"Least severe log level written (debug, info, warn, error)."`
 	PasswordStdin      bool   `help:"Read the master password from the first line of standard input instead of AGENT_VAULT_MASTER_PASSWORD."`
 	AllowPrivateRanges bool   `env:"AGENT_VAULT_ALLOW_PRIVATE_RANGES" help:"Let services and upstreams use private, loopback and link-local addresses."`
+	PluginDir          string `name:"plugin-dir" env:"AGENT_VAULT_PLUGIN_DIR" type:"path" help:"Directory of third-party credential-store plugins (*.wasm)."`
 	UpstreamCAFile     string `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS."`
 }
 
@@ -50,6 +51,7 @@ func (c *serverCmd) Run(e *env) error {
 		MasterPassword:     password,
 		AllowPrivateRanges: c.AllowPrivateRanges,
 		UpstreamCAFile:     c.UpstreamCAFile,
+		PluginDir:          c.PluginDir,
 		Logger:             log,
 	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/credstore"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -30,7 +31,9 @@ const Version = "0.1.0"
 type Deps struct {
 	Store   *store.Store
 	Keyring *seal.Keyring
-	Logger  *slog.Logger
+	// Stores runs the credential-store lifecycle (required).
+	Stores *credstore.Manager
+	Logger *slog.Logger
 	// PublicURL is the externally reachable base URL, used in invite links.
 	PublicURL string
 	// CACertPEM is the proxy's interception root and MITMPort the proxy's
@@ -86,6 +89,7 @@ func (s *server) register(api huma.API) {
 	s.registerCredentials(api)
 	s.registerServices(api)
 	s.registerMITM(api)
+	s.registerCredentialStores(api)
 }
 
 func config() huma.Config {

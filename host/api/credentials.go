@@ -20,6 +20,10 @@ type CredentialView struct {
 	Type      string     `json:"type" enum:"static,dynamic" doc:"static values are stored; dynamic ones are leased on use"`
 	Source    string     `json:"source" doc:"builtin, or the external store kind the value comes from"`
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// Secret names the dynamic secret behind a dynamic key.
+	Secret string `json:"secret,omitempty" doc:"The dynamic secret that provides this key"`
+	// Unavailable marks a dynamic secret whose lease could not be minted.
+	Unavailable bool `json:"unavailable,omitempty" doc:"The dynamic secret could not be leased just now"`
 }
 
 type ListCredentialsInput struct {
@@ -66,11 +70,21 @@ func (s *server) registerCredentials(api huma.API) {
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			sum, err := s.Stores.Summarize(ctx, c.Vault.ID, false)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
 			out := &ListCredentialsOutput{}
 			out.Body.Vault, out.Body.Credentials = c.Vault.Name, []CredentialView{}
 			for _, cr := range list {
 				at := cr.UpdatedAt
-				out.Body.Credentials = append(out.Body.Credentials, CredentialView{Key: cr.Key, Type: "static", Source: "builtin", UpdatedAt: &at})
+				out.Body.Credentials = append(out.Body.Credentials, CredentialView{Key: cr.Key, Type: "static", Source: sum.Kind, UpdatedAt: &at})
+			}
+			// Enumerating dynamic fields mints leases (real upstream
+			// resources): only vault members and admins trigger that.
+			mint := c.Role.AtLeast(domain.VaultMember)
+			for _, d := range s.Stores.DynamicKeys(ctx, c.Vault.ID, mint) {
+				out.Body.Credentials = append(out.Body.Credentials, CredentialView{Key: d.Key, Type: "dynamic", Source: sum.Kind, Secret: d.Secret, Unavailable: d.Unavailable})
 			}
 			return out, nil
 		})
@@ -81,6 +95,11 @@ func (s *server) registerCredentials(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			if err := s.Stores.ValidateWrite(ctx, c.Vault.ID, in.Body.Credentials); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			// The store plugin decided; the host checks the same rules again
+			// before anything is sealed, so a plugin can only be stricter.
 			keys := make([]string, 0, len(in.Body.Credentials))
 			for k, v := range in.Body.Credentials {
 				if err := domain.CheckKey(k); err != nil {
@@ -113,12 +132,31 @@ func (s *server) registerCredentials(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			if err := s.Stores.ValidateWrite(ctx, c.Vault.ID, nil); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			if err := s.refuseDynamic(ctx, c.Vault.ID, in.Body.Keys); err != nil {
+				return nil, s.problem(ctx, err)
+			}
 			if err := s.Store.DeleteCredentials(ctx, c.Vault.ID, in.Body.Keys); err != nil {
 				return nil, s.problem(ctx, err)
 			}
 			s.changed(c.Vault.ID)
 			return keysOutput(c.Vault.Name, in.Body.Keys), nil
 		})
+}
+
+// refuseDynamic refuses to delete keys that dynamic secrets provide: their
+// source is the external store.
+func (s *server) refuseDynamic(ctx context.Context, vaultID string, keys []string) error {
+	for _, d := range s.Stores.DynamicKeys(ctx, vaultID, false) {
+		for _, k := range keys {
+			if k == d.Key {
+				return domain.Errorf(domain.CodeDynamicReadOnly, "%s is a dynamic credential of %s; it cannot be edited or deleted here", k, d.Secret)
+			}
+		}
+	}
+	return nil
 }
 
 func keysOutput(vault string, keys []string) *KeysOutput {

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"strings"
+
 	"encoding/json"
 	"errors"
+	"github.com/agent-vault/agent-vault/host/credstore"
 	"net/http"
 
 	"github.com/agent-vault/agent-vault/host/domain"
@@ -109,8 +112,20 @@ func statusOf(code string) int {
 	case domain.CodeConflict, domain.CodeAlreadyExists, domain.CodeLastOwner, domain.CodeLastAdmin, domain.CodeDefaultVault,
 		domain.CodeExternalStore, domain.CodeSyncInFlight, domain.CodeAlreadyInitialized, domain.CodeDynamicReadOnly:
 		return http.StatusConflict
-	case domain.CodeNotImplemented:
+	case domain.CodeExternalNotFound, domain.CodeExternalForbidden:
+		return http.StatusBadRequest
+	case domain.CodeExternalUnreachable, domain.CodeExternalAuthFailed, domain.CodePluginError, domain.CodePluginTrap,
+		domain.CodePluginBadResult, domain.CodePluginMemoryLimit, domain.CodePluginOutputLimit:
+		return http.StatusBadGateway
+	case domain.CodePluginTimeout:
+		return http.StatusGatewayTimeout
+	case credstore.CodeNotExternal:
+		return http.StatusConflict
+	case domain.CodeNotImplemented, domain.CodePluginUnsupported:
 		return http.StatusNotImplemented
+	}
+	if strings.HasSuffix(code, "_not_configured") {
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

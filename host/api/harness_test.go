@@ -8,15 +8,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/api"
+	"github.com/agent-vault/agent-vault/host/credstore"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/agent-vault/agent-vault/plugins"
 )
 
 // testEnv is a real API over a real SQLite file on a loopback listener.
@@ -65,10 +69,12 @@ func newEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	handler, _ := api.New(api.Deps{
 		Store:     st,
 		Keyring:   kr,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Stores:    credstore.New(credstore.Config{Store: st, Keyring: kr, Plugins: sharedPlugins(t), Logger: logger}),
+		Logger:    logger,
 		PublicURL: "http://agent-vault.test",
 	})
 	srv := httptest.NewServer(handler)
@@ -121,6 +127,37 @@ func code(body []byte) string {
 	json.Unmarshal(body, &p)
 	return p.Code
 }
+
+// sharedPlugins is one plugin runtime for the package's tests, with the
+// shipped plugins loaded (compiling them once is the slow part).
+var sharedPlugins = func() func(t *testing.T) *plugin.Runtime {
+	var once sync.Once
+	var rt *plugin.Runtime
+	var err error
+	return func(t *testing.T) *plugin.Runtime {
+		once.Do(func() {
+			ctx := context.Background()
+			dir, _ := os.UserCacheDir()
+			rt, err = plugin.NewRuntime(ctx, plugin.Config{CacheDir: filepath.Join(dir, "agent-vault-test-wasm"), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				return
+			}
+			var all map[string][]byte
+			if all, err = plugins.All(); err != nil {
+				return
+			}
+			for kind, wasm := range all {
+				if _, err = rt.Load(ctx, kind, wasm); err != nil {
+					return
+				}
+			}
+		})
+		if err != nil {
+			t.Fatalf("loading the shipped plugins (run `make plugins`): %v", err)
+		}
+		return rt
+	}
+}()
 
 var passwordHash = sync.OnceValue(func() string {
 	h, err := seal.HashPassword("password1")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/credstore"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/danielgtaylor/huma/v2"
@@ -20,19 +21,14 @@ type VaultView struct {
 }
 
 // CredentialStoreView summarises where a vault's credentials come from.
-type CredentialStoreView struct {
-	Kind            string `json:"kind" doc:"builtin, or the kind of an external store such as infisical"`
-	ReadOnly        bool   `json:"read_only" doc:"Local credential writes are refused"`
-	CredentialCount int    `json:"credential_count"`
-}
-
 type VaultNameInput struct {
 	Name string `path:"name" maxLength:"64"`
 }
 
 type CreateVaultInput struct {
 	Body struct {
-		Name string `json:"name" maxLength:"64" doc:"3-64 characters of a-z, 0-9 and single inner hyphens"`
+		Name            string               `json:"name" maxLength:"64" doc:"3-64 characters of a-z, 0-9 and single inner hyphens"`
+		CredentialStore *CredentialStoreSpec `json:"credential_store,omitempty" doc:"Where the vault's credentials come from; built-in when absent"`
 	}
 }
 
@@ -55,9 +51,9 @@ type RenameVaultInput struct {
 
 type VaultContextOutput struct {
 	Body struct {
-		Vault           VaultView           `json:"vault"`
-		Role            string              `json:"role,omitempty" doc:"The caller's role in this vault"`
-		CredentialStore CredentialStoreView `json:"credential_store"`
+		Vault           VaultView         `json:"vault"`
+		Role            string            `json:"role,omitempty" doc:"The caller's role in this vault"`
+		CredentialStore credstore.Summary `json:"credential_store"`
 	}
 }
 
@@ -87,7 +83,12 @@ func (s *server) registerVaults(api huma.API) {
 			if err := domain.CheckVaultName(in.Body.Name); err != nil {
 				return nil, s.problem(ctx, err)
 			}
-			v, err := s.Store.CreateVault(ctx, in.Body.Name, &store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin}, nil)
+			var v store.Vault
+			if cs := in.Body.CredentialStore; cs != nil && cs.Kind != credstore.BuiltinKind {
+				v, err = s.createExternalVault(ctx, c, in.Body.Name, *cs)
+			} else {
+				v, err = s.Store.CreateVault(ctx, in.Body.Name, &store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin}, nil)
+			}
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -137,6 +138,7 @@ func (s *server) registerVaults(api huma.API) {
 			if c.Vault.Name == domain.DefaultVault {
 				return nil, s.problem(ctx, domain.Errorf(domain.CodeDefaultVault, "the default vault cannot be deleted"))
 			}
+			s.Stores.BeforeDeleteVault(ctx, c.Vault.ID)
 			if err := s.Store.DeleteVault(ctx, c.Vault.ID); err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -170,13 +172,13 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			n, err := s.Store.ListCredentials(ctx, c.Vault.ID)
+			sum, err := s.Stores.Summarize(ctx, c.Vault.ID, privileged(c))
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
 			out := &VaultContextOutput{}
 			out.Body.Vault, out.Body.Role = vaultView(c.Vault, c.Role), string(c.Role)
-			out.Body.CredentialStore = CredentialStoreView{Kind: "builtin", CredentialCount: len(n)}
+			out.Body.CredentialStore = sum
 			return out, nil
 		})
 

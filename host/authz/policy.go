@@ -60,6 +60,14 @@ var Policy = map[string]Rule{
 	"list-sessions":         {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
 	"revoke-session":        {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
 
+	// Credential stores. Connecting to (or creating on) an external store
+	// is further limited to instance owners by the handler: the server's
+	// identity, not the caller's, reads upstream.
+	"list-credential-store-kinds": {Actors: users, Instance: member},
+	"get-credential-store":        {Actors: everyone, Instance: member, Vault: vProxy, OwnerManages: true},
+	"set-credential-store":        {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
+	"sync-vault":                  {Actors: users | AllowAgent, Instance: member, Vault: vMember},
+
 	// One vault: contents (a grant is required, owners included).
 	"create-session":     {Actors: users | AllowAgent, Instance: member, Vault: vProxy},
 	"list-credentials":   {Actors: everyone, Instance: member, Vault: vProxy},

@@ -38,9 +38,12 @@ type Config struct {
 	// UpstreamCAFile names a PEM file of extra roots trusted for upstream
 	// TLS, besides the system roots.
 	UpstreamCAFile string
-	// Getenv reads the network guard's settings; nil means os.Getenv.
+	// Getenv reads the network guard's and the store plugins' settings;
+	// nil means os.Getenv.
 	Getenv func(string) string
-	Logger *slog.Logger
+	// PluginDir holds third-party store plugins (*.wasm).
+	PluginDir string
+	Logger    *slog.Logger
 	// Ready, when set, receives the API's and the proxy's listening
 	// addresses once serving (the proxy's is empty when disabled).
 	Ready func(apiAddr, proxyAddr string)
@@ -68,6 +71,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 
 	cache := vaultcache.New(st, keyring, log)
+	stores, closePlugins, err := startStores(ctx, cfg, st, keyring, cache)
+	if err != nil {
+		return err
+	}
+	defer closePlugins()
+	storesCtx, stopStores := context.WithCancel(context.WithoutCancel(ctx))
+	storesDone := make(chan struct{})
+	go func() { stores.Run(storesCtx); close(storesDone) }()
+	defer func() { stopStores(); <-storesDone }() // revokes this instance's leases, bounded
 
 	// The proxy comes first so the API can publish its CA and port.
 	var mitm *proxyListener
@@ -89,6 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logger:             log,
 		PublicURL:          "http://" + ln.Addr().String(),
 		AllowPrivateRanges: cfg.AllowPrivateRanges,
+		Stores:             stores,
 		Changed:            cache.Invalidate,
 	}
 	if mitm != nil {

@@ -1,0 +1,307 @@
+// Package credstore runs the credential-store lifecycle: creating a vault
+// on an external store (probe first, then one transaction), connecting and
+// disconnecting existing vaults, syncing (scheduled and manual, one at a
+// time per vault, never partially), and dynamic-secret leases. Store kinds
+// are plugins (host/plugin); this package decides when to call them and
+// what to do with their answers. It seals every value before it is stored
+// and never hands the DEK to a plugin.
+package credstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/plugin"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/agent-vault/agent-vault/sdk/abi"
+)
+
+// BuiltinKind is the store every vault has unless it is connected to
+// another one.
+const BuiltinKind = "builtin"
+
+// Poll cadence bounds, in seconds.
+const (
+	DefaultPollInterval = 60
+	MinPollInterval     = 10
+	MaxPollInterval     = 24 * 3600
+)
+
+// Stable codes this package adds.
+const (
+	CodeNotExternal = "credential_store_not_external"
+)
+
+// NotConfiguredCode is the code for a store kind whose instance-level
+// settings are missing, e.g. infisical_not_configured.
+func NotConfiguredCode(kind string) string { return kind + "_not_configured" }
+
+// Spec asks for a vault's credential store.
+type Spec struct {
+	Kind                string
+	Config              json.RawMessage
+	PollIntervalSeconds int
+}
+
+// Config is what the manager needs.
+type Config struct {
+	Store   *store.Store
+	Keyring *seal.Keyring
+	Plugins *plugin.Runtime
+	Logger  *slog.Logger
+	// Env reads instance-level settings (to tell which kinds are
+	// configured); nil means no external kind is configured.
+	Env func(string) string
+	// InstanceID identifies this server instance on lease rows.
+	InstanceID string
+	// Changed is told when a vault's credentials changed (the proxy's
+	// cache reloads them).
+	Changed func(vaultID string)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager is the credential-store lifecycle. Its methods are safe for
+// concurrent use.
+type Manager struct {
+	cfg      Config
+	log      *slog.Logger
+	inflight sync.Map // vault id → struct{}: one sync at a time per vault
+	leases   *leases
+}
+
+// New returns a manager; call Run to start the sync scheduler.
+func New(cfg Config) *Manager {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Env == nil {
+		cfg.Env = func(string) string { return "" }
+	}
+	if cfg.Changed == nil {
+		cfg.Changed = func(string) {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{cfg: cfg, log: cfg.Logger}
+	m.leases = newLeases(m)
+	return m
+}
+
+// KindInfo describes a store kind a caller may choose.
+type KindInfo struct {
+	Kind         string          `json:"kind"`
+	Description  string          `json:"description,omitempty"`
+	ReadOnly     bool            `json:"read_only" doc:"Local credential writes are refused"`
+	Polls        bool            `json:"polls" doc:"Credentials are fetched on a cadence"`
+	Dynamic      bool            `json:"dynamic_secrets" doc:"The store mints short-lived credentials"`
+	ConfigSchema json.RawMessage `json:"config_schema,omitempty" doc:"JSON Schema of the per-vault config"`
+}
+
+// Kinds lists the built-in kind and every external kind that is loaded and
+// configured on this instance.
+func (m *Manager) Kinds() []KindInfo {
+	out := []KindInfo{{Kind: BuiltinKind, Description: "Credentials stored in Agent Vault, sealed with the instance key."}}
+	if m.cfg.Plugins == nil {
+		return out
+	}
+	for _, p := range m.cfg.Plugins.Plugins() {
+		man := p.Manifest()
+		if man.Kind == BuiltinKind || !man.Features.Has(abi.FeaturePolls) || m.configured(man) != nil {
+			continue
+		}
+		out = append(out, KindInfo{Kind: man.Kind, Description: man.Description, ReadOnly: !man.Features.Has(abi.FeatureWritable),
+			Polls: true, Dynamic: man.Features.Has(abi.FeatureDynamicSecrets), ConfigSchema: man.ConfigSchema})
+	}
+	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].Kind < out[1+j].Kind })
+	return out
+}
+
+// configured reports whether every required instance setting of a plugin
+// is present.
+func (m *Manager) configured(man abi.Manifest) error {
+	var missing []string
+	for _, e := range man.Env {
+		if e.Required && m.cfg.Env(e.Name) == "" {
+			missing = append(missing, e.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return domain.Errorf(NotConfiguredCode(man.Kind), "the %s credential store is not configured on this server (set %s and restart)", man.Kind, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// external returns the plugin of an external kind, if loaded and
+// configured.
+func (m *Manager) external(kind string) (*plugin.Plugin, error) {
+	if kind == BuiltinKind {
+		return nil, domain.Errorf(CodeNotExternal, "builtin is not an external store")
+	}
+	if m.cfg.Plugins == nil {
+		return nil, domain.Errorf(NotConfiguredCode(kind), "the %s credential store is not available on this server", kind)
+	}
+	p, err := m.cfg.Plugins.Plugin(kind)
+	if err != nil {
+		return nil, domain.Errorf(domain.CodePluginNotFound, "no credential store kind %q on this server", kind)
+	}
+	man := p.Manifest()
+	if !man.Features.Has(abi.FeaturePolls) {
+		return nil, domain.Errorf(domain.CodeInvalidStoreConfig, "store kind %q is not an external store", kind)
+	}
+	if err := m.configured(man); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// prepare checks a spec and fills its defaults.
+func (m *Manager) prepare(ctx context.Context, spec Spec) (*plugin.Plugin, Spec, error) {
+	p, err := m.external(spec.Kind)
+	if err != nil {
+		return nil, spec, err
+	}
+	if spec.PollIntervalSeconds == 0 {
+		spec.PollIntervalSeconds = DefaultPollInterval
+	}
+	if spec.PollIntervalSeconds < MinPollInterval || spec.PollIntervalSeconds > MaxPollInterval {
+		return nil, spec, domain.FieldError(domain.CodeInvalidStoreConfig, "poll_interval_seconds", "must be between %d and %d seconds", MinPollInterval, MaxPollInterval)
+	}
+	if len(spec.Config) == 0 {
+		spec.Config = json.RawMessage(`{}`)
+	}
+	if err := p.ValidateConfig(ctx, spec.Config); err != nil {
+		return nil, spec, err
+	}
+	return p, spec, nil
+}
+
+// fetch probes the store, then takes its full snapshot: what create and
+// connect share. Nothing is written.
+func (m *Manager) fetch(ctx context.Context, p *plugin.Plugin, cfg json.RawMessage) (map[string]string, error) {
+	if err := p.Probe(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return p.Sync(ctx, cfg)
+}
+
+// sealAll seals a snapshot for one vault.
+func (m *Manager) sealAll(vaultID string, snapshot map[string]string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(snapshot))
+	for k, v := range snapshot {
+		b, err := m.cfg.Keyring.Seal([]byte(v), seal.CredentialAAD(vaultID, k))
+		if err != nil {
+			return nil, err
+		}
+		out[k] = b
+	}
+	return out, nil
+}
+
+// CreateVault creates a vault backed by an external store. The store is
+// probed and its snapshot fetched first; then the vault row, the store
+// config, the sealed snapshot and the creator's grant are committed in one
+// transaction. Any failure creates nothing.
+func (m *Manager) CreateVault(ctx context.Context, name string, creator *store.Grant, spec Spec) (store.Vault, error) {
+	p, spec, err := m.prepare(ctx, spec)
+	if err != nil {
+		return store.Vault{}, err
+	}
+	snapshot, err := m.fetch(ctx, p, spec.Config)
+	if err != nil {
+		return store.Vault{}, err
+	}
+	return m.cfg.Store.CreateVault(ctx, name, creator, func(tx *store.Tx, v store.Vault) error {
+		sealed, err := m.sealAll(v.ID, snapshot)
+		if err != nil {
+			return err
+		}
+		return tx.ConnectStore(m.row(v.ID, spec), sealed)
+	})
+}
+
+func (m *Manager) row(vaultID string, spec Spec) store.CredentialStore {
+	return store.CredentialStore{VaultID: vaultID, Kind: spec.Kind, Config: spec.Config, PollIntervalSeconds: spec.PollIntervalSeconds}
+}
+
+// Connect switches a vault (built-in or external) to an external store:
+// probe and fetch first, then the vault's credentials are replaced by the
+// snapshot in one transaction and polling starts. Re-connecting to the same
+// source is how the cadence changes. Leases minted under the old config are
+// revoked in the background.
+func (m *Manager) Connect(ctx context.Context, v store.Vault, spec Spec) error {
+	p, spec, err := m.prepare(ctx, spec)
+	if err != nil {
+		return err
+	}
+	snapshot, err := m.fetch(ctx, p, spec.Config)
+	if err != nil {
+		return err
+	}
+	sealed, err := m.sealAll(v.ID, snapshot)
+	if err != nil {
+		return err
+	}
+	if err := m.cfg.Store.ConnectStore(ctx, m.row(v.ID, spec), sealed); err != nil {
+		return err
+	}
+	m.cfg.Changed(v.ID)
+	go m.leases.revokeVault(context.WithoutCancel(ctx), v.ID)
+	m.log.Info("vault connected to an external credential store", "vault", v.Name, "kind", spec.Kind, "credentials", len(snapshot))
+	return nil
+}
+
+// Disconnect returns a vault to the built-in store: polling stops and the
+// last synced secrets stay as ordinary, editable credentials. It works
+// whether or not the external kind is configured.
+func (m *Manager) Disconnect(ctx context.Context, v store.Vault) error {
+	if err := m.cfg.Store.DisconnectStore(ctx, v.ID); err != nil {
+		return err
+	}
+	m.cfg.Changed(v.ID)
+	go m.leases.revokeVault(context.WithoutCancel(ctx), v.ID)
+	m.log.Info("vault disconnected from its external credential store", "vault", v.Name)
+	return nil
+}
+
+// BeforeDeleteVault revokes the vault's leases (bounded in time) before
+// the vault and everything it owns is deleted.
+func (m *Manager) BeforeDeleteVault(ctx context.Context, vaultID string) {
+	m.leases.revokeVault(ctx, vaultID)
+}
+
+// IsExternal reports whether a vault's credentials come from an external
+// store (and so refuse local writes).
+func (m *Manager) IsExternal(ctx context.Context, vaultID string) (bool, error) {
+	_, found, err := m.cfg.Store.CredentialStoreOf(ctx, vaultID)
+	return found, err
+}
+
+// ValidateWrite asks the built-in store plugin whether a local write is
+// acceptable. External vaults refuse local writes.
+func (m *Manager) ValidateWrite(ctx context.Context, vaultID string, creds map[string]string) error {
+	cs, external, err := m.cfg.Store.CredentialStoreOf(ctx, vaultID)
+	if err != nil {
+		return err
+	}
+	if external {
+		return domain.Errorf(domain.CodeExternalStore, "this vault's credentials come from %s, the source of truth; change them there (or disconnect the store)", cs.Kind)
+	}
+	if m.cfg.Plugins == nil || creds == nil {
+		return nil
+	}
+	p, err := m.cfg.Plugins.Plugin(BuiltinKind)
+	if err != nil {
+		return fmt.Errorf("the built-in store plugin is not loaded: %w", err)
+	}
+	return p.ValidateWrite(ctx, json.RawMessage(`{}`), creds)
+}

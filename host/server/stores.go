@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/agent-vault/agent-vault/host/credstore"
+	"github.com/agent-vault/agent-vault/host/plugin"
+	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/agent-vault/agent-vault/host/vaultcache"
+	"github.com/agent-vault/agent-vault/plugins"
+)
+
+// startStores loads the store plugins (the shipped ones, then any in the
+// plugin directory) and builds the credential-store manager. A shipped
+// plugin that fails to load stops the server; a third-party one is
+// reported and skipped.
+func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal.Keyring, cache *vaultcache.Cache) (*credstore.Manager, func(), error) {
+	log := cfg.Logger
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	rt, err := plugin.NewRuntime(ctx, plugin.Config{
+		CacheDir:  filepath.Join(cfg.DataDir, "wasm-cache"),
+		Logger:    log,
+		Env:       getenv,
+		PluginDir: cfg.PluginDir,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	closeRT := func() { rt.Close(context.Background()) }
+	shipped, err := plugins.All()
+	if err != nil {
+		closeRT()
+		return nil, nil, err
+	}
+	for kind, wasm := range shipped {
+		if _, err := rt.Load(ctx, kind, wasm); err != nil {
+			closeRT()
+			return nil, nil, fmt.Errorf("loading the shipped %s store plugin: %w", kind, err)
+		}
+	}
+	for _, err := range rt.LoadDir(ctx) {
+		log.Error("a store plugin was skipped", "error", err)
+	}
+	id, err := instanceID(cfg.DataDir)
+	if err != nil {
+		closeRT()
+		return nil, nil, err
+	}
+	m := credstore.New(credstore.Config{
+		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id,
+		Changed: cache.Invalidate,
+	})
+	cache.SetDynamic(m)
+	var kinds []string
+	for _, k := range m.Kinds() {
+		kinds = append(kinds, k.Kind)
+	}
+	log.Info("credential stores available", "kinds", strings.Join(kinds, ","))
+	return m, closeRT, nil
+}
+
+// instanceID names this server instance on the lease rows it writes. It
+// lives in the data directory, not the database, so replicas sharing one
+// database each keep their own.
+func instanceID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "instance-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	id := store.NewID()
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the instance id: %w", err)
+	}
+	return id, nil
+}
