@@ -524,4 +524,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Interface guards
-var _ http.Handler = (*Emulator)(nil)
+var (
+	_ http.Handler        = (*Emulator)(nil)
+	_ http.ResponseWriter = (*statusRecorder)(nil)
+)
