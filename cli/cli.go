@@ -58,6 +58,7 @@ type root struct {
 	Agent   agentCmd   `cmd:"" group:"manage" help:"Create and manage agents (the identities AI agents use)."`
 	User    userCmd    `cmd:"" group:"manage" help:"List users and change their instance role."`
 	Invite  inviteCmd  `cmd:"" group:"manage" help:"Invite people to this instance, or accept an invite."`
+	Run     runCmd     `cmd:"" group:"manage" help:"Run a program whose HTTP(S) traffic goes through the proxy with a vault's credentials."`
 
 	Completion completionCmd `cmd:"" group:"tools" help:"Print a shell completion script (bash, zsh or fish)."`
 	OpenAPI    openapiCmd    `cmd:"" group:"tools" name:"openapi" help:"Print the OpenAPI 3.1 document of the HTTP API."`
@@ -139,6 +140,10 @@ func run(parser *kong.Kong, args []string, e *env, code *int) (exit int) {
 		return exitUsage
 	}
 	if err := kctx.Run(); err != nil {
+		var child *childExit
+		if errors.As(err, &child) {
+			return child.code
+		}
 		fmt.Fprintln(e.Stderr, "error:", err)
 		return exitCodeOf(err)
 	}

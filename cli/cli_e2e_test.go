@@ -3,7 +3,11 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,6 +229,7 @@ func TestCLI(t *testing.T) {
 		{name: "vault-delete-yes-json", args: []string{"vault", "delete", "other-two", "--yes", "--json"}},
 		{name: "vault-delete-default", args: []string{"vault", "delete", "default", "--yes"}, wantExit: 4},
 
+		{name: "run-proxy-disabled", args: []string{"run", "--vault=my-app", "--", "true"}, wantExit: 3},
 		{name: "unreachable", args: []string{"status", "--addr", "http://127.0.0.1:9"}, wantExit: 1},
 		{name: "bad-addr", args: []string{"status", "--addr", "ftp://x"}, wantExit: 2},
 		{name: "unknown-command", args: []string{"vault", "frobnicate"}, wantExit: 2},
@@ -405,5 +410,77 @@ echo "${COMPREPLY[@]}"`
 				t.Errorf("completing %q: got %q, want %q", tc.words, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRun sends a real program's HTTPS request through the proxy: the
+// upstream sees the vault's credential, the program never does.
+func TestRun(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl is not installed")
+	}
+	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer upstream-secret" {
+			io.WriteString(w, "authorized\n")
+			return
+		}
+		http.Error(w, "no credential", http.StatusUnauthorized)
+	}))
+	defer upstream.Close()
+	caFile := filepath.Join(t.TempDir(), "upstream.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upstream.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServerWith(t, t.TempDir(), []string{"--mitm-port=-1", "--allow-private-ranges", "--upstream-ca-file", caFile})
+	o := newOperator(t, s.URL)
+	host := strings.TrimPrefix(upstream.URL, "https://")
+	for _, args := range [][]string{
+		{"register", "--email", "owner@example.com", "--password-stdin"},
+		{"vault", "create", "my-app"},
+		{"vault", "creds", "set", "--vault=my-app", "UPSTREAM_TOKEN=-"},
+		{"service", "set", "up", "--vault=my-app", "--host=" + host, "--auth=bearer", "--token=UPSTREAM_TOKEN"},
+	} {
+		stdin := map[string]string{"register": "password1\n", "vault": "upstream-secret\n"}[args[0]]
+		if _, stderr, code := o.run(nil, stdin, nil, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
+		}
+	}
+	var saved struct{ Token string }
+	if b, err := os.ReadFile(filepath.Join(o.home, ".agent-vault", "session.json")); err != nil || json.Unmarshal(b, &saved) != nil || saved.Token == "" {
+		t.Fatalf("reading the session: %v", err)
+	}
+	callerToken := saved.Token
+
+	tests := []struct {
+		name       string
+		env        []string
+		args       []string
+		wantExit   int
+		wantStdout string
+	}{
+		{"curl-through-proxy", nil, []string{"run", "--vault=my-app", "--", curl, "-sS", upstream.URL + "/"}, 0, "authorized\n"},
+		{"vault-run", nil, []string{"vault", "run", "--vault=my-app", "--", curl, "-sS", upstream.URL + "/"}, 0, "authorized\n"},
+		{"exit-code-passes-through", nil, []string{"run", "--vault=my-app", "--", "sh", "-c", "exit 7"}, 7, ""},
+		{"caller-token-not-inherited", []string{"AGENT_VAULT_TOKEN=" + callerToken}, []string{"run", "--vault=my-app", "--", "sh", "-c", `echo "token=[$AGENT_VAULT_TOKEN]"`}, 0, "token=[]\n"},
+		{"env", nil, []string{"run", "--vault=my-app", "--", "sh", "-c", `echo "token=[$AGENT_VAULT_TOKEN] vault=$AGENT_VAULT_VAULT proxy=${HTTPS_PROXY%%://*}"; test -s "$SSL_CERT_FILE" && test -s "$NODE_EXTRA_CA_CERTS"`}, 0, "token=[] vault=my-app proxy=http\n"},
+		{"missing-vault", nil, []string{"run", "--vault=nope", "--", "true"}, 3, ""},
+		{"no-program", nil, []string{"run", "--vault=my-app"}, 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := o.run(nil, "", tc.env, tc.args...)
+			if code != tc.wantExit || stdout != tc.wantStdout {
+				t.Fatalf("exit %d (want %d), stdout %q (want %q)\nstderr: %s", code, tc.wantExit, stdout, tc.wantStdout, stderr)
+			}
+			if strings.Contains(stdout+stderr, "upstream-secret") {
+				t.Fatal("the credential reached the program's output")
+			}
+		})
+	}
+	// Every scoped session run created was revoked when its program ended.
+	stdout, stderr, code := o.run(nil, "", nil, "vault", "session", "list", "--vault=my-app")
+	if code != 0 || stdout != "No scoped sessions in vault my-app.\n" {
+		t.Fatalf("sessions after run: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -57,7 +57,13 @@ var servingLine = regexp.MustCompile(`msg="agent vault is serving" api=(http://\
 // serves. env entries are added to a minimal environment.
 func startServer(t *testing.T, dataDir string, env ...string) *runningServer {
 	t.Helper()
-	cmd := exec.Command(binary, "server", "--data-dir", dataDir, "--port", "0", "--mitm-port", "0")
+	return startServerWith(t, dataDir, []string{"--mitm-port", "0"}, env...)
+}
+
+// startServerWith is startServer with extra server flags.
+func startServerWith(t *testing.T, dataDir string, flags []string, env ...string) *runningServer {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"server", "--data-dir", dataDir, "--port", "0"}, flags...)...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
 	pr, pw := io.Pipe()
 	s := &runningServer{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}

@@ -26,6 +26,7 @@ type vaultCmd struct {
 	User       vaultUserCmd    `cmd:"" help:"Manage which users can use a vault, and their roles."`
 	Agent      vaultAgentCmd   `cmd:"" help:"Manage which agents can use a vault, and their roles."`
 	Session    vaultSessionCmd `cmd:"" help:"Create, list and revoke scoped sessions (short-lived tokens fixed to one vault)."`
+	Run        runCmd          `cmd:"" help:"Same as 'agent-vault run': run a program through the proxy with this vault's credentials."`
 }
 
 func vaultRows(vs []client.VaultView) [][]string {

@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	client "github.com/agent-vault/agent-vault/openapi/client/go"
+)
+
+// runCmd starts a program whose HTTP(S) traffic goes through the proxy
+// with a short-lived scoped session, so the program never holds a real
+// credential (nor the caller's own token).
+type runCmd struct {
+	authFlag
+	vaultFlag
+	TTL     time.Duration `name:"ttl" default:"1h" help:"Lifetime of the scoped session the program gets (5m to 168h); it is revoked when the program exits."`
+	Command []string      `arg:"" passthrough:"" name:"command" help:"The program and its arguments, after --."`
+}
+
+func (runCmd) Help() string {
+	return `The program gets HTTPS_PROXY and HTTP_PROXY pointing at the proxy with a new
+scoped session for --vault, and SSL_CERT_FILE, CURL_CA_BUNDLE,
+REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO and NODE_EXTRA_CA_CERTS trusting the
+proxy's interception CA. AGENT_VAULT_TOKEN is not passed on. The exit code
+is the program's.
+
+Example:
+  agent-vault run --vault=my-app -- curl https://api.stripe.com/v1/charges`
+}
+
+// childExit carries the program's exit code out of Run, so Main exits
+// with it and prints nothing.
+type childExit struct{ code int }
+
+func (e *childExit) Error() string { return fmt.Sprintf("the program exited with code %d", e.code) }
+
+// systemBundles are where distributions keep their trusted roots; the
+// first one found is combined with the proxy's CA.
+var systemBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine
+	"/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL
+	"/etc/ssl/cert.pem",                  // macOS, OpenBSD
+	"/etc/ssl/ca-bundle.pem",             // openSUSE
+}
+
+// proxyEnv are the variables run sets; any inherited value is replaced.
+var proxyEnv = []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
+	"REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS", tokenEnv, "AGENT_VAULT_VAULT"}
+
+func (r *runCmd) Run(e *env, c *apiClient) error {
+	if len(r.Command) > 0 && r.Command[0] == "--" {
+		r.Command = r.Command[1:]
+	}
+	if len(r.Command) == 0 {
+		return usageErrorf("no program to run: agent-vault run --vault=NAME -- PROGRAM [ARGS…]")
+	}
+	ca, port, err := fetchCA(c)
+	if err != nil {
+		return err
+	}
+	secs := int64(r.TTL / time.Second)
+	sess, err := decode[client.CreateSessionOutputBody](c.api.CreateSession(c.ctx, client.CreateSessionJSONRequestBody{Vault: r.Vault, TtlSeconds: &secs}))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Revoke even after Ctrl-C, so the token dies with the program.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := decode[struct{}](c.api.RevokeSession(ctx, r.Vault, sess.Id)); err != nil {
+			fmt.Fprintf(e.Stderr, "warning: could not revoke the scoped session %s: %v\n", sess.Id, err)
+		}
+	}()
+	dir, err := os.MkdirTemp("", "agent-vault-run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	caFile, bundleFile, err := writeTrust(dir, ca)
+	if err != nil {
+		return err
+	}
+	api, err := url.Parse(c.addr)
+	if err != nil {
+		return err
+	}
+	proxy := (&url.URL{Scheme: "http", User: url.UserPassword(sess.Token, r.Vault), Host: net.JoinHostPort(api.Hostname(), port)}).String()
+
+	cmd := exec.Command(r.Command[0], r.Command[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.Stdin, e.Stdout, e.Stderr
+	cmd.Env = append(withoutEnv(os.Environ(), proxyEnv),
+		"HTTPS_PROXY="+proxy, "HTTP_PROXY="+proxy, "https_proxy="+proxy, "http_proxy="+proxy,
+		"SSL_CERT_FILE="+bundleFile, "CURL_CA_BUNDLE="+bundleFile, "REQUESTS_CA_BUNDLE="+bundleFile,
+		"GIT_SSL_CAINFO="+bundleFile, "NODE_EXTRA_CA_CERTS="+caFile, "AGENT_VAULT_VAULT="+r.Vault)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", r.Command[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-c.ctx.Done():
+		// A terminal's Ctrl-C reaches the program itself; SIGTERM sent to
+		// us alone is passed on. Either way, wait for it to finish.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		err = <-done
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code := exit.ExitCode()
+		if code < 0 {
+			code = 128 + int(syscall.SIGTERM)
+		}
+		return &childExit{code: code}
+	}
+	return err
+}
+
+// fetchCA gets the proxy's root certificate and port from the server.
+func fetchCA(c *apiClient) (pem []byte, port string, err error) {
+	res, err := c.api.GetMitmCa(c.ctx)
+	if err != nil {
+		_, err = decode[struct{}](res, err)
+		return nil, "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		_, err = decode[struct{}](res, nil)
+		return nil, "", err
+	}
+	defer res.Body.Close()
+	pem, err = io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return nil, "", err
+	}
+	port = res.Header.Get("X-MITM-Port")
+	if port == "" || !strings.Contains(string(pem), "BEGIN CERTIFICATE") {
+		return nil, "", fmt.Errorf("the server at %s did not return the proxy's certificate and port", c.addr)
+	}
+	return pem, port, nil
+}
+
+// writeTrust writes the proxy CA alone (for NODE_EXTRA_CA_CERTS, which
+// adds to Node's roots) and a bundle of the system roots plus the CA (for
+// the variables that replace the roots).
+func writeTrust(dir string, ca []byte) (caFile, bundleFile string, err error) {
+	caFile = filepath.Join(dir, "agent-vault-ca.pem")
+	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
+		return "", "", err
+	}
+	var bundle []byte
+	candidates := systemBundles
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		candidates = append([]string{f}, candidates...)
+	}
+	for _, p := range candidates {
+		if b, err := os.ReadFile(p); err == nil {
+			bundle = append(b, '\n')
+			break
+		}
+	}
+	bundleFile = filepath.Join(dir, "ca-bundle.pem")
+	return caFile, bundleFile, os.WriteFile(bundleFile, append(bundle, ca...), 0o600)
+}
+
+// withoutEnv drops the named variables from an environment list.
+func withoutEnv(environ, names []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		drop := false
+		for _, n := range names {
+			drop = drop || k == n
+		}
+		if !drop {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Interface guards
+var _ error = (*childExit)(nil)
