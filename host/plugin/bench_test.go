@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/agent-vault/agent-vault/plugins"
@@ -42,10 +44,19 @@ func BenchmarkCall(b *testing.B) {
 	}
 }
 
+// shipped returns the shipped plugins and the SDK examples built by
+// `make plugins` (examples as "example-<name>": the httpjson example links
+// net/http the way an external store does).
 func shipped(b *testing.B) map[string][]byte {
 	all, err := plugins.All()
 	if err != nil {
 		b.Skip(err)
+	}
+	examples, _ := filepath.Glob("../../plugins/dist/_examples/*.wasm")
+	for _, path := range examples {
+		if wasm, err := os.ReadFile(path); err == nil {
+			all["example-"+strings.TrimSuffix(filepath.Base(path), ".wasm")] = wasm
+		}
 	}
 	return all
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero/sys"
 
@@ -113,13 +114,13 @@ func (p *Plugin) classify(ctx context.Context, inst *instance, export string, er
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			return p.err(export, ClassLimit, abi.CodePluginTimeout, fmt.Sprintf("did not return within its deadline (%s)", p.rt.cfg.CallTimeout))
+			return p.err(export, ClassLimit, abi.CodePluginTimeout, fmt.Sprintf("did not return within its deadline (%s)", p.timeoutOf(export)))
 		case sys.ExitCodeContextCanceled:
 			return p.err(export, ClassLimit, abi.CodePluginTimeout, "the call was canceled")
 		}
 	}
 	if ctx.Err() != nil {
-		return p.err(export, ClassLimit, abi.CodePluginTimeout, fmt.Sprintf("did not return within its deadline (%s)", p.rt.cfg.CallTimeout))
+		return p.err(export, ClassLimit, abi.CodePluginTimeout, fmt.Sprintf("did not return within its deadline (%s)", p.timeoutOf(export)))
 	}
 	limit := uint64(p.rt.cfg.MemoryLimitPages) * 65536
 	if strings.Contains(stderr, "out of memory") || uint64(inst.mod.Memory().Size()) >= limit {
@@ -137,6 +138,13 @@ func (p *Plugin) classify(ctx context.Context, inst *instance, export string, er
 		return p.err(export, ClassTrap, abi.CodePluginTrap, fmt.Sprintf("trapped: the plugin exited with code %d", exit.ExitCode()))
 	}
 	return p.err(export, ClassTrap, abi.CodePluginTrap, "trapped: "+firstLine(err.Error(), 300))
+}
+
+func (p *Plugin) timeoutOf(export string) time.Duration {
+	if export == abi.ExportInitialize {
+		return p.rt.cfg.InitTimeout
+	}
+	return p.rt.cfg.CallTimeout
 }
 
 func firstLine(s string, max int) string {

@@ -68,6 +68,7 @@ func newTestRuntime(t testing.TB, mod func(*Config)) *testRuntime {
 		Logger:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Env:              func(string) string { return "" },
 		CallTimeout:      2 * time.Second,
+		InitTimeout:      10 * time.Second,
 		MemoryLimitPages: 16,
 	}
 	if mod != nil {

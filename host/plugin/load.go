@@ -95,6 +95,10 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 
 // newInstance instantiates the module and runs _initialize when exported.
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
+	// Instantiation has its own deadline: a call that needs a fresh
+	// instance should not lose its budget to the plugin's start-up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.rt.cfg.InitTimeout)
+	defer cancel()
 	stderr := &capWriter{}
 	cfg := p.rt.modCfg.WithStderr(stderr)
 	mod, err := p.rt.wr.InstantiateModule(ctx, p.compiled, cfg)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/sdk/abi"
@@ -38,10 +39,12 @@ func TestLoad_rejects(t *testing.T) {
 			wantErr: `plugin_invalid|load|plugin "import_sig": import "log" has (i32,i32)->(), want (i32,i32,i32)->()`},
 		{name: "foreign-import", guest: "error/foreign_import",
 			wantErr: `plugin_invalid|load|plugin "foreign_import": imports module "env"; only "agent_vault_v1" and "wasi_snapshot_preview1" are provided`},
+		{name: "init-loop", guest: "error/init_loop",
+			wantErr: `plugin_timeout|limit|plugin "init_loop": export "_initialize": did not return within its deadline (300ms)`},
 		{name: "init-trap", guest: "error/init_trap",
 			wantErr: `plugin_trap|trap|plugin "init_trap": export "_initialize": trapped: wasm error: unreachable`},
 	}
-	rt := newTestRuntime(t, nil)
+	rt := newTestRuntime(t, func(c *Config) { c.InitTimeout = 300 * time.Millisecond })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := rt.Load(context.Background(), tc.guest[len("error/"):], guest(t, tc.guest))

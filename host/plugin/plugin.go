@@ -165,6 +165,19 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 		return nil, err
 	}
 	req.Env = env
+	if ctx.Err() != nil {
+		return nil, p.err(export, ClassLimit, abi.CodePluginTimeout, "the call was canceled or past its deadline before it started")
+	}
+	// Waiting for a free instance is bounded like a call.
+	waitCtx, cancelWait := context.WithTimeout(ctx, p.rt.cfg.CallTimeout)
+	inst, err := p.pool.get(waitCtx)
+	cancelWait()
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			return nil, e
+		}
+		return nil, p.err(export, ClassLimit, abi.CodePluginTimeout, "no instance became free before the deadline")
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.rt.cfg.CallTimeout)
 	defer cancel()
 	if dl, ok := ctx.Deadline(); ok {
@@ -172,17 +185,8 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 	}
 	in, err := json.Marshal(req)
 	if err != nil {
+		p.pool.put(ctx, inst, true)
 		return nil, p.err(export, ClassGuest, domain.CodeInvalidStoreConfig, "config is not valid JSON")
-	}
-	if ctx.Err() != nil {
-		return nil, p.err(export, ClassLimit, abi.CodePluginTimeout, "the call was canceled or past its deadline before it started")
-	}
-	inst, err := p.pool.get(ctx)
-	if err != nil {
-		if e, ok := err.(*Error); ok {
-			return nil, e
-		}
-		return nil, p.err(export, ClassLimit, abi.CodePluginTimeout, "no instance became free before the deadline")
 	}
 	raw, healthy, err := p.invoke(ctx, inst, export, in)
 	p.pool.put(ctx, inst, healthy)

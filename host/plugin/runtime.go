@@ -46,8 +46,12 @@ type Config struct {
 	Env func(name string) string
 	// PluginDir holds third-party *.wasm plugins loaded by LoadDir.
 	PluginDir string
-	// CallTimeout bounds every export call (and instantiation). Default 30 s.
+	// CallTimeout bounds every export call, from the moment it has an
+	// instance. Default 30 s.
 	CallTimeout time.Duration
+	// InitTimeout bounds creating an instance (the plugin's _initialize),
+	// separately from the call that needed it. Default 30 s.
+	InitTimeout time.Duration
 	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
 	// Default 1024 (64 MiB).
 	MemoryLimitPages uint32
@@ -74,6 +78,9 @@ func (c *Config) defaults() {
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 30 * time.Second
 	}
+	if c.InitTimeout <= 0 {
+		c.InitTimeout = 30 * time.Second
+	}
 	if c.MemoryLimitPages == 0 {
 		c.MemoryLimitPages = 1024
 	}
@@ -97,7 +104,10 @@ type Runtime struct {
 // NewRuntime creates a runtime with the WASI and agent_vault_v1 host modules.
 func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg.defaults()
+	// DWARF is not read: parsing it is most of a cached load's time for a
+	// Go guest, and trap messages show only the first line anyway.
 	rc := wazero.NewRuntimeConfig().
+		WithDebugInfoEnabled(false).
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(cfg.MemoryLimitPages)
 	if cfg.CacheDir != "" {
