@@ -45,12 +45,13 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 	p := &Plugin{rt: rt, loadName: name, compiled: compiled, services: unimplementedHostServices{}}
 	p.pool = newPool(rt.cfg.MaxInstances, p.newInstance)
 
-	cctx, cancel := context.WithTimeout(ctx, rt.cfg.CallTimeout)
-	defer cancel()
-	inst, err := p.newInstance(cctx)
+	inst, err := p.newInstance(ctx)
 	if err != nil {
 		return fail(err)
 	}
+	// abi_version and manifest are calls, with a call's deadline.
+	cctx, cancel := context.WithTimeout(ctx, rt.cfg.CallTimeout)
+	defer cancel()
 	m, err := p.readManifest(cctx, inst)
 	if err != nil {
 		inst.close(ctx)

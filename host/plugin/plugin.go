@@ -209,16 +209,71 @@ func (p *Plugin) env() (map[string]string, error) {
 	if len(p.manifest.Env) == 0 {
 		return nil, nil
 	}
-	env := make(map[string]string, len(p.manifest.Env))
-	for _, e := range p.manifest.Env {
-		v := p.rt.cfg.Env(e.Name)
+	env, err := readEnv(p.manifest.Env, p.rt.cfg.Env, readEnvFile)
+	if err != nil {
+		return nil, domain.Errorf(domain.CodeInvalidStoreConfig, "store plugin %q needs the environment variable %s, which is not set", p.name(), err.name)
+	}
+	for _, u := range env.unreadable {
+		// The path is the operator's; the reason never includes content.
+		p.logger().Warn("cannot read the file named by an environment variable", "env", u.name, "error", u.reason)
+	}
+	return env.vars, nil
+}
+
+// envResult is what readEnv collected.
+type envResult struct {
+	vars       map[string]string
+	unreadable []envProblem
+}
+
+type envProblem struct{ name, reason string }
+
+// readEnv applies the manifest's env rules (ABI.md, "manifest"): defaults,
+// required variables, and file variables whose content is passed instead of
+// their path. It fails only for a required variable that is unset.
+func readEnv(vars []abi.EnvVar, getenv func(string) string, readFile func(string) ([]byte, error)) (envResult, *envProblem) {
+	out := envResult{vars: make(map[string]string, len(vars))}
+	for _, e := range vars {
+		v, fromDefault := getenv(e.Name), false
+		if v == "" && e.Default != "" {
+			v, fromDefault = e.Default, true
+		}
 		if v == "" {
 			if e.Required {
-				return nil, domain.Errorf(domain.CodeInvalidStoreConfig, "store plugin %q needs the environment variable %s, which is not set", p.name(), e.Name)
+				return out, &envProblem{name: e.Name}
 			}
 			continue
 		}
-		env[e.Name] = v
+		if e.File {
+			b, err := readFile(v)
+			switch {
+			case err != nil && fromDefault:
+				continue
+			case err != nil:
+				out.unreadable = append(out.unreadable, envProblem{e.Name, err.Error()})
+				out.vars[e.Name] = ""
+				continue
+			}
+			v = string(b)
+		}
+		out.vars[e.Name] = v
 	}
-	return env, nil
+	return out, nil
+}
+
+// readEnvFile reads at most abi.MaxEnvFileBytes of a file named by an env var.
+func readEnvFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, abi.MaxEnvFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > abi.MaxEnvFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, abi.MaxEnvFileBytes)
+	}
+	return b, nil
 }
