@@ -101,6 +101,8 @@ const (
 	MaxLogBytes = 4 << 10
 	// MaxLogsPerCall caps log lines per export call; the rest are dropped.
 	MaxLogsPerCall = 100
+	// MaxEnvFileBytes caps the content the host reads for a file env var.
+	MaxEnvFileBytes = 64 << 10
 )
 
 // Log levels of the log import, numbered as log/slog's.

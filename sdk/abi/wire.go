@@ -83,6 +83,14 @@ type EnvVar struct {
 	Name        string `json:"name"`
 	Required    bool   `json:"required,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Default is used when the variable is unset or empty.
+	Default string `json:"default,omitempty"`
+	// File: the value is a path on the host; the host reads the file (at
+	// most MaxEnvFileBytes) and passes its content instead, because plugins
+	// have no file system. A path that was set but cannot be read is
+	// passed as "" (so the plugin can tell it from unset) and the host logs
+	// why; an unreadable Default path is passed as if unset.
+	File bool `json:"file,omitempty"`
 }
 
 // Manifest describes a plugin. The host reads it once at load.

@@ -59,7 +59,7 @@ type Options struct {
 	// (default: the first one dynamic_list returns).
 	DynamicSecret string
 	// SlowConfig makes the upstream stall: the call must end at the
-	// deadline (DeadlineTimeout, default 300 ms) and the host keep serving.
+	// deadline (DeadlineTimeout, default 1 s) and the host keep serving.
 	SlowConfig      json.RawMessage
 	DeadlineTimeout time.Duration
 }
@@ -115,7 +115,7 @@ func Run(t *testing.T, wasm []byte, opts Options) {
 		opts.Config = json.RawMessage(`{}`)
 	}
 	if opts.DeadlineTimeout == 0 {
-		opts.DeadlineTimeout = 300 * time.Millisecond
+		opts.DeadlineTimeout = time.Second
 	}
 	k := &kit{t: t, wasm: wasm, opts: opts, cache: cacheDir(t)}
 	p := k.load(t, nil, 10*time.Second)
