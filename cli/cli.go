@@ -152,7 +152,10 @@ func run(parser *kong.Kong, args []string, e *env, code *int) (exit int) {
 
 type versionCmd struct{}
 
-func (versionCmd) Run(e *env) error {
+func (versionCmd) Run(e *env, g *globals) error {
+	if g.JSON {
+		return newPrinter(e, true).result(map[string]string{"version": Version}, nil)
+	}
 	fmt.Fprintln(e.Stdout, "agent-vault", Version)
 	return nil
 }

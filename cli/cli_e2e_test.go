@@ -234,6 +234,7 @@ func TestCLI(t *testing.T) {
 		{name: "bad-addr", args: []string{"status", "--addr", "ftp://x"}, wantExit: 2},
 		{name: "unknown-command", args: []string{"vault", "frobnicate"}, wantExit: 2},
 		{name: "version", args: []string{"version"}},
+		{name: "version-json", args: []string{"version", "--json"}},
 		{name: "completion-fish", args: []string{"completion", "fish"}},
 		{name: "complete-words", args: []string{"__complete", "vault", "service"}},
 	}
