@@ -49,6 +49,13 @@ type Deps struct {
 	// change, so in-memory snapshots (the proxy's) can refresh; an empty
 	// vault id means tokens, grants or names changed. May be nil.
 	Changed func(vaultID string)
+	// StoreInfo tells the agent loop (discovery, proposals, explain) which
+	// vaults use an external store and which dynamic keys they offer. May
+	// be nil: every vault is then built-in without dynamic secrets.
+	StoreInfo StoreInfo
+	// RequestLogDropped reports how many request-log events were dropped
+	// since start (shown with the log so gaps are visible). May be nil.
+	RequestLogDropped func() uint64
 }
 
 type server struct {
@@ -89,6 +96,7 @@ func (s *server) register(api huma.API) {
 	s.registerCredentials(api)
 	s.registerServices(api)
 	s.registerMITM(api)
+	s.registerAgentLoop(api)
 	s.registerCredentialStores(api)
 }
 

@@ -143,6 +143,16 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 		"update-service":              {"PATCH", "/v1/vaults/target/services/svc", map[string]any{"enabled": false}},
 		"delete-service":              {"DELETE", "/v1/vaults/target/services/svc", nil},
 		"delete-services":             {"DELETE", "/v1/vaults/target/services", nil},
+		"get-cli-skill":               {"GET", "/v1/skills/cli", nil},
+		"discover":                    {"GET", "/discover?vault=target", nil},
+		"create-proposal":             {"POST", "/v1/proposals", proposalBody("target")},
+		"list-proposals":              {"GET", "/v1/proposals?vault=target", nil},
+		"get-proposal":                {"GET", "/v1/proposals/" + f.pendingProposal() + "?vault=target", nil},
+		"admin-list-proposals":        {"GET", "/v1/admin/proposals?vault=target", nil},
+		"approve-proposal":            {"POST", "/v1/admin/proposals/" + f.pendingProposal() + "/approve", map[string]any{"vault": "target"}},
+		"reject-proposal":             {"POST", "/v1/admin/proposals/" + f.pendingProposal() + "/reject", map[string]any{"vault": "target", "reason": "no"}},
+		"list-request-logs":           {"GET", "/v1/vaults/target/logs", nil},
+		"explain-request":             {"GET", "/v1/vaults/target/explain?url=https://api.example.com/v1", nil},
 	}
 }
 

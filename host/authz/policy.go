@@ -79,4 +79,20 @@ var Policy = map[string]Rule{
 	"update-service":     {Actors: users, Instance: member, Vault: vMember},
 	"delete-service":     {Actors: users, Instance: member, Vault: vMember},
 	"delete-services":    {Actors: users, Instance: member, Vault: vAdmin},
+
+	// The agent loop: agents discover what their vault offers and propose
+	// what is missing; vault admins and members review. Proposals carry no
+	// authority until a human approves them, so any vault role may propose.
+	"get-cli-skill":        {Public: true},
+	"discover":             {Actors: everyone, Instance: member, Vault: vProxy},
+	"create-proposal":      {Actors: everyone, Instance: member, Vault: vProxy},
+	"list-proposals":       {Actors: everyone, Instance: member, Vault: vProxy},
+	"get-proposal":         {Actors: everyone, Instance: member, Vault: vProxy},
+	"admin-list-proposals": {Actors: users, Instance: member, Vault: vMember},
+	"approve-proposal":     {Actors: users, Instance: member, Vault: vMember},
+	"reject-proposal":      {Actors: users, Instance: member, Vault: vMember},
+
+	// Operators: the request log and why a request would (not) be injected.
+	"list-request-logs": {Actors: users, Instance: member, Vault: vMember},
+	"explain-request":   {Actors: users | AllowAgent, Instance: member, Vault: vMember},
 }

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// LogEntry is one proxied request: key names, never values; the path
+// without its query.
+type LogEntry struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	ActorKind string    `json:"actor_kind" doc:"user, agent or session"`
+	ActorID   string    `json:"actor_id"`
+	Method    string    `json:"method"`
+	Host      string    `json:"host"`
+	Path      string    `json:"path"`
+	Service   string    `json:"service,omitempty" doc:"The matched service; empty when none matched"`
+	Keys      []string  `json:"keys" doc:"Credential keys injected"`
+	Status    int       `json:"status" doc:"Status sent to the agent (499: the agent went away)"`
+	LatencyMS int64     `json:"latency_ms"`
+	Error     string    `json:"error,omitempty" doc:"Stable code when the proxy refused or failed the request"`
+}
+
+type ListLogsInput struct {
+	Name         string `path:"name" maxLength:"64"`
+	Before       int64  `query:"before" minimum:"0" doc:"Page cursor: entries older than this id"`
+	After        int64  `query:"after" minimum:"0" doc:"Tail mode: entries newer than this id (poll with latest_id)"`
+	Limit        int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+	StatusBucket string `query:"status_bucket" enum:"1xx,2xx,3xx,4xx,5xx"`
+	Service      string `query:"service" maxLength:"64"`
+	Actor        string `query:"actor" maxLength:"128" doc:"An actor id"`
+}
+
+type ListLogsOutput struct {
+	Body struct {
+		Vault string     `json:"vault"`
+		Logs  []LogEntry `json:"logs" doc:"Newest first"`
+		// Without after: more older entries exist (fetch with before=next_before).
+		// With after: more newer entries exist (poll again at once).
+		HasMore    bool   `json:"has_more"`
+		NextBefore int64  `json:"next_before,omitempty" doc:"Cursor for the next older page"`
+		LatestID   int64  `json:"latest_id" doc:"Pass as after= to poll for newer entries"`
+		Dropped    uint64 `json:"dropped" doc:"Events the request log dropped since the server started (all vaults), because its writer fell behind"`
+	}
+}
+
+func (s *server) registerLogs(api huma.API) {
+	huma.Register(api, op("list-request-logs", http.MethodGet, "/v1/vaults/{name}/logs", "The vault's proxied requests, newest first", "logs", http.StatusNotFound),
+		func(ctx context.Context, in *ListLogsInput) (*ListLogsOutput, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			q := store.RequestLogQuery{VaultID: c.Vault.ID, Before: in.Before, After: in.After, Limit: in.Limit,
+				Service: in.Service, Actor: in.Actor}
+			if in.StatusBucket != "" {
+				q.StatusMin = int(in.StatusBucket[0]-'0') * 100
+				q.StatusMax = q.StatusMin + 99
+			}
+			rows, more, err := s.Store.RequestLogs(ctx, q)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &ListLogsOutput{}
+			out.Body.Vault, out.Body.HasMore, out.Body.LatestID = c.Vault.Name, more, in.After
+			out.Body.Logs = make([]LogEntry, 0, len(rows))
+			for _, r := range rows {
+				keys := r.Keys
+				if keys == nil {
+					keys = []string{}
+				}
+				out.Body.Logs = append(out.Body.Logs, LogEntry{ID: r.ID, Time: r.At, ActorKind: r.ActorKind, ActorID: r.ActorID,
+					Method: r.Method, Host: r.Host, Path: r.Path, Service: r.Service, Keys: keys, Status: r.Status,
+					LatencyMS: r.LatencyMS, Error: r.Error})
+			}
+			if len(rows) > 0 {
+				out.Body.LatestID = max(out.Body.LatestID, rows[0].ID)
+				if more && in.After == 0 {
+					out.Body.NextBefore = rows[len(rows)-1].ID
+				}
+			}
+			if s.RequestLogDropped != nil {
+				out.Body.Dropped = s.RequestLogDropped()
+			}
+			return out, nil
+		})
+}
