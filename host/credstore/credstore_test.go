@@ -101,7 +101,7 @@ var (
 	})
 )
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	srv := apiServer()
 	tenantsMu.Lock()
 	defer tenantsMu.Unlock()
@@ -168,7 +168,7 @@ type fixture struct {
 	spec credstore.Spec
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))

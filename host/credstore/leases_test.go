@@ -176,3 +176,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkResolveDynamicCached is the proxy's cost for a dynamic key whose
+// lease is cached: memory only, no plugin call, no database.
+func BenchmarkResolveDynamicCached(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b)
+	v, err := f.m.CreateVault(ctx, "shop", nil, f.spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := f.m.ResolveDynamic(ctx, v.ID, "DB_POSTGRES_PASSWORD"); err != nil {
+		b.Fatal(err)
+	}
+	minted := f.up.minted.Load()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, found, err := f.m.ResolveDynamic(ctx, v.ID, "DB_POSTGRES_PASSWORD"); err != nil || !found {
+			b.Fatal(err)
+		}
+	}
+	if f.up.minted.Load() != minted {
+		b.Fatal("the benchmark minted leases")
+	}
+}
