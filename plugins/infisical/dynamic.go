@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agent-vault/agent-vault/sdk"
+)
+
+// projectInfo is what the project lookup gives: the slug the dynamic-secret
+// routes need and the environment slugs.
+type projectInfo struct {
+	Slug         string
+	Environments []string
+	at           time.Time
+}
+
+func (p projectInfo) hasEnv(env string) bool {
+	for _, e := range p.Environments {
+		if e == env {
+			return true
+		}
+	}
+	return false
+}
+
+// slugTTL bounds how long a project lookup is reused, so a renamed slug
+// heals.
+const slugTTL = time.Hour
+
+var (
+	projMu   sync.Mutex
+	projects = map[string]projectInfo{} // INFISICAL_URL + project ID → info
+)
+
+// project resolves a project ID (wire doc §5.3), cached per instance.
+func project(ctx context.Context, env map[string]string, id string) (projectInfo, error) {
+	key := env[envURL] + "\x00" + id
+	now := clock()
+	projMu.Lock()
+	p, ok := projects[key]
+	projMu.Unlock()
+	if ok && now.Sub(p.at) < slugTTL {
+		return p, nil
+	}
+	var a struct {
+		Workspace struct {
+			Slug         string `json:"slug"`
+			Environments []struct {
+				Slug string `json:"slug"`
+			} `json:"environments"`
+		} `json:"workspace"`
+	}
+	if err := authed(ctx, env, http.MethodGet, "/v1/workspace/"+url.PathEscape(id), nil, &a, "looking up project "+id); err != nil {
+		return p, err
+	}
+	if a.Workspace.Slug == "" {
+		return p, sdk.Errorf(sdk.CodeUnreachable, "looking up project %s: Infisical answered without a slug", id)
+	}
+	p = projectInfo{Slug: a.Workspace.Slug, at: now}
+	for _, e := range a.Workspace.Environments {
+		p.Environments = append(p.Environments, e.Slug)
+	}
+	projMu.Lock()
+	projects[key] = p
+	projMu.Unlock()
+	return p, nil
+}
+
+type dynamicListAnswer struct {
+	DynamicSecrets []struct {
+		Name       string `json:"name"`
+		Type       string `json:"type"`
+		DefaultTTL string `json:"defaultTTL"`
+	} `json:"dynamicSecrets"`
+}
+
+func dynamicListPath(slug string, c config) string {
+	q := url.Values{}
+	q.Set("projectSlug", slug)
+	q.Set("environmentSlug", c.Environment)
+	q.Set("path", c.SecretPath)
+	return "/v1/dynamic-secrets?" + q.Encode()
+}
+
+// scope is the request context of the dynamic-secret routes.
+func scope(ctx context.Context, req sdk.Request) (config, projectInfo, error) {
+	c, err := parseConfig(req.Config)
+	if err != nil {
+		return c, projectInfo{}, err
+	}
+	p, err := project(ctx, req.Env, c.ProjectID)
+	return c, p, err
+}
+
+// ListDynamic lists the dynamic secrets at the vault's path. Their fields
+// are unknown until a lease is minted, so Fields stays empty and the host
+// maps keys by the secret's name prefix.
+func (store) ListDynamic(ctx context.Context, req sdk.Request) ([]sdk.DynamicSecret, error) {
+	c, p, err := scope(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var a dynamicListAnswer
+	if err := authed(ctx, req.Env, http.MethodGet, dynamicListPath(p.Slug, c), nil, &a, "listing dynamic secrets at "+where(c)); err != nil {
+		return nil, err
+	}
+	out := make([]sdk.DynamicSecret, 0, len(a.DynamicSecrets))
+	for _, d := range a.DynamicSecrets {
+		ttl, _ := parseMS(d.DefaultTTL)
+		out = append(out, sdk.DynamicSecret{Name: d.Name, Description: d.Type, TTLSeconds: int64(ttl / time.Second), Renewable: true})
+	}
+	return out, nil
+}
+
+type leaseWire struct {
+	ID       string    `json:"id"`
+	ExpireAt time.Time `json:"expireAt"`
+	Status   *string   `json:"status"`
+}
+
+func (store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk.Lease, error) {
+	c, p, err := scope(ctx, req)
+	if err != nil {
+		return sdk.Lease{}, err
+	}
+	body := map[string]any{"dynamicSecretName": name, "projectSlug": p.Slug, "ttl": "", "path": c.SecretPath, "environmentSlug": c.Environment, "config": nil}
+	var a struct {
+		Lease         leaseWire `json:"lease"`
+		DynamicSecret struct {
+			DefaultTTL string `json:"defaultTTL"`
+		} `json:"dynamicSecret"`
+		Data map[string]any `json:"data"`
+	}
+	err = authed(ctx, req.Env, http.MethodPost, "/v1/dynamic-secrets/leases", body, &a, "leasing dynamic secret "+name)
+	if e, ok := err.(*sdk.Error); ok && e.Code == sdk.CodeNotFound && strings.Contains(e.Message, "Dynamic secret with name") {
+		return sdk.Lease{}, sdk.Errorf(sdk.CodeCredentialNotFound, "%s", e.Message)
+	}
+	if err != nil {
+		return sdk.Lease{}, err
+	}
+	if a.Lease.ID == "" {
+		return sdk.Lease{}, sdk.Errorf(sdk.CodeUnreachable, "leasing dynamic secret %s: Infisical answered without a lease ID", name)
+	}
+	ttl := ttlOf(a.Lease.ExpireAt)
+	if a.Lease.ExpireAt.IsZero() {
+		d, _ := parseMS(a.DynamicSecret.DefaultTTL)
+		ttl = int64(d / time.Second)
+	}
+	return sdk.Lease{LeaseID: a.Lease.ID, Values: leaseValues(name, a.Data), TTLSeconds: ttl, Renewable: true}, nil
+}
+
+func (store) LeaseRenew(ctx context.Context, req sdk.Request, leaseID string) (sdk.Lease, error) {
+	c, p, err := scope(ctx, req)
+	if err != nil {
+		return sdk.Lease{}, err
+	}
+	body := map[string]any{"leaseId": leaseID, "ttl": "", "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false}
+	var a struct {
+		Lease leaseWire `json:"lease"`
+	}
+	err = authed(ctx, req.Env, http.MethodPost, "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID)+"/renew", body, &a, "renewing lease "+leaseID)
+	if err != nil {
+		return sdk.Lease{}, leaseErr(err)
+	}
+	return sdk.Lease{LeaseID: leaseID, TTLSeconds: ttlOf(a.Lease.ExpireAt), Renewable: true}, nil
+}
+
+// LeaseRevoke deletes a lease. A 200 whose lease reads "Failed to delete"
+// counts as revoked: Infisical keeps retrying the provider revoke itself.
+func (store) LeaseRevoke(ctx context.Context, req sdk.Request, leaseID string) error {
+	c, p, err := scope(ctx, req)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"leaseId": leaseID, "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false}
+	var a struct {
+		Lease leaseWire `json:"lease"`
+	}
+	err = authed(ctx, req.Env, http.MethodDelete, "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID), body, &a, "revoking lease "+leaseID)
+	if err != nil {
+		return leaseErr(err)
+	}
+	if a.Lease.Status != nil && *a.Lease.Status != "" {
+		sdk.Logger().Warn("Infisical could not revoke the lease at the provider yet; it retries on its own", "lease_id", leaseID, "status", *a.Lease.Status)
+	}
+	return nil
+}
+
+// leaseErr turns "no such lease" into CodeLeaseNotFound.
+func leaseErr(err error) error {
+	if e, ok := err.(*sdk.Error); ok && e.Code == sdk.CodeNotFound && strings.Contains(e.Message, "lease") {
+		return sdk.Errorf(sdk.CodeLeaseNotFound, "%s", e.Message)
+	}
+	return err
+}
+
+// ttlOf is the seconds left until expireAt by the host's clock (0 when
+// unknown or past, which makes the host renew on next use).
+func ttlOf(expireAt time.Time) int64 {
+	if expireAt.IsZero() {
+		return 0
+	}
+	return max(0, int64(expireAt.Sub(clock())/time.Second))
+}
+
+// leaseValues maps a lease's data to credential keys <NAME>_<FIELD>
+// (upper-snake) with the value rules of wire doc §5.4. Fields whose key
+// part is not a valid key, or that collide after sanitising, are dropped
+// and logged by name.
+func leaseValues(name string, data map[string]any) map[string]string {
+	prefix, ok := keyPart(name)
+	out := map[string]string{}
+	if !ok {
+		sdk.Logger().Warn("dynamic secret name cannot be a key prefix; no keys", "secret", name)
+		return out
+	}
+	fields := make([]string, 0, len(data))
+	for f := range data {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	var dropped []string
+	for _, f := range fields {
+		part, ok := keyPart(f)
+		key := prefix + "_" + part
+		if _, dup := out[key]; !ok || dup {
+			dropped = append(dropped, f)
+			continue
+		}
+		out[key] = valueText(data[f])
+	}
+	if len(dropped) > 0 {
+		sdk.Logger().Warn("dynamic secret fields dropped: not usable as keys", "secret", name, "fields", strings.Join(dropped, ","))
+	}
+	return out
+}
+
+// keyPart trims, maps '-', ' ', '.', '/' to '_' and upper-cases; ok when
+// the result is a valid key.
+func keyPart(s string) (string, bool) {
+	p := strings.ToUpper(strings.TrimSpace(s))
+	p = strings.NewReplacer("-", "_", " ", "_", ".", "_", "/", "_").Replace(p)
+	return p, keyPattern.MatchString(p)
+}
+
+// valueText renders a JSON value as credential text: strings as they are,
+// numbers in shortest decimal, booleans as true/false, null as "", arrays
+// and objects as compact JSON (stable: object keys sorted).
+func valueText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		if math.Abs(x) < 1e21 {
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+// parseMS parses Infisical's TTL strings ("30s", "10m", "1h", "7d", a bare
+// number of milliseconds).
+func parseMS(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, false
+	}
+	units := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "y": 365*24*time.Hour + 6*time.Hour}
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	n, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	u := strings.ToLower(strings.TrimSpace(s[i:]))
+	if u == "" {
+		u = "ms"
+	}
+	d, ok := units[u]
+	if !ok {
+		return 0, false
+	}
+	return time.Duration(n * float64(d)), true
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+
+	"github.com/agent-vault/agent-vault/sdk"
+)
+
+var keyPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// listAnswer is the part of the list-secrets answer the plugin reads.
+type listAnswer struct {
+	Secrets []struct {
+		Key   string `json:"secretKey"`
+		Value string `json:"secretValue"`
+	} `json:"secrets"`
+}
+
+// listPath is the list-secrets call of wire doc §5.2, with every query
+// parameter the SDK sends.
+func listPath(c config) string {
+	q := url.Values{}
+	q.Set("workspaceId", c.ProjectID)
+	q.Set("workspaceSlug", "")
+	q.Set("environment", c.Environment)
+	q.Set("secretPath", c.SecretPath)
+	q.Set("expandSecretReferences", "true")
+	q.Set("include_imports", "false")
+	q.Set("recursive", "false")
+	return "/v3/secrets/raw?" + q.Encode()
+}
+
+func (store) Sync(ctx context.Context, req sdk.Request) (map[string]string, error) {
+	c, err := parseConfig(req.Config)
+	if err != nil {
+		return nil, err
+	}
+	return fetch(ctx, req.Env, c)
+}
+
+// fetch lists the folder's secrets. One key that breaks the key rule fails
+// the whole snapshot, naming the key (the host checks again).
+func fetch(ctx context.Context, env map[string]string, c config) (map[string]string, error) {
+	var a listAnswer
+	if err := authed(ctx, env, http.MethodGet, listPath(c), nil, &a, "listing secrets at "+where(c)); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(a.Secrets))
+	var bad []string
+	for _, s := range a.Secrets {
+		if !keyPattern.MatchString(s.Key) {
+			bad = append(bad, s.Key)
+			continue
+		}
+		out[s.Key] = s.Value
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return nil, sdk.Errorf(sdk.CodeInvalidKey, "Infisical key %q at %s does not match ^[A-Z][A-Z0-9_]*$ (%d bad keys); rename it upstream", bad[0], where(c), len(bad))
+	}
+	return out, nil
+}
+
+// where names a vault's source in messages.
+func where(c config) string {
+	return "project " + c.ProjectID + ", environment " + c.Environment + ", path " + c.SecretPath
+}
+
+// Probe runs the sync fetch, then checks what older servers answer with
+// an empty list rather than 404: the environment (project lookup) and the
+// folder (the dynamic-secret list fails for a missing folder on every
+// version, wire doc §3.3).
+func (store) Probe(ctx context.Context, req sdk.Request) error {
+	c, err := parseConfig(req.Config)
+	if err != nil {
+		return err
+	}
+	if _, err := fetch(ctx, req.Env, c); err != nil {
+		return err
+	}
+	p, err := project(ctx, req.Env, c.ProjectID)
+	if err != nil {
+		// Older servers refuse project lookups by machine identities; the
+		// fetch above already proved access.
+		if e, ok := err.(*sdk.Error); ok && e.Code == sdk.CodeForbidden {
+			return nil
+		}
+		return err
+	}
+	if len(p.Environments) > 0 && !p.hasEnv(c.Environment) {
+		return sdk.Errorf(sdk.CodeNotFound, "environment %q does not exist in project %s", c.Environment, c.ProjectID)
+	}
+	var d dynamicListAnswer
+	err = authed(ctx, req.Env, http.MethodGet, dynamicListPath(p.Slug, c), nil, &d, "checking the folder at "+where(c))
+	if e, ok := err.(*sdk.Error); ok && (e.Code == sdk.CodeNotFound || e.Code == sdk.CodeInvalidStoreConfig) {
+		return sdk.Errorf(sdk.CodeNotFound, "%s", e.Message)
+	}
+	return nil
+}
