@@ -71,12 +71,16 @@ var detection = []struct {
 }{
 	{methodUniversal, func(e map[string]string) bool { return set(e, envUniversalID) && set(e, envUniversalSecret) }},
 	{methodKubernetes, func(e map[string]string) bool { return set(e, envK8sIdentity) }},
-	{methodAWSIAM, func(e map[string]string) bool { return set(e, envAWSIdentity) && set(e, envAWSKeyID) && set(e, envAWSSecret) }},
+	{methodAWSIAM, func(e map[string]string) bool {
+		return set(e, envAWSIdentity) && set(e, envAWSKeyID) && set(e, envAWSSecret)
+	}},
 	// A key file that was named but could not be read arrives as "" and
 	// still selects GCP IAM: falling back to the ID token would hide it.
 	{methodGCPIAM, func(e map[string]string) bool { _, named := e[envGCPKeyFile]; return set(e, envGCPIdentity) && named }},
 	{methodGCPIDToken, func(e map[string]string) bool { return set(e, envGCPIdentity) }},
-	{methodLDAP, func(e map[string]string) bool { return set(e, envLDAPIdentity) && set(e, envLDAPUser) && set(e, envLDAPPassword) }},
+	{methodLDAP, func(e map[string]string) bool {
+		return set(e, envLDAPIdentity) && set(e, envLDAPUser) && set(e, envLDAPPassword)
+	}},
 }
 
 func set(env map[string]string, name string) bool { return strings.TrimSpace(env[name]) != "" }

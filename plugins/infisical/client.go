@@ -45,7 +45,9 @@ type upstreamError struct {
 	message string // the body's "message" when it is a string
 }
 
-func (e *upstreamError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.status, e.name, e.message) }
+func (e *upstreamError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", e.status, e.name, e.message)
+}
 
 // tokenError reports whether the answer means the access token itself was
 // refused (expired, malformed, revoked): a fresh login may fix it.
