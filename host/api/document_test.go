@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/agent-vault/agent-vault/host/api"
-	"github.com/agent-vault/agent-vault/internal/golden"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 // The committed openapi/openapi.json is the golden of the document the code
@@ -14,5 +14,5 @@ func TestOpenAPIDocumentIsCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "../../openapi/openapi.json", append(doc, '\n'))
+	golden.CheckFile(t, "../../openapi/openapi.json", append(doc, '\n'))
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/agent-vault/agent-vault/host/domain"
-	"github.com/agent-vault/agent-vault/internal/golden"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 func TestDecide(t *testing.T) {
@@ -61,5 +61,5 @@ func codeOrEmpty(err error) string {
 
 // The published matrix is generated from the table; it must not drift.
 func TestPermissionsDocument(t *testing.T) {
-	golden.Check(t, "PERMISSIONS.md", []byte(Markdown()))
+	golden.CheckFile(t, "PERMISSIONS.md", []byte(Markdown()))
 }

@@ -8,7 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/agent-vault/agent-vault/internal/golden"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 func on() *bool  { b := true; return &b }
@@ -323,7 +323,7 @@ func TestServiceJSONGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "testdata/services.golden.json", append(got, '\n'))
+	golden.CheckFile(t, "testdata/services.golden.json", append(got, '\n'))
 	var back []Service
 	if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back, list) {
 		t.Fatalf("round trip: %v\n%+v", err, back)

@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/agent-vault/agent-vault/internal/golden"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 func TestServicesYAMLRoundTrip(t *testing.T) {
@@ -19,7 +19,7 @@ func TestServicesYAMLRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "testdata/services.yaml.golden", out)
+	golden.Check(t, "services.yaml", out)
 	back, err := ParseServicesYAML(out)
 	if err != nil {
 		t.Fatal(err)

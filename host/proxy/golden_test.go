@@ -10,7 +10,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/agent-vault/agent-vault/internal/golden"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 // TestErrorWireFormat pins the responses the proxy writes itself, byte for
@@ -49,5 +49,5 @@ func TestErrorWireFormat(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "\n%s\n", body)
 	}
-	golden.Check(t, "testdata/error-responses.golden", out.Bytes())
+	golden.Check(t, "error-responses", out.Bytes())
 }

@@ -15,7 +15,13 @@ import (
 // Check compares got with testdata/<name>.golden byte for byte.
 func Check(t testing.TB, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
+	CheckFile(t, filepath.Join("testdata", name+".golden"), got)
+}
+
+// CheckFile compares got with the file at path, for goldens that live
+// outside testdata (a committed generated document, a published table).
+func CheckFile(t testing.TB, path string, got []byte) {
+	t.Helper()
 	if os.Getenv("UPDATE_GOLDEN") == "1" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
