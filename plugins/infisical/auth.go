@@ -90,14 +90,16 @@ func set(env map[string]string, name string) bool { return strings.TrimSpace(env
 func chooseMethod(env map[string]string) (authMethod, []authMethod, error) {
 	var chosen authMethod
 	var ignored []authMethod
+	gcpIAM := false
 	for _, d := range detection {
 		if !d.complete(env) {
 			continue
 		}
 		// GCP IAM and ID token share the identity variable: one group.
-		if chosen == methodGCPIAM && d.method == methodGCPIDToken {
+		if gcpIAM && d.method == methodGCPIDToken {
 			continue
 		}
+		gcpIAM = gcpIAM || d.method == methodGCPIAM
 		if chosen == "" {
 			chosen = d.method
 		} else {
