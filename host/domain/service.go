@@ -68,6 +68,10 @@ type Service struct {
 	// AllowSetCookie passes upstream Set-Cookie headers to the agent; they
 	// are stripped otherwise.
 	AllowSetCookie bool `json:"allow_set_cookie,omitempty" yaml:"allow_set_cookie,omitempty"`
+	// AllowPlainHTTP lets the proxy attach credentials to plain-http
+	// requests to a host that is not local. Off by default: a credential
+	// sent in clear text is readable by everything on the path.
+	AllowPlainHTTP bool `json:"allow_plain_http,omitempty" yaml:"allow_plain_http,omitempty" doc:"Attach credentials to plain http:// requests to non-local hosts (not recommended)"`
 }
 
 // Auth is a tagged union on Type: each type uses only its own fields.

@@ -287,8 +287,16 @@ func newEnv(t testing.TB, services []domain.Service, opts ...envOption) *env {
 		"v2.api.test:443": tlsAddr, "other.test:80": other.Listener.Addr().String(),
 		"other.test:443": tlsAddr, "deny.test:80": plainAddr,
 	}}
+	// The test hosts (api.test, …) stand for public hosts reached over
+	// plain http as well as https, so their services opt in to plain http;
+	// TestPlaintextInjectionRefused covers the default.
+	plainOK := make([]domain.Service, len(services))
+	for i, s := range services {
+		s.AllowPlainHTTP = true
+		plainOK[i] = s
+	}
 	e.vaults = &fakeVaults{m: map[string]VaultConfig{
-		"v1": {Services: services, UnmatchedHostPolicy: domain.PolicyPassthrough},
+		"v1": {Services: plainOK, UnmatchedHostPolicy: domain.PolicyPassthrough},
 		"v2": {UnmatchedHostPolicy: domain.PolicyDeny},
 	}}
 	cfg := Config{

@@ -9,12 +9,13 @@ import (
 
 // Codes the proxy answers with, besides the domain codes it passes on.
 const (
-	CodeProxyAuthRequired = "proxy_auth_required"    // 407: no or unusable Proxy-Authorization
-	CodeBadProxyRequest   = "bad_proxy_request"      // 400: origin-form request, bad target
-	CodeHTTPSAbsoluteForm = "https_absolute_form"    // 400: absolute-form https:// (use CONNECT)
-	CodeBodyTooLarge      = "request_body_too_large" // 413
-	CodeUpstream          = "upstream_unreachable"   // 502: dial, TLS or protocol failure upstream
-	CodeUpstreamTimeout   = "upstream_timeout"       // 504
+	CodeProxyAuthRequired = "proxy_auth_required"          // 407: no or unusable Proxy-Authorization
+	CodeBadProxyRequest   = "bad_proxy_request"            // 400: origin-form request, bad target
+	CodeHTTPSAbsoluteForm = "https_absolute_form"          // 400: absolute-form https:// (use CONNECT)
+	CodeBodyTooLarge      = "request_body_too_large"       // 413
+	CodeUpstream          = "upstream_unreachable"         // 502: dial, TLS or protocol failure upstream
+	CodeUpstreamTimeout   = "upstream_timeout"             // 504
+	CodePlaintextRefused  = "plaintext_credential_refused" // 403: credentials over plain http to a non-local host
 )
 
 // HeaderProxyError marks a response the proxy wrote itself, so an agent can

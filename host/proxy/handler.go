@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -205,6 +206,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 			return
 		}
 		st.allowSetCookie = svc.AllowSetCookie
+		if scheme == "http" && injects(svc) && !svc.AllowPlainHTTP && !localHost(host) {
+			fail(http.StatusForbidden, errorBody{Error: CodePlaintextRefused,
+				Message: fmt.Sprintf("service %q attaches credentials, which are never sent in clear text to %s: call https://%s (through CONNECT, e.g. HTTPS_PROXY) instead", svc.Name, host, host)})
+			return
+		}
 		if err := broker.Inject(r, svc, p.lookup(r.Context(), pr, st), p.cfg.MaxSubstitutionBody); err != nil {
 			p.injectError(fail, err, pr)
 			return
@@ -224,6 +230,21 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 	r.RequestURI = ""
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	p.rp.ServeHTTP(rec, r)
+}
+
+// injects reports whether a service attaches anything secret.
+func injects(svc *domain.Service) bool {
+	return svc.Auth.Type != domain.AuthPassthrough || len(svc.Substitutions) > 0
+}
+
+// localHost reports whether host is this machine or a private address,
+// where plain http does not cross an untrusted network.
+func localHost(host string) bool {
+	if h := strings.ToLower(host); h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast())
 }
 
 // lookup resolves credential keys for one request, remembering each key's

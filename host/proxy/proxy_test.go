@@ -399,3 +399,38 @@ func dialProxy(t testing.TB, e *env) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// Credentials never travel in clear text to a public host unless the
+// service opts in; local and private hosts are exempt.
+func TestPlaintextInjectionRefused(t *testing.T) {
+	e := newEnv(t, testServices())
+	svcs := e.vaults.m["v1"].Services
+	for i := range svcs {
+		svcs[i].AllowPlainHTTP = false
+	}
+	res, err := e.client("tok1:main").Get("http://api.test/v1/charges")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := errorOf(t, res)
+	if res.StatusCode != http.StatusForbidden || body.Error != CodePlaintextRefused {
+		t.Fatalf("got %d %+v", res.StatusCode, body)
+	}
+	// The same service over https (CONNECT) injects as usual.
+	res, err = e.client("tok1:main").Get("https://api.test/v1/charges")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("https: %d", res.StatusCode)
+	}
+	for _, tc := range []struct {
+		host  string
+		local bool
+	}{{"localhost", true}, {"api.localhost", true}, {"127.0.0.1", true}, {"10.1.2.3", true}, {"[::1]", true}, {"api.test", false}, {"8.8.8.8", false}} {
+		if got := localHost(tc.host); got != tc.local {
+			t.Errorf("localHost(%q) = %v", tc.host, got)
+		}
+	}
+}
