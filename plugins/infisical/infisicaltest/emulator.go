@@ -388,7 +388,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route != "" {
 		e.hits[route]++
 	}
-	f := e.takeFaultLocked(route)
+	f := e.takeFaultLocked(route, r.URL.Query())
 	logged := *entry
 	e.mu.Unlock()
 	if e.onRequest != nil {

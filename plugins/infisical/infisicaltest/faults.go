@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type Fault struct {
 
 	times int // 0: every matching call until cleared
 	after int // matching calls let through before the fault starts
+	query map[string]string // only calls whose query has these values
 	route Route
 	seen  int
 	used  int
@@ -46,6 +48,18 @@ func (f Fault) Times(n int) Fault { f.times = n; return f }
 
 // After lets n matching calls through unharmed before the fault applies.
 func (f Fault) After(n int) Fault { f.after = n; return f }
+
+// OnQuery narrows the fault to calls whose query parameter name has value
+// (e.g. one secretPath), so one emulator can serve a healthy and a faulty
+// folder at once. Calls that do not match neither count nor are harmed.
+func (f Fault) OnQuery(name, value string) Fault {
+	q := map[string]string{name: value}
+	for k, v := range f.query {
+		q[k] = v
+	}
+	f.query = q
+	return f
+}
 
 // Delayed waits d before the fault (or, for Delay, the normal answer).
 func (f Fault) Delayed(d time.Duration) Fault { f.delay = d; return f }
@@ -138,14 +152,14 @@ func (e *Emulator) ClearFaults() {
 
 // takeFaultLocked returns the fault to apply to a call on route, if any,
 // and retires faults whose count is used up.
-func (e *Emulator) takeFaultLocked(route Route) *Fault {
+func (e *Emulator) takeFaultLocked(route Route, query url.Values) *Fault {
 	if route == "" {
 		return nil
 	}
 	var hit *Fault
 	kept := e.faults[:0]
 	for _, f := range e.faults {
-		if f.route == route || (f.route == AllRoutes && route != RouteGCPMetadata) {
+		if (f.route == route || (f.route == AllRoutes && route != RouteGCPMetadata)) && queryMatches(f.query, query) {
 			f.seen++
 			if hit == nil && f.seen > f.after {
 				hit = f
@@ -162,6 +176,15 @@ func (e *Emulator) takeFaultLocked(route Route) *Fault {
 	}
 	cp := *hit
 	return &cp
+}
+
+func queryMatches(want map[string]string, q url.Values) bool {
+	for k, v := range want {
+		if q.Get(k) != v {
+			return false
+		}
+	}
+	return true
 }
 
 // applyPreFault applies the part of a fault that happens before the
