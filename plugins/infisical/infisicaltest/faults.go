@@ -35,8 +35,8 @@ type Fault struct {
 	delay         time.Duration
 	statusDetails string
 
-	times int // 0: every matching call until cleared
-	after int // matching calls let through before the fault starts
+	times int               // 0: every matching call until cleared
+	after int               // matching calls let through before the fault starts
 	query map[string]string // only calls whose query has these values
 	route Route
 	seen  int
