@@ -157,7 +157,8 @@ func mapAPIError(err error, what string) error {
 		return sdk.Errorf(sdk.CodeForbidden, "%s (the machine identity may not read this)", msg)
 	case ue.status == http.StatusNotFound:
 		return sdk.Errorf(sdk.CodeNotFound, "%s", msg)
-	case ue.status == http.StatusBadRequest || ue.status == http.StatusUnprocessableEntity:
+	case ue.status == http.StatusBadRequest && strings.Contains(ue.message, "Invalid secret path"),
+		ue.status == http.StatusBadRequest && strings.Contains(ue.message, "Invalid folder name"):
 		return sdk.Errorf(sdk.CodeInvalidStoreConfig, "%s", msg)
 	default:
 		return sdk.Errorf(sdk.CodeUnreachable, "%s", msg)
@@ -185,6 +186,12 @@ func doRaw(req *http.Request) (rawAnswer, error) {
 // in again once and retries (expired tokens answer 403 TokenError, wire doc
 // §1.9). Upstream errors are mapped to store codes.
 func authed(ctx context.Context, env map[string]string, method, path string, in, out any, what string) error {
+	return mapAPIError(authedRaw(ctx, env, method, path, in, out, what), what)
+}
+
+// authedRaw is authed without the mapping: upstream answers come back as
+// *upstreamError.
+func authedRaw(ctx context.Context, env map[string]string, method, path string, in, out any, what string) error {
 	base, err := apiBase(env)
 	if err != nil {
 		return err
@@ -199,6 +206,6 @@ func authed(ctx context.Context, env map[string]string, method, path string, in,
 			forget(tok)
 			continue
 		}
-		return mapAPIError(err, what)
+		return err
 	}
 }

@@ -155,6 +155,9 @@ func (store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk
 		d, _ := parseMS(a.DynamicSecret.DefaultTTL)
 		ttl = int64(d / time.Second)
 	}
+	if ttl <= 0 {
+		return sdk.Lease{}, sdk.Errorf(sdk.CodeUnreachable, "leasing dynamic secret %s: Infisical answered with a lease that has no time left", name)
+	}
 	return sdk.Lease{LeaseID: a.Lease.ID, Values: leaseValues(name, a.Data), TTLSeconds: ttl, Renewable: true}, nil
 }
 
@@ -171,7 +174,12 @@ func (store) LeaseRenew(ctx context.Context, req sdk.Request, leaseID string) (s
 	if err != nil {
 		return sdk.Lease{}, leaseErr(err)
 	}
-	return sdk.Lease{LeaseID: leaseID, TTLSeconds: ttlOf(a.Lease.ExpireAt), Renewable: true}, nil
+	ttl := ttlOf(a.Lease.ExpireAt)
+	if ttl <= 0 {
+		// The host then mints a new lease and revokes this one.
+		return sdk.Lease{}, sdk.Errorf(sdk.CodeUnreachable, "renewing lease %s: Infisical answered with no time left", leaseID)
+	}
+	return sdk.Lease{LeaseID: leaseID, TTLSeconds: ttl, Renewable: true}, nil
 }
 
 // LeaseRevoke deletes a lease. A 200 whose lease reads "Failed to delete"
@@ -204,7 +212,7 @@ func leaseErr(err error) error {
 }
 
 // ttlOf is the seconds left until expireAt by the host's clock (0 when
-// unknown or past, which makes the host renew on next use).
+// unknown or past).
 func ttlOf(expireAt time.Time) int64 {
 	if expireAt.IsZero() {
 		return 0

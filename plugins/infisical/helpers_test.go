@@ -68,6 +68,9 @@ func codeOf(err error) string {
 }
 
 func ctx(t *testing.T) context.Context {
+	if t == nil {
+		return context.Background()
+	}
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return c

@@ -95,9 +95,11 @@ func (store) Probe(ctx context.Context, req sdk.Request) error {
 		return sdk.Errorf(sdk.CodeNotFound, "environment %q does not exist in project %s", c.Environment, c.ProjectID)
 	}
 	var d dynamicListAnswer
-	err = authed(ctx, req.Env, http.MethodGet, dynamicListPath(p.Slug, c), nil, &d, "checking the folder at "+where(c))
-	if e, ok := err.(*sdk.Error); ok && (e.Code == sdk.CodeNotFound || e.Code == sdk.CodeInvalidStoreConfig) {
-		return sdk.Errorf(sdk.CodeNotFound, "%s", e.Message)
+	what := "checking the folder at " + where(c)
+	err = authedRaw(ctx, req.Env, http.MethodGet, dynamicListPath(p.Slug, c), nil, &d, what)
+	if ue, ok := err.(*upstreamError); ok && (ue.status == http.StatusNotFound || ue.status == http.StatusBadRequest) {
+		// 404 on current servers, 400 "Folder not found" on older ones.
+		return sdk.Errorf(sdk.CodeNotFound, "%s: %s", what, ue.describe())
 	}
 	return nil
 }

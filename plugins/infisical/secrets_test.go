@@ -79,9 +79,13 @@ func TestSyncProbe_errors(t *testing.T) {
 			wantErr: "external_store_unreachable: universal-auth login: HTTP 502"},
 		{name: "non-json", setup: func(f *fixture) { f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.NonJSON()) },
 			wantErr: "external_store_unreachable: listing secrets at project p-1, environment dev, path /app: Infisical answered HTTP 200 with \"text/plain\" instead of JSON"},
-		{name: "malformed", setup: func(f *fixture) { f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Raw(200, "application/json", `{"secrets":[{"secretKey":1}]}`)) },
+		{name: "malformed", setup: func(f *fixture) {
+			f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Raw(200, "application/json", `{"secrets":[{"secretKey":1}]}`))
+		},
 			wantErr: "external_store_unreachable: listing secrets at project p-1, environment dev, path /app: malformed answer from Infisical: field \"secrets.secretKey\" has the wrong type (number)"},
-		{name: "truncated", setup: func(f *fixture) { f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Raw(200, "application/json", `{"secrets":[`)) },
+		{name: "truncated", setup: func(f *fixture) {
+			f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Raw(200, "application/json", `{"secrets":[`))
+		},
 			wantErr: "external_store_unreachable: listing secrets at project p-1, environment dev, path /app: malformed answer from Infisical: invalid JSON at byte 12"},
 		{name: "down", setup: func(f *fixture) { f.emu.Stop() },
 			wantErr: "external_store_unreachable"},
@@ -180,12 +184,12 @@ func TestToken_renewAndRelogin(t *testing.T) {
 		want    counts
 	}{
 		{0, counts{1, 0}},
-		{50 * time.Second, counts{1, 0}},  // 50 s left: cached
-		{30 * time.Second, counts{1, 1}},  // 20 s left (< 25 s margin): renewed
-		{80 * time.Second, counts{1, 2}},  // t=160: renewed again (240 s of max TTL left)
-		{80 * time.Second, counts{1, 3}},  // t=240: renewed (160 s left)
-		{80 * time.Second, counts{2, 3}},  // t=320: 80 s of max TTL left < TTL: log in again
-		{10 * time.Second, counts{2, 3}},  // cached
+		{50 * time.Second, counts{1, 0}}, // 50 s left: cached
+		{30 * time.Second, counts{1, 1}}, // 20 s left (< 25 s margin): renewed
+		{80 * time.Second, counts{1, 2}}, // t=160: renewed again (240 s of max TTL left)
+		{80 * time.Second, counts{1, 3}}, // t=240: renewed (160 s left)
+		{80 * time.Second, counts{2, 3}}, // t=320: 80 s of max TTL left < TTL: log in again
+		{10 * time.Second, counts{2, 3}}, // cached
 	}
 	for i, s := range steps {
 		f.emu.Clock().Advance(s.advance)
