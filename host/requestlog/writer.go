@@ -157,6 +157,15 @@ func (w *Writer) flush(batch []store.RequestLog) {
 	} else {
 		w.written.Add(uint64(len(batch)))
 	}
+	// At debug level, one line per request as well, written here, off the
+	// proxy's path. Key names only.
+	if w.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		for _, r := range batch {
+			w.opts.Logger.Debug("proxied request", "vault_id", r.VaultID, "actor", r.ActorKind+":"+r.ActorID,
+				"method", r.Method, "host", r.Host, "path", r.Path, "service", r.Service, "keys", r.Keys,
+				"status", r.Status, "latency_ms", r.LatencyMS, "error", r.Error)
+		}
+	}
 	w.warnDrops(false)
 }
 

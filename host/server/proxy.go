@@ -13,6 +13,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/certs"
 	"github.com/agent-vault/agent-vault/host/netguard"
 	"github.com/agent-vault/agent-vault/host/proxy"
+	"github.com/agent-vault/agent-vault/host/requestlog"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/agent-vault/agent-vault/host/vaultcache"
@@ -23,7 +24,7 @@ type proxyListener struct {
 	proxy *proxy.Proxy
 	ln    net.Listener
 	ca    *certs.Authority
-	sink  *proxy.AsyncSink
+	sink  *requestlog.Writer
 }
 
 func (p *proxyListener) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
@@ -63,12 +64,9 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 	if err != nil {
 		return nil, err
 	}
-	// One log line per proxied request, off the hot path. Key names only.
-	sink := proxy.NewAsyncSink(8192, func(e proxy.Event) {
-		log.Debug("proxied request", "vault", e.VaultName, "actor", string(e.ActorKind)+":"+e.ActorID,
-			"method", e.Method, "host", e.Host, "path", e.Path, "service", e.Service, "keys", e.Keys,
-			"status", e.Status, "latency_ms", e.Latency.Milliseconds(), "error", e.Error)
-	})
+	// Request events become request_logs rows through the batching writer;
+	// Emit never blocks the proxy.
+	sink := requestlog.New(st, requestlog.Options{Logger: log})
 	p, err := proxy.New(proxy.Config{
 		DialContext:   guard.DialContext,
 		Certificates:  ca.Leaf,

@@ -23,6 +23,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/agent-vault/agent-vault/host/vaultcache"
+	"github.com/agent-vault/agent-vault/web"
 )
 
 // Config is everything `agent-vault server` is told.
@@ -80,6 +81,11 @@ func Run(ctx context.Context, cfg Config) error {
 	storesDone := make(chan struct{})
 	go func() { stores.Run(storesCtx); close(storesDone) }()
 	defer func() { stopStores(); <-storesDone }() // revokes this instance's leases, bounded
+	stopJobs, err := startJobs(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	defer stopJobs()
 
 	// The proxy comes first so the API can publish its CA and port.
 	var mitm *proxyListener
@@ -103,13 +109,15 @@ func Run(ctx context.Context, cfg Config) error {
 		AllowPrivateRanges: cfg.AllowPrivateRanges,
 		Stores:             stores,
 		Changed:            cache.Invalidate,
+		StoreInfo:          storeInfo{stores},
 	}
 	if mitm != nil {
 		deps.CACertPEM, deps.MITMPort = mitm.ca.CertPEM(), mitm.port()
+		deps.RequestLogDropped = func() uint64 { return mitm.sink.Stats().Dropped }
 	}
 	handler, _ := api.New(deps)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           withUI(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -245,4 +253,15 @@ func PutEnvelope(ctx context.Context, st *store.Store, env *seal.Envelope) error
 		return err
 	}
 	return st.PutMeta(ctx, envelopeKey, b)
+}
+
+// withUI serves the API's paths with the API handler and everything else
+// with the embedded browser UI, on the same listener.
+func withUI(apiHandler http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/health", "/discover", "/openapi.json", "/openapi.yaml", "/openapi-3.0.json", "/openapi-3.0.yaml"} {
+		mux.Handle(p, apiHandler)
+	}
+	mux.Handle("/", web.Handler())
+	return mux
 }
