@@ -106,7 +106,7 @@ func jsonField(field string) func(string, map[string]string) {
 // golden testdata/e2e/session.golden: human and --json output, error
 // messages and exit codes.
 func TestCLI(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	s := startServer(t, newDataDir(t))
 	owner := newOperator(t, s.URL)
 	ops := map[string]*operator{"": owner, "member": newOperator(t, s.URL)}
 	if err := os.WriteFile(filepath.Join(owner.home, "services.yaml"), []byte(`services:
@@ -164,6 +164,19 @@ func TestCLI(t *testing.T) {
 		{name: "creds-list-missing-vault", args: []string{"vault", "creds", "list", "--vault", "nope"}, wantExit: 3},
 		{name: "creds-delete-json", args: []string{"vault", "creds", "delete", "--vault", "my-app", "B_KEY", "--json"}},
 		{name: "creds-delete-missing", args: []string{"vault", "creds", "rm", "--vault", "my-app", "NOPE"}, wantExit: 3},
+
+		{name: "store-kinds", args: []string{"vault", "credential-store", "kinds"}},
+		{name: "store-kinds-json", args: []string{"vault", "credential-store", "kinds", "--json"}},
+		{name: "store-show", args: []string{"vault", "credential-store", "show", "my-app"}},
+		{name: "store-show-json", args: []string{"vault", "credential-store", "show", "my-app", "--json"}},
+		{name: "store-show-missing", args: []string{"vault", "credential-store", "show", "nope"}, wantExit: 3},
+		{name: "store-sync-builtin", args: []string{"vault", "credential-store", "sync", "my-app"}, wantExit: 4},
+		{name: "store-set-no-terminal", args: []string{"vault", "credential-store", "set", "my-app", "--kind=builtin"}, wantExit: 2},
+		{name: "store-set-builtin-yes-json", args: []string{"vault", "credential-store", "set", "my-app", "--kind=builtin", "--yes", "--json"}},
+		{name: "store-set-infisical-not-configured", args: []string{"vault", "credential-store", "set", "my-app", "--kind=infisical", "--infisical-project-id=abc123", "--infisical-environment=dev", "--infisical-path=/stripe", "--poll-interval-seconds=60", "--yes"}, wantExit: 1},
+		{name: "store-set-infisical-missing-flags", args: []string{"vault", "credential-store", "set", "my-app", "--kind=infisical", "--yes"}, wantExit: 2},
+		{name: "store-set-missing-kind", args: []string{"vault", "credential-store", "set", "my-app"}, wantExit: 2},
+		{name: "vault-create-infisical-missing-flags", args: []string{"vault", "create", "x-app", "--credential-store=infisical"}, wantExit: 2},
 
 		{name: "service-set-issue-line", args: []string{"service", "set", "my-db", "--vault=my-app", "--host=db.internal", "--auth=basic", "--username=DB_POSTGRES_USERNAME", "--password=DB_POSTGRES_PASSWORD"}},
 		{name: "service-add-exists", args: []string{"service", "add", "my-db", "--vault=my-app", "--host=db.internal", "--auth=passthrough"}, wantExit: 4},
@@ -324,34 +337,45 @@ func withTerminal(t *testing.T, o *operator, typed string, args ...string) (stdo
 	return o.run(tty, "", nil, args...)
 }
 
-// testConfirm answers the typed confirmation of vault delete right and
-// wrong on a terminal; "absent" (no terminal, no --yes) is in the script.
+// testConfirm answers the typed confirmations (vault delete, credential-
+// store set) right and wrong on a terminal; "absent" (no terminal, no
+// --yes) is in the script.
 func testConfirm(t *testing.T, owner *operator) {
 	if _, stderr, code := owner.run(nil, "", nil, "vault", "create", "doomed"); code != 0 {
 		t.Fatalf("create: %s", stderr)
 	}
+	const deletePrompt = "Deleting vault \"doomed\" removes its credentials, services and grants for good.\nType the vault name (doomed) to confirm: "
+	const storePrompt = "Vault \"doomed\" stays on the built-in store.\nType the vault name (doomed) to confirm: "
 	tests := []struct {
 		name       string
+		args       []string
 		typed      string
 		wantExit   int
 		wantStderr string
+		wantStdout string
 		wantExists bool
 	}{
-		{"wrong", "my-app\n", 1, `error: the confirmation did not match "doomed"; nothing was changed`, true},
-		{"empty", "\n", 1, `the confirmation did not match "doomed"; nothing was changed`, true},
-		{"right", "doomed\n", 0, `Type the vault name (doomed) to confirm: `, false},
+		{"store-set-wrong", []string{"vault", "credential-store", "set", "doomed", "--kind=builtin"}, "my-app\n", 1,
+			storePrompt + "error: the confirmation did not match \"doomed\"; nothing was changed\n", "", true},
+		{"store-set-right", []string{"vault", "credential-store", "set", "doomed", "--kind=builtin"}, "doomed\n", 0,
+			storePrompt, "Vault doomed now uses the builtin credential store.\n", true},
+		{"delete-wrong", []string{"vault", "delete", "doomed"}, "my-app\n", 1,
+			deletePrompt + "error: the confirmation did not match \"doomed\"; nothing was changed\n", "", true},
+		{"delete-empty", []string{"vault", "delete", "doomed"}, "\n", 1,
+			deletePrompt + "error: the confirmation did not match \"doomed\"; nothing was changed\n", "", true},
+		{"delete-right", []string{"vault", "delete", "doomed"}, "doomed\n", 0, deletePrompt, "Deleted vault doomed.\n", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := withTerminal(t, owner, tc.typed, "vault", "delete", "doomed")
+			stdout, stderr, code := withTerminal(t, owner, tc.typed, tc.args...)
 			if code != tc.wantExit {
 				t.Fatalf("exit %d, want %d\n%s%s", code, tc.wantExit, stdout, stderr)
 			}
-			if !strings.Contains(stderr, tc.wantStderr) {
-				t.Errorf("stderr %q, want it to contain %q", stderr, tc.wantStderr)
+			if stderr != tc.wantStderr {
+				t.Errorf("stderr %q\nwant   %q", stderr, tc.wantStderr)
 			}
-			if !strings.Contains(stderr, "Deleting vault \"doomed\" removes its credentials, services and grants for good.\nType the vault name (doomed) to confirm: ") {
-				t.Errorf("the prompt is missing: %q", stderr)
+			if !strings.HasPrefix(stdout, tc.wantStdout) || (tc.wantStdout == "" && stdout != "") {
+				t.Errorf("stdout %q, want prefix %q", stdout, tc.wantStdout)
 			}
 			if got := vaultExists(t, owner, "doomed"); got != tc.wantExists {
 				t.Errorf("vault exists = %v, want %v", got, tc.wantExists)
@@ -433,7 +457,7 @@ func TestRun(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upstream.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startServerWith(t, t.TempDir(), []string{"--mitm-port=-1", "--allow-private-ranges", "--upstream-ca-file", caFile})
+	s := startServerWith(t, newDataDir(t), []string{"--mitm-port=-1", "--allow-private-ranges", "--upstream-ca-file", caFile})
 	o := newOperator(t, s.URL)
 	host := strings.TrimPrefix(upstream.URL, "https://")
 	for _, args := range [][]string{

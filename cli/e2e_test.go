@@ -21,6 +21,22 @@ import (
 // binary is the real agent-vault, built once for these tests.
 var binary string
 
+// wasmCache is one plugin compilation cache shared by the servers of
+// newDataDir, so only the first pays for compiling the store plugins.
+var wasmCache string
+
+// newDataDir is a fresh data directory whose compilation cache is shared.
+func newDataDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.MkdirAll(wasmCache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(wasmCache, filepath.Join(dir, "wasm-cache")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// Fuzz workers run only in-process fuzz targets: skip the build.
@@ -32,6 +48,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "agent-vault")
+	wasmCache = filepath.Join(dir, "wasm-cache")
 	build := exec.Command("go", "build", "-o", binary, "../")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {

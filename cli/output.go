@@ -146,3 +146,31 @@ func readAllStdin(e *env, what string) (string, error) {
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
+
+// progress shows a ticking status line on stderr while a long call runs,
+// only when stderr is a terminal and the output is for people; piped runs
+// stay quiet. stop clears the line.
+func progress(e *env, out *printer, msg string) (stop func()) {
+	f, ok := e.Stderr.(*os.File)
+	if !ok || out.json || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		const frames = `|/-\`
+		start := time.Now()
+		tick := time.NewTicker(120 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			fmt.Fprintf(f, "\r%c %s… %ds", frames[i%len(frames)], msg, int(time.Since(start).Seconds()))
+			select {
+			case <-done:
+				fmt.Fprint(f, "\r\033[K")
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -21,12 +21,13 @@ type vaultCmd struct {
 	Join     vaultJoinCmd     `cmd:"" help:"Join a vault as admin (instance owners)."`
 	Settings vaultSettingsCmd `cmd:"" help:"Show or change a vault's settings."`
 
-	Credential credentialCmd   `cmd:"" aliases:"creds" help:"List, set and delete a vault's credentials (values are never shown)."`
-	Service    serviceCmd      `cmd:"" help:"Manage the services (hosts and how to authenticate to them) of a vault."`
-	User       vaultUserCmd    `cmd:"" help:"Manage which users can use a vault, and their roles."`
-	Agent      vaultAgentCmd   `cmd:"" help:"Manage which agents can use a vault, and their roles."`
-	Session    vaultSessionCmd `cmd:"" help:"Create, list and revoke scoped sessions (short-lived tokens fixed to one vault)."`
-	Run        runCmd          `cmd:"" help:"Same as 'agent-vault run': run a program through the proxy with this vault's credentials."`
+	CredentialStore credentialStoreCmd `cmd:"" name:"credential-store" help:"Show, switch and sync a vault's credential store (builtin or external)."`
+	Credential      credentialCmd      `cmd:"" aliases:"creds" help:"List, set and delete a vault's credentials (values are never shown)."`
+	Service         serviceCmd         `cmd:"" help:"Manage the services (hosts and how to authenticate to them) of a vault."`
+	User            vaultUserCmd       `cmd:"" help:"Manage which users can use a vault, and their roles."`
+	Agent           vaultAgentCmd      `cmd:"" help:"Manage which agents can use a vault, and their roles."`
+	Session         vaultSessionCmd    `cmd:"" help:"Create, list and revoke scoped sessions (short-lived tokens fixed to one vault)."`
+	Run             runCmd             `cmd:"" help:"Same as 'agent-vault run': run a program through the proxy with this vault's credentials."`
 }
 
 func vaultRows(vs []client.VaultView) [][]string {
@@ -43,15 +44,36 @@ func vaultRows(vs []client.VaultView) [][]string {
 
 type vaultCreateCmd struct {
 	authFlag
-	Name string `arg:"" help:"Vault name: 3-64 characters of a-z, 0-9 and single inner hyphens."`
+	Name            string `arg:"" help:"Vault name: 3-64 characters of a-z, 0-9 and single inner hyphens."`
+	CredentialStore string `name:"credential-store" default:"builtin" placeholder:"KIND" help:"Where the credentials come from: builtin, or an external kind such as infisical."`
+	storeFlags
 }
 
-func (v *vaultCreateCmd) Run(c *apiClient, out *printer) error {
-	vv, err := decode[client.VaultView](c.api.CreateVault(c.ctx, client.CreateVaultJSONRequestBody{Name: v.Name}))
+func (vaultCreateCmd) Help() string {
+	return `An external store is probed before the vault is created; if the probe fails,
+nothing is created.
+
+Example:
+  agent-vault vault create my-app --credential-store=infisical \
+    --infisical-project-id=abc123 --infisical-environment=dev --infisical-path=/stripe`
+}
+
+func (v *vaultCreateCmd) Run(e *env, c *apiClient, out *printer) error {
+	body := client.CreateVaultJSONRequestBody{Name: v.Name}
+	spec, err := v.spec(v.CredentialStore)
 	if err != nil {
 		return err
 	}
-	return out.result(vv, func() { out.line("Created vault %s.", vv.Name) })
+	if v.CredentialStore != builtinKind {
+		body.CredentialStore = &spec
+	}
+	stop := progress(e, out, "Creating vault "+v.Name)
+	vv, err := decode[client.VaultView](c.api.CreateVault(c.ctx, body))
+	stop()
+	if err != nil {
+		return err
+	}
+	return out.result(vv, func() { out.line("Created vault %s (%s credential store).", vv.Name, v.CredentialStore) })
 }
 
 type vaultListCmd struct {

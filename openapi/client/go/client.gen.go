@@ -104,16 +104,76 @@ func (e CreateInviteInputBodyRole) Valid() bool {
 
 // Defines values for CredentialViewType.
 const (
-	Dynamic CredentialViewType = "dynamic"
-	Static  CredentialViewType = "static"
+	CredentialViewTypeDynamic CredentialViewType = "dynamic"
+	CredentialViewTypeStatic  CredentialViewType = "static"
 )
 
 // Valid indicates whether the value is a known member of the CredentialViewType enum.
 func (e CredentialViewType) Valid() bool {
 	switch e {
-	case Dynamic:
+	case CredentialViewTypeDynamic:
 		return true
-	case Static:
+	case CredentialViewTypeStatic:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExplainOutputBodyDecision.
+const (
+	Forward ExplainOutputBodyDecision = "forward"
+	Inject  ExplainOutputBodyDecision = "inject"
+	Refuse  ExplainOutputBodyDecision = "refuse"
+)
+
+// Valid indicates whether the value is a known member of the ExplainOutputBodyDecision enum.
+func (e ExplainOutputBodyDecision) Valid() bool {
+	switch e {
+	case Forward:
+		return true
+	case Inject:
+		return true
+	case Refuse:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExplainOutputBodyUnmatchedHostPolicy.
+const (
+	ExplainOutputBodyUnmatchedHostPolicyDeny        ExplainOutputBodyUnmatchedHostPolicy = "deny"
+	ExplainOutputBodyUnmatchedHostPolicyPassthrough ExplainOutputBodyUnmatchedHostPolicy = "passthrough"
+)
+
+// Valid indicates whether the value is a known member of the ExplainOutputBodyUnmatchedHostPolicy enum.
+func (e ExplainOutputBodyUnmatchedHostPolicy) Valid() bool {
+	switch e {
+	case ExplainOutputBodyUnmatchedHostPolicyDeny:
+		return true
+	case ExplainOutputBodyUnmatchedHostPolicyPassthrough:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExplainedKeySource.
+const (
+	ExplainedKeySourceDynamic ExplainedKeySource = "dynamic"
+	ExplainedKeySourceMissing ExplainedKeySource = "missing"
+	ExplainedKeySourceStatic  ExplainedKeySource = "static"
+)
+
+// Valid indicates whether the value is a known member of the ExplainedKeySource enum.
+func (e ExplainedKeySource) Valid() bool {
+	switch e {
+	case ExplainedKeySourceDynamic:
+		return true
+	case ExplainedKeySourceMissing:
+		return true
+	case ExplainedKeySourceStatic:
 		return true
 	default:
 		return false
@@ -122,19 +182,19 @@ func (e CredentialViewType) Valid() bool {
 
 // Defines values for MeOutputBodyKind.
 const (
-	Agent   MeOutputBodyKind = "agent"
-	Session MeOutputBodyKind = "session"
-	User    MeOutputBodyKind = "user"
+	MeOutputBodyKindAgent   MeOutputBodyKind = "agent"
+	MeOutputBodyKindSession MeOutputBodyKind = "session"
+	MeOutputBodyKindUser    MeOutputBodyKind = "user"
 )
 
 // Valid indicates whether the value is a known member of the MeOutputBodyKind enum.
 func (e MeOutputBodyKind) Valid() bool {
 	switch e {
-	case Agent:
+	case MeOutputBodyKindAgent:
 		return true
-	case Session:
+	case MeOutputBodyKindSession:
 		return true
-	case User:
+	case MeOutputBodyKindUser:
 		return true
 	default:
 		return false
@@ -156,6 +216,105 @@ func (e MemberViewRole) Valid() bool {
 	case MemberViewRoleMember:
 		return true
 	case MemberViewRoleProxy:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProposalActorKind.
+const (
+	ProposalActorKindAgent   ProposalActorKind = "agent"
+	ProposalActorKindSession ProposalActorKind = "session"
+	ProposalActorKindUser    ProposalActorKind = "user"
+)
+
+// Valid indicates whether the value is a known member of the ProposalActorKind enum.
+func (e ProposalActorKind) Valid() bool {
+	switch e {
+	case ProposalActorKindAgent:
+		return true
+	case ProposalActorKindSession:
+		return true
+	case ProposalActorKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProposalViewStatus.
+const (
+	ProposalViewStatusApproved ProposalViewStatus = "approved"
+	ProposalViewStatusExpired  ProposalViewStatus = "expired"
+	ProposalViewStatusPending  ProposalViewStatus = "pending"
+	ProposalViewStatusRejected ProposalViewStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the ProposalViewStatus enum.
+func (e ProposalViewStatus) Valid() bool {
+	switch e {
+	case ProposalViewStatusApproved:
+		return true
+	case ProposalViewStatusExpired:
+		return true
+	case ProposalViewStatusPending:
+		return true
+	case ProposalViewStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProposedCredentialAction.
+const (
+	ProposedCredentialActionDelete ProposedCredentialAction = "delete"
+	ProposedCredentialActionSet    ProposedCredentialAction = "set"
+)
+
+// Valid indicates whether the value is a known member of the ProposedCredentialAction enum.
+func (e ProposedCredentialAction) Valid() bool {
+	switch e {
+	case ProposedCredentialActionDelete:
+		return true
+	case ProposedCredentialActionSet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProposedCredentialViewAction.
+const (
+	ProposedCredentialViewActionDelete ProposedCredentialViewAction = "delete"
+	ProposedCredentialViewActionSet    ProposedCredentialViewAction = "set"
+)
+
+// Valid indicates whether the value is a known member of the ProposedCredentialViewAction enum.
+func (e ProposedCredentialViewAction) Valid() bool {
+	switch e {
+	case ProposedCredentialViewActionDelete:
+		return true
+	case ProposedCredentialViewActionSet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProposedServiceAction.
+const (
+	ProposedServiceActionDelete ProposedServiceAction = "delete"
+	ProposedServiceActionSet    ProposedServiceAction = "set"
+)
+
+// Valid indicates whether the value is a known member of the ProposedServiceAction enum.
+func (e ProposedServiceAction) Valid() bool {
+	switch e {
+	case ProposedServiceActionDelete:
+		return true
+	case ProposedServiceActionSet:
 		return true
 	default:
 		return false
@@ -222,6 +381,24 @@ func (e SubstitutionIn) Valid() bool {
 	case Path:
 		return true
 	case Query:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SummaryLastSyncStatus.
+const (
+	Error SummaryLastSyncStatus = "error"
+	Ok    SummaryLastSyncStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the SummaryLastSyncStatus enum.
+func (e SummaryLastSyncStatus) Valid() bool {
+	switch e {
+	case Error:
+		return true
+	case Ok:
 		return true
 	default:
 		return false
@@ -348,6 +525,81 @@ func (e VaultViewRole) Valid() bool {
 	}
 }
 
+// Defines values for AdminListProposalsParamsStatus.
+const (
+	AdminListProposalsParamsStatusApproved AdminListProposalsParamsStatus = "approved"
+	AdminListProposalsParamsStatusExpired  AdminListProposalsParamsStatus = "expired"
+	AdminListProposalsParamsStatusPending  AdminListProposalsParamsStatus = "pending"
+	AdminListProposalsParamsStatusRejected AdminListProposalsParamsStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the AdminListProposalsParamsStatus enum.
+func (e AdminListProposalsParamsStatus) Valid() bool {
+	switch e {
+	case AdminListProposalsParamsStatusApproved:
+		return true
+	case AdminListProposalsParamsStatusExpired:
+		return true
+	case AdminListProposalsParamsStatusPending:
+		return true
+	case AdminListProposalsParamsStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListProposalsParamsStatus.
+const (
+	ListProposalsParamsStatusApproved ListProposalsParamsStatus = "approved"
+	ListProposalsParamsStatusExpired  ListProposalsParamsStatus = "expired"
+	ListProposalsParamsStatusPending  ListProposalsParamsStatus = "pending"
+	ListProposalsParamsStatusRejected ListProposalsParamsStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the ListProposalsParamsStatus enum.
+func (e ListProposalsParamsStatus) Valid() bool {
+	switch e {
+	case ListProposalsParamsStatusApproved:
+		return true
+	case ListProposalsParamsStatusExpired:
+		return true
+	case ListProposalsParamsStatusPending:
+		return true
+	case ListProposalsParamsStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListRequestLogsParamsStatusBucket.
+const (
+	N1xx ListRequestLogsParamsStatusBucket = "1xx"
+	N2xx ListRequestLogsParamsStatusBucket = "2xx"
+	N3xx ListRequestLogsParamsStatusBucket = "3xx"
+	N4xx ListRequestLogsParamsStatusBucket = "4xx"
+	N5xx ListRequestLogsParamsStatusBucket = "5xx"
+)
+
+// Valid indicates whether the value is a known member of the ListRequestLogsParamsStatusBucket enum.
+func (e ListRequestLogsParamsStatusBucket) Valid() bool {
+	switch e {
+	case N1xx:
+		return true
+	case N2xx:
+		return true
+	case N3xx:
+		return true
+	case N4xx:
+		return true
+	case N5xx:
+		return true
+	default:
+		return false
+	}
+}
+
 // AgentTokenOutputBody defines model for AgentTokenOutputBody.
 type AgentTokenOutputBody struct {
 	Agent AgentView `json:"agent"`
@@ -368,6 +620,13 @@ type AgentView struct {
 
 // AgentViewRole defines model for AgentView.Role.
 type AgentViewRole string
+
+// ApproveProposalInputBody defines model for ApproveProposalInputBody.
+type ApproveProposalInputBody struct {
+	// Credentials KEY: value for the proposal's credential slots; overrides a value the agent supplied (write-only)
+	Credentials *map[string]string `json:"credentials,omitempty"`
+	Vault       string             `json:"vault"`
+}
 
 // Auth defines model for Auth.
 type Auth struct {
@@ -435,6 +694,21 @@ type CreateInviteOutputBody struct {
 	Token string `json:"token"`
 }
 
+// CreateProposalInputBody defines model for CreateProposalInputBody.
+type CreateProposalInputBody struct {
+	Credentials *[]ProposedCredential `json:"credentials,omitempty"`
+
+	// Message For the reviewer: what the agent needs and why
+	Message  string             `json:"message"`
+	Services *[]ProposedService `json:"services,omitempty"`
+
+	// UserMessage What the agent's user asked for, quoted, for context
+	UserMessage *string `json:"user_message,omitempty"`
+
+	// Vault The vault (else X-Vault, else the token's only vault)
+	Vault *string `json:"vault,omitempty"`
+}
+
 // CreateSessionInputBody defines model for CreateSessionInputBody.
 type CreateSessionInputBody struct {
 	// TtlSeconds Lifetime; default 86400
@@ -454,31 +728,41 @@ type CreateSessionOutputBody struct {
 
 // CreateVaultInputBody defines model for CreateVaultInputBody.
 type CreateVaultInputBody struct {
+	// CredentialStore Where the vault's credentials come from; built-in when absent
+	CredentialStore *CredentialStoreSpec `json:"credential_store,omitempty"`
+
 	// Name 3-64 characters of a-z, 0-9 and single inner hyphens
 	Name string `json:"name"`
 }
 
-// CredentialStoreView defines model for CredentialStoreView.
-type CredentialStoreView struct {
-	CredentialCount int64 `json:"credential_count"`
+// CredentialStoreSpec defines model for CredentialStoreSpec.
+type CredentialStoreSpec struct {
+	// Config The kind's per-vault config, e.g. {"project_id":…,"environment":…,"secret_path":"/…"} for infisical
+	Config interface{} `json:"config,omitempty"`
 
-	// Kind builtin, or the kind of an external store such as infisical
+	// Kind builtin, or an external kind listed by GET /v1/instance/credential-stores
 	Kind string `json:"kind"`
 
-	// ReadOnly Local credential writes are refused
-	ReadOnly bool `json:"read_only"`
+	// PollIntervalSeconds Sync cadence (default 60, minimum 10)
+	PollIntervalSeconds *int64 `json:"poll_interval_seconds,omitempty"`
 }
 
 // CredentialView defines model for CredentialView.
 type CredentialView struct {
 	Key string `json:"key"`
 
+	// Secret The dynamic secret that provides this key
+	Secret *string `json:"secret,omitempty"`
+
 	// Source builtin, or the external store kind the value comes from
 	Source string `json:"source"`
 
 	// Type static values are stored; dynamic ones are leased on use
-	Type      CredentialViewType `json:"type"`
-	UpdatedAt *time.Time         `json:"updated_at,omitempty"`
+	Type CredentialViewType `json:"type"`
+
+	// Unavailable The dynamic secret could not be leased just now
+	Unavailable *bool      `json:"unavailable,omitempty"`
+	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
 }
 
 // CredentialViewType static values are stored; dynamic ones are leased on use
@@ -488,6 +772,29 @@ type CredentialViewType string
 type DeleteCredentialsInputBody struct {
 	Keys  *[]string `json:"keys"`
 	Vault string    `json:"vault"`
+}
+
+// DiscoverOutputBody defines model for DiscoverOutputBody.
+type DiscoverOutputBody struct {
+	// AvailableCredentials Credential keys the vault can inject (names only)
+	AvailableCredentials *[]string `json:"available_credentials"`
+
+	// GuideUrl The agent guide (Markdown)
+	GuideUrl string `json:"guide_url"`
+
+	// ProposeUrl Where to POST a proposal for what is missing
+	ProposeUrl string               `json:"propose_url"`
+	Services   *[]DiscoveredService `json:"services"`
+	Vault      string               `json:"vault"`
+}
+
+// DiscoveredService defines model for DiscoveredService.
+type DiscoveredService struct {
+	Enabled bool `json:"enabled"`
+
+	// Host The host pattern requests must match to get the service's credentials
+	Host string `json:"host"`
+	Name string `json:"name"`
 }
 
 // EmailPassword defines model for EmailPassword.
@@ -511,6 +818,46 @@ type ErrorDetail struct {
 	Value interface{} `json:"value,omitempty"`
 }
 
+// ExplainOutputBody defines model for ExplainOutputBody.
+type ExplainOutputBody struct {
+	// Code The error code the proxy would answer with, when it refuses
+	Code                *string                              `json:"code,omitempty"`
+	Credentials         *[]ExplainedKey                      `json:"credentials"`
+	Decision            ExplainOutputBodyDecision            `json:"decision"`
+	Host                string                               `json:"host"`
+	Method              string                               `json:"method"`
+	Path                string                               `json:"path"`
+	Port                string                               `json:"port"`
+	Reason              string                               `json:"reason"`
+	Service             *ExplainedService                    `json:"service,omitempty"`
+	UnmatchedHostPolicy ExplainOutputBodyUnmatchedHostPolicy `json:"unmatched_host_policy"`
+}
+
+// ExplainOutputBodyDecision defines model for ExplainOutputBody.Decision.
+type ExplainOutputBodyDecision string
+
+// ExplainOutputBodyUnmatchedHostPolicy defines model for ExplainOutputBody.UnmatchedHostPolicy.
+type ExplainOutputBodyUnmatchedHostPolicy string
+
+// ExplainedKey defines model for ExplainedKey.
+type ExplainedKey struct {
+	Key string `json:"key"`
+
+	// Source static: stored; dynamic: leased on use; missing: the request would fail
+	Source ExplainedKeySource `json:"source"`
+}
+
+// ExplainedKeySource static: stored; dynamic: leased on use; missing: the request would fail
+type ExplainedKeySource string
+
+// ExplainedService defines model for ExplainedService.
+type ExplainedService struct {
+	AuthType string `json:"auth_type"`
+	Enabled  bool   `json:"enabled"`
+	Host     string `json:"host"`
+	Name     string `json:"name"`
+}
+
 // HealthOutputBody defines model for HealthOutputBody.
 type HealthOutputBody struct {
 	// Status Examples: ok
@@ -521,6 +868,23 @@ type HealthOutputBody struct {
 type KeysOutputBody struct {
 	Keys  *[]string `json:"keys"`
 	Vault string    `json:"vault"`
+}
+
+// KindInfo defines model for KindInfo.
+type KindInfo struct {
+	// ConfigSchema JSON Schema of the per-vault config
+	ConfigSchema interface{} `json:"config_schema,omitempty"`
+	Description  *string     `json:"description,omitempty"`
+
+	// DynamicSecrets The store mints short-lived credentials
+	DynamicSecrets bool   `json:"dynamic_secrets"`
+	Kind           string `json:"kind"`
+
+	// Polls Credentials are fetched on a cadence
+	Polls bool `json:"polls"`
+
+	// ReadOnly Local credential writes are refused
+	ReadOnly bool `json:"read_only"`
 }
 
 // ListAgentsOutputBody defines model for ListAgentsOutputBody.
@@ -534,6 +898,23 @@ type ListCredentialsOutputBody struct {
 	Vault       string            `json:"vault"`
 }
 
+// ListLogsOutputBody defines model for ListLogsOutputBody.
+type ListLogsOutputBody struct {
+	// Dropped Events the request log dropped since the server started (all vaults), because its writer fell behind
+	Dropped int64 `json:"dropped"`
+	HasMore bool  `json:"has_more"`
+
+	// LatestId Pass as after= to poll for newer entries
+	LatestId int64 `json:"latest_id"`
+
+	// Logs Newest first
+	Logs *[]LogEntry `json:"logs"`
+
+	// NextBefore Cursor for the next older page
+	NextBefore *int64 `json:"next_before,omitempty"`
+	Vault      string `json:"vault"`
+}
+
 // ListMembersOutputBody defines model for ListMembersOutputBody.
 type ListMembersOutputBody struct {
 	Members *[]MemberView `json:"members"`
@@ -544,6 +925,11 @@ type ListSessionsOutputBody struct {
 	Sessions *[]SessionView `json:"sessions"`
 }
 
+// ListStoreKindsOutputBody defines model for ListStoreKindsOutputBody.
+type ListStoreKindsOutputBody struct {
+	Kinds *[]KindInfo `json:"kinds"`
+}
+
 // ListUsersOutputBody defines model for ListUsersOutputBody.
 type ListUsersOutputBody struct {
 	Users *[]UserView `json:"users"`
@@ -552,6 +938,32 @@ type ListUsersOutputBody struct {
 // ListVaultsOutputBody defines model for ListVaultsOutputBody.
 type ListVaultsOutputBody struct {
 	Vaults *[]VaultView `json:"vaults"`
+}
+
+// LogEntry defines model for LogEntry.
+type LogEntry struct {
+	ActorId string `json:"actor_id"`
+
+	// ActorKind user, agent or session
+	ActorKind string `json:"actor_kind"`
+
+	// Error Stable code when the proxy refused or failed the request
+	Error *string `json:"error,omitempty"`
+	Host  string  `json:"host"`
+	Id    int64   `json:"id"`
+
+	// Keys Credential keys injected
+	Keys      *[]string `json:"keys"`
+	LatencyMs int64     `json:"latency_ms"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+
+	// Service The matched service; empty when none matched
+	Service *string `json:"service,omitempty"`
+
+	// Status Status sent to the agent (499: the agent went away)
+	Status int64     `json:"status"`
+	Time   time.Time `json:"time"`
 }
 
 // MeOutputBody defines model for MeOutputBody.
@@ -608,6 +1020,101 @@ type Problem struct {
 
 	// Type A URI reference that identifies the problem type
 	Type *string `json:"type,omitempty"`
+}
+
+// ProposalActor defines model for ProposalActor.
+type ProposalActor struct {
+	Id   string            `json:"id"`
+	Kind ProposalActorKind `json:"kind"`
+	Name string            `json:"name"`
+}
+
+// ProposalActorKind defines model for ProposalActor.Kind.
+type ProposalActorKind string
+
+// ProposalListOutputBody defines model for ProposalListOutputBody.
+type ProposalListOutputBody struct {
+	// Proposals Newest first, at most 200
+	Proposals *[]ProposalView `json:"proposals"`
+	Vault     string          `json:"vault"`
+}
+
+// ProposalView defines model for ProposalView.
+type ProposalView struct {
+	// ApprovalUrl The page where a human reviews this proposal
+	ApprovalUrl string                    `json:"approval_url"`
+	CreatedAt   time.Time                 `json:"created_at"`
+	CreatedBy   ProposalActor             `json:"created_by"`
+	Credentials *[]ProposedCredentialView `json:"credentials"`
+	DecidedAt   *time.Time                `json:"decided_at,omitempty"`
+	DecidedBy   *string                   `json:"decided_by,omitempty"`
+	ExpiresAt   time.Time                 `json:"expires_at"`
+	Id          string                    `json:"id"`
+	Message     string                    `json:"message"`
+	Reason      *string                   `json:"reason,omitempty"`
+	Services    *[]ProposedService        `json:"services"`
+	Status      ProposalViewStatus        `json:"status"`
+	UserMessage *string                   `json:"user_message,omitempty"`
+	Vault       string                    `json:"vault"`
+}
+
+// ProposalViewStatus defines model for ProposalView.Status.
+type ProposalViewStatus string
+
+// ProposedCredential defines model for ProposedCredential.
+type ProposedCredential struct {
+	Action ProposedCredentialAction `json:"action"`
+
+	// Description What the credential is for
+	Description *string `json:"description,omitempty"`
+	Key         string  `json:"key"`
+
+	// Obtain Where a human gets the value: a URL or short instructions
+	Obtain *string `json:"obtain,omitempty"`
+
+	// Value set: a value the agent already holds (write-only; sealed at once, never returned)
+	Value *string `json:"value,omitempty"`
+}
+
+// ProposedCredentialAction defines model for ProposedCredential.Action.
+type ProposedCredentialAction string
+
+// ProposedCredentialView defines model for ProposedCredentialView.
+type ProposedCredentialView struct {
+	Action      ProposedCredentialViewAction `json:"action"`
+	Description *string                      `json:"description,omitempty"`
+
+	// HasValue The agent supplied a value (a human's value at approval overrides it)
+	HasValue bool    `json:"has_value"`
+	Key      string  `json:"key"`
+	Obtain   *string `json:"obtain,omitempty"`
+}
+
+// ProposedCredentialViewAction defines model for ProposedCredentialView.Action.
+type ProposedCredentialViewAction string
+
+// ProposedService defines model for ProposedService.
+type ProposedService struct {
+	Action         ProposedServiceAction `json:"action"`
+	AllowSetCookie *bool                 `json:"allow_set_cookie,omitempty"`
+
+	// Auth set: how credentials are injected
+	Auth *Auth `json:"auth,omitempty"`
+
+	// Host set: the host pattern
+	Host          *string         `json:"host,omitempty"`
+	Name          string          `json:"name"`
+	Substitutions *[]Substitution `json:"substitutions,omitempty"`
+}
+
+// ProposedServiceAction defines model for ProposedService.Action.
+type ProposedServiceAction string
+
+// RejectProposalInputBody defines model for RejectProposalInputBody.
+type RejectProposalInputBody struct {
+	// Reason Shown to the agent
+	Reason *string `json:"reason,omitempty"`
+	Vault  string  `json:"vault"`
 }
 
 // RenameVaultInputBody defines model for RenameVaultInputBody.
@@ -704,6 +1211,29 @@ type Substitution struct {
 // SubstitutionIn defines model for Substitution.In.
 type SubstitutionIn string
 
+// Summary defines model for Summary.
+type Summary struct {
+	// Config The store's per-vault config (vault admins and instance owners)
+	Config          interface{} `json:"config,omitempty"`
+	CredentialCount int64       `json:"credential_count"`
+
+	// Kind builtin, or an external kind such as infisical
+	Kind string `json:"kind"`
+
+	// LastSyncError Why the last sync failed (vault admins and instance owners)
+	LastSyncError       *string                `json:"last_sync_error,omitempty"`
+	LastSyncStatus      *SummaryLastSyncStatus `json:"last_sync_status,omitempty"`
+	LastSyncedAt        *time.Time             `json:"last_synced_at,omitempty"`
+	NextSyncAt          *time.Time             `json:"next_sync_at,omitempty"`
+	PollIntervalSeconds *int64                 `json:"poll_interval_seconds,omitempty"`
+
+	// ReadOnly Local credential writes are refused (the external store is the source of truth)
+	ReadOnly bool `json:"read_only"`
+}
+
+// SummaryLastSyncStatus defines model for Summary.LastSyncStatus.
+type SummaryLastSyncStatus string
+
 // UpdateServiceInputBody defines model for UpdateServiceInputBody.
 type UpdateServiceInputBody struct {
 	Enabled bool `json:"enabled"`
@@ -738,7 +1268,7 @@ type UserViewRole string
 
 // VaultContextOutputBody defines model for VaultContextOutputBody.
 type VaultContextOutputBody struct {
-	CredentialStore CredentialStoreView `json:"credential_store"`
+	CredentialStore Summary `json:"credential_store"`
 
 	// Role The caller's role in this vault
 	Role  *string   `json:"role,omitempty"`
@@ -776,10 +1306,87 @@ type VaultView struct {
 // VaultViewRole The caller's role; empty for an owner who has not joined
 type VaultViewRole string
 
+// DiscoverParams defines parameters for Discover.
+type DiscoverParams struct {
+	// Vault The vault, for clients that cannot set headers
+	Vault *string `form:"vault,omitempty" json:"vault,omitempty"`
+
+	// XVault The vault, when the token reaches several
+	XVault *string `json:"X-Vault,omitempty"`
+}
+
+// AdminListProposalsParams defines parameters for AdminListProposals.
+type AdminListProposalsParams struct {
+	Vault  string                          `form:"vault" json:"vault"`
+	Status *AdminListProposalsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+}
+
+// AdminListProposalsParamsStatus defines parameters for AdminListProposals.
+type AdminListProposalsParamsStatus string
+
 // ListCredentialsParams defines parameters for ListCredentials.
 type ListCredentialsParams struct {
 	Vault string `form:"vault" json:"vault"`
 }
+
+// ListProposalsParams defines parameters for ListProposals.
+type ListProposalsParams struct {
+	Vault  *string                    `form:"vault,omitempty" json:"vault,omitempty"`
+	Status *ListProposalsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// XVault The vault, when the token reaches several
+	XVault *string `json:"X-Vault,omitempty"`
+}
+
+// ListProposalsParamsStatus defines parameters for ListProposals.
+type ListProposalsParamsStatus string
+
+// CreateProposalParams defines parameters for CreateProposal.
+type CreateProposalParams struct {
+	// XVault The vault, when the token reaches several
+	XVault *string `json:"X-Vault,omitempty"`
+}
+
+// GetProposalParams defines parameters for GetProposal.
+type GetProposalParams struct {
+	Vault *string `form:"vault,omitempty" json:"vault,omitempty"`
+
+	// XVault The vault, when the token reaches several
+	XVault *string `json:"X-Vault,omitempty"`
+}
+
+// ExplainRequestParams defines parameters for ExplainRequest.
+type ExplainRequestParams struct {
+	// Method The request method (services match any method)
+	Method *string `form:"method,omitempty" json:"method,omitempty"`
+
+	// Url The absolute http:// or https:// URL the agent would request
+	Url string `form:"url" json:"url"`
+}
+
+// ListRequestLogsParams defines parameters for ListRequestLogs.
+type ListRequestLogsParams struct {
+	// Before Page cursor: entries older than this id
+	Before *int64 `form:"before,omitempty" json:"before,omitempty"`
+
+	// After Tail mode: entries newer than this id (poll with latest_id)
+	After        *int64                             `form:"after,omitempty" json:"after,omitempty"`
+	Limit        *int64                             `form:"limit,omitempty" json:"limit,omitempty"`
+	StatusBucket *ListRequestLogsParamsStatusBucket `form:"status_bucket,omitempty" json:"status_bucket,omitempty"`
+	Service      *string                            `form:"service,omitempty" json:"service,omitempty"`
+
+	// Actor An actor id
+	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+}
+
+// ListRequestLogsParamsStatusBucket defines parameters for ListRequestLogs.
+type ListRequestLogsParamsStatusBucket string
+
+// ApproveProposalJSONRequestBody defines body for ApproveProposal for application/json ContentType.
+type ApproveProposalJSONRequestBody = ApproveProposalInputBody
+
+// RejectProposalJSONRequestBody defines body for RejectProposal for application/json ContentType.
+type RejectProposalJSONRequestBody = RejectProposalInputBody
 
 // CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
 type CreateAgentJSONRequestBody = CreateAgentInputBody
@@ -795,6 +1402,9 @@ type DeleteCredentialsJSONRequestBody = DeleteCredentialsInputBody
 
 // SetCredentialsJSONRequestBody defines body for SetCredentials for application/json ContentType.
 type SetCredentialsJSONRequestBody = SetCredentialsInputBody
+
+// CreateProposalJSONRequestBody defines body for CreateProposal for application/json ContentType.
+type CreateProposalJSONRequestBody = CreateProposalInputBody
 
 // CreateSessionJSONRequestBody defines body for CreateSession for application/json ContentType.
 type CreateSessionJSONRequestBody = CreateSessionInputBody
@@ -816,6 +1426,9 @@ type RenameVaultJSONRequestBody = RenameVaultInputBody
 
 // SetVaultAgentJSONRequestBody defines body for SetVaultAgent for application/json ContentType.
 type SetVaultAgentJSONRequestBody = SetVaultAgentInputBody
+
+// SetCredentialStoreJSONRequestBody defines body for SetCredentialStore for application/json ContentType.
+type SetCredentialStoreJSONRequestBody = CredentialStoreSpec
 
 // UpsertServicesJSONRequestBody defines body for UpsertServices for application/json ContentType.
 type UpsertServicesJSONRequestBody = ServicesBody
@@ -906,10 +1519,48 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// Discover What the caller's vault offers: services and credential keys
+	//
+	// Corresponds with GET /discover (the `Discover` operationId).
+	Discover(ctx context.Context, params *DiscoverParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealth Liveness check
 	//
 	// Corresponds with GET /health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListProposals Review: list a vault's proposals
+	//
+	// Corresponds with GET /v1/admin/proposals (the `AdminListProposals` operationId).
+	AdminListProposals(ctx context.Context, params *AdminListProposalsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveProposalWithBody Approve a proposal: apply its services and credentials in one transaction
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+	ApproveProposalWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveProposal Approve a proposal: apply its services and credentials in one transaction
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+	ApproveProposal(ctx context.Context, id string, body ApproveProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RejectProposalWithBody Reject a proposal with a reason the agent reads
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+	RejectProposalWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RejectProposal Reject a proposal with a reason the agent reads
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+	RejectProposal(ctx context.Context, id string, body RejectProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAgents List agents
 	//
@@ -1016,10 +1667,39 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/credentials (the `SetCredentials` operationId).
 	SetCredentials(ctx context.Context, body SetCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListCredentialStoreKinds The credential-store kinds the caller may create vaults with
+	//
+	// Corresponds with GET /v1/instance/credential-stores (the `ListCredentialStoreKinds` operationId).
+	ListCredentialStoreKinds(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMitmCa The root certificate agents trust for TLS interception
 	//
 	// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
 	GetMitmCa(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListProposals List the vault's proposals, newest first
+	//
+	// Corresponds with GET /v1/proposals (the `ListProposals` operationId).
+	ListProposals(ctx context.Context, params *ListProposalsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateProposalWithBody Propose services and credential slots for a human to approve
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+	CreateProposalWithBody(ctx context.Context, params *CreateProposalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateProposal Propose services and credential slots for a human to approve
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+	CreateProposal(ctx context.Context, params *CreateProposalParams, body CreateProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetProposal One proposal: poll it for the decision
+	//
+	// Corresponds with GET /v1/proposals/{id} (the `GetProposal` operationId).
+	GetProposal(ctx context.Context, id string, params *GetProposalParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateSessionWithBody Mint a proxy-role token fixed to one vault
 	//
@@ -1034,6 +1714,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/sessions (the `CreateSession` operationId).
 	CreateSession(ctx context.Context, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCliSkill A concise guide for agents: the proxy, errors, proposals
+	//
+	// Corresponds with GET /v1/skills/cli (the `GetCliSkill` operationId).
+	GetCliSkill(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetStatus Whether the instance is set up
 	//
@@ -1159,10 +1844,39 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/vaults/{name}/context (the `GetVaultContext` operationId).
 	GetVaultContext(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetCredentialStore Where a vault's credentials come from, and its sync state
+	//
+	// Corresponds with GET /v1/vaults/{name}/credential-store (the `GetCredentialStore` operationId).
+	GetCredentialStore(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetCredentialStoreWithBody Switch a vault's credential store (connect or disconnect)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+	SetCredentialStoreWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetCredentialStore Switch a vault's credential store (connect or disconnect)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+	SetCredentialStore(ctx context.Context, name string, body SetCredentialStoreJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExplainRequest Why a request would or would not get credentials injected
+	//
+	// Corresponds with GET /v1/vaults/{name}/explain (the `ExplainRequest` operationId).
+	ExplainRequest(ctx context.Context, name string, params *ExplainRequestParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// JoinVault Join a vault as admin (instance owners)
 	//
 	// Corresponds with POST /v1/vaults/{name}/join (the `JoinVault` operationId).
 	JoinVault(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListRequestLogs The vault's proxied requests, newest first
+	//
+	// Corresponds with GET /v1/vaults/{name}/logs (the `ListRequestLogs` operationId).
+	ListRequestLogs(ctx context.Context, name string, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteServices Remove every service of a vault
 	//
@@ -1250,6 +1964,11 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/vaults/{name}/settings (the `UpdateVaultSettings` operationId).
 	UpdateVaultSettings(ctx context.Context, name string, body UpdateVaultSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SyncVault Refresh a vault from its external store now
+	//
+	// Corresponds with POST /v1/vaults/{name}/sync (the `SyncVault` operationId).
+	SyncVault(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListVaultUsers List the users of a vault with their roles
 	//
 	// Corresponds with GET /v1/vaults/{name}/users (the `ListVaultUsers` operationId).
@@ -1275,11 +1994,109 @@ type ClientInterface interface {
 	RemoveVaultUser(ctx context.Context, name string, principal string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// Discover What the caller's vault offers: services and credential keys
+//
+// Corresponds with GET /discover (the `Discover` operationId).
+func (c *Client) Discover(ctx context.Context, params *DiscoverParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDiscoverRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetHealth Liveness check
 //
 // Corresponds with GET /health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListProposals Review: list a vault's proposals
+//
+// Corresponds with GET /v1/admin/proposals (the `AdminListProposals` operationId).
+func (c *Client) AdminListProposals(ctx context.Context, params *AdminListProposalsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListProposalsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveProposalWithBody Approve a proposal: apply its services and credentials in one transaction
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+func (c *Client) ApproveProposalWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveProposalRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveProposal Approve a proposal: apply its services and credentials in one transaction
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+func (c *Client) ApproveProposal(ctx context.Context, id string, body ApproveProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveProposalRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RejectProposalWithBody Reject a proposal with a reason the agent reads
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+func (c *Client) RejectProposalWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRejectProposalRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RejectProposal Reject a proposal with a reason the agent reads
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+func (c *Client) RejectProposal(ctx context.Context, id string, body RejectProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRejectProposalRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1565,11 +2382,90 @@ func (c *Client) SetCredentials(ctx context.Context, body SetCredentialsJSONRequ
 	return c.Client.Do(req)
 }
 
+// ListCredentialStoreKinds The credential-store kinds the caller may create vaults with
+//
+// Corresponds with GET /v1/instance/credential-stores (the `ListCredentialStoreKinds` operationId).
+func (c *Client) ListCredentialStoreKinds(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCredentialStoreKindsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetMitmCa The root certificate agents trust for TLS interception
 //
 // Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
 func (c *Client) GetMitmCa(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMitmCaRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListProposals List the vault's proposals, newest first
+//
+// Corresponds with GET /v1/proposals (the `ListProposals` operationId).
+func (c *Client) ListProposals(ctx context.Context, params *ListProposalsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProposalsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateProposalWithBody Propose services and credential slots for a human to approve
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+func (c *Client) CreateProposalWithBody(ctx context.Context, params *CreateProposalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateProposalRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateProposal Propose services and credential slots for a human to approve
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+func (c *Client) CreateProposal(ctx context.Context, params *CreateProposalParams, body CreateProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateProposalRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetProposal One proposal: poll it for the decision
+//
+// Corresponds with GET /v1/proposals/{id} (the `GetProposal` operationId).
+func (c *Client) GetProposal(ctx context.Context, id string, params *GetProposalParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetProposalRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1604,6 +2500,21 @@ func (c *Client) CreateSessionWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /v1/sessions (the `CreateSession` operationId).
 func (c *Client) CreateSession(ctx context.Context, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateSessionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCliSkill A concise guide for agents: the proxy, errors, proposals
+//
+// Corresponds with GET /v1/skills/cli (the `GetCliSkill` operationId).
+func (c *Client) GetCliSkill(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCliSkillRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1938,11 +2849,90 @@ func (c *Client) GetVaultContext(ctx context.Context, name string, reqEditors ..
 	return c.Client.Do(req)
 }
 
+// GetCredentialStore Where a vault's credentials come from, and its sync state
+//
+// Corresponds with GET /v1/vaults/{name}/credential-store (the `GetCredentialStore` operationId).
+func (c *Client) GetCredentialStore(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCredentialStoreRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetCredentialStoreWithBody Switch a vault's credential store (connect or disconnect)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+func (c *Client) SetCredentialStoreWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetCredentialStoreRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetCredentialStore Switch a vault's credential store (connect or disconnect)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+func (c *Client) SetCredentialStore(ctx context.Context, name string, body SetCredentialStoreJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetCredentialStoreRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExplainRequest Why a request would or would not get credentials injected
+//
+// Corresponds with GET /v1/vaults/{name}/explain (the `ExplainRequest` operationId).
+func (c *Client) ExplainRequest(ctx context.Context, name string, params *ExplainRequestParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExplainRequestRequest(c.Server, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // JoinVault Join a vault as admin (instance owners)
 //
 // Corresponds with POST /v1/vaults/{name}/join (the `JoinVault` operationId).
 func (c *Client) JoinVault(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewJoinVaultRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListRequestLogs The vault's proxied requests, newest first
+//
+// Corresponds with GET /v1/vaults/{name}/logs (the `ListRequestLogs` operationId).
+func (c *Client) ListRequestLogs(ctx context.Context, name string, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRequestLogsRequest(c.Server, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2179,6 +3169,21 @@ func (c *Client) UpdateVaultSettings(ctx context.Context, name string, body Upda
 	return c.Client.Do(req)
 }
 
+// SyncVault Refresh a vault from its external store now
+//
+// Corresponds with POST /v1/vaults/{name}/sync (the `SyncVault` operationId).
+func (c *Client) SyncVault(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSyncVaultRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListVaultUsers List the users of a vault with their roles
 //
 // Corresponds with GET /v1/vaults/{name}/users (the `ListVaultUsers` operationId).
@@ -2243,6 +3248,75 @@ func (c *Client) RemoveVaultUser(ctx context.Context, name string, principal str
 	return c.Client.Do(req)
 }
 
+// NewDiscoverRequest constructs an http.Request for the Discover method
+func NewDiscoverRequest(server string, params *DiscoverParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/discover")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Vault != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "vault", *params.Vault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XVault != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Vault", *params.XVault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Vault", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
 func NewGetHealthRequest(server string) (*http.Request, error) {
 	var err error
@@ -2266,6 +3340,162 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewAdminListProposalsRequest constructs an http.Request for the AdminListProposals method
+func NewAdminListProposalsRequest(server string, params *AdminListProposalsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/proposals")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "vault", params.Vault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewApproveProposalRequest calls the generic ApproveProposal builder with application/json body
+func NewApproveProposalRequest(server string, id string, body ApproveProposalJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewApproveProposalRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewApproveProposalRequestWithBody constructs an http.Request for the ApproveProposal method, with any body, and a specified content type
+func NewApproveProposalRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/proposals/%s/approve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRejectProposalRequest calls the generic RejectProposal builder with application/json body
+func NewRejectProposalRequest(server string, id string, body RejectProposalJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRejectProposalRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRejectProposalRequestWithBody constructs an http.Request for the RejectProposal method, with any body, and a specified content type
+func NewRejectProposalRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/proposals/%s/reject", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -2703,6 +3933,33 @@ func NewSetCredentialsRequestWithBody(server string, contentType string, body io
 	return req, nil
 }
 
+// NewListCredentialStoreKindsRequest constructs an http.Request for the ListCredentialStoreKinds method
+func NewListCredentialStoreKindsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instance/credential-stores")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetMitmCaRequest constructs an http.Request for the GetMitmCa method
 func NewGetMitmCaRequest(server string) (*http.Request, error) {
 	var err error
@@ -2725,6 +3982,218 @@ func NewGetMitmCaRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListProposalsRequest constructs an http.Request for the ListProposals method
+func NewListProposalsRequest(server string, params *ListProposalsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/proposals")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Vault != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "vault", *params.Vault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XVault != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Vault", *params.XVault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Vault", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateProposalRequest calls the generic CreateProposal builder with application/json body
+func NewCreateProposalRequest(server string, params *CreateProposalParams, body CreateProposalJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateProposalRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateProposalRequestWithBody constructs an http.Request for the CreateProposal method, with any body, and a specified content type
+func NewCreateProposalRequestWithBody(server string, params *CreateProposalParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/proposals")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XVault != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Vault", *params.XVault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Vault", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetProposalRequest constructs an http.Request for the GetProposal method
+func NewGetProposalRequest(server string, id string, params *GetProposalParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/proposals/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Vault != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "vault", *params.Vault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XVault != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Vault", *params.XVault, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Vault", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -2766,6 +4235,33 @@ func NewCreateSessionRequestWithBody(server string, contentType string, body io.
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetCliSkillRequest constructs an http.Request for the GetCliSkill method
+func NewGetCliSkillRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/skills/cli")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3296,6 +4792,156 @@ func NewGetVaultContextRequest(server string, name string) (*http.Request, error
 	return req, nil
 }
 
+// NewGetCredentialStoreRequest constructs an http.Request for the GetCredentialStore method
+func NewGetCredentialStoreRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/credential-store", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetCredentialStoreRequest calls the generic SetCredentialStore builder with application/json body
+func NewSetCredentialStoreRequest(server string, name string, body SetCredentialStoreJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetCredentialStoreRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewSetCredentialStoreRequestWithBody constructs an http.Request for the SetCredentialStore method, with any body, and a specified content type
+func NewSetCredentialStoreRequestWithBody(server string, name string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/credential-store", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewExplainRequestRequest constructs an http.Request for the ExplainRequest method
+func NewExplainRequestRequest(server string, name string, params *ExplainRequestParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/explain", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Method != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "method", *params.Method, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "url", params.Url, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewJoinVaultRequest constructs an http.Request for the JoinVault method
 func NewJoinVaultRequest(server string, name string) (*http.Request, error) {
 	var err error
@@ -3323,6 +4969,127 @@ func NewJoinVaultRequest(server string, name string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListRequestLogsRequest constructs an http.Request for the ListRequestLogs method
+func NewListRequestLogsRequest(server string, name string, params *ListRequestLogsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/logs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusBucket != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "status_bucket", *params.StatusBucket, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Service != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "service", *params.Service, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3743,6 +5510,40 @@ func NewUpdateVaultSettingsRequestWithBody(server string, name string, contentTy
 	return req, nil
 }
 
+// NewSyncVaultRequest constructs an http.Request for the SyncVault method
+func NewSyncVaultRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/sync", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListVaultUsersRequest constructs an http.Request for the ListVaultUsers method
 func NewListVaultUsersRequest(server string, name string) (*http.Request, error) {
 	var err error
@@ -3909,12 +5710,54 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// DiscoverWithResponse What the caller's vault offers: services and credential keys
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /discover (the `Discover` operationId).
+	DiscoverWithResponse(ctx context.Context, params *DiscoverParams, reqEditors ...RequestEditorFn) (*DiscoverResponse, error)
+
 	// GetHealthWithResponse Liveness check
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
+
+	// AdminListProposalsWithResponse Review: list a vault's proposals
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/proposals (the `AdminListProposals` operationId).
+	AdminListProposalsWithResponse(ctx context.Context, params *AdminListProposalsParams, reqEditors ...RequestEditorFn) (*AdminListProposalsResponse, error)
+
+	// ApproveProposalWithBodyWithResponse Approve a proposal: apply its services and credentials in one transaction
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+	ApproveProposalWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveProposalResponse, error)
+
+	// ApproveProposalWithResponse Approve a proposal: apply its services and credentials in one transaction
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+	ApproveProposalWithResponse(ctx context.Context, id string, body ApproveProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveProposalResponse, error)
+
+	// RejectProposalWithBodyWithResponse Reject a proposal with a reason the agent reads
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+	RejectProposalWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RejectProposalResponse, error)
+
+	// RejectProposalWithResponse Reject a proposal with a reason the agent reads
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+	RejectProposalWithResponse(ctx context.Context, id string, body RejectProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectProposalResponse, error)
 
 	// ListAgentsWithResponse List agents
 	//
@@ -4035,12 +5878,47 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/credentials (the `SetCredentials` operationId).
 	SetCredentialsWithResponse(ctx context.Context, body SetCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetCredentialsResponse, error)
 
+	// ListCredentialStoreKindsWithResponse The credential-store kinds the caller may create vaults with
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instance/credential-stores (the `ListCredentialStoreKinds` operationId).
+	ListCredentialStoreKindsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListCredentialStoreKindsResponse, error)
+
 	// GetMitmCaWithResponse The root certificate agents trust for TLS interception
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
 	GetMitmCaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMitmCaResponse, error)
+
+	// ListProposalsWithResponse List the vault's proposals, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/proposals (the `ListProposals` operationId).
+	ListProposalsWithResponse(ctx context.Context, params *ListProposalsParams, reqEditors ...RequestEditorFn) (*ListProposalsResponse, error)
+
+	// CreateProposalWithBodyWithResponse Propose services and credential slots for a human to approve
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+	CreateProposalWithBodyWithResponse(ctx context.Context, params *CreateProposalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProposalResponse, error)
+
+	// CreateProposalWithResponse Propose services and credential slots for a human to approve
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+	CreateProposalWithResponse(ctx context.Context, params *CreateProposalParams, body CreateProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProposalResponse, error)
+
+	// GetProposalWithResponse One proposal: poll it for the decision
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/proposals/{id} (the `GetProposal` operationId).
+	GetProposalWithResponse(ctx context.Context, id string, params *GetProposalParams, reqEditors ...RequestEditorFn) (*GetProposalResponse, error)
 
 	// CreateSessionWithBodyWithResponse Mint a proxy-role token fixed to one vault
 	//
@@ -4055,6 +5933,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/sessions (the `CreateSession` operationId).
 	CreateSessionWithResponse(ctx context.Context, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionResponse, error)
+
+	// GetCliSkillWithResponse A concise guide for agents: the proxy, errors, proposals
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/skills/cli (the `GetCliSkill` operationId).
+	GetCliSkillWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCliSkillResponse, error)
 
 	// GetStatusWithResponse Whether the instance is set up
 	//
@@ -4196,12 +6081,47 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/vaults/{name}/context (the `GetVaultContext` operationId).
 	GetVaultContextWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetVaultContextResponse, error)
 
+	// GetCredentialStoreWithResponse Where a vault's credentials come from, and its sync state
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vaults/{name}/credential-store (the `GetCredentialStore` operationId).
+	GetCredentialStoreWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetCredentialStoreResponse, error)
+
+	// SetCredentialStoreWithBodyWithResponse Switch a vault's credential store (connect or disconnect)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+	SetCredentialStoreWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetCredentialStoreResponse, error)
+
+	// SetCredentialStoreWithResponse Switch a vault's credential store (connect or disconnect)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+	SetCredentialStoreWithResponse(ctx context.Context, name string, body SetCredentialStoreJSONRequestBody, reqEditors ...RequestEditorFn) (*SetCredentialStoreResponse, error)
+
+	// ExplainRequestWithResponse Why a request would or would not get credentials injected
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vaults/{name}/explain (the `ExplainRequest` operationId).
+	ExplainRequestWithResponse(ctx context.Context, name string, params *ExplainRequestParams, reqEditors ...RequestEditorFn) (*ExplainRequestResponse, error)
+
 	// JoinVaultWithResponse Join a vault as admin (instance owners)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/vaults/{name}/join (the `JoinVault` operationId).
 	JoinVaultWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*JoinVaultResponse, error)
+
+	// ListRequestLogsWithResponse The vault's proxied requests, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vaults/{name}/logs (the `ListRequestLogs` operationId).
+	ListRequestLogsWithResponse(ctx context.Context, name string, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*ListRequestLogsResponse, error)
 
 	// DeleteServicesWithResponse Remove every service of a vault
 	//
@@ -4301,6 +6221,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/vaults/{name}/settings (the `UpdateVaultSettings` operationId).
 	UpdateVaultSettingsWithResponse(ctx context.Context, name string, body UpdateVaultSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateVaultSettingsResponse, error)
 
+	// SyncVaultWithResponse Refresh a vault from its external store now
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/vaults/{name}/sync (the `SyncVault` operationId).
+	SyncVaultWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*SyncVaultResponse, error)
+
 	// ListVaultUsersWithResponse List the users of a vault with their roles
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4328,6 +6255,89 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /v1/vaults/{name}/users/{principal} (the `RemoveVaultUser` operationId).
 	RemoveVaultUserWithResponse(ctx context.Context, name string, principal string, reqEditors ...RequestEditorFn) (*RemoveVaultUserResponse, error)
+}
+
+type DiscoverResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DiscoverOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DiscoverResponse) GetJSON200() *DiscoverOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DiscoverResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DiscoverResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DiscoverResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DiscoverResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DiscoverResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DiscoverResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DiscoverResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DiscoverResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DiscoverResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DiscoverResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type GetHealthResponse struct {
@@ -4379,6 +6389,255 @@ func (r GetHealthResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListProposalsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProposalListOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListProposalsResponse) GetJSON200() *ProposalListOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminListProposalsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminListProposalsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AdminListProposalsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminListProposalsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminListProposalsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListProposalsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListProposalsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListProposalsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListProposalsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ApproveProposalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProposalView
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApproveProposalResponse) GetJSON200() *ProposalView {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ApproveProposalResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ApproveProposalResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ApproveProposalResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ApproveProposalResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ApproveProposalResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ApproveProposalResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ApproveProposalResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ApproveProposalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApproveProposalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApproveProposalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApproveProposalResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RejectProposalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProposalView
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RejectProposalResponse) GetJSON200() *ProposalView {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RejectProposalResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RejectProposalResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RejectProposalResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RejectProposalResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RejectProposalResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RejectProposalResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RejectProposalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RejectProposalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RejectProposalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RejectProposalResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5248,6 +7507,75 @@ func (r SetCredentialsResponse) ContentType() string {
 	return ""
 }
 
+type ListCredentialStoreKindsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListStoreKindsOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCredentialStoreKindsResponse) GetJSON200() *ListStoreKindsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListCredentialStoreKindsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListCredentialStoreKindsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListCredentialStoreKindsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListCredentialStoreKindsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCredentialStoreKindsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCredentialStoreKindsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCredentialStoreKindsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCredentialStoreKindsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetMitmCaResponse200Headers the declared response headers of an HTTP 200 response for GetMitmCa
 type GetMitmCaResponse200Headers struct {
 	ContentType *string
@@ -5305,6 +7633,269 @@ func (r GetMitmCaResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMitmCaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListProposalsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProposalListOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProposalsResponse) GetJSON200() *ProposalListOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListProposalsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListProposalsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProposalsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListProposalsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListProposalsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListProposalsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProposalsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProposalsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProposalsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProposalsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateProposalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ProposalView
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateProposalResponse) GetJSON201() *ProposalView {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateProposalResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateProposalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateProposalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateProposalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateProposalResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetProposalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProposalView
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetProposalResponse) GetJSON200() *ProposalView {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetProposalResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetProposalResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetProposalResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetProposalResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetProposalResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetProposalResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetProposalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetProposalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetProposalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetProposalResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5381,6 +7972,61 @@ func (r CreateSessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetCliSkillResponse200Headers the declared response headers of an HTTP 200 response for GetCliSkill
+type GetCliSkillResponse200Headers struct {
+	ContentType *string
+}
+
+type GetCliSkillResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetCliSkillResponse200Headers
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetCliSkillResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetCliSkillResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCliSkillResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCliSkillResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCliSkillResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCliSkillResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6423,6 +9069,269 @@ func (r GetVaultContextResponse) ContentType() string {
 	return ""
 }
 
+type GetCredentialStoreResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Summary
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCredentialStoreResponse) GetJSON200() *Summary {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetCredentialStoreResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetCredentialStoreResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetCredentialStoreResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetCredentialStoreResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetCredentialStoreResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCredentialStoreResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCredentialStoreResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCredentialStoreResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCredentialStoreResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetCredentialStoreResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Summary
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetCredentialStoreResponse) GetJSON200() *Summary {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SetCredentialStoreResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetCredentialStoreResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetCredentialStoreResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetCredentialStoreResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetCredentialStoreResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ExplainRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExplainOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExplainRequestResponse) GetJSON200() *ExplainOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExplainRequestResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExplainRequestResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExplainRequestResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ExplainRequestResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ExplainRequestResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExplainRequestResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ExplainRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExplainRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExplainRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExplainRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type JoinVaultResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6493,6 +9402,82 @@ func (r JoinVaultResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r JoinVaultResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListRequestLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListLogsOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRequestLogsResponse) GetJSON200() *ListLogsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListRequestLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListRequestLogsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListRequestLogsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListRequestLogsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListRequestLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRequestLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRequestLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRequestLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRequestLogsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7252,6 +10237,103 @@ func (r UpdateVaultSettingsResponse) ContentType() string {
 	return ""
 }
 
+type SyncVaultResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Summary
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SyncVaultResponse) GetJSON200() *Summary {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SyncVaultResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SyncVaultResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SyncVaultResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SyncVaultResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SyncVaultResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListVaultUsersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7480,6 +10562,19 @@ func (r RemoveVaultUserResponse) ContentType() string {
 	return ""
 }
 
+// DiscoverWithResponse What the caller's vault offers: services and credential keys
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /discover (the `Discover` operationId).
+func (c *ClientWithResponses) DiscoverWithResponse(ctx context.Context, params *DiscoverParams, reqEditors ...RequestEditorFn) (*DiscoverResponse, error) {
+	rsp, err := c.Discover(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDiscoverResponse(rsp)
+}
+
 // GetHealthWithResponse Liveness check
 //
 // Returns a wrapper object for the known response body format(s).
@@ -7491,6 +10586,71 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetHealthResponse(rsp)
+}
+
+// AdminListProposalsWithResponse Review: list a vault's proposals
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/proposals (the `AdminListProposals` operationId).
+func (c *ClientWithResponses) AdminListProposalsWithResponse(ctx context.Context, params *AdminListProposalsParams, reqEditors ...RequestEditorFn) (*AdminListProposalsResponse, error) {
+	rsp, err := c.AdminListProposals(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListProposalsResponse(rsp)
+}
+
+// ApproveProposalWithBodyWithResponse Approve a proposal: apply its services and credentials in one transaction
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+func (c *ClientWithResponses) ApproveProposalWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveProposalResponse, error) {
+	rsp, err := c.ApproveProposalWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveProposalResponse(rsp)
+}
+
+// ApproveProposalWithResponse Approve a proposal: apply its services and credentials in one transaction
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/proposals/{id}/approve (the `ApproveProposal` operationId).
+func (c *ClientWithResponses) ApproveProposalWithResponse(ctx context.Context, id string, body ApproveProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveProposalResponse, error) {
+	rsp, err := c.ApproveProposal(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveProposalResponse(rsp)
+}
+
+// RejectProposalWithBodyWithResponse Reject a proposal with a reason the agent reads
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+func (c *ClientWithResponses) RejectProposalWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RejectProposalResponse, error) {
+	rsp, err := c.RejectProposalWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRejectProposalResponse(rsp)
+}
+
+// RejectProposalWithResponse Reject a proposal with a reason the agent reads
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/proposals/{id}/reject (the `RejectProposal` operationId).
+func (c *ClientWithResponses) RejectProposalWithResponse(ctx context.Context, id string, body RejectProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectProposalResponse, error) {
+	rsp, err := c.RejectProposal(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRejectProposalResponse(rsp)
 }
 
 // ListAgentsWithResponse List agents
@@ -7714,6 +10874,19 @@ func (c *ClientWithResponses) SetCredentialsWithResponse(ctx context.Context, bo
 	return ParseSetCredentialsResponse(rsp)
 }
 
+// ListCredentialStoreKindsWithResponse The credential-store kinds the caller may create vaults with
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instance/credential-stores (the `ListCredentialStoreKinds` operationId).
+func (c *ClientWithResponses) ListCredentialStoreKindsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListCredentialStoreKindsResponse, error) {
+	rsp, err := c.ListCredentialStoreKinds(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCredentialStoreKindsResponse(rsp)
+}
+
 // GetMitmCaWithResponse The root certificate agents trust for TLS interception
 //
 // Returns a wrapper object for the known response body format(s).
@@ -7725,6 +10898,58 @@ func (c *ClientWithResponses) GetMitmCaWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetMitmCaResponse(rsp)
+}
+
+// ListProposalsWithResponse List the vault's proposals, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/proposals (the `ListProposals` operationId).
+func (c *ClientWithResponses) ListProposalsWithResponse(ctx context.Context, params *ListProposalsParams, reqEditors ...RequestEditorFn) (*ListProposalsResponse, error) {
+	rsp, err := c.ListProposals(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProposalsResponse(rsp)
+}
+
+// CreateProposalWithBodyWithResponse Propose services and credential slots for a human to approve
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+func (c *ClientWithResponses) CreateProposalWithBodyWithResponse(ctx context.Context, params *CreateProposalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProposalResponse, error) {
+	rsp, err := c.CreateProposalWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateProposalResponse(rsp)
+}
+
+// CreateProposalWithResponse Propose services and credential slots for a human to approve
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/proposals (the `CreateProposal` operationId).
+func (c *ClientWithResponses) CreateProposalWithResponse(ctx context.Context, params *CreateProposalParams, body CreateProposalJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProposalResponse, error) {
+	rsp, err := c.CreateProposal(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateProposalResponse(rsp)
+}
+
+// GetProposalWithResponse One proposal: poll it for the decision
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/proposals/{id} (the `GetProposal` operationId).
+func (c *ClientWithResponses) GetProposalWithResponse(ctx context.Context, id string, params *GetProposalParams, reqEditors ...RequestEditorFn) (*GetProposalResponse, error) {
+	rsp, err := c.GetProposal(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetProposalResponse(rsp)
 }
 
 // CreateSessionWithBodyWithResponse Mint a proxy-role token fixed to one vault
@@ -7751,6 +10976,19 @@ func (c *ClientWithResponses) CreateSessionWithResponse(ctx context.Context, bod
 		return nil, err
 	}
 	return ParseCreateSessionResponse(rsp)
+}
+
+// GetCliSkillWithResponse A concise guide for agents: the proxy, errors, proposals
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/skills/cli (the `GetCliSkill` operationId).
+func (c *ClientWithResponses) GetCliSkillWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCliSkillResponse, error) {
+	rsp, err := c.GetCliSkill(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCliSkillResponse(rsp)
 }
 
 // GetStatusWithResponse Whether the instance is set up
@@ -8013,6 +11251,58 @@ func (c *ClientWithResponses) GetVaultContextWithResponse(ctx context.Context, n
 	return ParseGetVaultContextResponse(rsp)
 }
 
+// GetCredentialStoreWithResponse Where a vault's credentials come from, and its sync state
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vaults/{name}/credential-store (the `GetCredentialStore` operationId).
+func (c *ClientWithResponses) GetCredentialStoreWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetCredentialStoreResponse, error) {
+	rsp, err := c.GetCredentialStore(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCredentialStoreResponse(rsp)
+}
+
+// SetCredentialStoreWithBodyWithResponse Switch a vault's credential store (connect or disconnect)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+func (c *ClientWithResponses) SetCredentialStoreWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetCredentialStoreResponse, error) {
+	rsp, err := c.SetCredentialStoreWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetCredentialStoreResponse(rsp)
+}
+
+// SetCredentialStoreWithResponse Switch a vault's credential store (connect or disconnect)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
+func (c *ClientWithResponses) SetCredentialStoreWithResponse(ctx context.Context, name string, body SetCredentialStoreJSONRequestBody, reqEditors ...RequestEditorFn) (*SetCredentialStoreResponse, error) {
+	rsp, err := c.SetCredentialStore(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetCredentialStoreResponse(rsp)
+}
+
+// ExplainRequestWithResponse Why a request would or would not get credentials injected
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vaults/{name}/explain (the `ExplainRequest` operationId).
+func (c *ClientWithResponses) ExplainRequestWithResponse(ctx context.Context, name string, params *ExplainRequestParams, reqEditors ...RequestEditorFn) (*ExplainRequestResponse, error) {
+	rsp, err := c.ExplainRequest(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExplainRequestResponse(rsp)
+}
+
 // JoinVaultWithResponse Join a vault as admin (instance owners)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -8024,6 +11314,19 @@ func (c *ClientWithResponses) JoinVaultWithResponse(ctx context.Context, name st
 		return nil, err
 	}
 	return ParseJoinVaultResponse(rsp)
+}
+
+// ListRequestLogsWithResponse The vault's proxied requests, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vaults/{name}/logs (the `ListRequestLogs` operationId).
+func (c *ClientWithResponses) ListRequestLogsWithResponse(ctx context.Context, name string, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*ListRequestLogsResponse, error) {
+	rsp, err := c.ListRequestLogs(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRequestLogsResponse(rsp)
 }
 
 // DeleteServicesWithResponse Remove every service of a vault
@@ -8208,6 +11511,19 @@ func (c *ClientWithResponses) UpdateVaultSettingsWithResponse(ctx context.Contex
 	return ParseUpdateVaultSettingsResponse(rsp)
 }
 
+// SyncVaultWithResponse Refresh a vault from its external store now
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/vaults/{name}/sync (the `SyncVault` operationId).
+func (c *ClientWithResponses) SyncVaultWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*SyncVaultResponse, error) {
+	rsp, err := c.SyncVault(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSyncVaultResponse(rsp)
+}
+
 // ListVaultUsersWithResponse List the users of a vault with their roles
 //
 // Returns a wrapper object for the known response body format(s).
@@ -8260,6 +11576,74 @@ func (c *ClientWithResponses) RemoveVaultUserWithResponse(ctx context.Context, n
 	return ParseRemoveVaultUserResponse(rsp)
 }
 
+// ParseDiscoverResponse parses an HTTP response from a DiscoverWithResponse call
+func ParseDiscoverResponse(rsp *http.Response) (*DiscoverResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DiscoverResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DiscoverOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
 func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -8280,6 +11664,210 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListProposalsResponse parses an HTTP response from a AdminListProposalsWithResponse call
+func ParseAdminListProposalsResponse(rsp *http.Response) (*AdminListProposalsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListProposalsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProposalListOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseApproveProposalResponse parses an HTTP response from a ApproveProposalWithResponse call
+func ParseApproveProposalResponse(rsp *http.Response) (*ApproveProposalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApproveProposalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProposalView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRejectProposalResponse parses an HTTP response from a RejectProposalWithResponse call
+func ParseRejectProposalResponse(rsp *http.Response) (*RejectProposalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RejectProposalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProposalView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem
@@ -8992,6 +12580,60 @@ func ParseSetCredentialsResponse(rsp *http.Response) (*SetCredentialsResponse, e
 	return response, nil
 }
 
+// ParseListCredentialStoreKindsResponse parses an HTTP response from a ListCredentialStoreKindsWithResponse call
+func ParseListCredentialStoreKindsResponse(rsp *http.Response) (*ListCredentialStoreKindsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCredentialStoreKindsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListStoreKindsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetMitmCaResponse parses an HTTP response from a GetMitmCaWithResponse call
 func ParseGetMitmCaResponse(rsp *http.Response) (*GetMitmCaResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -9047,6 +12689,224 @@ func ParseGetMitmCaResponse(rsp *http.Response) (*GetMitmCaResponse, error) {
 			headers.XMITMPort = &value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListProposalsResponse parses an HTTP response from a ListProposalsWithResponse call
+func ParseListProposalsResponse(rsp *http.Response) (*ListProposalsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProposalsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProposalListOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateProposalResponse parses an HTTP response from a CreateProposalWithResponse call
+func ParseCreateProposalResponse(rsp *http.Response) (*CreateProposalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateProposalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ProposalView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetProposalResponse parses an HTTP response from a GetProposalWithResponse call
+func ParseGetProposalResponse(rsp *http.Response) (*GetProposalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetProposalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProposalView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
 	}
 
 	return response, nil
@@ -9108,6 +12968,52 @@ func ParseCreateSessionResponse(rsp *http.Response) (*CreateSessionResponse, err
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetCliSkillResponse parses an HTTP response from a GetCliSkillWithResponse call
+func ParseGetCliSkillResponse(rsp *http.Response) (*GetCliSkillResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCliSkillResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetCliSkillResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
@@ -9954,6 +13860,224 @@ func ParseGetVaultContextResponse(rsp *http.Response) (*GetVaultContextResponse,
 	return response, nil
 }
 
+// ParseGetCredentialStoreResponse parses an HTTP response from a GetCredentialStoreWithResponse call
+func ParseGetCredentialStoreResponse(rsp *http.Response) (*GetCredentialStoreResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCredentialStoreResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Summary
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetCredentialStoreResponse parses an HTTP response from a SetCredentialStoreWithResponse call
+func ParseSetCredentialStoreResponse(rsp *http.Response) (*SetCredentialStoreResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetCredentialStoreResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Summary
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExplainRequestResponse parses an HTTP response from a ExplainRequestWithResponse call
+func ParseExplainRequestResponse(rsp *http.Response) (*ExplainRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExplainRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExplainOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseJoinVaultResponse parses an HTTP response from a JoinVaultWithResponse call
 func ParseJoinVaultResponse(rsp *http.Response) (*JoinVaultResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -9970,6 +14094,67 @@ func ParseJoinVaultResponse(rsp *http.Response) (*JoinVaultResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest VaultView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListRequestLogsResponse parses an HTTP response from a ListRequestLogsWithResponse call
+func ParseListRequestLogsResponse(rsp *http.Response) (*ListRequestLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRequestLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListLogsOutputBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10621,6 +14806,88 @@ func ParseUpdateVaultSettingsResponse(rsp *http.Response) (*UpdateVaultSettingsR
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSyncVaultResponse parses an HTTP response from a SyncVaultWithResponse call
+func ParseSyncVaultResponse(rsp *http.Response) (*SyncVaultResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SyncVaultResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Summary
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
