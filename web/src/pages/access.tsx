@@ -1,0 +1,237 @@
+// The Access tab: users and agents with their vault roles, and scoped
+// tokens (sessions) fixed to this vault.
+import { useState } from "preact/hooks";
+import { api, unwrap, type Schemas } from "../api/client";
+import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync } from "../ui";
+import { needAdmin, needWriter, type Perms } from "./vault";
+
+type Role = Schemas["SetVaultUserInputBody"]["role"];
+const roles: Role[] = ["admin", "member", "proxy"];
+
+export function AccessTab({ vault, perms }: { vault: string; perms: Perms }) {
+  if (!perms.admin) {
+    return (
+      <>
+        <Banner kind="info">{needAdmin} Members are managed by vault admins.</Banner>
+        <Tokens vault={vault} perms={perms} />
+      </>
+    );
+  }
+  return (
+    <>
+      <Members vault={vault} kind="users" />
+      <Members vault={vault} kind="agents" />
+      <Tokens vault={vault} perms={perms} />
+    </>
+  );
+}
+
+function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
+  const path = { name: vault };
+  const list = useAsync(
+    () => unwrap(kind === "users" ? api.GET("/v1/vaults/{name}/users", { params: { path } }) : api.GET("/v1/vaults/{name}/agents", { params: { path } })),
+    [vault, kind],
+  );
+  const [who, setWho] = useState("");
+  const [role, setRole] = useState<Role>("member");
+  const [busy, setBusy] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const set = async (principal: string, r: Role) => {
+    if (kind === "users") await unwrap(api.POST("/v1/vaults/{name}/users", { params: { path }, body: { email: principal, role: r } }));
+    else await unwrap(api.POST("/v1/vaults/{name}/agents", { params: { path }, body: { agent: principal, role: r } }));
+  };
+  const run = async (id: string, f: () => Promise<void>) => {
+    setBusy(id);
+    setErr(null);
+    try {
+      await f();
+      list.reload();
+    } catch (e) {
+      setErr(e);
+    }
+    setBusy(null);
+  };
+  const rows = list.data?.members ?? [];
+  const title = kind === "users" ? "People" : "Agents";
+  return (
+    <section class="card">
+      <h2>{title}</h2>
+      <ErrorBanner error={list.error ?? err} />
+      {list.loading && !list.data ? (
+        <Loading />
+      ) : rows.length === 0 ? (
+        <Empty>No {kind} in this vault yet.</Empty>
+      ) : (
+        <table class="table" aria-label={title}>
+          <thead>
+            <tr>
+              <th>{kind === "users" ? "Email" : "Agent"}</th>
+              <th>Role</th>
+              <th class="actions">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((m) => (
+              <tr key={m.id}>
+                <td>{m.name}</td>
+                <td>
+                  <select
+                    aria-label={`Role of ${m.name}`}
+                    value={m.role}
+                    disabled={busy !== null}
+                    onChange={(e) => run("r" + m.id, () => set(kind === "users" ? m.name : m.name, e.currentTarget.value as Role))}
+                  >
+                    {roles.map((r) => (
+                      <option key={r} value={r}>
+                        {r}
+                      </option>
+                    ))}
+                  </select>
+                </td>
+                <td class="actions">
+                  <Button
+                    kind="danger"
+                    busy={busy === "d" + m.id}
+                    aria-label={`Remove ${m.name}`}
+                    onClick={() =>
+                      run("d" + m.id, async () => {
+                        const p = { params: { path: { name: vault, principal: kind === "users" ? m.name : m.name } } };
+                        await unwrap(kind === "users" ? api.DELETE("/v1/vaults/{name}/users/{principal}", p) : api.DELETE("/v1/vaults/{name}/agents/{principal}", p));
+                      })
+                    }
+                  >
+                    Remove
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form
+        class="row wrap"
+        aria-label={`Add ${kind === "users" ? "person" : "agent"}`}
+        onSubmit={(e) => {
+          e.preventDefault();
+          run("add", async () => {
+            await set(who, role);
+            setWho("");
+          });
+        }}
+      >
+        <Field label={kind === "users" ? "Email" : "Agent name"}>
+          <input name={kind + "-principal"} required value={who} autoComplete="off" onInput={(e) => setWho(e.currentTarget.value)} />
+        </Field>
+        <Field label="Role">
+          <select name={kind + "-role"} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
+            {roles.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Button type="submit" busy={busy === "add"}>
+          Add
+        </Button>
+      </form>
+    </section>
+  );
+}
+
+// Tokens mints scoped session tokens for this vault and lists live ones.
+// A minted token is shown once, right after minting, for copying.
+function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
+  const list = useAsync(
+    () => (perms.admin ? unwrap(api.GET("/v1/vaults/{name}/sessions", { params: { path: { name: vault } } })) : Promise.resolve(null)),
+    [vault, perms.admin],
+  );
+  const [ttl, setTtl] = useState(3600);
+  const [minted, setMinted] = useState<Schemas["CreateSessionOutputBody"] | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const rows = list.data?.sessions ?? [];
+  return (
+    <section class="card">
+      <h2>Scoped tokens</h2>
+      <p class="muted">A scoped token lets one process use this vault through the proxy, and nothing else.</p>
+      <ErrorBanner error={list.error ?? err} />
+      {minted ? (
+        <Banner kind="ok" testid="minted-token">
+          New token (shown once, expires {fmtTime(minted.expires_at)}): <code class="secret-once">{minted.token}</code>
+        </Banner>
+      ) : null}
+      <form
+        class="row wrap"
+        aria-label="Mint scoped token"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy("mint");
+          setErr(null);
+          try {
+            setMinted(await unwrap(api.POST("/v1/sessions", { body: { vault, ttl_seconds: ttl } })));
+            list.reload();
+          } catch (x) {
+            setErr(x);
+          }
+          setBusy(null);
+        }}
+      >
+        <Field label="Lifetime (seconds)">
+          <input type="number" min={60} name="token-ttl" value={ttl} onInput={(e) => setTtl(Number(e.currentTarget.value))} />
+        </Field>
+        <Button type="submit" busy={busy === "mint"} reason={perms.read ? undefined : needWriter}>
+          Mint token
+        </Button>
+      </form>
+      {perms.admin ? (
+        rows.length === 0 ? (
+          <Empty>No live scoped tokens.</Empty>
+        ) : (
+          <table class="table" aria-label="Scoped tokens">
+            <thead>
+              <tr>
+                <th>Created by</th>
+                <th class="hide-sm">Created</th>
+                <th>Expires</th>
+                <th class="actions">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((s) => (
+                <tr key={s.id}>
+                  <td>{s.creator}</td>
+                  <td class="hide-sm">{fmtTime(s.created_at)}</td>
+                  <td>{fmtTime(s.expires_at)}</td>
+                  <td class="actions">
+                    <Button
+                      kind="danger"
+                      busy={busy === s.id}
+                      onClick={async () => {
+                        setBusy(s.id);
+                        setErr(null);
+                        try {
+                          await unwrap(api.DELETE("/v1/vaults/{name}/sessions/{id}", { params: { path: { name: vault, id: s.id } } }));
+                          list.reload();
+                        } catch (x) {
+                          setErr(x);
+                        }
+                        setBusy(null);
+                      }}
+                    >
+                      Revoke
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,173 @@
+// The small component set the pages are built from.
+import type { ComponentChildren, JSX } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { errorText } from "./api/client";
+
+type BtnProps = JSX.HTMLAttributes<HTMLButtonElement> & {
+  kind?: "primary" | "danger" | "plain";
+  busy?: boolean;
+  disabled?: boolean;
+  type?: "button" | "submit";
+  // reason explains why the action is unavailable (shown as a tooltip).
+  reason?: string;
+};
+
+export function Button({ kind = "plain", busy, disabled, reason, type = "button", children, ...rest }: BtnProps) {
+  return (
+    <button
+      {...rest}
+      type={type}
+      class={"btn btn-" + kind}
+      disabled={disabled || busy || !!reason}
+      title={reason ?? (rest.title as string | undefined)}
+      aria-busy={busy ? "true" : undefined}
+    >
+      {busy ? <span class="spinner" aria-hidden="true" /> : null}
+      {children}
+    </button>
+  );
+}
+
+export function Field({ label, hint, error, children }: { label: string; hint?: string; error?: string; children: ComponentChildren }) {
+  return (
+    <label class="field">
+      <span class="field-label">{label}</span>
+      {children}
+      {hint ? <span class="field-hint">{hint}</span> : null}
+      {error ? <span class="field-error">{error}</span> : null}
+    </label>
+  );
+}
+
+export function Banner({ kind = "info", children, testid }: { kind?: "info" | "error" | "warn" | "ok"; children: ComponentChildren; testid?: string }) {
+  return (
+    <div class={"banner banner-" + kind} role={kind === "error" ? "alert" : "status"} data-testid={testid}>
+      {children}
+    </div>
+  );
+}
+
+export function ErrorBanner({ error }: { error: unknown }) {
+  if (!error) return null;
+  return <Banner kind="error">{errorText(error)}</Banner>;
+}
+
+export function Loading({ what = "Loading" }: { what?: string }) {
+  return (
+    <p class="muted loading" role="status">
+      <span class="spinner" aria-hidden="true" /> {what}…
+    </p>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <div class="empty">{children}</div>;
+}
+
+export function Tag({ kind, children }: { kind: string; children: ComponentChildren }) {
+  return <span class={"tag tag-" + kind}>{children}</span>;
+}
+
+// Drawer is a side panel (a full-screen sheet on phones). Escape closes it
+// and focus moves into it on open.
+export function Drawer({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const prev = document.activeElement as HTMLElement | null;
+    ref.current?.querySelector<HTMLElement>("input,select,textarea,button")?.focus();
+    const key = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    document.addEventListener("keydown", key);
+    return () => {
+      document.removeEventListener("keydown", key);
+      prev?.focus();
+    };
+  }, []);
+  return (
+    <div class="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="drawer" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
+        <header class="drawer-head">
+          <h2>{title}</h2>
+          <button type="button" class="btn btn-plain" aria-label="Close" onClick={onClose}>
+            ✕
+          </button>
+        </header>
+        <div class="drawer-body">{children}</div>
+      </div>
+    </div>
+  );
+}
+
+// Confirm asks the user to type a name before a consequential action.
+export function TypedConfirm({
+  name,
+  consequence,
+  action,
+  kind = "danger",
+  onConfirm,
+  onCancel,
+}: {
+  name: string;
+  consequence: ComponentChildren;
+  action: string;
+  kind?: "danger" | "primary";
+  onConfirm: () => Promise<void>;
+  onCancel: () => void;
+}) {
+  const [typed, setTyped] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  return (
+    <form
+      class="confirm"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        if (typed !== name) return;
+        setBusy(true);
+        setErr(null);
+        try {
+          await onConfirm();
+        } catch (x) {
+          setErr(x);
+          setBusy(false);
+        }
+      }}
+    >
+      <div class="confirm-text">{consequence}</div>
+      <Field label={`Type the vault name “${name}” to confirm`}>
+        <input value={typed} onInput={(e) => setTyped(e.currentTarget.value)} autoComplete="off" spellcheck={false} aria-label="Confirm vault name" />
+      </Field>
+      <ErrorBanner error={err} />
+      <div class="row">
+        <Button type="submit" kind={kind} busy={busy} disabled={typed !== name}>
+          {action}
+        </Button>
+        <Button onClick={onCancel}>Cancel</Button>
+      </div>
+    </form>
+  );
+}
+
+export function fmtTime(s?: string | null): string {
+  if (!s) return "—";
+  const d = new Date(s);
+  if (isNaN(d.getTime()) || d.getFullYear() < 2000) return "—";
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+// useAsync loads data and reloads on demand or when deps change.
+export function useAsync<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => live && setState({ data, loading: false }),
+      (error) => live && setState({ error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, n]);
+  return { ...state, reload: () => setN((x) => x + 1) };
+}
