@@ -1125,6 +1125,8 @@ type RenameVaultInputBody struct {
 
 // Service defines model for Service.
 type Service struct {
+	// AllowPlainHttp Attach credentials to plain http:// requests to non-local hosts (not recommended)
+	AllowPlainHttp *bool `json:"allow_plain_http,omitempty"`
 	AllowSetCookie *bool `json:"allow_set_cookie,omitempty"`
 	Auth           Auth  `json:"auth"`
 
