@@ -198,3 +198,16 @@ func TestCall_inputBufferGrows(t *testing.T) {
 		t.Fatalf("input buffer is %d bytes after a 9000-byte input", inst.inCap)
 	}
 }
+
+func TestCall_configNotJSON(t *testing.T) {
+	rt := newTestRuntime(t, nil)
+	p := rt.load(t, "ok/store")
+	err := p.Probe(context.Background(), json.RawMessage(`{`))
+	if got, want := errString(err), `invalid_store_config|guest|plugin "okstore": export "probe": config is not valid JSON`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	// The instance went back to the pool: the next call works.
+	if err := p.Probe(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}

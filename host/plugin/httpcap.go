@@ -40,7 +40,9 @@ func newHTTPCapability(manifestOrigins, operatorOrigins []string, dial DialFunc)
 	c := &httpCapability{granted: map[string]bool{}, exemptAddrs: map[string]bool{}}
 	for _, o := range manifestOrigins {
 		if canon, err := abi.ParseOrigin(o); err == nil {
-			c.granted[canon] = c.granted[canon] || false
+			if _, dup := c.granted[canon]; !dup {
+				c.granted[canon] = false
+			}
 		}
 	}
 	for _, o := range operatorOrigins {
