@@ -29,14 +29,14 @@ type httpCapability struct {
 	client      *http.Client
 }
 
-// DialFunc dials a network address; Config.DialContext has this type.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+// dialFunc is the type of Config.DialContext.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 type deniedError struct{ code, msg string }
 
 func (e *deniedError) Error() string { return e.msg }
 
-func newHTTPCapability(manifestOrigins, operatorOrigins []string, dial DialFunc) *httpCapability {
+func newHTTPCapability(manifestOrigins, operatorOrigins []string, dial dialFunc) *httpCapability {
 	c := &httpCapability{granted: map[string]bool{}, exemptAddrs: map[string]bool{}}
 	for _, o := range manifestOrigins {
 		if canon, err := abi.ParseOrigin(o); err == nil {
@@ -86,7 +86,7 @@ func newHTTPCapability(manifestOrigins, operatorOrigins []string, dial DialFunc)
 // private, loopback, link-local or otherwise internal range, unless the dial
 // address belongs to an origin the operator configured. Checking the
 // connected address (after DNS) defeats DNS names that resolve inside.
-func (c *httpCapability) guardedDial(dial DialFunc) DialFunc {
+func (c *httpCapability) guardedDial(dial dialFunc) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
