@@ -296,3 +296,39 @@ func TestProposalExpiry(t *testing.T) {
 		t.Fatalf("poll: %s", body)
 	}
 }
+
+// TestProposalApproveHammer: concurrent approvals of one proposal apply it
+// exactly once; every other caller gets proposal_not_pending.
+func TestProposalApproveHammer(t *testing.T) {
+	l := newLoopEnv(t)
+	_, body := l.do("POST", "/v1/proposals", l.agent, map[string]any{"message": "m",
+		"services":    []any{svcSet("race", "race.example.com", "RACE_KEY")},
+		"credentials": []any{slot("RACE_KEY")}})
+	pid := id(body)
+	p := 8
+	if testing.Short() {
+		p = 4
+	}
+	start := make(chan struct{})
+	results := make(chan string, p)
+	for i := 0; i < p; i++ {
+		go func(i int) {
+			<-start
+			status, body := l.do("POST", "/v1/admin/proposals/"+pid+"/approve", l.admin,
+				map[string]any{"vault": "shop", "credentials": map[string]string{"RACE_KEY": fmt.Sprintf("value-%d", i)}})
+			results <- fmt.Sprintf("%d %s", status, code(body))
+		}(i)
+	}
+	close(start)
+	counts := map[string]int{}
+	for i := 0; i < p; i++ {
+		counts[<-results]++
+	}
+	if counts["200 "] != 1 || counts["409 "+domain.CodeProposalNotPending] != p-1 {
+		t.Fatalf("outcomes %v", counts)
+	}
+	svcs, _ := l.st.ListServices(context.Background(), l.shop.ID)
+	if len(svcs) != 2 || !strings.HasPrefix(l.credential(l.shop.ID, "RACE_KEY"), "value-") {
+		t.Fatalf("services %d, credential %q", len(svcs), l.credential(l.shop.ID, "RACE_KEY"))
+	}
+}
