@@ -129,12 +129,13 @@ func (p *Plugin) classify(ctx context.Context, inst *instance, export string, er
 	if stderr != "" {
 		p.logger().Warn("plugin trapped", "export", export, "stderr", firstLine(stderr, 300))
 	}
+	// The guest's stderr goes to the log only: a panic value is the
+	// plugin's text and might echo data it should not. A Go panic inside an
+	// export ends in `unreachable`; from a goroutine, in exit code 2.
+	if strings.HasPrefix(stderr, "panic:") {
+		return p.err(export, ClassTrap, abi.CodePluginTrap, "trapped: the plugin panicked")
+	}
 	if exit != nil {
-		// The guest's stderr goes to the log only: a panic value is the
-		// plugin's text and might echo data it should not.
-		if strings.HasPrefix(stderr, "panic:") {
-			return p.err(export, ClassTrap, abi.CodePluginTrap, fmt.Sprintf("trapped: the plugin panicked (exit code %d)", exit.ExitCode()))
-		}
 		return p.err(export, ClassTrap, abi.CodePluginTrap, fmt.Sprintf("trapped: the plugin exited with code %d", exit.ExitCode()))
 	}
 	return p.err(export, ClassTrap, abi.CodePluginTrap, "trapped: "+firstLine(err.Error(), 300))

@@ -125,7 +125,7 @@ func TestCall_misbehaving(t *testing.T) {
 		{name: "unbounded-memory", call: func() error { _, err := p.Sync(ctx, nil); return err },
 			want: `plugin_memory_limit|limit|plugin "misbehave": export "sync": exceeded the memory limit of 16 pages (1 MiB)`},
 		{name: "go-style-panic", call: func() error { return p.ValidateWrite(ctx, nil, map[string]string{"A": "b"}) },
-			want: `plugin_trap|trap|plugin "misbehave": export "validate_write": trapped: the plugin panicked (exit code 2)`},
+			want: `plugin_trap|trap|plugin "misbehave": export "validate_write": trapped: the plugin panicked`},
 		{name: "unreachable", call: func() error { return p.LeaseRevoke(ctx, nil, "l") },
 			want: `plugin_trap|trap|plugin "misbehave": export "lease_revoke": trapped: wasm error: unreachable`},
 		{name: "out-of-range-result", call: func() error { _, err := p.ListDynamic(ctx, nil); return err },
