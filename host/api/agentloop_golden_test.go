@@ -49,13 +49,17 @@ func TestAgentLoopWireGolden(t *testing.T) {
 	_, body = l.do("GET", "/v1/proposals/"+id(body), l.agent, nil)
 	golden.Check(t, "proposal", normalized(t, body))
 
-	err := l.st.InsertRequestLogs(context.Background(), []store.RequestLog{
-		{VaultID: l.shop.ID, At: time.Now(), ActorKind: "agent", ActorID: "agent-1", Method: "GET", Host: "unknown.example.com", Path: "/", Status: 403, Error: "host_not_allowed"},
-		{VaultID: l.shop.ID, At: time.Now(), ActorKind: "session", ActorID: "session-1", Method: "POST", Host: "api.github.com", Path: "/repos", Service: "github", Keys: []string{"GITHUB_TOKEN"}, Status: 201, LatencyMS: 42},
+	robot, err := l.st.AgentByName(context.Background(), "robot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.st.InsertRequestLogs(context.Background(), []store.RequestLog{
+		{VaultID: l.shop.ID, At: time.Now(), ActorKind: "session", ActorID: "0123456789abcdef", Method: "GET", Host: "unknown.example.com", Path: "/", Status: 403, Error: "host_not_allowed"},
+		{VaultID: l.shop.ID, At: time.Now(), ActorKind: "agent", ActorID: robot.ID, Method: "POST", Host: "api.github.com", Path: "/repos", Service: "github", Keys: []string{"GITHUB_TOKEN"}, Status: 201, LatencyMS: 42},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, body = l.do("GET", "/v1/vaults/shop/logs?limit=1", l.admin, nil)
+	_, body = l.do("GET", "/v1/vaults/shop/logs", l.admin, nil)
 	golden.Check(t, "request_logs", normalized(t, body))
 }

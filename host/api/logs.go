@@ -16,6 +16,7 @@ type LogEntry struct {
 	Time      time.Time `json:"time"`
 	ActorKind string    `json:"actor_kind" doc:"user, agent or session"`
 	ActorID   string    `json:"actor_id"`
+	ActorName string    `json:"actor_name,omitempty" doc:"The agent's name, the user's email, or session <id prefix>; empty once deleted"`
 	Method    string    `json:"method"`
 	Host      string    `json:"host"`
 	Path      string    `json:"path"`
@@ -78,6 +79,7 @@ func (s *server) registerLogs(api huma.API) {
 					Method: r.Method, Host: r.Host, Path: r.Path, Service: r.Service, Keys: keys, Status: r.Status,
 					LatencyMS: r.LatencyMS, Error: r.Error})
 			}
+			s.nameActors(ctx, out.Body.Logs)
 			if len(rows) > 0 {
 				out.Body.LatestID = max(out.Body.LatestID, rows[0].ID)
 				if more && in.After == 0 {
@@ -89,4 +91,40 @@ func (s *server) registerLogs(api huma.API) {
 			}
 			return out, nil
 		})
+}
+
+// nameActors fills actor names for a page: a few lookups per distinct
+// actor, never per row. An actor that no longer exists keeps an empty name.
+func (s *server) nameActors(ctx context.Context, logs []LogEntry) {
+	names := map[string]string{}
+	var agents map[string]string
+	for i := range logs {
+		e := &logs[i]
+		k := e.ActorKind + ":" + e.ActorID
+		name, ok := names[k]
+		if !ok {
+			switch e.ActorKind {
+			case "agent":
+				if agents == nil {
+					agents = map[string]string{}
+					if list, err := s.Store.ListAgents(ctx); err == nil {
+						for _, a := range list {
+							agents[a.ID] = a.Name
+						}
+					}
+				}
+				name = agents[e.ActorID]
+			case "user":
+				if u, err := s.Store.UserByID(ctx, e.ActorID); err == nil {
+					name = u.Email
+				}
+			case "session":
+				if len(e.ActorID) >= 8 {
+					name = "session " + e.ActorID[:8]
+				}
+			}
+			names[k] = name
+		}
+		e.ActorName = name
+	}
 }
