@@ -210,7 +210,8 @@ func (e *Emulator) Addr() string {
 }
 
 // ReleaseHangs lets every request held by a Hang fault return (with a
-// 504) and cuts short pending delays.
+// 504) and cuts short pending delays (those calls then answer as they
+// would have after the delay).
 func (e *Emulator) ReleaseHangs() {
 	e.relMu.Lock()
 	defer e.relMu.Unlock()
@@ -486,8 +487,9 @@ func (e *Emulator) trickle(w *statusRecorder, c *call, status int, body []byte, 
 	}
 }
 
-// wait pauses for d; it returns false when the client left or the
-// emulator is stopping.
+// wait pauses for d, or less when ReleaseHangs cuts it short; it returns
+// false when the client left. (A stopping emulator releases waits too; its
+// closed connections then swallow the answer.)
 func (e *Emulator) wait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -497,7 +499,7 @@ func (e *Emulator) wait(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	case <-e.releaseChan():
-		return false
+		return true
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
 )
@@ -33,5 +34,45 @@ func TestFault_onQuery(t *testing.T) {
 	got := []int{get("/ok"), get("/bad"), get("/ok"), get("/bad")}
 	if want := []int{200, 500, 200, 200}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("statuses %v, want %v", got, want)
+	}
+}
+
+// TestReleaseHangs_delay: a delay cut short by ReleaseHangs still answers
+// normally.
+func TestReleaseHangs_delay(t *testing.T) {
+	e := infisicaltest.New(t)
+	e.AddIdentity(infisicaltest.Identity{ID: "id-d", Universal: &infisicaltest.UniversalAuth{ClientID: "cd", ClientSecret: "sd"}})
+	e.SetSecrets("p-d", "dev", "/", map[string]string{"A": "1"})
+	tok, err := e.IssueToken("id-d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived := make(chan struct{}, 1)
+	e.Inject(infisicaltest.RouteListSecrets, infisicaltest.Delay(time.Hour))
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, e.URL()+"/api/v3/secrets/raw?workspaceId=p-d&environment=dev&secretPath=/", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		arrived <- struct{}{}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-arrived
+	// Release until the request, once held, has been let go.
+	for {
+		e.ReleaseHangs()
+		select {
+		case got := <-done:
+			if got != 200 {
+				t.Fatalf("status %d, want 200", got)
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
