@@ -41,7 +41,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "agent-vault")
+	// wazero keys its cache by module content, so a cache kept between runs
+	// never serves a stale plugin and saves the cold compile.
 	wasmCache = filepath.Join(dir, "wasm-cache")
+	if base, err := os.UserCacheDir(); err == nil {
+		wasmCache = filepath.Join(base, "agent-vault", "e2e-wasm-cache")
+	}
 	// The plugin is built the way plugins.mk builds it, into the directory
 	// the binary embeds, so the server runs this tree's plugin.
 	steps := [][]string{

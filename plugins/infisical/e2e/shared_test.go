@@ -64,7 +64,7 @@ func shared(t *testing.T) *sharedEnv {
 				panic(r)
 			}
 		}()
-		emu := infisicaltest.NewUnstarted()
+		emu := infisicaltest.NewUnstarted(infisicaltest.WithOnRequest(onRequest))
 		if _, err := emu.Start(); err != nil {
 			panic(sharedFailure{format: "emulator: %v", args: []any{err}})
 		}
@@ -86,4 +86,39 @@ func (e *sharedEnv) ownerFor(t *testing.T) *client {
 	c := *e.owner
 	c.t = t
 	return &c
+}
+
+// watch signals arrived (without blocking) when a request to route for
+// folder path reaches the emulator. It returns a function that stops it.
+func (e *sharedEnv) watch(route infisicaltest.Route, path string, arrived chan<- struct{}) func() {
+	watchMu.Lock()
+	defer watchMu.Unlock()
+	id := len(watchers) + 1
+	watchers[id] = func(r infisicaltest.Request) {
+		if r.Route == route && r.Query.Get("secretPath") == path {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return func() {
+		watchMu.Lock()
+		defer watchMu.Unlock()
+		delete(watchers, id)
+	}
+}
+
+var (
+	watchMu  sync.Mutex
+	watchers = map[int]func(infisicaltest.Request){}
+)
+
+// onRequest fans emulator requests out to the watchers.
+func onRequest(r infisicaltest.Request) {
+	watchMu.Lock()
+	defer watchMu.Unlock()
+	for _, w := range watchers {
+		w(r)
+	}
 }
