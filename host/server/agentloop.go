@@ -70,4 +70,3 @@ func (s storeInfo) DynamicKeys(ctx context.Context, vaultID string) ([]string, e
 
 // Interface guards
 var _ api.StoreInfo = storeInfo{}
-
