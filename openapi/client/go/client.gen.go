@@ -947,6 +947,9 @@ type LogEntry struct {
 	// ActorKind user, agent or session
 	ActorKind string `json:"actor_kind"`
 
+	// ActorName The agent's name, the user's email, or session <id prefix>; empty once deleted
+	ActorName *string `json:"actor_name,omitempty"`
+
 	// Error Stable code when the proxy refused or failed the request
 	Error *string `json:"error,omitempty"`
 	Host  string  `json:"host"`
