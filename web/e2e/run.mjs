@@ -1,0 +1,462 @@
+// Browser test of the UI: Debian's chromium driven by playwright-core over
+// CDP, against the real agent-vault binary and the Infisical emulator (both
+// started by web/e2e_test.go, which passes their URLs in the environment).
+// Any console error or page error fails the run; every page is
+// screenshotted into $ARTIFACTS.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set; run this through go test ./web`);
+  return v;
+};
+const AV = env("AV_URL");
+const PROXY = env("AV_PROXY");
+const INFISICAL = env("INFISICAL_URL");
+const ARTIFACTS = env("ARTIFACTS");
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const OWNER = { email: "owner@example.com", password: "correct horse battery" };
+const SECRET = "sk_live_ui_e2e_value"; // typed into a password field; must never be displayed
+const PROJECT = "7a1c0e2b-0000-4000-8000-00000000e2e0";
+
+// launchChromium starts chromium with exactly our flags and a fresh
+// profile, and connects playwright to it over the DevTools protocol.
+async function launchChromium() {
+  const profile = mkdtempSync(join(tmpdir(), "av-chromium-"));
+  const args = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    `--user-data-dir=${profile}`,
+    "--remote-debugging-port=0",
+    "about:blank",
+  ];
+  // detached: chromium leads its own process group, so closing it stops
+  // its renderer and zygote processes too.
+  const proc = spawn(env("CHROMIUM"), args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  const ws = await new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error("chromium did not start:\n" + buf)), 30000);
+    proc.stderr.on("data", (d) => {
+      buf += d;
+      const m = buf.match(/DevTools listening on (ws:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`chromium exited (${code}):\n${buf}`)));
+  });
+  const browser = await chromium.connectOverCDP(ws);
+  return {
+    browser,
+    close: async () => {
+      await browser.close().catch(() => {});
+      const exited = new Promise((r) => (proc.exitCode !== null ? r() : proc.on("exit", r)));
+      try {
+        process.kill(-proc.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await exited;
+      // Best effort: a late child may still be writing to the profile.
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+      } catch (e) {
+        console.log("note: profile not removed:", e.code);
+      }
+    },
+  };
+}
+
+// upstream is the API the proxied request reaches; it records what the
+// proxy injected.
+function startUpstream() {
+  const seen = [];
+  const srv = http.createServer((req, res) => {
+    seen.push({ path: req.url, auth: req.headers.authorization ?? "" });
+    res.setHeader("Content-Type", "application/json");
+    res.end(JSON.stringify({ ok: true }));
+  });
+  return new Promise((r) => srv.listen(0, "127.0.0.1", () => r({ srv, seen, port: srv.address().port })));
+}
+
+// viaProxy sends one absolute-form request through the agent-vault proxy.
+function viaProxy(url, token, vault) {
+  const [host, port] = PROXY.split(":");
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host,
+      port: Number(port),
+      method: "GET",
+      path: url,
+      headers: { "Proxy-Authorization": "Basic " + Buffer.from(`${token}:${vault}`).toString("base64"), Host: new URL(url).host },
+    });
+    req.on("response", (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error("assertion failed: " + msg);
+}
+
+const consoleErrors = [];
+// allowed lists console errors a step expects (the browser logs every
+// non-2xx fetch); each entry is consumed once.
+const allowed = [];
+function watch(page, label) {
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    const text = m.text() + (m.location()?.url ? ` (${m.location().url})` : "");
+    const i = allowed.findIndex((re) => re.test(text));
+    if (i >= 0) allowed.splice(i, 1);
+    else consoleErrors.push(`[${label}] console: ${text}`);
+  });
+  page.on("pageerror", (e) => consoleErrors.push(`[${label}] page error: ${e.message}`));
+}
+
+let shot = 0;
+let currentPage = null;
+async function screenshot(page, name) {
+  shot++;
+  await page.screenshot({ path: join(ARTIFACTS, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+async function step(name, f) {
+  const t0 = Date.now();
+  process.stdout.write(`- ${name} … `);
+  try {
+    await f();
+  } catch (e) {
+    if (currentPage) await screenshot(currentPage, "FAILED").catch(() => {});
+    throw e;
+  }
+  if (consoleErrors.length) throw new Error(`console errors during "${name}":\n${consoleErrors.join("\n")}`);
+  console.log(`ok (${Date.now() - t0} ms)`);
+}
+
+async function api(token, method, path, body) {
+  const r = await fetch(AV + path, {
+    method,
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+
+async function emulator(method, path, body) {
+  const r = await fetch(INFISICAL + path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  assert(r.ok, `emulator ${method} ${path}: ${r.status} ${await r.text()}`);
+}
+
+const { browser, close } = await launchChromium();
+const upstream = await startUpstream();
+let failed = null;
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  watch(page, "desktop");
+  currentPage = page;
+  page.on("dialog", (d) => d.accept());
+  const tab = (name) => page.getByRole("tab", { name });
+  const fillStore = async (prefix) => {
+    await page.locator(`select[name="${prefix}-kind"]`).selectOption("infisical");
+    await page.locator(`input[name="${prefix}-project_id"]`).fill(PROJECT);
+    await page.locator(`input[name="${prefix}-environment"]`).fill("dev");
+    await page.locator(`input[name="${prefix}-secret_path"]`).fill("/");
+  };
+
+  await step("first run shows owner registration", async () => {
+    await page.goto(AV + "/");
+    await page.getByRole("heading", { name: "Create the owner account" }).waitFor();
+    await screenshot(page, "register");
+    await page.getByLabel("Email").fill(OWNER.email);
+    await page.getByLabel("Password").fill(OWNER.password);
+    await page.getByRole("button", { name: "Create owner" }).click();
+    await page.getByRole("heading", { name: "Vaults" }).waitFor();
+    // Registration gives the owner a "default" vault.
+    await page.locator(".list-row", { hasText: "default" }).waitFor();
+    assert((await page.getByTestId("whoami").textContent()).includes(OWNER.email), "header names the owner");
+    await screenshot(page, "vaults-first-run");
+  });
+
+  await step("the store picker offers Infisical (INFISICAL_URL is set)", async () => {
+    await page.getByRole("button", { name: "New vault" }).click();
+    const opts = await page.locator('select[name="create-kind"] option').allTextContents();
+    assert(JSON.stringify(opts) === JSON.stringify(["Built-in", "Infisical"]), "options: " + JSON.stringify(opts));
+  });
+
+  await step("create a built-in vault", async () => {
+    await page.locator('input[name="vault-name"]').fill("payments");
+    await screenshot(page, "vault-create");
+    await page.getByRole("button", { name: "Create vault" }).click();
+    await page.waitForURL("**/vaults/payments");
+    await page.getByRole("heading", { name: "payments" }).waitFor();
+    await page.getByText("No credentials yet").waitFor();
+  });
+
+  await step("add a credential; the value is never shown", async () => {
+    await page.getByRole("button", { name: "Add credential" }).click();
+    await page.locator('input[name="credential-key"]').fill("STRIPE_KEY");
+    const value = page.locator('input[name="credential-value"]');
+    assert((await value.getAttribute("type")) === "password", "value is a password field");
+    await value.fill(SECRET);
+    await page.getByRole("button", { name: "Save" }).click();
+    const row = page.locator('tr[data-key="STRIPE_KEY"]');
+    await row.waitFor();
+    assert((await row.locator(".tag").first().textContent()) === "static", "STRIPE_KEY is tagged static");
+    assert(!(await page.content()).includes(SECRET), "the value is not in the page");
+    await screenshot(page, "credentials-builtin");
+  });
+
+  await step("edit the credential, then a bad key gets the API's message", async () => {
+    await page.getByRole("button", { name: "Edit STRIPE_KEY" }).click();
+    await page.locator('input[name="credential-value"]').fill(SECRET + "2");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("button", { name: "Edit STRIPE_KEY" }).waitFor();
+    await page.getByRole("button", { name: "Add credential" }).click();
+    await page.locator('input[name="credential-key"]').fill("bad-key");
+    await page.locator('input[name="credential-value"]').fill("x");
+    allowed.push(/status of 4\d\d/);
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("alert").waitFor();
+    await screenshot(page, "credentials-error");
+    await page.getByRole("button", { name: "Cancel" }).click();
+  });
+
+  await step("add a service (bearer) and toggle it", async () => {
+    await tab("Services").click();
+    await page.getByText("No services yet").waitFor();
+    await page.getByRole("button", { name: "Add service" }).click();
+    await page.locator('input[name="service-name"]').fill("upstream");
+    await page.locator('input[name="service-host"]').fill(`127.0.0.1:${upstream.port}`);
+    await page.locator('select[name="service-auth"]').selectOption("bearer");
+    await page.locator('input[name="auth-token"]').fill("STRIPE_KEY");
+    await screenshot(page, "service-form");
+    await page.getByRole("button", { name: "Save service" }).click();
+    const row = page.locator('li[data-service="upstream"]');
+    await row.waitFor();
+    await row.getByRole("button", { name: "Disable" }).click();
+    await row.getByText("disabled").waitFor();
+    await row.getByRole("button", { name: "Enable" }).click();
+    await row.getByText("enabled").waitFor();
+    await screenshot(page, "services");
+  });
+
+  let scoped;
+  await step("Access: mint a scoped token", async () => {
+    await tab("Access").click();
+    await page.getByRole("heading", { name: "People" }).waitFor();
+    await page.getByRole("button", { name: "Mint token" }).click();
+    const minted = page.getByTestId("minted-token");
+    await minted.waitFor();
+    scoped = (await minted.locator("code").textContent()).trim();
+    assert(scoped.length > 10, "a token is shown once");
+    await page.getByRole("button", { name: "Revoke" }).first().waitFor();
+    await screenshot(page, "access");
+  });
+
+  await step("a proxied request shows in Logs", async () => {
+    const r = await viaProxy(`http://127.0.0.1:${upstream.port}/v1/charges?limit=3`, scoped, "payments");
+    assert(r.status === 200, `proxied request: ${r.status} ${r.body}`);
+    assert(upstream.seen.at(-1).auth === "Bearer " + SECRET + "2", "the proxy injected the edited credential");
+    await tab("Logs").click();
+    const row = page.locator("tr[data-log-id]").filter({ hasText: "/v1/charges" });
+    await row.waitFor();
+    assert((await row.textContent()).includes("200"), "status 200 is shown");
+    await screenshot(page, "logs");
+    await page.locator('select[name="status-filter"]').selectOption("5xx");
+    await page.getByText("No proxied requests match these filters").waitFor();
+    await page.locator('select[name="status-filter"]').selectOption("");
+    await row.waitFor();
+  });
+
+  await step("Settings: connect to Infisical with the typed confirmation", async () => {
+    await tab("Settings").click();
+    assert((await page.getByTestId("store-kind").textContent()) === "Built-in", "starts built-in");
+    await page.getByRole("button", { name: "Edit settings" }).click();
+    const drawer = page.getByRole("dialog", { name: "Edit settings" });
+    await drawer.waitFor();
+    await fillStore("settings");
+    await drawer.getByRole("button", { name: "Save" }).click();
+    await drawer.getByText("overwrites its built-in credentials").waitFor();
+    const go = drawer.getByRole("button", { name: "Connect and save" });
+    assert(await go.isDisabled(), "disabled until the name is typed");
+    await drawer.getByLabel("Confirm vault name").fill("payment");
+    assert(await go.isDisabled(), "a wrong name keeps it disabled");
+    await screenshot(page, "settings-connect-confirm");
+    await drawer.getByLabel("Confirm vault name").fill("payments");
+    await go.click();
+    await drawer.waitFor({ state: "detached" });
+    await page.getByTestId("store-kind").getByText("Infisical").waitFor();
+    await screenshot(page, "settings-infisical");
+  });
+
+  await step("Infisical vault: read-only banner, synced keys, dynamic rows tagged", async () => {
+    await tab("Credentials").click();
+    await page.getByTestId("read-only-banner").waitFor();
+    await page.locator('tr[data-key="DB_URL"]').waitFor();
+    assert((await page.locator('tr[data-key="STRIPE_KEY"]').count()) === 0, "connect replaced the built-in credentials");
+    assert((await page.getByRole("button", { name: "Add credential" }).count()) === 0, "no add on a read-only vault");
+    const dyn = page.locator("tr[data-key]").filter({ has: page.locator(".tag-dynamic") });
+    assert((await dyn.count()) > 0, "at least one dynamic row is tagged");
+    assert((await page.getByTestId("sync-status").textContent()).includes("ok"), "last sync ok");
+    await screenshot(page, "credentials-infisical");
+  });
+
+  await step("Manual sync picks up a new upstream secret", async () => {
+    await emulator("PUT", "/_emulator/secrets", { project_id: PROJECT, environment: "dev", path: "/", values: { DB_URL: "postgres://emulated/app", API_KEY: "emulated-api-key", NEW_KEY: "n" } });
+    const before = await page.getByTestId("sync-time").textContent();
+    await page.getByRole("button", { name: "Manual sync" }).click();
+    await page.getByTestId("sync-result").getByText(/^Synced \d+ credentials?\.$/).waitFor();
+    await page.locator('tr[data-key="NEW_KEY"]').waitFor();
+    const after = await page.getByTestId("sync-time").textContent();
+    assert(after !== "—", `sync time shown (${before} → ${after})`);
+    await screenshot(page, "manual-sync");
+  });
+
+  await step("Manual sync while one is in flight shows the 409", async () => {
+    const login = await api("", "POST", "/v1/auth/login", OWNER);
+    const token = login.body.token;
+    // The next emulator request waits 8 s, so the first of two syncs stays
+    // in flight; the second answers 409 at once.
+    await emulator("POST", "/_emulator/faults", { route: "*", kind: "delay", delay_ms: 8000, times: 1 });
+    const a = api(token, "POST", "/v1/vaults/payments/sync");
+    const b = await api(token, "POST", "/v1/vaults/payments/sync");
+    const inflight = b.status === 409 ? a : Promise.resolve(b);
+    if (b.status !== 409) assert((await a).status === 409, "one of two concurrent syncs answers 409");
+    allowed.push(/status of 409/);
+    await page.getByRole("button", { name: "Manual sync" }).click();
+    await page.getByTestId("sync-result").getByText("already in flight").waitFor();
+    await screenshot(page, "manual-sync-409");
+    assert((await inflight).status === 200, "the sync in flight completes");
+  });
+
+  await step("Settings: disconnect back to built-in keeps the synced secrets", async () => {
+    await tab("Settings").click();
+    await page.getByRole("button", { name: "Edit settings" }).click();
+    const drawer = page.getByRole("dialog", { name: "Edit settings" });
+    await drawer.locator('select[name="settings-kind"]').selectOption("builtin");
+    await drawer.getByRole("button", { name: "Save" }).click();
+    await drawer.getByText("keeps the synced secrets as built-in credentials").waitFor();
+    await drawer.getByLabel("Confirm vault name").fill("payments");
+    await screenshot(page, "settings-disconnect-confirm");
+    await drawer.getByRole("button", { name: "Disconnect and save" }).click();
+    await drawer.waitFor({ state: "detached" });
+    await page.getByTestId("store-kind").getByText("Built-in").waitFor();
+    await tab("Credentials").click();
+    await page.locator('tr[data-key="NEW_KEY"]').waitFor();
+    assert((await page.getByTestId("read-only-banner").count()) === 0, "no read-only banner after disconnect");
+    await page.getByRole("button", { name: "Add credential" }).waitFor();
+    await screenshot(page, "credentials-after-disconnect");
+  });
+
+  await step("unmatched-host policy through the drawer", async () => {
+    await tab("Settings").click();
+    await page.getByRole("button", { name: "Edit settings" }).click();
+    const drawer = page.getByRole("dialog", { name: "Edit settings" });
+    await drawer.locator('select[name="unmatched-host-policy"]').selectOption("deny");
+    await drawer.getByRole("button", { name: "Save" }).click();
+    await drawer.waitFor({ state: "detached" });
+    await page.getByTestId("unmatched-policy").getByText("Refused (deny)").waitFor();
+    await screenshot(page, "settings");
+  });
+
+  await step("create an Infisical-backed vault from the list", async () => {
+    await page.getByRole("link", { name: "Agent Vault" }).click();
+    await page.getByRole("button", { name: "New vault" }).click();
+    await page.locator('input[name="vault-name"]').fill("team-secrets");
+    await fillStore("create");
+    await screenshot(page, "vault-create-infisical");
+    await page.getByRole("button", { name: "Create vault" }).click();
+    await page.waitForURL("**/vaults/team-secrets");
+    await page.getByTestId("read-only-banner").waitFor();
+    await page.locator('tr[data-key="API_KEY"]').waitFor();
+    await screenshot(page, "credentials-infisical-created");
+  });
+
+  await step("rename and delete with typed confirmation", async () => {
+    await tab("Settings").click();
+    await page.getByRole("button", { name: "Rename vault" }).click();
+    await page.locator('input[name="new-vault-name"]').fill("team-secrets-2");
+    await page.getByLabel("Confirm vault name").fill("team-secrets");
+    await page.getByRole("button", { name: "Rename vault" }).click();
+    await page.waitForURL("**/vaults/team-secrets-2/settings");
+    await page.getByRole("button", { name: "Delete vault" }).click();
+    await page.getByLabel("Confirm vault name").fill("team-secrets-2");
+    await screenshot(page, "delete-confirm");
+    await page.getByRole("button", { name: "Delete vault" }).click();
+    await page.getByRole("heading", { name: "Vaults" }).waitFor();
+    await page.locator(".list-row", { hasText: "payments" }).waitFor();
+    assert((await page.locator(".list-row", { hasText: "team-secrets" }).count()) === 0, "deleted vault is gone");
+    await screenshot(page, "vaults");
+  });
+
+  await step("a reload on a client route lands on the same page", async () => {
+    await page.goto(AV + "/vaults/payments/services");
+    await page.locator('li[data-service="upstream"]').waitFor();
+  });
+
+  await step("phone width", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const p = await phone.newPage();
+    watch(p, "phone");
+    await p.goto(AV + "/");
+    await p.getByLabel("Email").fill(OWNER.email);
+    await p.getByLabel("Password").fill(OWNER.password);
+    await p.screenshot({ path: join(ARTIFACTS, "phone-login.png") });
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "Vaults" }).waitFor();
+    await p.goto(AV + "/vaults/payments/credentials");
+    await p.locator('tr[data-key="NEW_KEY"]').waitFor();
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `no horizontal scroll at 390 px (overflow ${overflow}px)`);
+    await p.screenshot({ path: join(ARTIFACTS, "phone-credentials.png"), fullPage: true });
+    await p.goto(AV + "/vaults/payments/logs");
+    await p.locator("tr[data-log-id]").first().waitFor();
+    await p.screenshot({ path: join(ARTIFACTS, "phone-logs.png"), fullPage: true });
+    await phone.close();
+  });
+
+  await step("keyboard: the login form submits with Enter; logout", async () => {
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByRole("heading", { name: "Sign in to Agent Vault" }).waitFor();
+    await screenshot(page, "login");
+    await page.getByLabel("Email").focus();
+    await page.keyboard.type(OWNER.email);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(OWNER.password);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Vaults" }).waitFor();
+  });
+} catch (e) {
+  failed = e;
+} finally {
+  upstream.srv.close();
+  await close();
+}
+if (failed) {
+  console.log("FAILED");
+  console.error(failed.stack ?? String(failed));
+  if (consoleErrors.length) console.error(consoleErrors.join("\n"));
+  process.exit(1);
+}
+console.log(`all steps passed; screenshots in ${ARTIFACTS}`);
