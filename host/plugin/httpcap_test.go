@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -133,7 +134,7 @@ func TestHTTP_responseTooLarge(t *testing.T) {
 	up := newUpstream(t, "")
 	c := newHTTPCapability(nil, []string{up.URL}, plainDial)
 	_, herr := do(c, "GET", up.URL+"/big")
-	if herr == nil || herr.Code != abi.CodeHTTPTooLarge || herr.Message != "response body exceeds 4194304 bytes" {
+	if herr == nil || herr.Code != abi.CodeHTTPTooLarge || herr.Message != fmt.Sprintf("response body exceeds %d bytes", abi.MaxHTTPResponseBody) {
 		t.Fatalf("got %+v", herr)
 	}
 }

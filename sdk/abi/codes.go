@@ -92,7 +92,9 @@ const (
 	// MaxHTTPRequestBytes caps the encoded HTTP request descriptor.
 	MaxHTTPRequestBytes = 2 << 20
 	// MaxHTTPResponseBody caps an upstream response body.
-	MaxHTTPResponseBody = 4 << 20
+	// Infisical answers about 490 bytes per secret with no pagination, so
+	// 16 MiB holds a folder of ~30 000 secrets (4 MiB held ~8 000).
+	MaxHTTPResponseBody = 16 << 20
 	// MaxHTTPHeaders caps the number of header values in a request.
 	MaxHTTPHeaders = 64
 	// MaxHTTPRedirects caps redirects followed for one request.
