@@ -142,8 +142,9 @@ func (p *Plugin) classify(ctx context.Context, inst *instance, export string, er
 }
 
 func (p *Plugin) timeoutOf(export string) time.Duration {
-	if export == abi.ExportInitialize {
-		return p.rt.cfg.InitTimeout
+	switch export {
+	case abi.ExportInitialize, abi.ExportABIVersion, abi.ExportManifest:
+		return p.rt.cfg.InitTimeout // called only while loading
 	}
 	return p.rt.cfg.CallTimeout
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agent-vault/agent-vault/sdk/abi"
 )
@@ -19,7 +20,9 @@ func TestPoolHammer(t *testing.T) {
 		P, N = 4, 20
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(P / 2))
-	rt := newTestRuntime(t, func(c *Config) { c.MaxInstances = 3 })
+	// A generous deadline: under -race on a busy machine, waiting for one
+	// of 3 instances among P goroutines can take a while.
+	rt := newTestRuntime(t, func(c *Config) { c.MaxInstances = 3; c.CallTimeout = time.Minute })
 	good := rt.load(t, "ok/store")
 	bad := rt.load(t, "limits/misbehave")
 	ctx := context.Background()

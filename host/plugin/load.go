@@ -49,8 +49,8 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 	if err != nil {
 		return fail(err)
 	}
-	// abi_version and manifest are calls, with a call's deadline.
-	cctx, cancel := context.WithTimeout(ctx, rt.cfg.CallTimeout)
+	// abi_version and manifest are part of loading: InitTimeout bounds them.
+	cctx, cancel := context.WithTimeout(ctx, rt.cfg.InitTimeout)
 	defer cancel()
 	m, err := p.readManifest(cctx, inst)
 	if err != nil {

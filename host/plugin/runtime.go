@@ -50,7 +50,8 @@ type Config struct {
 	// instance. Default 30 s.
 	CallTimeout time.Duration
 	// InitTimeout bounds creating an instance (the plugin's _initialize),
-	// separately from the call that needed it. Default 30 s.
+	// separately from the call that needed it, and each of Load's calls
+	// (abi_version, manifest). Default 30 s.
 	InitTimeout time.Duration
 	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
 	// Default 1024 (64 MiB).
