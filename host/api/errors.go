@@ -119,8 +119,12 @@ func statusOf(code string) int {
 		return http.StatusBadGateway
 	case domain.CodePluginTimeout:
 		return http.StatusGatewayTimeout
-	case credstore.CodeNotExternal:
+	case credstore.CodeNotExternal, domain.CodeProposalNotPending:
 		return http.StatusConflict
+	case domain.CodeTooManyProposals:
+		return http.StatusTooManyRequests
+	case domain.CodeInvalidProposal, domain.CodeVaultRequired:
+		return http.StatusBadRequest
 	case domain.CodeNotImplemented, domain.CodePluginUnsupported:
 		return http.StatusNotImplemented
 	}

@@ -218,8 +218,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 	} else if vc.UnmatchedHostPolicy == domain.PolicyDeny {
 		fail(http.StatusForbidden, errorBody{Error: domain.CodeHostNotAllowed,
 			Message: fmt.Sprintf("vault %q has no service for %s and refuses other hosts", pr.VaultName, host),
-			ProposalHint: fmt.Sprintf("Ask an admin of vault %q to add a service for host %q (with the credential it needs), "+
-				"or to set the vault's unmatched_host_policy to passthrough. Do not retry until then.", pr.VaultName, host),
+			ProposalHint: fmt.Sprintf("Propose a service for host %q (and the credential it needs): POST /v1/proposals (see GET /v1/skills/cli), "+
+				"give your user the approval_url, then poll GET /v1/proposals/{id}. Do not retry until it is approved.", host),
 			Host: host, Vault: pr.VaultName})
 		return
 	}

@@ -163,7 +163,7 @@ func TestProxyErrors(t *testing.T) {
 			if tc.wantStatus == 407 && resp.Header.Get("Proxy-Authenticate") != `Basic realm="agent-vault"` {
 				t.Fatalf("Proxy-Authenticate = %q", resp.Header.Get("Proxy-Authenticate"))
 			}
-			if tc.wantCode == domain.CodeHostNotAllowed && !strings.Contains(b.ProposalHint, `add a service for host "deny.test"`) {
+			if tc.wantCode == domain.CodeHostNotAllowed && !strings.Contains(b.ProposalHint, `Propose a service for host "deny.test"`) {
 				t.Fatalf("proposal_hint = %q", b.ProposalHint)
 			}
 			if ev := e.log.next(t, i); ev.Status != tc.wantStatus || ev.Error != tc.wantCode {

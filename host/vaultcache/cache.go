@@ -191,7 +191,7 @@ func (c *Cache) AuthenticateProxy(ctx context.Context, token, vault string) (pro
 			vaultID, p.VaultRole = id, role
 		}
 	case vault == "":
-		return p, domain.Errorf("vault_required", "this token can use %d vaults: name one as the proxy password (http://<token>:<vault>@host:port)", len(t.grants))
+		return p, domain.Errorf(domain.CodeVaultRequired, "this token can use %d vaults: name one as the proxy password (http://<token>:<vault>@host:port)", len(t.grants))
 	default:
 		id, err := c.vaultID(ctx, vault)
 		if err != nil {
