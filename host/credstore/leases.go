@@ -3,7 +3,6 @@ package credstore
 import (
 	"context"
 	"encoding/json"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -145,17 +144,6 @@ func (l *leases) list(ctx context.Context, cs store.CredentialStore, p *plugin.P
 	return v.([]abi.DynamicSecret), nil
 }
 
-var keyShape = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
-
-// KeyPrefix is the credential-key form of a dynamic secret's name: trimmed,
-// upper-cased, with '-', ' ', '.' and '/' as '_'. ok=false when the result
-// is not a valid key (such a secret exposes no keys).
-func KeyPrefix(name string) (string, bool) {
-	p := strings.ToUpper(strings.TrimSpace(name))
-	p = strings.NewReplacer("-", "_", " ", "_", ".", "_", "/", "_").Replace(p)
-	return p, keyShape.MatchString(p)
-}
-
 // secretFor finds the dynamic secret that provides key: one listing it
 // among its fields, else the one whose key prefix is the longest prefix of
 // key (so DB_REPLICA_PASSWORD belongs to db-replica, not db).
@@ -167,7 +155,7 @@ func secretFor(secrets []abi.DynamicSecret, key string) (string, bool) {
 				return s.Name, true
 			}
 		}
-		prefix, ok := KeyPrefix(s.Name)
+		prefix, ok := abi.DynamicKeyPrefix(s.Name)
 		if ok && len(s.Fields) == 0 && strings.HasPrefix(key, prefix+"_") && len(prefix) > bestLen {
 			best, bestLen = s.Name, len(prefix)
 		}
@@ -283,7 +271,7 @@ func (m *Manager) DynamicKeys(ctx context.Context, vaultID string, mint bool) []
 	}
 	var out []DynamicKey
 	for _, s := range secrets {
-		prefix, ok := KeyPrefix(s.Name)
+		prefix, ok := abi.DynamicKeyPrefix(s.Name)
 		if !ok && len(s.Fields) == 0 {
 			continue
 		}

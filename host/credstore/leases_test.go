@@ -6,26 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agent-vault/agent-vault/host/credstore"
 )
-
-func TestKeyPrefix(t *testing.T) {
-	tests := []struct {
-		name, want string
-		ok         bool
-	}{
-		{"db-postgres", "DB_POSTGRES", true},
-		{" db.replica/eu ", "DB_REPLICA_EU", true},
-		{"2fa", "2FA", false},
-		{"", "", false},
-	}
-	for _, tc := range tests {
-		got, ok := credstore.KeyPrefix(tc.name)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("KeyPrefix(%q) = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
-		}
-	}
-}
 
 // TestLeaseHammer: many concurrent first uses of a dynamic key share one
 // mint, and every caller gets the same lease's value.
