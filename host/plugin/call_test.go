@@ -133,7 +133,7 @@ func TestCall_misbehaving(t *testing.T) {
 		{name: "malformed-envelope", call: func() error { _, err := p.LeaseCreate(ctx, nil, "x"); return err },
 			want: `plugin_bad_result|trap|plugin "misbehave": export "lease_create": malformed result: envelope: invalid character 'o' in literal null (expecting 'u')`},
 		{name: "oversized-result", call: func() error { _, err := p.LeaseRenew(ctx, nil, "l"); return err },
-			want: `plugin_output_limit|limit|plugin "misbehave": export "lease_renew": result is 9437184 bytes; the limit is 8388608`},
+			want: `plugin_output_limit|limit|plugin "misbehave": export "lease_renew": result is 17825792 bytes; the limit is 16777216`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

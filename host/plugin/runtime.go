@@ -54,7 +54,8 @@ type Config struct {
 	// (abi_version, manifest). Default 30 s.
 	InitTimeout time.Duration
 	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
-	// Default 1024 (64 MiB).
+	// Default 2048 (128 MiB): a 16 MiB HTTP body arrives base64-encoded in
+	// an envelope and is decoded next to it, under Go's garbage collector.
 	MemoryLimitPages uint32
 	// MaxInstances caps live instances per plugin (and so concurrent calls
 	// into it). Default 4.
@@ -83,7 +84,7 @@ func (c *Config) defaults() {
 		c.InitTimeout = 30 * time.Second
 	}
 	if c.MemoryLimitPages == 0 {
-		c.MemoryLimitPages = 1024
+		c.MemoryLimitPages = 2048
 	}
 	if c.MaxInstances <= 0 {
 		c.MaxInstances = 4

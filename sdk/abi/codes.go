@@ -84,7 +84,9 @@ var codePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 // Limits at the boundary. ABI.md documents each one.
 const (
 	// MaxResultBytes caps one export result (the envelope the guest returns).
-	MaxResultBytes = 8 << 20
+	// It matches MaxHTTPResponseBody, so a store that can fetch a folder can
+	// also return it as a snapshot.
+	MaxResultBytes = 16 << 20
 	// MaxManifestBytes caps the manifest envelope.
 	MaxManifestBytes = 64 << 10
 	// MaxMessageBytes caps an error message; longer ones are cut.
