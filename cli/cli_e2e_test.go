@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/agent-vault/agent-vault/cli"
+	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
 	"github.com/creack/pty"
 )
 
@@ -414,7 +415,7 @@ func TestBashCompletion(t *testing.T) {
 		want  string
 	}{
 		{"top", "agent-vault v", "vault version"},
-		{"nested", "agent-vault vault cr", "create credential creds"},
+		{"nested", "agent-vault vault cr", "create credential credential-store creds"},
 		{"alias", "agent-vault vault creds s", "set"},
 		{"flags", "agent-vault vault delete --y", "--yes"},
 	}
@@ -508,4 +509,79 @@ func TestRun(t *testing.T) {
 	if code != 0 || stdout != "No scoped sessions in vault my-app.\n" {
 		t.Fatalf("sessions after run: exit %d\n%s%s", code, stdout, stderr)
 	}
+}
+
+// TestInfisicalSeedLines runs the command lines verbatim against a
+// server whose infisical store talks to the Infisical emulator. The
+// credential-store switch is confirmed on a pseudo-terminal, as a person
+// would; the transcript is testdata/e2e/infisical.golden.
+func TestInfisicalSeedLines(t *testing.T) {
+	if _, err := os.Stat("../plugins/dist/infisical.wasm"); err != nil {
+		t.Skip("the infisical plugin is not built (make plugins)")
+	}
+	emu := infisicaltest.New(t)
+	emu.AddIdentity(infisicaltest.Identity{ID: "id-1", Universal: &infisicaltest.UniversalAuth{ClientID: "client-1", ClientSecret: "client-secret-1"}})
+	emu.AddProject(infisicaltest.Project{ID: "abc123", Environments: []string{"dev"}})
+	emu.SetSecrets("abc123", "dev", "/stripe", map[string]string{"STRIPE_KEY": "sk_test_from_infisical", "DB_POSTGRES_USERNAME": "app", "DB_POSTGRES_PASSWORD": "pg-secret"})
+	s := startServer(t, newDataDir(t),
+		"INFISICAL_URL="+emu.URL(),
+		"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=client-1",
+		"INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=client-secret-1",
+		"AGENT_VAULT_ALLOW_PRIVATE_RANGES=true")
+	o := newOperator(t, s.URL)
+
+	steps := []struct {
+		line     string // as a person types it
+		stdin    string
+		typed    string // answered on a terminal
+		before   func()
+		wantExit int
+	}{
+		{line: "agent-vault register --email owner@example.com --password-stdin", stdin: "password1\n"},
+		{line: "agent-vault vault create my-app"},
+		{line: "agent-vault vault credential set --vault=my-app LOCAL_ONLY=-", stdin: "local-value\n"},
+		{line: "agent-vault vault credential-store set my-app --kind=infisical --infisical-project-id=abc123 --infisical-environment=dev --infisical-path=/stripe --poll-interval-seconds=60", typed: "my-app\n"},
+		{line: "agent-vault vault credential-store show my-app"},
+		{line: "agent-vault vault credential list --vault=my-app"},
+		{line: "agent-vault service set my-db --vault=my-app --host=db.internal --auth=basic --username=DB_POSTGRES_USERNAME --password=DB_POSTGRES_PASSWORD"},
+		{line: "agent-vault vault credential set --vault=my-app LOCAL_ONLY=x", wantExit: 4},
+		{line: "agent-vault vault credential-store sync my-app", before: func() {
+			emu.SetSecrets("abc123", "dev", "/stripe", map[string]string{"STRIPE_KEY": "sk_test_rotated", "DB_POSTGRES_USERNAME": "app", "DB_POSTGRES_PASSWORD": "pg-secret", "NEW_KEY": "n"})
+		}},
+		{line: "agent-vault vault credential-store sync my-app --json", before: func() {
+			emu.SetSecrets("abc123", "dev", "/stripe", map[string]string{"database-url": "postgres://x", "STRIPE_KEY": "sk_test_rotated"})
+		}, wantExit: 1},
+		{line: "agent-vault vault credential list --vault=my-app"},
+		{line: "agent-vault vault create other-app --credential-store=infisical --infisical-project-id=abc123 --infisical-environment=prod", wantExit: 1},
+		{line: "agent-vault vault credential-store set my-app --kind=builtin --yes"},
+		{line: "agent-vault vault credential set --vault=my-app LOCAL_ONLY=-", stdin: "local-value-2\n"},
+	}
+	var transcript strings.Builder
+	for _, st := range steps {
+		if st.before != nil {
+			st.before()
+		}
+		args := strings.Fields(st.line)[1:]
+		var stdout, stderr string
+		var code int
+		if st.typed != "" {
+			stdout, stderr, code = withTerminal(t, o, st.typed, args...)
+		} else {
+			stdout, stderr, code = o.run(nil, st.stdin, nil, args...)
+		}
+		if code != st.wantExit {
+			t.Errorf("%s: exit %d, want %d\n%s%s", st.line, code, st.wantExit, stdout, stderr)
+		}
+		for _, secret := range []string{"sk_test_", "pg-secret", "postgres://", "local-value", "client-secret-1"} {
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("%s: output shows a secret (%s…)", st.line, secret)
+			}
+		}
+		transcript.WriteString("$ " + st.line + "\n" + stdout)
+		if stderr != "" {
+			transcript.WriteString("[stderr]\n" + stderr)
+		}
+		transcript.WriteString("[exit " + strconv.Itoa(code) + "]\n\n")
+	}
+	cli.CheckGolden(t, "e2e/infisical", []byte(normalize(transcript.String())))
 }

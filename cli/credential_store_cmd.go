@@ -131,9 +131,9 @@ func (c *credentialStoreSetCmd) Run(e *env, api *apiClient, out *printer) error 
 	var warning string
 	switch {
 	case c.Kind == builtinKind && current.Kind != builtinKind:
-		warning = fmt.Sprintf("Vault %q stops syncing from %s and becomes writable; its %d credentials stay as local copies", c.Name, current.Kind, current.CredentialCount)
+		warning = fmt.Sprintf("Vault %q stops syncing from %s and becomes writable; its %d credential%s stay as local copies", c.Name, current.Kind, current.CredentialCount, plural(int(current.CredentialCount)))
 	case c.Kind != builtinKind:
-		warning = fmt.Sprintf("Vault %q (%s, %d credentials) will take its credentials from %s: they are replaced at every sync and local writes are refused", c.Name, current.Kind, current.CredentialCount, c.Kind)
+		warning = fmt.Sprintf("Vault %q (%s, %d credential%s) will take its credentials from %s: they are replaced at every sync and local writes are refused", c.Name, current.Kind, current.CredentialCount, plural(int(current.CredentialCount)), c.Kind)
 	default:
 		warning = fmt.Sprintf("Vault %q stays on the built-in store", c.Name)
 	}

@@ -148,7 +148,7 @@ func post(t *testing.T, url, token, body string) (int, string) {
 var tokenField = regexp.MustCompile(`"token":"([^"]+)"`)
 
 func TestServerServesAndStopsGracefully(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	s := startServer(t, newDataDir(t))
 	res, err := http.Get(s.URL + "/health")
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestServerServesAndStopsGracefully(t *testing.T) {
 }
 
 func TestDatabaseFileIsPrivate(t *testing.T) {
-	dir := t.TempDir()
+	dir := newDataDir(t)
 	s := startServer(t, dir)
 	post(t, s.URL+"/v1/auth/register", "", `{"email":"o@example.com","password":"password1"}`)
 	for _, name := range []string{"agent-vault.db", "agent-vault.db-wal"} {
@@ -192,7 +192,8 @@ func fileHashes(t *testing.T, dir string) map[string][32]byte {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if e.IsDir() || e.Name() == "lock" {
+		// Directories and the shared compilation cache's link are not data.
+		if !e.Type().IsRegular() || e.Name() == "lock" {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -205,7 +206,7 @@ func fileHashes(t *testing.T, dir string) map[string][32]byte {
 }
 
 func TestWrongMasterPasswordChangesNothing(t *testing.T) {
-	dir := t.TempDir()
+	dir := newDataDir(t)
 	s := startServer(t, dir, "AGENT_VAULT_MASTER_PASSWORD=correct horse battery")
 	_, body := post(t, s.URL+"/v1/auth/register", "", `{"email":"o@example.com","password":"password1"}`)
 	tok := tokenField.FindStringSubmatch(body)[1]
@@ -247,7 +248,7 @@ func errorAs(err error, target **exec.ExitError) bool {
 }
 
 func TestMasterPasswordLifecycle(t *testing.T) {
-	dir := t.TempDir()
+	dir := newDataDir(t)
 	s := startServer(t, dir)
 	post(t, s.URL+"/v1/auth/register", "", `{"email":"o@example.com","password":"password1"}`)
 	s.stop(t)

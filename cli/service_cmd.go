@@ -38,6 +38,7 @@ type serviceFlags struct {
 	CustomHeader   []string `name:"custom-header" placeholder:"'NAME={{ KEY }}'" help:"custom: a header rendered from credential keys; repeat for several."`
 	Disabled       bool     `help:"Create the service disabled."`
 	AllowSetCookie bool     `name:"allow-set-cookie" help:"Let upstream Set-Cookie headers through to the agent."`
+	AllowPlainHTTP bool     `name:"allow-plain-http" help:"Attach credentials to plain http:// requests to non-local hosts too (not recommended)."`
 }
 
 const serviceHelp = `Examples:
@@ -83,6 +84,9 @@ func (f *serviceFlags) service(name string) (client.Service, error) {
 	}
 	if f.AllowSetCookie {
 		s.AllowSetCookie = ptr(true)
+	}
+	if f.AllowPlainHTTP {
+		s.AllowPlainHttp = ptr(true)
 	}
 	return s, nil
 }
