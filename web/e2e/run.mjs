@@ -336,9 +336,9 @@ try {
   await step("Manual sync while one is in flight shows the 409", async () => {
     const login = await api("", "POST", "/v1/auth/login", OWNER);
     const token = login.body.token;
-    // The next emulator request waits 8 s, so the first of two syncs stays
+    // The next emulator request waits 4 s, so the first of two syncs stays
     // in flight; the second answers 409 at once.
-    await emulator("POST", "/_emulator/faults", { route: "*", kind: "delay", delay_ms: 8000, times: 1 });
+    await emulator("POST", "/_emulator/faults", { route: "*", kind: "delay", delay_ms: 4000, times: 1 });
     const a = api(token, "POST", "/v1/vaults/payments/sync");
     const b = await api(token, "POST", "/v1/vaults/payments/sync");
     const inflight = b.status === 409 ? a : Promise.resolve(b);
@@ -413,6 +413,45 @@ try {
   await step("a reload on a client route lands on the same page", async () => {
     await page.goto(AV + "/vaults/payments/services");
     await page.locator('li[data-service="upstream"]').waitFor();
+  });
+
+  await step("role-aware: a proxy-role member sees actions disabled with the reason", async () => {
+    const owner = (await api("", "POST", "/v1/auth/login", OWNER)).body.token;
+    const inv = await api(owner, "POST", "/v1/users/invites", { email: "pat@example.com", role: "member" });
+    assert(inv.status === 201, "invite: " + inv.status);
+    const acc = await api("", "POST", `/v1/users/invites/${encodeURIComponent(inv.body.token)}/accept`, { email: "pat@example.com", password: "pat-password-1" });
+    assert(acc.status === 201, "accept: " + acc.status + " " + JSON.stringify(acc.body));
+    await page.goto(AV + "/vaults/payments/access");
+    const people = page.getByRole("form", { name: "Add person" });
+    await people.locator('input[name="users-principal"]').fill("pat@example.com");
+    await people.locator('select[name="users-role"]').selectOption("proxy");
+    await people.getByRole("button", { name: "Add" }).click();
+    await page.getByRole("combobox", { name: "Role of pat@example.com" }).waitFor();
+
+    const pctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const p = await pctx.newPage();
+    watch(p, "proxy-member");
+    await p.goto(AV + "/");
+    await p.getByLabel("Email").fill("pat@example.com");
+    await p.getByLabel("Password").fill("pat-password-1");
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "Vaults" }).waitFor();
+    assert((await p.getByRole("button", { name: "New vault" }).isEnabled()) === true, "members may create vaults");
+    await p.goto(AV + "/vaults/payments/credentials");
+    const add = p.getByRole("button", { name: "Add credential" });
+    await add.waitFor();
+    assert(await add.isDisabled(), "Add credential is disabled for the proxy role");
+    assert((await add.getAttribute("title")).includes("admin or member"), "the reason is given");
+    assert((await p.getByTestId("role-note").textContent()).includes("proxy"), "the role note explains the limits");
+    assert(await p.getByRole("button", { name: "Delete NEW_KEY" }).isDisabled(), "Delete is disabled");
+    await p.screenshot({ path: join(ARTIFACTS, "role-proxy-credentials.png"), fullPage: true });
+    await p.getByRole("tab", { name: "Logs" }).click();
+    await p.getByText("hidden from proxy-only members").waitFor();
+    await p.getByRole("tab", { name: "Settings" }).click();
+    assert(await p.getByRole("button", { name: "Edit settings" }).isDisabled(), "Edit settings is disabled");
+    assert(await p.getByRole("button", { name: "Delete vault" }).isDisabled(), "Delete vault is disabled");
+    await p.screenshot({ path: join(ARTIFACTS, "role-proxy-settings.png"), fullPage: true });
+    await pctx.close();
   });
 
   await step("phone width", async () => {

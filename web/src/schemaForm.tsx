@@ -21,7 +21,14 @@ export type JSONSchema = {
 export type Config = Record<string, unknown>;
 
 function label(name: string, s: JSONSchema) {
-  return s.title ?? name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+  return (
+    s.title ??
+    name
+      .split("_")
+      .map((w) => (/^(id|url|uri|api|ttl)$/.test(w) ? w.toUpperCase() : w))
+      .join(" ")
+      .replace(/^./, (c) => c.toUpperCase())
+  );
 }
 
 // initialConfig fills defaults from the schema under any existing values.

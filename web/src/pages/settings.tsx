@@ -11,7 +11,10 @@ import { needAdmin, type Ctx, type Perms } from "./vault";
 
 export function SettingsTab({ ctx, perms, onChanged }: { ctx: Ctx; perms: Perms; onChanged: () => void }) {
   const name = ctx.vault.name;
-  const settings = useAsync(() => unwrap(api.GET("/v1/vaults/{name}/settings", { params: { path: { name } } })), [name]);
+  const settings = useAsync(
+    () => (perms.readSettings ? unwrap(api.GET("/v1/vaults/{name}/settings", { params: { path: { name } } })) : Promise.resolve(undefined)),
+    [name, perms.readSettings],
+  );
   const [drawer, setDrawer] = useState(false);
   const [danger, setDanger] = useState<"rename" | "delete" | null>(null);
   const [newName, setNewName] = useState("");
@@ -48,11 +51,14 @@ export function SettingsTab({ ctx, perms, onChanged }: { ctx: Ctx; perms: Perms;
             </dd>
           </div>
         ) : null}
-        <div>
-          <dt>Unmatched hosts</dt>
-          <dd data-testid="unmatched-policy">{settings.data ? policyText(settings.data.unmatched_host_policy) : settings.loading ? "…" : "—"}</dd>
-        </div>
+        {perms.readSettings ? (
+          <div>
+            <dt>Unmatched hosts</dt>
+            <dd data-testid="unmatched-policy">{settings.data ? policyText(settings.data.unmatched_host_policy) : settings.loading ? "…" : "—"}</dd>
+          </div>
+        ) : null}
       </dl>
+      {adminReason ? <p class="muted">{adminReason}</p> : null}
       <ErrorBanner error={settings.error} />
 
       <h2>Danger zone</h2>

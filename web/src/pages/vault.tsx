@@ -26,6 +26,8 @@ export function perms(ctx: Ctx, me: Me) {
     sync: writer,
     admin: r === "admin" || owner,
     logs: writer,
+    // get-vault-settings: vault admins and members, and the instance owner.
+    readSettings: writer || owner,
     owner,
   };
 }
@@ -93,6 +95,11 @@ export function VaultPage({ name, tab, me }: { name: string; tab: string; me: Me
             Join as admin
           </Button>
           <ErrorBanner error={joinErr} />
+        </Banner>
+      ) : null}
+      {p.read && !p.writeCredentials ? (
+        <Banner kind="info" testid="role-note">
+          Your role in this vault is <strong>{c.role}</strong>: you can see its keys and services and use it through the proxy, but not change it.
         </Banner>
       ) : null}
       <nav class="tabs" role="tablist" aria-label="Vault sections">
