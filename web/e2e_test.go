@@ -64,6 +64,9 @@ var servingLine = regexp.MustCompile(`msg="agent vault is serving" api=(http://\
 // TestBrowser drives the real UI in chromium against the real binary and
 // the Infisical emulator; e2e/run.mjs holds the steps.
 func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the browser tests in -short mode")
+	}
 	chromium, node := require(t)
 	if _, err := os.Stat("dist/index.html"); err != nil {
 		if os.Getenv("CI") == "true" {

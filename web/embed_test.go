@@ -98,8 +98,8 @@ func TestEmbeddedIndexAssetsExist(t *testing.T) {
 			}
 			rest = rest[i+len(attr):]
 			ref := rest[:strings.IndexByte(rest, '"')]
-			if !strings.HasPrefix(ref, "/assets/") {
-				t.Errorf("index.html references %q outside /assets/", ref)
+			if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
+				t.Errorf("index.html references %q, not a file of its own", ref)
 				continue
 			}
 			r := httptest.NewRecorder()
@@ -112,4 +112,41 @@ func TestEmbeddedIndexAssetsExist(t *testing.T) {
 	if strings.Contains(body, "<script>") {
 		t.Error("index.html has an inline script, which the CSP refuses")
 	}
+}
+
+// FuzzHandlerPath feeds arbitrary request paths to the handler: it never
+// panics, always sets the CSP, and answers only with a file from the
+// build, the index, a 404 or a 405.
+func FuzzHandlerPath(f *testing.F) {
+	root := fstest.MapFS{
+		"index.html":          {Data: []byte("INDEX")},
+		"assets/index-abc.js": {Data: []byte("JS")},
+		"README.md":           {Data: []byte("PLACEHOLDER")},
+	}
+	h := newHandler(root)
+	for _, s := range []string{"/", "/assets/index-abc.js", "/assets/", "/../README.md", "/%2e%2e/README.md", "/vaults/a%2Fb", "//assets//index-abc.js", "/assets/../index.html", "/x.y/z", "/README.md"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path = p
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Header().Get("Content-Security-Policy") != csp {
+			t.Fatalf("%q: no CSP", p)
+		}
+		body := rec.Body.String()
+		switch rec.Code {
+		case 200:
+			if body != "INDEX" && body != "JS" {
+				t.Fatalf("%q: served %q", p, body)
+			}
+		case 404, 301:
+			if strings.Contains(body, "PLACEHOLDER") {
+				t.Fatalf("%q: leaked the placeholder", p)
+			}
+		default:
+			t.Fatalf("%q: status %d", p, rec.Code)
+		}
+	})
 }
