@@ -53,12 +53,13 @@ type root struct {
 	Logout   logoutCmd   `cmd:"" group:"account" help:"End the session on the server and forget it locally."`
 	Whoami   whoamiCmd   `cmd:"" group:"account" help:"Show who the current token belongs to."`
 
-	Vault   vaultCmd   `cmd:"" group:"manage" help:"Create and manage vaults, their credentials, services and members."`
-	Service serviceCmd `cmd:"" group:"manage" help:"Same as 'vault service'."`
-	Agent   agentCmd   `cmd:"" group:"manage" help:"Create and manage agents (the identities AI agents use)."`
-	User    userCmd    `cmd:"" group:"manage" help:"List users and change their instance role."`
-	Invite  inviteCmd  `cmd:"" group:"manage" help:"Invite people to this instance, or accept an invite."`
-	Run     runCmd     `cmd:"" group:"manage" help:"Run a program whose HTTP(S) traffic goes through the proxy with a vault's credentials."`
+	Vault    vaultCmd    `cmd:"" group:"manage" help:"Create and manage vaults, their credentials, services and members."`
+	Service  serviceCmd  `cmd:"" group:"manage" help:"Same as 'vault service'."`
+	Agent    agentCmd    `cmd:"" group:"manage" help:"Create and manage agents (the identities AI agents use)."`
+	User     userCmd     `cmd:"" group:"manage" help:"List users and change their instance role."`
+	Invite   inviteCmd   `cmd:"" group:"manage" help:"Invite people to this instance, or accept an invite."`
+	Discover discoverCmd `cmd:"" group:"manage" help:"Show what a vault offers an agent: its services and credential keys."`
+	Run      runCmd      `cmd:"" group:"manage" help:"Run a program whose HTTP(S) traffic goes through the proxy with a vault's credentials."`
 
 	Completion completionCmd `cmd:"" group:"tools" help:"Print a shell completion script (bash, zsh or fish)."`
 	OpenAPI    openapiCmd    `cmd:"" group:"tools" name:"openapi" help:"Print the OpenAPI 3.1 document of the HTTP API."`

@@ -88,7 +88,22 @@ type step struct {
 	env      []string
 	args     []string
 	wantExit int
+	before   func(t *testing.T, vars map[string]string)
 	capture  func(stdout string, vars map[string]string)
+}
+
+// propose posts a proposal as the agent, the way an agent would (the CLI
+// is the reviewer's side), and keeps its id in vars[name].
+func propose(url, name, body string) func(*testing.T, map[string]string) {
+	return func(t *testing.T, vars map[string]string) {
+		status, res := post(t, url+"/v1/proposals", vars["agent_token"], body)
+		if status != http.StatusCreated {
+			t.Fatalf("proposal: %d %s", status, res)
+		}
+		var p struct{ ID string }
+		json.Unmarshal([]byte(res), &p)
+		vars[name] = p.ID
+	}
 }
 
 func jsonField(field string) func(string, map[string]string) {
@@ -206,6 +221,25 @@ func TestCLI(t *testing.T) {
 		{name: "agent-token-whoami", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"whoami"}},
 		{name: "agent-token-forbidden", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"vault", "creds", "set", "--vault=my-app", "X_KEY=secret-value"}, wantExit: 5},
 		{name: "agent-token-flag-forbidden", args: []string{"agent", "list", "--token", "{agent_token}"}, wantExit: 5},
+		{name: "discover-as-agent", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"discover"}},
+		{name: "discover-as-agent-json", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"discover", "--json"}},
+		{name: "proposal-list-empty", args: []string{"vault", "proposal", "list", "--vault=my-app"}},
+		{name: "proposal-list", before: propose(s.URL, "p1", `{"vault":"my-app","message":"Need read access to Stripe charges","user_message":"Report last month's charges",
+			"services":[{"action":"set","name":"stripe-api","host":"api.stripe.com","auth":{"type":"bearer","token":"STRIPE_SECRET"}}],
+			"credentials":[{"action":"set","key":"STRIPE_SECRET","description":"Stripe secret key","obtain":"https://dashboard.stripe.com/apikeys"}]}`),
+			args: []string{"vault", "proposal", "list", "--vault=my-app"}},
+		{name: "proposal-show", args: []string{"vault", "proposal", "show", "{p1}", "--vault=my-app"}},
+		{name: "proposal-approve-missing-value", args: []string{"vault", "proposal", "approve", "{p1}", "--vault=my-app"}, wantExit: 1},
+		{name: "proposal-approve-json", stdin: "sk-approved-value\n", args: []string{"vault", "proposal", "approve", "{p1}", "--vault=my-app", "STRIPE_SECRET=-", "--json"}},
+		{name: "proposal-approve-again", stdin: "sk-approved-value\n", args: []string{"vault", "proposal", "approve", "{p1}", "--vault=my-app", "STRIPE_SECRET=-"}, wantExit: 4},
+		{name: "proposal-reject", before: propose(s.URL, "p2", `{"vault":"my-app","message":"Need GitHub","services":[{"action":"set","name":"gh","host":"api.github.com","auth":{"type":"passthrough"}}]}`),
+			args: []string{"vault", "proposal", "reject", "{p2}", "--vault=my-app", "--reason", "Use the existing github service"}},
+		{name: "proposal-list-pending", args: []string{"vault", "proposal", "ls", "--vault=my-app", "--status=pending"}},
+		{name: "proposal-show-missing", args: []string{"vault", "proposal", "show", "nope", "--vault=my-app"}, wantExit: 3},
+		{name: "explain-disabled-service", args: []string{"vault", "explain", "https://api.stripe.com/v1/charges", "--vault=my-app"}},
+		{name: "explain-refuse-json", args: []string{"vault", "explain", "https://unknown.example.com/", "--vault=my-app", "--method=POST", "--json"}},
+		{name: "explain-bad-url", args: []string{"vault", "explain", "ftp://x", "--vault=my-app"}, wantExit: 1},
+		{name: "logs-empty", args: []string{"vault", "logs", "--vault=my-app"}},
 		{name: "agent-rotate", args: []string{"agent", "rotate", "bot"}},
 		{name: "agent-old-token", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"whoami"}, wantExit: 6},
 		{name: "agent-revoke-json", args: []string{"agent", "revoke", "helper", "--json"}},
@@ -262,6 +296,9 @@ func TestCLI(t *testing.T) {
 			}
 			return s
 		}
+		if st.before != nil {
+			st.before(t, vars)
+		}
 		args := make([]string, len(st.args))
 		for i, a := range st.args {
 			args[i] = expand(a)
@@ -277,7 +314,7 @@ func TestCLI(t *testing.T) {
 		if st.capture != nil {
 			st.capture(stdout, vars)
 		}
-		for _, secret := range []string{"inline-value", "from-stdin-value", "u-value", "p-value", "secret-value", "password1", "password3"} {
+		for _, secret := range []string{"inline-value", "from-stdin-value", "u-value", "p-value", "secret-value", "password1", "password3", "sk-approved-value"} {
 			if strings.Contains(stdout+stderr, secret) {
 				t.Errorf("%s: output shows the secret %q", st.name, secret)
 			}
@@ -504,8 +541,30 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
+	// The log shows the proxied requests, with the injected key's name only.
+	stdout, stderr, code := o.run(nil, "", nil, "vault", "logs", "--vault=my-app", "--json")
+	var logs struct {
+		Logs []struct {
+			Host    string
+			Service string
+			Keys    []string
+			Status  int
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &logs) != nil || len(logs.Logs) != 2 {
+		t.Fatalf("vault logs: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, l := range logs.Logs {
+		if l.Host != "127.0.0.1" || l.Service != "up" || strings.Join(l.Keys, ",") != "UPSTREAM_TOKEN" || l.Status != 200 {
+			t.Errorf("log entry %+v", l)
+		}
+	}
+	stdout, _, code = o.run(nil, "", nil, "vault", "explain", upstream.URL+"/x", "--vault=my-app")
+	if code != 0 || !strings.Contains(stdout, "decision               inject\n") || !strings.Contains(stdout, "credential             UPSTREAM_TOKEN (static)\n") {
+		t.Errorf("explain: exit %d\n%s", code, stdout)
+	}
 	// Every scoped session run created was revoked when its program ended.
-	stdout, stderr, code := o.run(nil, "", nil, "vault", "session", "list", "--vault=my-app")
+	stdout, stderr, code = o.run(nil, "", nil, "vault", "session", "list", "--vault=my-app")
 	if code != 0 || stdout != "No scoped sessions in vault my-app.\n" {
 		t.Fatalf("sessions after run: exit %d\n%s%s", code, stdout, stderr)
 	}

@@ -27,6 +27,9 @@ type vaultCmd struct {
 	User            vaultUserCmd       `cmd:"" help:"Manage which users can use a vault, and their roles."`
 	Agent           vaultAgentCmd      `cmd:"" help:"Manage which agents can use a vault, and their roles."`
 	Session         vaultSessionCmd    `cmd:"" help:"Create, list and revoke scoped sessions (short-lived tokens fixed to one vault)."`
+	Proposal        vaultProposalCmd   `cmd:"" help:"Review what agents proposed (services and credential slots): list, show, approve, reject."`
+	Logs            vaultLogsCmd       `cmd:"" help:"Show the proxy's request log of a vault (never values)."`
+	Explain         vaultExplainCmd    `cmd:"" help:"Explain whether a request would get credentials injected, and why."`
 	Run             runCmd             `cmd:"" help:"Same as 'agent-vault run': run a program through the proxy with this vault's credentials."`
 }
 
