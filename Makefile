@@ -33,4 +33,4 @@ bench: plugins
 	$(GO) test -run '^$$' -bench . -benchmem ./host/...
 
 clean:
-	rm -rf bin plugins/dist/*.wasm
+	rm -rf bin plugins/dist/*.wasm plugins/dist/_examples host/plugin/testdata/*/*.wasm
