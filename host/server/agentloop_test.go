@@ -138,7 +138,7 @@ func agentLoopEndToEnd(t *testing.T, h *harness) func(*store.Store) {
 	}
 	json.NewDecoder(res.Body).Decode(&refusal)
 	res.Body.Close()
-	if res.StatusCode != 403 || refusal.Error != "host_not_allowed" || !strings.Contains(refusal.ProposalHint, `add a service for host "127.0.0.1"`) {
+	if res.StatusCode != 403 || refusal.Error != "host_not_allowed" || !strings.Contains(refusal.ProposalHint, `Propose a service for host "127.0.0.1"`) {
 		t.Fatalf("first request: %d %+v", res.StatusCode, refusal)
 	}
 
