@@ -58,7 +58,9 @@ type root struct {
 	Agent    agentCmd    `cmd:"" group:"manage" help:"Create and manage agents (the identities AI agents use)."`
 	User     userCmd     `cmd:"" group:"manage" help:"List users and change their instance role."`
 	Invite   inviteCmd   `cmd:"" group:"manage" help:"Invite people to this instance, or accept an invite."`
-	Discover discoverCmd `cmd:"" group:"manage" help:"Show what a vault offers an agent: its services and credential keys."`
+	Proposal proposalCmd `cmd:"" group:"agents" help:"Propose services and credential slots for a human to approve (agents)."`
+	Guide    guideCmd    `cmd:"" group:"agents" help:"Print the guide for agents published by the server."`
+	Discover discoverCmd `cmd:"" group:"agents" help:"Show what a vault offers an agent: its services and credential keys."`
 	Run      runCmd      `cmd:"" group:"manage" help:"Run a program whose HTTP(S) traffic goes through the proxy with a vault's credentials."`
 
 	Completion completionCmd `cmd:"" group:"tools" help:"Print a shell completion script (bash, zsh or fish)."`
@@ -107,6 +109,7 @@ func newParser(e *env, exit func(int)) (*kong.Kong, error) {
 			{Key: "server", Title: "Server:"},
 			{Key: "account", Title: "Account:"},
 			{Key: "manage", Title: "Manage:"},
+			{Key: "agents", Title: "For agents:"},
 			{Key: "tools", Title: "Tools:"},
 		}),
 		kong.Vars{"vault_role_help": vaultRoleHelp},

@@ -88,6 +88,7 @@ type step struct {
 	env      []string
 	args     []string
 	wantExit int
+	quiet    bool // only the exit code goes into the transcript
 	before   func(t *testing.T, vars map[string]string)
 	capture  func(stdout string, vars map[string]string)
 }
@@ -134,6 +135,14 @@ func TestCLI(t *testing.T) {
     auth:
       type: custom
       headers: {X-Auth: "Key {{ A_KEY }}"}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(owner.home, "proposal.yaml"), []byte(`message: Need to post to Slack
+services:
+  - {action: set, name: slack, host: slack.com, auth: {type: bearer, token: SLACK_TOKEN}}
+credentials:
+  - {action: set, key: SLACK_TOKEN, description: Slack bot token}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +249,11 @@ func TestCLI(t *testing.T) {
 		{name: "explain-refuse-json", args: []string{"vault", "explain", "https://unknown.example.com/", "--vault=my-app", "--method=POST", "--json"}},
 		{name: "explain-bad-url", args: []string{"vault", "explain", "ftp://x", "--vault=my-app"}, wantExit: 1},
 		{name: "logs-empty", args: []string{"vault", "logs", "--vault=my-app"}},
+		{name: "agent-proposal-create-json", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"proposal", "create", "-f", "proposal.yaml", "--json"}, capture: jsonField("id")},
+		{name: "agent-proposal-create-bad", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"proposal", "create", "-f", "bad.yaml"}, wantExit: 2},
+		{name: "agent-proposal-list", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"proposal", "list", "--status=pending"}},
+		{name: "agent-proposal-show", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"proposal", "show", "{id}"}},
+		{name: "agent-guide", quiet: true, env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"guide"}},
 		{name: "agent-rotate", args: []string{"agent", "rotate", "bot"}},
 		{name: "agent-old-token", env: []string{"AGENT_VAULT_TOKEN={agent_token}"}, args: []string{"whoami"}, wantExit: 6},
 		{name: "agent-revoke-json", args: []string{"agent", "revoke", "helper", "--json"}},
@@ -272,6 +286,13 @@ func TestCLI(t *testing.T) {
 		{name: "vault-session-revoke", args: []string{"vault", "session", "revoke", "{id}", "--vault=my-app"}},
 
 		{name: "vault-join-json", args: []string{"vault", "join", "other-two", "--json"}},
+		{name: "service-replace-from-file", args: []string{"service", "set", "-f", "services.yaml", "--replace", "--vault=my-app"}},
+		{name: "service-list-after-replace", args: []string{"service", "list", "--vault=my-app"}},
+		{name: "service-replace-without-file", args: []string{"service", "set", "x", "--replace", "--vault=my-app"}, wantExit: 2},
+		{name: "service-remove-all-no-terminal", args: []string{"service", "remove", "--all", "--vault=my-app"}, wantExit: 2},
+		{name: "service-remove-all-yes", args: []string{"service", "remove", "--all", "--yes", "--vault=my-app"}},
+		{name: "service-remove-nothing", args: []string{"service", "remove", "--vault=my-app"}, wantExit: 2},
+		{name: "service-list-after-remove-all", args: []string{"service", "list", "--vault=my-app"}},
 		{name: "vault-delete-missing", args: []string{"vault", "delete", "nope", "--yes"}, wantExit: 3},
 		{name: "vault-delete-no-terminal", args: []string{"vault", "delete", "other-two"}, wantExit: 2},
 		{name: "vault-delete-yes-json", args: []string{"vault", "delete", "other-two", "--yes", "--json"}},
@@ -324,9 +345,15 @@ func TestCLI(t *testing.T) {
 			who = "(" + st.as + ") "
 		}
 		transcript.WriteString("### " + st.name + "\n" + who + "$ agent-vault " + strings.Join(st.args, " ") + "\n")
-		transcript.WriteString(stdout)
-		if stderr != "" {
-			transcript.WriteString("[stderr]\n" + stderr)
+		if st.quiet {
+			if stdout == "" {
+				t.Errorf("%s: no output", st.name)
+			}
+		} else {
+			transcript.WriteString(stdout)
+			if stderr != "" {
+				transcript.WriteString("[stderr]\n" + stderr)
+			}
 		}
 		transcript.WriteString("[exit " + strconv.Itoa(code) + "]\n\n")
 

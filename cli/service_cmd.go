@@ -169,8 +169,9 @@ func (a *serviceAddCmd) Run(c *apiClient, out *printer) error {
 
 type serviceSetCmd struct {
 	serviceFlags
-	File string `short:"f" type:"existingfile" placeholder:"FILE" help:"YAML file of services in the API's shape ({services: [...]}); each is created or replaced."`
-	Name string `arg:"" optional:"" help:"Service name (not with -f)."`
+	File    string `short:"f" type:"existingfile" placeholder:"FILE" help:"YAML file of services in the API's shape ({services: [...]}); each is created or replaced."`
+	Replace bool   `help:"With -f: the file becomes the vault's whole set of services; services not in it are removed."`
+	Name    string `arg:"" optional:"" help:"Service name (not with -f)."`
 }
 
 func (serviceSetCmd) Help() string { return serviceHelp }
@@ -187,12 +188,23 @@ func (s *serviceSetCmd) Run(c *apiClient, out *printer) error {
 		}
 	case s.Name == "":
 		return usageErrorf("give a service NAME with flags, or -f FILE")
+	case s.Replace:
+		return usageErrorf("--replace only goes with -f FILE")
 	default:
 		svc, err := s.service(s.Name)
 		if err != nil {
 			return err
 		}
 		list = []client.Service{svc}
+	}
+	if s.Replace {
+		res, err := decode[client.ServicesBody](c.api.ReplaceServices(c.ctx, s.Vault, client.ReplaceServicesJSONRequestBody{Services: &list}))
+		if err != nil {
+			return err
+		}
+		return out.result(res, func() {
+			out.line("Vault %s now has exactly the %d service%s of %s.", s.Vault, len(list), plural(len(list)), s.File)
+		})
 	}
 	return upsertServices(c, out, s.Vault, list, "Set")
 }
@@ -262,10 +274,27 @@ func (x *serviceExportCmd) Run(c *apiClient, out *printer) error {
 type serviceRemoveCmd struct {
 	authFlag
 	vaultFlag
-	Name string `arg:"" help:"Service name."`
+	Name string `arg:"" optional:"" help:"Service name."`
+	All  bool   `help:"Remove every service of the vault (asks you to type the vault name)."`
+	Yes  bool   `help:"With --all: do not ask (for scripts)."`
 }
 
-func (r *serviceRemoveCmd) Run(c *apiClient, out *printer) error {
+func (r *serviceRemoveCmd) Run(e *env, c *apiClient, out *printer) error {
+	if r.All == (r.Name != "") {
+		return usageErrorf("give a service NAME, or --all")
+	}
+	if r.All {
+		warning := fmt.Sprintf("Removing every service of vault %q stops all credential injection for it", r.Vault)
+		if err := confirmTyped(e, r.Yes, fmt.Sprintf("remove every service of vault %q", r.Vault), warning, r.Vault); err != nil {
+			return err
+		}
+		if _, err := decode[struct{}](c.api.DeleteServices(c.ctx, r.Vault)); err != nil {
+			return err
+		}
+		return out.result(map[string]any{"vault": r.Vault, "removed_all": true}, func() {
+			out.line("Removed every service from vault %s.", r.Vault)
+		})
+	}
 	if _, err := decode[struct{}](c.api.DeleteService(c.ctx, r.Vault, r.Name)); err != nil {
 		return err
 	}
