@@ -77,6 +77,8 @@ func TestEveryFlagHasHelp(t *testing.T) {
 	walk(p.Model.Node)
 }
 
+const rootWords = "--addr --help --json agent completion discover guide invite login logout master-password openapi proposal register run server service status user vault version whoami"
+
 func TestCompletions(t *testing.T) {
 	p, err := newParser(&env{}, func(int) {})
 	if err != nil {
@@ -87,11 +89,11 @@ func TestCompletions(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{"root", nil, "--addr --help --json agent completion discover invite login logout master-password openapi register run server service status user vault version whoami"},
+		{"root", nil, rootWords},
 		{"vault-creds", []string{"vault", "creds"}, "--addr --help --json delete list ls rm set"},
 		{"flags-skipped", []string{"--json", "agent"}, "--addr --help --json create delete list ls revoke rm rotate"},
 		{"leaf", []string{"vault", "delete"}, "--addr --help --json --token --yes"},
-		{"unknown-word-stops", []string{"nope", "vault"}, "--addr --help --json agent completion discover invite login logout master-password openapi register run server service status user vault version whoami"},
+		{"unknown-word-stops", []string{"nope", "vault"}, rootWords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
