@@ -336,13 +336,13 @@ try {
   await step("Manual sync while one is in flight shows the 409", async () => {
     const login = await api("", "POST", "/v1/auth/login", OWNER);
     const token = login.body.token;
-    // The next emulator request waits 4 s, so the first of two syncs stays
-    // in flight; the second answers 409 at once.
-    await emulator("POST", "/_emulator/faults", { route: "*", kind: "delay", delay_ms: 4000, times: 1 });
-    const a = api(token, "POST", "/v1/vaults/payments/sync");
-    const b = await api(token, "POST", "/v1/vaults/payments/sync");
-    const inflight = b.status === 409 ? a : Promise.resolve(b);
-    if (b.status !== 409) assert((await a).status === 409, "one of two concurrent syncs answers 409");
+    // The next secrets listing waits 6 s, so the first of two syncs stays
+    // in flight; the second answers 409 at once, and so does the UI's.
+    await emulator("POST", "/_emulator/faults", { route: "GET /api/v3/secrets/raw", kind: "delay", delay_ms: 6000, times: 1 });
+    const syncs = [api(token, "POST", "/v1/vaults/payments/sync"), api(token, "POST", "/v1/vaults/payments/sync")];
+    const first = await Promise.race(syncs.map((p, i) => p.then((r) => ({ r, i }))));
+    assert(first.r.status === 409, "the first answer of two concurrent syncs is 409, got " + first.r.status);
+    const inflight = syncs[1 - first.i];
     allowed.push(/status of 409/);
     await page.getByRole("button", { name: "Manual sync" }).click();
     await page.getByTestId("sync-result").getByText("already in flight").waitFor();

@@ -1004,6 +1004,8 @@ export interface components {
             actor_id: string;
             /** @description user, agent or session */
             actor_kind: string;
+            /** @description The agent's name, the user's email, or session <id prefix>; empty once deleted */
+            actor_name?: string;
             /** @description Stable code when the proxy refused or failed the request */
             error?: string;
             host: string;
