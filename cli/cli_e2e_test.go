@@ -16,8 +16,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agent-vault/agent-vault/cli"
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 	"github.com/creack/pty"
 )
 
@@ -368,7 +368,7 @@ credentials:
 		}
 	}
 	got := strings.ReplaceAll(transcript.String(), owner.home, "$HOME")
-	cli.CheckGolden(t, "e2e/session", []byte(normalize(got)))
+	golden.Check(t, "e2e/session", []byte(normalize(got)))
 
 	t.Run("confirm", func(t *testing.T) { testConfirm(t, owner) })
 	t.Run("login-prompts", func(t *testing.T) { testLoginPrompts(t, newOperator(t, s.URL)) })
@@ -669,5 +669,5 @@ func TestInfisicalSeedLines(t *testing.T) {
 		}
 		transcript.WriteString("[exit " + strconv.Itoa(code) + "]\n\n")
 	}
-	cli.CheckGolden(t, "e2e/infisical", []byte(normalize(transcript.String())))
+	golden.Check(t, "e2e/infisical", []byte(normalize(transcript.String())))
 }

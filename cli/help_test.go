@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agent-vault/agent-vault/sdk/golden"
 	"github.com/alecthomas/kong"
 )
 
@@ -44,7 +45,7 @@ func TestHelpPages(t *testing.T) {
 			if code != 0 || stderr.Len() != 0 {
 				t.Fatalf("exit %d, stderr %q", code, stderr.String())
 			}
-			checkGolden(t, "help/"+name, stdout.Bytes())
+			golden.Check(t, "help/"+name, stdout.Bytes())
 		})
 	}
 }
