@@ -250,7 +250,14 @@ try {
     await page.locator('input[name="service-host"]').fill(`127.0.0.1:${upstream.port}`);
     await page.locator('select[name="service-auth"]').selectOption("bearer");
     await page.locator('input[name="auth-token"]').fill("STRIPE_KEY");
-    await screenshot(page, "service-form");
+    await page.locator('input[name="service-name"]').fill("Bad Name");
+    allowed.push(/status of 4\d\d/);
+    await page.getByRole("button", { name: "Save service" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    assert(/name/i.test(await alert.textContent()), "the API's validation message names the field");
+    await screenshot(page, "service-form-error");
+    await page.locator('input[name="service-name"]').fill("upstream");
     await page.getByRole("button", { name: "Save service" }).click();
     const row = page.locator('li[data-service="upstream"]');
     await row.waitFor();

@@ -51,13 +51,15 @@ export function SettingsTab({ ctx, perms, onChanged }: { ctx: Ctx; perms: Perms;
             </dd>
           </div>
         ) : null}
-        {perms.readSettings ? (
+      </dl>
+      {perms.readSettings ? (
+        <dl class="facts card">
           <div>
-            <dt>Unmatched hosts</dt>
+            <dt>Requests to hosts that match no service</dt>
             <dd data-testid="unmatched-policy">{settings.data ? policyText(settings.data.unmatched_host_policy) : settings.loading ? "…" : "—"}</dd>
           </div>
-        ) : null}
-      </dl>
+        </dl>
+      ) : null}
       {adminReason ? <p class="muted">{adminReason}</p> : null}
       <ErrorBanner error={settings.error} />
 
