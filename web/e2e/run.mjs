@@ -281,7 +281,7 @@ try {
     await screenshot(page, "access");
   });
 
-  await step("a proxied request shows in Logs", async () => {
+  await step("a proxied request shows in Logs, and the live tail adds the next", async () => {
     const r = await viaProxy(`http://127.0.0.1:${upstream.port}/v1/charges?limit=3`, scoped, "payments");
     assert(r.status === 200, `proxied request: ${r.status} ${r.body}`);
     assert(upstream.seen.at(-1).auth === "Bearer " + SECRET + "2", "the proxy injected the edited credential");
@@ -289,6 +289,10 @@ try {
     const row = page.locator("tr[data-log-id]").filter({ hasText: "/v1/charges" });
     await row.waitFor();
     assert((await row.textContent()).includes("200"), "status 200 is shown");
+    // Live tail: a request made while the tab is open appears on top.
+    const r2 = await viaProxy(`http://127.0.0.1:${upstream.port}/v1/refunds`, scoped, "payments");
+    assert(r2.status === 200, `second proxied request: ${r2.status}`);
+    await page.locator("tr[data-log-id]").first().filter({ hasText: "/v1/refunds" }).waitFor();
     await screenshot(page, "logs");
     await page.locator('select[name="status-filter"]').selectOption("5xx");
     await page.getByText("No proxied requests match these filters").waitFor();
