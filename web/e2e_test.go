@@ -201,8 +201,24 @@ func dataDir(t *testing.T) string {
 		return dir
 	}
 	cache := filepath.Join(base, "agent-vault-web-e2e", "wasm-cache")
+	// Each plugin build adds entries; start over once they pass a bound.
+	if dirSize(cache) > 256<<20 {
+		os.RemoveAll(cache)
+	}
 	if os.MkdirAll(cache, 0o700) == nil {
 		os.Symlink(cache, filepath.Join(dir, "wasm-cache"))
 	}
 	return dir
+}
+
+func dirSize(dir string) (n int64) {
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
