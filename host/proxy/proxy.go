@@ -29,6 +29,10 @@ import (
 // DefaultPort is the proxy's listening port.
 const DefaultPort = 14322
 
+// fixedLengthFlush bounds how long bytes of a response with a known
+// Content-Length may wait in the proxy's write buffer.
+const fixedLengthFlush = 100 * time.Millisecond
+
 // ActorKind says who holds the token that authenticated a proxy request.
 type ActorKind string
 
@@ -179,9 +183,15 @@ func New(cfg Config) (*Proxy, error) {
 		Proxy: nil,
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        func(*httputil.ProxyRequest) {}, // the request is prepared in forward
-		Transport:      p.transport,
-		FlushInterval:  -1, // flush every write: SSE and streamed completions arrive as sent
+		Rewrite:   func(*httputil.ProxyRequest) {}, // the request is prepared in forward
+		Transport: p.transport,
+		// ReverseProxy flushes every write of an SSE or unknown-length
+		// (chunked) response by itself, so streamed completions arrive as
+		// sent. A positive interval keeps fixed-length responses in one
+		// write: -1 flushed the headers from a timer goroutine and then
+		// every body write, two writes and a goroutine per tiny answer.
+		// A fixed-length body that trickles still flushes within this.
+		FlushInterval:  fixedLengthFlush,
 		BufferPool:     bufferPool{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.upstreamError,

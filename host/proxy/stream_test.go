@@ -50,6 +50,62 @@ func TestSSEStreamsPromptly(t *testing.T) {
 	}
 }
 
+// TestStreamsPromptly: each kind of streamed answer reaches the client
+// part by part. The upstream sends its second part only after the client
+// has read the first, so a proxy holding the first part back would hang
+// the test. SSE and chunked bodies are flushed at every write; a
+// fixed-length body that trickles is flushed within fixedLengthFlush.
+func TestStreamsPromptly(t *testing.T) {
+	e := newEnv(t, testServices())
+	tests := []struct {
+		name        string
+		contentType string
+		length      bool // send Content-Length
+	}{
+		{"sse", "text/event-stream", false},
+		{"chunked-ndjson", "application/x-ndjson", false},
+		{"fixed-length-trickle", "application/json", true},
+		{"fixed-length-sse", "text/event-stream", true},
+	}
+	for _, tc := range tests {
+		step := make(chan struct{})
+		e.mux.HandleFunc("/stream/"+tc.name, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", tc.contentType)
+			if tc.length {
+				w.Header().Set("Content-Length", "12")
+			}
+			io.WriteString(w, "part-1\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-step:
+			case <-r.Context().Done():
+				return
+			}
+			io.WriteString(w, "end!\n")
+		})
+		for _, scheme := range []string{"http", "https"} {
+			t.Run(tc.name+"/"+scheme, func(t *testing.T) {
+				resp, err := e.client("tok1:main").Get(scheme + "://api.test/stream/" + tc.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if want := map[bool]int64{true: 12, false: -1}[tc.length]; resp.ContentLength != want {
+					t.Fatalf("Content-Length %d, want %d", resp.ContentLength, want)
+				}
+				br := bufio.NewReader(resp.Body)
+				if line, err := br.ReadString('\n'); err != nil || line != "part-1\n" {
+					t.Fatalf("first part: %q %v", line, err)
+				}
+				step <- struct{}{}
+				if rest, err := io.ReadAll(br); err != nil || string(rest) != "end!\n" {
+					t.Fatalf("rest: %q %v", rest, err)
+				}
+			})
+		}
+	}
+}
+
 // TestWebSocketUpgrade: an upgrade request gets the same injection and the
 // tunnel carries bytes both ways after 101.
 func TestWebSocketUpgrade(t *testing.T) {

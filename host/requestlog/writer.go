@@ -29,6 +29,14 @@ type Options struct {
 	Queue int
 	// Batch is the most rows written in one transaction (default 512).
 	Batch int
+	// Linger spaces transactions under a steady stream of events: an
+	// event arriving less than Linger after the last write waits until
+	// Linger has passed (or the batch is full) so that the events behind
+	// it join its transaction. The first event after a quiet spell is
+	// written at once. Default 25ms; negative writes every event at once.
+	// Without it a steady trickle costs one SQLite transaction per
+	// request, CPU the proxy's own requests need on a small machine.
+	Linger time.Duration
 	// WarnEvery spaces the warnings about dropped events (default 10s).
 	WarnEvery time.Duration
 	Logger    *slog.Logger
@@ -55,8 +63,9 @@ type Writer struct {
 	written, dropped, failed atomic.Uint64
 
 	// Owned by the writing goroutine.
-	reported uint64
-	warnedAt time.Time
+	reported  uint64
+	warnedAt  time.Time
+	flushedAt time.Time // end of the last write (monotonic)
 }
 
 // New starts a Writer over ins.
@@ -66,6 +75,9 @@ func New(ins Inserter, opts Options) *Writer {
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 512
+	}
+	if opts.Linger == 0 {
+		opts.Linger = 25 * time.Millisecond
 	}
 	if opts.WarnEvery <= 0 {
 		opts.WarnEvery = 10 * time.Second
@@ -117,7 +129,7 @@ func (w *Writer) run() {
 	for {
 		select {
 		case e := <-w.ch:
-			batch = w.fill(append(batch[:0], row(e)))
+			batch = w.linger(w.fill(append(batch[:0], row(e))))
 			w.flush(batch)
 		case <-w.stop:
 			for len(w.ch) > 0 {
@@ -143,6 +155,29 @@ func (w *Writer) fill(batch []store.RequestLog) []store.RequestLog {
 	return batch
 }
 
+// linger adds the events arriving until Linger after the last write to a
+// batch that is not full; it returns at once after a quiet spell, and
+// early when the batch fills or the writer is closed.
+func (w *Writer) linger(batch []store.RequestLog) []store.RequestLog {
+	wait := w.opts.Linger - time.Since(w.flushedAt)
+	if w.opts.Linger < 0 || wait <= 0 || len(batch) >= w.opts.Batch {
+		return batch
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(batch) < w.opts.Batch {
+		select {
+		case e := <-w.ch:
+			batch = append(batch, row(e))
+		case <-t.C:
+			return batch
+		case <-w.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
 func (w *Writer) flush(batch []store.RequestLog) {
 	if len(batch) == 0 {
 		return
@@ -150,6 +185,7 @@ func (w *Writer) flush(batch []store.RequestLog) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err := w.ins.InsertRequestLogs(ctx, batch)
 	cancel()
+	w.flushedAt = time.Now()
 	if err != nil {
 		w.failed.Add(uint64(len(batch)))
 		// Rows hold key names and paths only, but the error is all we log.

@@ -69,6 +69,66 @@ func TestWriterLosesNothingUnderLoad(t *testing.T) {
 	}
 }
 
+// countingInserter records the size of every batch and signals each call.
+type countingInserter struct {
+	mu      sync.Mutex
+	batches []int
+	calls   chan int
+}
+
+func (c *countingInserter) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) error {
+	c.mu.Lock()
+	c.batches = append(c.batches, len(rows))
+	c.mu.Unlock()
+	if c.calls != nil {
+		c.calls <- len(rows)
+	}
+	return nil
+}
+
+// TestWriterGroupsTrickleIntoBatches: the first event after a quiet spell
+// is written alone and at once; events arriving one at a time after it
+// join lingering batches, so the next 99 cost 7 transactions (6 full
+// batches and the rest at Close), not 99.
+func TestWriterGroupsTrickleIntoBatches(t *testing.T) {
+	ins := &countingInserter{calls: make(chan int, 100)}
+	w := New(ins, Options{Batch: 16, Linger: time.Hour})
+	w.Emit(event("v1", 0))
+	if n := <-ins.calls; n != 1 {
+		t.Fatalf("first batch of %d, want 1", n)
+	}
+	for i := range 99 {
+		w.Emit(event("v1", i+1))
+	}
+	w.Close()
+	want := []int{1, 16, 16, 16, 16, 16, 16, 3}
+	if fmt.Sprint(ins.batches) != fmt.Sprint(want) {
+		t.Fatalf("batches %v, want %v", ins.batches, want)
+	}
+	if got := w.Stats(); got != (Stats{Written: 100}) {
+		t.Fatalf("stats %+v", got)
+	}
+}
+
+// TestWriterLingerEnds: an event right behind a write is written once
+// Linger has passed, without Close or more events; with a negative Linger
+// at once.
+func TestWriterLingerEnds(t *testing.T) {
+	for _, linger := range []time.Duration{time.Millisecond, -1} {
+		t.Run(fmt.Sprint(linger), func(t *testing.T) {
+			ins := &countingInserter{calls: make(chan int, 2)}
+			w := New(ins, Options{Linger: linger})
+			defer w.Close()
+			for i := range 2 {
+				w.Emit(event("v1", i))
+				if n := <-ins.calls; n != 1 {
+					t.Fatalf("batch %d of %d events, want 1", i, n)
+				}
+			}
+		})
+	}
+}
+
 // gatedInserter blocks its first call until released, to hold the writer.
 type gatedInserter struct {
 	entered chan struct{}
