@@ -14,7 +14,19 @@ all: build
 # (GOOS=wasip1) into plugins/dist, where the host embeds them.
 include plugins/plugins.mk
 
-build: plugins
+# The browser UI (web/) is built with npm and embedded into the binary.
+WEB_SRC := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+.PHONY: web
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
+
+build: plugins web
 	$(GO) build -trimpath -o $(BIN) .
 
 run: build
@@ -28,6 +40,8 @@ test: build
 # when the committed copies drift (the tests compare them byte for byte).
 generate:
 	$(GO) run . openapi > openapi/openapi.json
+	$(GO) generate ./openapi
+	cd web && npm run gen:api
 
 bench: plugins
 	$(GO) test -run '^$$' -bench . -benchmem ./host/...
