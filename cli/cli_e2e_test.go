@@ -670,4 +670,34 @@ func TestInfisicalSeedLines(t *testing.T) {
 		transcript.WriteString("[exit " + strconv.Itoa(code) + "]\n\n")
 	}
 	golden.Check(t, "e2e/infisical", []byte(normalize(transcript.String())))
+
+	// On a terminal a sync shows a progress line, then clears it; piped (the
+	// transcript above) it prints nothing on stderr.
+	emu.SetSecrets("abc123", "dev", "/stripe", map[string]string{"STRIPE_KEY": "sk_test_3", "DB_POSTGRES_USERNAME": "app", "DB_POSTGRES_PASSWORD": "pg-secret", "NEW_KEY": "n"})
+	if _, stderr, code := o.run(nil, "", nil, "vault", "credential-store", "set", "my-app", "--kind=infisical", "--infisical-project-id=abc123",
+		"--infisical-environment=dev", "--infisical-path=/stripe", "--yes"); code != 0 {
+		t.Fatalf("reconnect: %s", stderr)
+	}
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	screen := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(ptmx); screen <- string(b) }()
+	cmd := exec.Command(binary, "vault", "credential-store", "sync", "my-app")
+	cmd.Env = []string{"HOME=" + o.home, "AGENT_VAULT_ADDR=" + o.addr}
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, tty
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sync on a terminal: %v\n%s", err, stdout.String())
+	}
+	tty.Close()
+	got := <-screen
+	if !strings.Contains(got, "| Syncing vault my-app… 0s") || !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Errorf("terminal shows %q, want a progress line that is cleared at the end", got)
+	}
+	if !strings.HasPrefix(stdout.String(), "Synced vault my-app: 4 credentials from infisical.\n") {
+		t.Errorf("stdout %q", stdout.String())
+	}
 }

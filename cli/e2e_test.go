@@ -104,7 +104,9 @@ func startServerWith(t *testing.T, dataDir string, flags []string, env ...string
 	case s.URL = <-found:
 	case err := <-s.done:
 		t.Fatalf("server exited before serving: %v\n%s", err, s.stderr)
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute):
+		// Generous: the first server of a run compiles the store plugins,
+		// which takes tens of seconds on a loaded 2-core machine.
 		cmd.Process.Kill()
 		t.Fatalf("server did not start:\n%s", s.stderr)
 	}
