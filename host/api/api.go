@@ -18,6 +18,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/credstore"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/danielgtaylor/huma/v2"
@@ -240,6 +241,11 @@ func (s *server) problem(ctx context.Context, err error) error {
 	var se huma.StatusError
 	if errors.As(err, &se) {
 		return err
+	}
+	var pe *plugin.Error
+	if errors.As(err, &pe) {
+		status := statusOf(pe.Code)
+		return &Problem{Status: status, Title: http.StatusText(status), Detail: pe.Display(), Code: pe.Code}
 	}
 	var de *domain.Error
 	if errors.As(err, &de) {

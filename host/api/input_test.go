@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -124,5 +125,18 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("%s: missing %s", path, h)
 			}
 		}
+	}
+}
+
+// A store plugin's refusal reaches the caller in the plugin's own words,
+// without the runtime's plugin/export context.
+func TestPluginRefusalReadsWell(t *testing.T) {
+	e := newEnv(t)
+	_, tok := e.user("owner@example.com", domain.InstanceOwner)
+	status, body := e.do("POST", "/v1/credentials", tok, map[string]any{"vault": "default", "credentials": map[string]string{"bad-key": "x"}})
+	var p struct{ Detail, Code string }
+	json.Unmarshal(body, &p)
+	if status != 400 || p.Code != domain.CodeInvalidKey || strings.Contains(p.Detail, "export") || !strings.Contains(p.Detail, `"bad-key"`) {
+		t.Fatalf("got %d %s", status, body)
 	}
 }

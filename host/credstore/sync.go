@@ -3,10 +3,12 @@ package credstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"hash/fnv"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/host/store"
 )
 
@@ -91,10 +93,9 @@ func (m *Manager) Sync(ctx context.Context, vaultID string) error {
 			return err // shutting down: not the store's failure
 		}
 		msg := err.Error()
-		if d, ok := err.(interface{ Unwrap() error }); ok {
-			if de, ok := d.Unwrap().(*domain.Error); ok {
-				msg = de.Message
-			}
+		var pe *plugin.Error
+		if errors.As(err, &pe) {
+			msg = pe.Display()
 		}
 		if len(msg) > maxSyncErrorLen {
 			msg = msg[:maxSyncErrorLen] + "…"

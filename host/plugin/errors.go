@@ -56,6 +56,16 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("plugin %q: export %q: %s", e.Plugin, e.Export, e.Message)
 }
 
+// Display is the message to show the API's caller: the plugin's own words
+// for a guest-reported error (display-safe by the ABI), the full context
+// (plugin, export, what broke) for a trap, limit or load failure.
+func (e *Error) Display() string {
+	if e.Class == ClassGuest {
+		return e.Message
+	}
+	return e.Error()
+}
+
 // Unwrap exposes the stable code to errors.As(&*domain.Error).
 func (e *Error) Unwrap() error { return &domain.Error{Code: e.Code, Message: e.Error()} }
 
