@@ -125,11 +125,18 @@ func send(ctx context.Context, method, u, token string, header http.Header, in, 
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 		return sdk.Errorf(sdk.CodeUnreachable, "%s: Infisical answered HTTP %d with %q instead of JSON", what, resp.StatusCode, ct)
 	}
+	if rb, ok := out.(*rawBody); ok {
+		*rb = raw
+		return nil
+	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return sdk.Errorf(sdk.CodeUnreachable, "%s: malformed answer from Infisical: %v", what, jsonProblem(err))
 	}
 	return nil
 }
+
+// rawBody as send's out keeps a 2xx JSON answer undecoded.
+type rawBody []byte
 
 // jsonProblem describes a decoding error without quoting the input.
 func jsonProblem(err error) string {

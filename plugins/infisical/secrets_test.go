@@ -82,11 +82,11 @@ func TestSyncProbe_errors(t *testing.T) {
 		{name: "malformed", setup: func(f *fixture) {
 			f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Raw(200, "application/json", `{"secrets":[{"secretKey":1}]}`))
 		},
-			wantErr: "external_store_unreachable: listing secrets at project p-1, environment dev, path /app: malformed answer from Infisical: field \"secrets.secretKey\" has the wrong type (number)"},
+			wantErr: "external_store_unreachable: listing secrets at project p-1, environment dev, path /app: malformed answer from Infisical: invalid JSON at byte 25: want a string"},
 		{name: "truncated", setup: func(f *fixture) {
 			f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Raw(200, "application/json", `{"secrets":[`))
 		},
-			wantErr: "external_store_unreachable: listing secrets at project p-1, environment dev, path /app: malformed answer from Infisical: invalid JSON at byte 12"},
+			wantErr: "external_store_unreachable: listing secrets at project p-1, environment dev, path /app: malformed answer from Infisical: invalid JSON at byte 12: unexpected end"},
 		{name: "down", setup: func(f *fixture) { f.emu.Stop() },
 			wantErr: "external_store_unreachable"},
 		{name: "bad-key", setup: func(f *fixture) {

@@ -55,7 +55,6 @@ func TestKillMidApply(t *testing.T) {
 		wait func()
 	}{
 		{"answer-sent", func() { <-answered }},
-		{"answer-sent-then-100ms", func() { <-answered; spin(100 * time.Millisecond) }},
 		{"answer-sent-then-400ms", func() { <-answered; spin(400 * time.Millisecond) }},
 		{"wal-growing", func() {
 			<-answered

@@ -125,7 +125,7 @@ func infisicalEnv(emu *infisicaltest.Emulator) []string {
 func startServer(t testing.TB, dataDir string, env []string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, "server", "--data-dir", dataDir, "--port", "0", "--mitm-port=-1", "--allow-private-ranges")
-	cmd.Env = append([]string{"HOME=" + dataDir, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_MASTER_PASSWORD=e2e-master-password"}, env...)
+	cmd.Env = append([]string{"HOME=" + dataDir, "PATH=" + os.Getenv("PATH")}, env...)
 	pr, pw := io.Pipe()
 	s := &server{t: t, cmd: cmd, dataDir: dataDir, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = pw
