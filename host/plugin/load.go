@@ -9,6 +9,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/agent-vault/agent-vault/sdk/abi"
 )
@@ -102,7 +103,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	defer cancel()
 	stderr := &capWriter{}
 	cfg := p.rt.modCfg.WithStderr(stderr)
-	mod, err := p.rt.wr.InstantiateModule(ctx, p.compiled, cfg)
+	mod, err := p.rt.wr.InstantiateModule(experimental.WithMemoryAllocator(ctx, guestMemory), p.compiled, cfg)
 	if err != nil {
 		return nil, loadErr(p.name(), abi.CodePluginInvalid, "instantiate: %v", firstLine(err.Error(), 300))
 	}
