@@ -88,7 +88,7 @@ func Decide(op string, a Actor, vaultRole domain.VaultRole) error {
 		return domain.Errorf(domain.CodeUnauthorized, "this operation needs a token: sign in, or pass an agent or session token")
 	}
 	if !rule.Actors.Has(a.Kind) {
-		return domain.Errorf(domain.CodeForbidden, "a %s token cannot perform %s", a.Kind, op)
+		return domain.Errorf(domain.CodeForbidden, "%s tokens cannot perform %s", a.Kind, op)
 	}
 	if a.Kind != Session && a.Role.Rank() < rule.Instance.Rank() {
 		return domain.Errorf(domain.CodeForbidden, "%s needs instance role %s or higher", op, rule.Instance)
