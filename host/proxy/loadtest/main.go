@@ -55,6 +55,7 @@ type options struct {
 	maxRequests int64
 	restart     bool
 	wasmCache   string
+	serverLog   string
 	jsonOut     string
 	check       bool
 }
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "most measured requests per cell")
 	fs.BoolVar(&o.restart, "restart", true, "restart the server once after provisioning (warm compilation cache) before measuring")
 	fs.StringVar(&o.wasmCache, "wasm-cache", "", "keep the plugin compilation cache here between runs (default: a cold compile in the temp data dir)")
+	fs.StringVar(&o.serverLog, "server-log", "", "append the server's output to this file (GODEBUG=gctrace=1 in the environment shows its GC)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&o.check, "check", false, "exit 3 when a target is missed")
 	if err := fs.Parse(args); err != nil {
@@ -179,10 +181,19 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		}
 	}
 
+	var serverLog io.Writer
+	if o.serverLog != "" {
+		f, err := os.OpenFile(o.serverLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		serverLog = f
+	}
 	start := func() (*serverProc, procMemory, error) {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		s, err := startServer(sctx, o.bin, o.serverEnv, dataDir, caFile, credential)
+		s, err := startServer(sctx, o.bin, o.serverEnv, dataDir, caFile, credential, serverLog)
 		if err != nil {
 			return nil, procMemory{}, err
 		}

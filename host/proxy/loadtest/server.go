@@ -51,7 +51,8 @@ func parseServingLine(line string) (api, proxy string, ok bool) {
 // startServer runs bin (with extraEnv on top of a cleaned environment) on
 // a free API port and a free proxy port, and waits for its serving line.
 // Every output line is checked for secret, the credential value.
-func startServer(ctx context.Context, bin string, extraEnv []string, dataDir, upstreamCA, secret string) (*serverProc, error) {
+// logTo, when not nil, receives a copy of the output.
+func startServer(ctx context.Context, bin string, extraEnv []string, dataDir, upstreamCA, secret string, logTo io.Writer) (*serverProc, error) {
 	cmd := exec.Command(bin, "server", "--data-dir", dataDir, "--port=0", "--mitm-port=-1",
 		"--allow-private-ranges", "--upstream-ca-file", upstreamCA)
 	cmd.Env = append(cleanEnv(os.Environ()), extraEnv...)
@@ -80,6 +81,9 @@ func startServer(ctx context.Context, bin string, extraEnv []string, dataDir, up
 				line = "(a line holding the credential value, withheld)"
 			}
 			s.out.write(line + "\n")
+			if logTo != nil {
+				io.WriteString(logTo, line+"\n") //nolint:errcheck // best effort
+			}
 			if !found {
 				if api, proxy, ok := parseServingLine(line); ok {
 					found = true
