@@ -54,6 +54,9 @@ func closeShared() {
 // shared returns the shared environment, starting it on first use.
 func shared(t *testing.T) *sharedEnv {
 	t.Helper()
+	if binary == "" {
+		t.Skip("end-to-end tests are skipped with -short")
+	}
 	sharedOnce.Do(func() {
 		defer func() {
 			if r := recover(); r != nil {
