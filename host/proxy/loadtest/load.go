@@ -64,6 +64,11 @@ func (t *target) client(mode string, conc int, dials *atomic.Int64) (*http.Clien
 			dials.Add(1)
 			return d.DialContext(ctx, network, addr)
 		},
+		// Exactly conc connections at most, all kept: without the cap the
+		// transport dials extra ones when all are busy and closes them
+		// again when the idle pool is full, and the direct baseline would
+		// pay for connection churn.
+		MaxConnsPerHost:     conc,
 		MaxIdleConns:        conc,
 		MaxIdleConnsPerHost: conc,
 		IdleConnTimeout:     time.Minute,

@@ -58,9 +58,8 @@ func TestSmoke(t *testing.T) {
 		if c.Requests == 0 || c.Errors != 0 || c.RPS <= 0 || c.P50Micros <= 0 || c.P99Micros < c.P50Micros {
 			t.Errorf("%s@%d: %+v", c.Mode, c.Concurrency, c)
 		}
-		// Keep-alive: connections stay within the concurrency (the client
-		// may dial a few extra while its first ones are busy).
-		if c.ClientConns < int64(c.Concurrency) || c.ClientConns > 2*int64(c.Concurrency) {
+		// Keep-alive: at most one connection per worker, kept for the cell.
+		if c.ClientConns < 1 || c.ClientConns > int64(c.Concurrency) || c.Concurrency == 1 && c.ClientConns != 1 {
 			t.Errorf("%s@%d: %d client connections for %d requests", c.Mode, c.Concurrency, c.ClientConns, c.Requests)
 		}
 		proxied := c.Mode == modeProxyHTTP || c.Mode == modeProxyMITM

@@ -167,6 +167,9 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "%-10s %4d %9.0f %7s %8.0f %8.0f %10d %9d %9d %8s\n",
 			c.Mode, c.Concurrency, c.RPS, ratio, c.P50Micros, c.P99Micros, c.Requests, c.ClientConns, c.UpstreamConns, rss)
 	}
+	if n := len(r.Rounds) / max(len(r.Cells), 1); n > 1 {
+		fmt.Fprintf(w, "(req/s and latencies: median of %d rounds; requests and connections: totals)\n", n)
+	}
 	var extra []string
 	for _, c := range r.Cells {
 		if c.Mode != modeProxyMITM {
