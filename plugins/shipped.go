@@ -23,7 +23,7 @@ var dist embed.FS
 // Kinds lists the shipped plugin kinds the binary must carry; All fails
 // without them. plugins.mk builds every plugins/<kind>/main.go, and All also
 // returns built kinds not listed here.
-var Kinds = []string{"builtin"}
+var Kinds = []string{"builtin", "infisical"}
 
 // Shipped returns the module bytes of a shipped plugin. It fails with
 // plugin_not_found when the kind is not shipped and with a clear
