@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"runtime"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -29,7 +30,10 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 			return nil, loadErr(name, abi.CodePluginInvalid, "module sha256 is %s, pinned %s", got, pin)
 		}
 	}
-	compiled, err := rt.wr.CompileModule(ctx, wasm)
+	// A cold compile of a Go guest takes seconds on one core; wazero can
+	// compile functions in parallel (a cache hit does not compile at all).
+	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+	compiled, err := rt.wr.CompileModule(cctx, wasm)
 	if err != nil {
 		return nil, loadErr(name, abi.CodePluginInvalid, "compile: %v", err)
 	}
