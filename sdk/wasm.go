@@ -10,24 +10,24 @@ import (
 
 // This file is the wasm side of sdk/ABI.md: exports, imports and the
 // allocation map. Ownership: buffers the host asks for (alloc) and results
-// the guest returns are pinned in `pinned` until the host calls free.
+// the guest returns are pinned in `pins` until the host calls free.
 
-var pinned = map[uint32][]byte{}
+var pins pinTable
 
 func pin(b []byte) uint32 {
 	if len(b) == 0 {
 		b = make([]byte, 1)
 	}
 	ptr := uint32(uintptr(unsafe.Pointer(&b[0])))
-	pinned[ptr] = b
+	pins.add(ptr, b)
 	return ptr
 }
 
 func result(b []byte) uint64 { return abi.Pack(pin(b), uint32(len(b))) }
 
 func input(ptr, n uint32) []byte {
-	b, ok := pinned[ptr]
-	if !ok || uint32(len(b)) < n {
+	b := pins.get(ptr)
+	if b == nil || uint32(len(b)) < n {
 		return nil
 	}
 	return b[:n]
@@ -40,7 +40,7 @@ func exportABIVersion() int32 { return abi.Version }
 func exportAlloc(size uint32) uint32 { return pin(make([]byte, size)) }
 
 //go:wasmexport free
-func exportFree(ptr uint32) { delete(pinned, ptr) }
+func exportFree(ptr uint32) { pins.remove(ptr) }
 
 //go:wasmexport manifest
 func exportManifest() uint64 { return result(manifestEnvelope()) }
