@@ -106,6 +106,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "most measured requests per cell")
 	fs.BoolVar(&o.restart, "restart", true, "restart the server once after provisioning (warm compilation cache) before measuring")
 	fs.StringVar(&o.wasmCache, "wasm-cache", "", "keep the plugin compilation cache here between runs (default: a cold compile in the temp data dir)")
+	fs.Func("server-env", "set NAME=VALUE in the server's environment (repeatable; e.g. GOMAXPROCS=1)", func(v string) error {
+		if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+			return fmt.Errorf("%q is not NAME=VALUE", v)
+		}
+		o.serverEnv = append(o.serverEnv, v)
+		return nil
+	})
 	fs.StringVar(&o.serverLog, "server-log", "", "append the server's output to this file (GODEBUG=gctrace=1 in the environment shows its GC)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&o.check, "check", false, "exit 3 when a target is missed")
@@ -145,7 +152,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func run(ctx context.Context, o options, log io.Writer) (*report, error) {
-	rep := &report{LoadAverageStart: loadAverage(), Started: time.Now().UTC().Format(time.RFC3339)}
+	rep := &report{LoadAverageStart: loadAverage(), Started: time.Now().UTC().Format(time.RFC3339), ServerEnv: o.serverEnv}
 	tmp, err := os.MkdirTemp("", "agent-vault-loadtest-")
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.bin, o.serverEnv = os.Args[0], []string{serveEnv + "=1"}
+	o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer

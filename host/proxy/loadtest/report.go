@@ -27,6 +27,7 @@ type report struct {
 	Started          string       `json:"started"`
 	LoadAverageStart string       `json:"load_average_start"`
 	LoadAverageEnd   string       `json:"load_average_end"`
+	ServerEnv        []string     `json:"server_env,omitempty"` // set with -server-env
 	ColdStart        startInfo    `json:"cold_start"`           // fresh data dir: plugins compiled
 	WarmStart        *startInfo   `json:"warm_start,omitempty"` // restart on the provisioned data dir
 	Cells            []cellResult `json:"cells"`                // median of the rounds per cell
@@ -147,6 +148,9 @@ func (r *report) allMet() bool {
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "load average (1/5/15 min): %s at start, %s at end\n", r.LoadAverageStart, r.LoadAverageEnd)
+	if len(r.ServerEnv) > 0 {
+		fmt.Fprintf(w, "server environment: %s\n", strings.Join(r.ServerEnv, " "))
+	}
 	fmt.Fprintf(w, "server start: cold %d ms, VmRSS %.1f MiB", r.ColdStart.Millis, float64(r.ColdStart.RSSKiB)/1024)
 	if r.WarmStart != nil {
 		fmt.Fprintf(w, "; restart %d ms, VmRSS %.1f MiB", r.WarmStart.Millis, float64(r.WarmStart.RSSKiB)/1024)
