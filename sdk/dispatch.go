@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -35,7 +34,7 @@ func handle(export string, in []byte) []byte {
 		return abi.EncodeError(CodeNotImplemented, "no store registered")
 	}
 	var req abi.Request
-	if err := json.Unmarshal(in, &req); err != nil {
+	if err := decodeRequest(in, &req); err != nil {
 		return abi.EncodeError(CodeInvalidStoreConfig, "request: "+err.Error())
 	}
 	var ctx context.Context = context.Background()
