@@ -465,6 +465,116 @@ try {
     await pctx.close();
   });
 
+  // The agent loop: an agent proposes what it needs on a deny-policy
+  // vault, a human approves it at the approval_url, the proxy then
+  // injects the approved credential.
+  const APPROVED = "crm_human_approved_value"; // typed by the human; never displayed
+  const upCRM = await startUpstream();
+  const crmURL = `http://127.0.0.1:${upCRM.port}/v1/contacts`;
+  let agent, approvalPath, secondPath;
+  const propose = async (name, key) =>
+    api(agent, "POST", "/v1/proposals", {
+      vault: "payments",
+      services: [{ action: "set", name, host: `127.0.0.1:${upCRM.port}`, auth: { type: "basic", username: "CRM_USER", password: key } }],
+      credentials: [
+        { action: "set", key, description: "CRM API token <b>read contacts</b>", obtain: "https://crm.example.com/settings/tokens" },
+        { action: "set", key: "CRM_USER", description: "The CRM account", value: "ada-bot" },
+      ],
+      message: "I need the CRM to look up contacts.\n<img src=x onerror=alert(1)>",
+      user_message: "Find Ada's phone number",
+    });
+
+  await step("an agent proposes a service and a credential slot on a deny-policy vault", async () => {
+    const owner = (await api("", "POST", "/v1/auth/login", OWNER)).body.token;
+    const ag = await api(owner, "POST", "/v1/agents", { name: "crm-agent", vaults: [{ vault: "payments", role: "proxy" }] });
+    assert(ag.status === 201, "create agent: " + ag.status + " " + JSON.stringify(ag.body));
+    agent = ag.body.token;
+    const refused = await viaProxy(crmURL, agent, "payments");
+    assert(refused.status !== 200 && upCRM.seen.length === 0, `deny policy refuses the unmatched host (got ${refused.status})`);
+    const prop = await propose("crm", "CRM_TOKEN");
+    assert(prop.status === 201, "create proposal: " + prop.status + " " + JSON.stringify(prop.body));
+    approvalPath = new URL(prop.body.approval_url).pathname;
+    assert(approvalPath === `/vaults/payments/proposals/${prop.body.id}`, "approval_url: " + prop.body.approval_url);
+    const second = await propose("crm2", "CRM2_TOKEN");
+    assert(second.status === 201, "second proposal: " + second.status);
+    secondPath = new URL(second.body.approval_url).pathname;
+
+    await page.goto(AV + "/vaults/payments/proposals");
+    const row = page.locator(`li[data-proposal="${prop.body.id}"]`);
+    await row.waitFor();
+    const msg = await row.getByTestId("proposal-message").textContent();
+    assert(msg.includes("<img src=x onerror=alert(1)>"), "the agent's message is shown as text: " + msg);
+    assert((await row.locator("img").count()) === 0, "no HTML from the agent is rendered");
+    assert((await row.locator('tr[data-proposed-service="crm"]').textContent()).includes("CRM_TOKEN"), "the service lists the keys it uses");
+    assert((await row.locator('tr[data-proposed-key="CRM_USER"]').textContent()).includes("agent supplied a value"), "an agent value is announced");
+    assert(!(await page.content()).includes("ada-bot"), "the agent's value is never shown");
+    await screenshot(page, "proposals");
+    await page.locator('select[name="proposal-status"]').selectOption("approved");
+    await page.getByText("No approved proposals.").waitFor();
+  });
+
+  await step("the approval page asks to sign in, comes back, and approval lets the proxy inject the human's value", async () => {
+    const actx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const p = await actx.newPage();
+    watch(p, "approver");
+    currentPage = p;
+    await p.goto(AV + approvalPath);
+    await p.getByLabel("Email").fill(OWNER.email);
+    await p.getByLabel("Password").fill(OWNER.password);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "Proposal from crm-agent" }).waitFor();
+    assert(new URL(p.url()).pathname === approvalPath, "back on the approval page after sign-in");
+    const approve = p.getByRole("button", { name: "Approve" });
+    assert(await approve.isDisabled(), "Approve waits for the missing value");
+    assert((await approve.getAttribute("title")).includes("CRM_TOKEN"), "the reason names the missing slot");
+    const user = p.locator('input[name="value-CRM_USER"]');
+    assert((await user.getAttribute("placeholder")) === "agent supplied a value" && (await user.inputValue()) === "", "the agent's value is announced, not shown");
+    const value = p.locator('input[name="value-CRM_TOKEN"]');
+    assert((await value.getAttribute("type")) === "password", "values go in password fields");
+    await value.fill(APPROVED);
+    await screenshot(p, "proposal-approve");
+    await approve.click();
+    await p.getByTestId("proposal-outcome").getByText("Approved").waitFor();
+    assert(!(await p.content()).includes(APPROVED), "the approved value is not in the page");
+    await screenshot(p, "proposal-approved");
+    await actx.close();
+    currentPage = page;
+
+    const r = await viaProxy(crmURL, agent, "payments");
+    assert(r.status === 200, `proxied request after approval: ${r.status} ${r.body}`);
+    assert(upCRM.seen.at(-1).auth === "Basic " + Buffer.from("ada-bot:" + APPROVED).toString("base64"), "the proxy injected the agent's user name and the human's token");
+  });
+
+  await step("approval page: read-only for the proxy role; a proposal decided elsewhere shows 409", async () => {
+    const pctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const pp = await pctx.newPage();
+    watch(pp, "proxy-member");
+    await pp.goto(AV + secondPath);
+    await pp.getByLabel("Email").fill("pat@example.com");
+    await pp.getByLabel("Password").fill("pat-password-1");
+    await pp.getByRole("button", { name: "Sign in" }).click();
+    await pp.getByTestId("decide-readonly").waitFor();
+    const ap = pp.getByRole("button", { name: "Approve" });
+    assert(await ap.isDisabled(), "Approve is disabled for the proxy role");
+    assert((await ap.getAttribute("title")).includes("admin or member"), "the reason is given");
+    await pp.screenshot({ path: join(ARTIFACTS, "role-proxy-proposal.png"), fullPage: true });
+    await pctx.close();
+
+    await page.goto(AV + secondPath);
+    await page.locator('input[name="value-CRM2_TOKEN"]').fill("x");
+    const owner = (await api("", "POST", "/v1/auth/login", OWNER)).body.token;
+    const id = secondPath.split("/").pop();
+    const rej = await api(owner, "POST", `/v1/admin/proposals/${id}/reject`, { vault: "payments", reason: "decided elsewhere" });
+    assert(rej.status === 200, "reject: " + rej.status);
+    allowed.push(/status of 409/);
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.getByTestId("not-pending").waitFor();
+    await screenshot(page, "proposal-409");
+    await page.getByTestId("not-pending").getByRole("button", { name: "Reload" }).click();
+    await page.getByTestId("proposal-outcome").getByText("decided elsewhere").waitFor();
+    upCRM.srv.close();
+  });
+
   await step("phone width", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const p = await phone.newPage();

@@ -86,7 +86,9 @@ export function App() {
     setN(n + 1);
   };
 
-  const m = path.match(/^\/vaults\/([^/]+)(?:\/([a-z]+))?\/?$/);
+  // /vaults/{name}[/{tab}[/{id}]]; /vaults/{vault}/proposals/{id} is a
+  // proposal's approval_url.
+  const m = path.match(/^\/vaults\/([^/]+)(?:\/([a-z]+)(?:\/([^/]+))?)?\/?$/);
   return (
     <div class="shell">
       <header class="top">
@@ -103,7 +105,7 @@ export function App() {
       </header>
       <main class="content">
         {m ? (
-          <VaultPage key={m[1]} name={decodeURIComponent(m[1])} tab={m[2] ?? "credentials"} me={me} />
+          <VaultPage key={m[1]} name={decodeURIComponent(m[1])} tab={m[2] ?? "credentials"} sub={m[3] ? decodeURIComponent(m[3]) : undefined} me={me} />
         ) : path === "/" || path === "/vaults" ? (
           <VaultsPage me={me} />
         ) : (

@@ -7,6 +7,7 @@ import { Banner, Button, ErrorBanner, Loading, Tag, useAsync } from "../ui";
 import { AccessTab } from "./access";
 import { CredentialsTab } from "./credentials";
 import { LogsTab } from "./logs";
+import { ProposalPage, ProposalsTab } from "./proposals";
 import { ServicesTab } from "./services";
 import { SettingsTab } from "./settings";
 
@@ -39,12 +40,14 @@ export const needAdmin = "Needs the admin role in this vault (or the instance ow
 const tabs = [
   ["credentials", "Credentials"],
   ["services", "Services"],
+  ["proposals", "Proposals"],
   ["access", "Access"],
   ["logs", "Logs"],
   ["settings", "Settings"],
 ] as const;
 
-export function VaultPage({ name, tab, me }: { name: string; tab: string; me: Me }) {
+// sub is the part of the path after the tab (a proposal id).
+export function VaultPage({ name, tab, sub, me }: { name: string; tab: string; sub?: string; me: Me }) {
   const ctx = useAsync(() => unwrap(api.GET("/v1/vaults/{name}/context", { params: { path: { name } } })), [name]);
   const [joining, setJoining] = useState(false);
   const [joinErr, setJoinErr] = useState<unknown>(null);
@@ -114,6 +117,12 @@ export function VaultPage({ name, tab, me }: { name: string; tab: string; me: Me
           <CredentialsTab ctx={c} perms={p} onStoreChanged={ctx.reload} />
         ) : tab === "services" ? (
           <ServicesTab vault={name} perms={p} />
+        ) : tab === "proposals" ? (
+          sub ? (
+            <ProposalPage key={sub} vault={name} id={sub} perms={p} />
+          ) : (
+            <ProposalsTab vault={name} perms={p} />
+          )
         ) : tab === "access" ? (
           <AccessTab vault={name} perms={p} />
         ) : tab === "logs" ? (
