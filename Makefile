@@ -6,7 +6,7 @@ GO      ?= go
 BIN     := bin/agent-vault
 DATADIR ?= $(HOME)/.agent-vault
 
-.PHONY: all build run test plugins generate bench clean
+.PHONY: all build run test plugins generate bench bench-proxy clean
 
 all: build
 
@@ -45,6 +45,13 @@ generate:
 
 bench: plugins
 	$(GO) test -run '^$$' -bench . -benchmem ./host/...
+
+# bench-proxy loads the real server on loopback: direct vs proxied plain HTTP
+# vs CONNECT/MITM at concurrency 1, 16 and 64, with latency, upstream dials
+# and server RSS; then the in-process proxy benchmark.
+bench-proxy: build
+	$(GO) run ./host/proxy/loadtest -bin $(BIN) -rounds 3
+	$(GO) test -run '^$$' -bench BenchmarkProxy -benchtime 5000x ./host/proxy
 
 clean:
 	rm -rf bin plugins/dist/*.wasm plugins/dist/_examples host/plugin/testdata/*/*.wasm
