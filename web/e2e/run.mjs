@@ -572,6 +572,23 @@ try {
     await screenshot(page, "proposal-409");
     await page.getByTestId("not-pending").getByRole("button", { name: "Reload" }).click();
     await page.getByTestId("proposal-outcome").getByText("decided elsewhere").waitFor();
+  });
+
+  await step("reject in the browser with a reason; the rejected filter lists it", async () => {
+    const third = await propose("crm3", "CRM3_TOKEN");
+    assert(third.status === 201, "third proposal: " + third.status);
+    await page.goto(AV + new URL(third.body.approval_url).pathname);
+    await page.getByRole("button", { name: "Reject…" }).click();
+    await page.locator('input[name="reject-reason"]').fill("use the existing CRM service");
+    await page.getByRole("button", { name: "Reject proposal" }).click();
+    await page.getByTestId("proposal-outcome").getByText("use the existing CRM service").waitFor();
+    await page.getByRole("link", { name: "← All proposals" }).click();
+    await page.getByText("No pending proposals.").waitFor();
+    await page.locator('select[name="proposal-status"]').selectOption("rejected");
+    const row = page.locator(`li[data-proposal="${third.body.id}"]`);
+    await row.getByTestId("proposal-reason").getByText("use the existing CRM service").waitFor();
+    assert((await page.locator("li[data-proposal]").count()) === 2, "both rejected proposals are listed");
+    await screenshot(page, "proposals-rejected");
     upCRM.srv.close();
   });
 

@@ -92,6 +92,11 @@ function ProposalSummary({ p }: { p: Proposal }) {
       <p class="agent-text" data-testid="proposal-message">
         {p.message}
       </p>
+      {p.status === "rejected" && p.reason ? (
+        <p class="muted" data-testid="proposal-reason">
+          Rejected by {p.decided_by ?? "a reviewer"}: <span class="agent-text">{p.reason}</span>
+        </p>
+      ) : null}
       {p.user_message ? (
         <blockquote class="agent-text muted" data-testid="proposal-user-message">
           User asked: {p.user_message}
@@ -260,12 +265,13 @@ function Decide({ p, perms, onDecided }: { p: Proposal; perms: Perms; onDecided:
         void decide(rejecting ? "reject" : "approve");
       }}
     >
+      <h3>Your decision</h3>
       {why ? (
         <Banner kind="info" testid="decide-readonly">
           You can read this proposal but not decide it. {needWriter}
         </Banner>
       ) : null}
-      {slots.map((c) => (
+      {why ? null : slots.map((c) => (
         <Field
           key={c.key}
           label={c.key}
@@ -276,7 +282,7 @@ function Decide({ p, perms, onDecided }: { p: Proposal; perms: Perms; onDecided:
             name={"value-" + c.key}
             autoComplete="new-password"
             spellcheck={false}
-            disabled={!!why || rejecting}
+            disabled={rejecting}
             placeholder={c.has_value ? "agent supplied a value" : ""}
             value={values[c.key] ?? ""}
             onInput={(e) => setValues({ ...values, [c.key]: e.currentTarget.value })}
