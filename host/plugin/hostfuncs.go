@@ -43,6 +43,7 @@ type callState struct {
 	export   string
 	logs     int
 	pending  []byte // http_request's result, waiting for http_response
+	body     []byte // a raw_body response's body, waiting for http_body
 }
 
 type callStateKey struct{}
@@ -90,6 +91,9 @@ func registerHostModule(ctx context.Context, r wazero.Runtime) error {
 		WithGoModuleFunction(api.GoModuleFunc(hostHTTPResponse), []api.ValueType{i32, i32}, []api.ValueType{i32}).
 		WithParameterNames("buf", "buf_limit").Export(abi.ImportHTTPResponse)
 	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(hostHTTPBody), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("buf", "buf_limit").Export(abi.ImportHTTPBody)
+	b.NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{i32, i32, i32}, nil).
 		WithParameterNames("level", "msg", "msg_len").Export(abi.ImportLog)
 	b.NewFunctionBuilder().
@@ -104,12 +108,13 @@ func hostHTTPRequest(ctx context.Context, mod api.Module, stack []uint64) {
 	st := stateOf(ctx)
 	raw := readGuest(mod, abi.ImportHTTPRequest, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxHTTPRequestBytes)
 	var env []byte
+	st.body = nil
 	req, origin, err := abi.DecodeHTTPRequest(raw)
 	if err != nil {
 		env = abi.EncodeError(abi.CodeHTTPBadRequest, err.Error())
 	} else if resp, herr := st.services.HTTP(ctx, req, origin); herr != nil {
 		env = abi.EncodeError(herr.Code, herr.Message)
-	} else if env, err = abi.EncodeOK(resp); err != nil {
+	} else if env, err = abi.EncodeOK(splitBody(st, req, resp)); err != nil {
 		env = abi.EncodeError(abi.CodeHTTPFailed, "encoding the response failed")
 	}
 	st.pending = env

@@ -48,6 +48,7 @@ const (
 const (
 	ImportHTTPRequest  = "http_request"
 	ImportHTTPResponse = "http_response"
+	ImportHTTPBody     = "http_body"
 	ImportLog          = "log"
 	ImportTimeNow      = "time_now"
 )
@@ -137,6 +138,7 @@ var Exports = []Function{
 var Imports = []Function{
 	{Name: ImportHTTPRequest, Signature: sig(ptrLen, I32)},
 	{Name: ImportHTTPResponse, Signature: sig(ptrLen, I32)},
+	{Name: ImportHTTPBody, Signature: sig(ptrLen, I32)},
 	{Name: ImportLog, Signature: sig([]ValType{I32, I32, I32})},
 	{Name: ImportTimeNow, Signature: sig(none, I64)},
 }

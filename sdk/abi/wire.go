@@ -125,6 +125,11 @@ type HTTPRequest struct {
 	URL    string              `json:"url"`
 	Header map[string][]string `json:"header,omitempty"`
 	Body   []byte              `json:"body,omitempty"`
+	// RawBody asks the host to keep the response body out of the
+	// envelope: the envelope carries BodyLen and the guest reads the bytes
+	// with http_body. It spares the guest decoding megabytes of base64
+	// inside JSON.
+	RawBody bool `json:"raw_body,omitempty"`
 }
 
 // HTTPResponse is the OK value of the http_response envelope.
@@ -132,6 +137,9 @@ type HTTPResponse struct {
 	Status int                 `json:"status"`
 	Header map[string][]string `json:"header,omitempty"`
 	Body   []byte              `json:"body,omitempty"`
+	// BodyLen is the length of the body waiting for http_body, set (and
+	// Body left empty) when the request asked for RawBody.
+	BodyLen int `json:"body_len,omitempty"`
 }
 
 // decodeStrict decodes exactly one JSON value into v, refusing unknown

@@ -42,23 +42,18 @@ func (hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	desc, err := json.Marshal(abi.HTTPRequest{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body})
+	// raw_body: the response body comes back as raw bytes beside a small
+	// JSON envelope, not base64 inside it (many times faster in wasm).
+	desc, err := json.Marshal(abi.HTTPRequest{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body, RawBody: true})
 	if err != nil {
 		return nil, err
 	}
 	if err := req.Context().Err(); err != nil {
 		return nil, err
 	}
-	ok, herr, err := abi.DecodeEnvelope(host.HTTP(desc))
+	r, err := decodeResponse(host.HTTP(desc))
 	if err != nil {
-		return nil, &sdk.HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: " + err.Error()}
-	}
-	if herr != nil {
-		return nil, &sdk.HTTPError{Code: herr.Code, Message: herr.Message}
-	}
-	var r abi.HTTPResponse
-	if err := json.Unmarshal(ok, &r); err != nil {
-		return nil, &sdk.HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: " + err.Error()}
+		return nil, err
 	}
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", r.Status, http.StatusText(r.Status)),
@@ -71,6 +66,31 @@ func (hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ContentLength: int64(len(r.Body)),
 		Request:       req,
 	}, nil
+}
+
+// decodeResponse turns the host's envelope and raw body into a response
+// whose Body holds the bytes. Errors are *sdk.HTTPError.
+func decodeResponse(env, raw []byte) (*abi.HTTPResponse, error) {
+	ok, herr, err := abi.DecodeEnvelope(env)
+	if err != nil {
+		return nil, &sdk.HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: " + err.Error()}
+	}
+	if herr != nil {
+		return nil, &sdk.HTTPError{Code: herr.Code, Message: herr.Message}
+	}
+	var r abi.HTTPResponse
+	if err := json.Unmarshal(ok, &r); err != nil {
+		return nil, &sdk.HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: " + err.Error()}
+	}
+	switch {
+	case len(r.Body) > 0 && (r.BodyLen > 0 || len(raw) > 0):
+		return nil, &sdk.HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: body both inline and raw"}
+	case r.BodyLen != len(raw):
+		return nil, &sdk.HTTPError{Code: abi.CodeHTTPFailed, Message: fmt.Sprintf("host response: body_len %d, but %d raw bytes", r.BodyLen, len(raw))}
+	case len(raw) > 0:
+		r.Body, r.BodyLen = raw, 0
+	}
+	return &r, nil
 }
 
 // CheckStatus maps an upstream HTTP status to the store error codes:

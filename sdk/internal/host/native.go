@@ -24,31 +24,37 @@ var nativeClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return nil },
 }
 
-// HTTP performs the request directly (native twin of the import).
-func HTTP(desc []byte) []byte {
+// HTTP performs the request directly (native twin of the imports
+// http_request, http_response and http_body).
+func HTTP(desc []byte) (env, body []byte) {
 	r, _, err := abi.DecodeHTTPRequest(desc)
 	if err != nil {
-		return abi.EncodeError(abi.CodeHTTPBadRequest, err.Error())
+		return abi.EncodeError(abi.CodeHTTPBadRequest, err.Error()), nil
 	}
 	req, err := http.NewRequest(r.Method, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return abi.EncodeError(abi.CodeHTTPBadRequest, err.Error())
+		return abi.EncodeError(abi.CodeHTTPBadRequest, err.Error()), nil
 	}
 	req.Header = r.Header
 	resp, err := nativeClient.Do(req)
 	if err != nil {
-		return abi.EncodeError(abi.CodeHTTPFailed, err.Error())
+		return abi.EncodeError(abi.CodeHTTPFailed, err.Error()), nil
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, abi.MaxHTTPResponseBody+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, abi.MaxHTTPResponseBody+1))
 	if err != nil {
-		return abi.EncodeError(abi.CodeHTTPFailed, err.Error())
+		return abi.EncodeError(abi.CodeHTTPFailed, err.Error()), nil
 	}
 	if len(body) > abi.MaxHTTPResponseBody {
-		return abi.EncodeError(abi.CodeHTTPTooLarge, "response too large")
+		return abi.EncodeError(abi.CodeHTTPTooLarge, "response too large"), nil
+	}
+	if r.RawBody {
+		// The same split as the host's: the body travels beside the envelope.
+		out, _ := abi.EncodeOK(abi.HTTPResponse{Status: resp.StatusCode, Header: resp.Header, BodyLen: len(body)})
+		return out, body
 	}
 	out, _ := abi.EncodeOK(abi.HTTPResponse{Status: resp.StatusCode, Header: resp.Header, Body: body})
-	return out
+	return out, nil
 }
 
 var nativeLog = slog.New(slog.NewTextHandler(os.Stderr, nil))
