@@ -610,6 +610,11 @@ try {
     await p.goto(AV + "/vaults/payments/logs");
     await p.locator("tr[data-log-id]").first().waitFor();
     await p.screenshot({ path: join(ARTIFACTS, "phone-logs.png"), fullPage: true });
+    await p.goto(AV + approvalPath);
+    await p.getByTestId("proposal-outcome").waitFor();
+    const over = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(over <= 0, `approval page: no horizontal scroll at 390 px (overflow ${over}px)`);
+    await p.screenshot({ path: join(ARTIFACTS, "phone-proposal.png"), fullPage: true });
     await phone.close();
   });
 
