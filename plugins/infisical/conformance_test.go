@@ -56,7 +56,7 @@ func TestConformance(t *testing.T) {
 
 // wasm is the plugin built for wasip1: plugins/dist/infisical.wasm when
 // INFISICAL_WASM names it (make), else a fresh build.
-func wasm(t *testing.T) []byte {
+func wasm(t testing.TB) []byte {
 	if p := os.Getenv("INFISICAL_WASM"); p != "" {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // secretPair is one listed secret's key and value.
@@ -22,9 +23,9 @@ type secretPair struct{ key, value string }
 func parseSecretList(b []byte) ([]secretPair, error) {
 	s := &jscan{b: b}
 	var out []secretPair
-	err := s.object(func(key string) error {
+	err := s.object(func(key []byte) error {
 		// encoding/json matches field names case-insensitively; so do we.
-		if !strings.EqualFold(key, "secrets") {
+		if !equalFold(key, keySecrets) {
 			return s.skip()
 		}
 		if s.null() {
@@ -38,12 +39,12 @@ func parseSecretList(b []byte) ([]secretPair, error) {
 				out = append(out, p)
 				return nil
 			}
-			err := s.object(func(field string) error {
+			err := s.object(func(field []byte) error {
 				var err error
 				switch {
-				case strings.EqualFold(field, "secretKey"):
+				case equalFold(field, keySecretKey):
 					p.key, err = s.stringOrNull(p.key)
-				case strings.EqualFold(field, "secretValue"):
+				case equalFold(field, keySecretValue):
 					p.value, err = s.stringOrNull(p.value)
 				default:
 					err = s.skip()
@@ -64,7 +65,29 @@ func parseSecretList(b []byte) ([]secretPair, error) {
 	return out, nil
 }
 
-// jscan is a minimal JSON reader over a byte slice.
+var (
+	keySecrets     = []byte("secrets")
+	keySecretKey   = []byte("secretKey")
+	keySecretValue = []byte("secretValue")
+)
+
+// equalFold is bytes.EqualFold behind a length check, which rules out most
+// keys without a loop. Only ASCII letters and the two non-ASCII runes that
+// fold to 's' or 'k' (U+017F, U+212A; 2 and 3 bytes) can match, so a key
+// more than 3 bytes per byte of the name cannot.
+func equalFold(key, name []byte) bool {
+	return len(key) >= len(name) && len(key) <= 3*len(name) && bytes.EqualFold(key, name)
+}
+
+// jscan is a minimal JSON reader over a byte slice. Keys and skipped values
+// are never turned into Go strings: a folder's answer has ~15 of them per
+// secret, and allocating each one made parsing GC-bound in wasm.
+//
+// In wasm every taken branch of Go code is a wasm loop back-edge, and with
+// the host's per-call deadline (wazero's WithCloseOnContextDone) every
+// back-edge is a call out to the host's Go code: tens of nanoseconds. A
+// byte-at-a-time loop over a 5 MB answer costs ~200 ms there. So the hot
+// loops look at eight bytes per iteration.
 type jscan struct {
 	b     []byte
 	i     int
@@ -125,8 +148,8 @@ func (s *jscan) literal(lit string) error {
 }
 
 // object reads {"key": value, ...}, calling field for each key with the
-// scanner positioned at the value.
-func (s *jscan) object(field func(key string) error) error {
+// scanner positioned at the value. The key is only valid during the call.
+func (s *jscan) object(field func(key []byte) error) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
@@ -142,7 +165,7 @@ func (s *jscan) object(field func(key string) error) error {
 		if s.peek() != '"' {
 			return s.fail("want a key")
 		}
-		key, err := s.str()
+		key, err := s.rawStr()
 		if err != nil {
 			return err
 		}
@@ -210,10 +233,10 @@ func (s *jscan) stringOrNull(prev string) (string, error) {
 func (s *jscan) skip() error {
 	switch c := s.peek(); {
 	case c == '"':
-		_, err := s.str()
+		_, err := s.rawStr()
 		return err
 	case c == '{':
-		return s.object(func(string) error { return s.skip() })
+		return s.object(func([]byte) error { return s.skip() })
 	case c == '[':
 		return s.array(s.skip)
 	case c == 't':
@@ -269,18 +292,30 @@ var errBadString = errors.New("bad string")
 // str reads a string at s.i (which is '"'), unescaping as encoding/json
 // does (invalid UTF-8 and lone surrogates become U+FFFD).
 func (s *jscan) str() (string, error) {
+	raw, err := s.rawStr()
+	if err != nil {
+		return "", err
+	}
+	if utf8.Valid(raw) {
+		return string(raw), nil
+	}
+	return string([]rune(string(raw))), nil
+}
+
+// rawStr reads a string at s.i (which is '"') and returns its unescaped
+// bytes without checking UTF-8: a slice of the input when the string has no
+// escapes (no allocation, the common case), else a new buffer.
+func (s *jscan) rawStr() ([]byte, error) {
 	s.i++
 	start := s.i
-	// Fast path: no escapes, ASCII or valid UTF-8.
+	s.plainRun()
+	// Fast path: no escapes.
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		if c == '"' {
-			raw := s.b[start:s.i]
+			raw := s.b[start:s.i:s.i]
 			s.i++
-			if utf8.Valid(raw) {
-				return string(raw), nil
-			}
-			return string([]rune(string(raw))), nil
+			return raw, nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
@@ -293,15 +328,12 @@ func (s *jscan) str() (string, error) {
 		switch {
 		case c == '"':
 			s.i++
-			if utf8.Valid(buf) {
-				return string(buf), nil
-			}
-			return string([]rune(string(buf))), nil
+			return buf, nil
 		case c < 0x20:
-			return "", s.fail("control character in string")
+			return nil, s.fail("control character in string")
 		case c == '\\':
 			if s.i+1 >= len(s.b) {
-				return "", s.fail("unfinished escape")
+				return nil, s.fail("unfinished escape")
 			}
 			e := s.b[s.i+1]
 			s.i += 2
@@ -321,7 +353,7 @@ func (s *jscan) str() (string, error) {
 			case 'u':
 				r, ok := s.hex4()
 				if !ok {
-					return "", s.fail("bad \\u escape")
+					return nil, s.fail("bad \\u escape")
 				}
 				if utf16.IsSurrogate(r) {
 					r2 := rune(-1)
@@ -331,7 +363,7 @@ func (s *jscan) str() (string, error) {
 						if v, ok := s.hex4(); ok {
 							r2 = v
 						} else {
-							return "", s.fail("bad \\u escape")
+							return nil, s.fail("bad \\u escape")
 						}
 						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
 							buf = utf8.AppendRune(buf, dec)
@@ -343,14 +375,42 @@ func (s *jscan) str() (string, error) {
 				}
 				buf = utf8.AppendRune(buf, r)
 			default:
-				return "", s.fail("bad escape")
+				return nil, s.fail("bad escape")
 			}
 		default:
 			buf = append(buf, c)
 			s.i++
 		}
 	}
-	return "", s.fail(errBadString.Error())
+	return nil, s.fail(errBadString.Error())
+}
+
+// plainRun advances s.i over string bytes that need no attention (not '"',
+// '\\' or a control character), eight at a time: a byte loop costs tens of
+// nanoseconds a byte in wasm, and most of a folder's answer is strings.
+func (s *jscan) plainRun() {
+	for s.i+8 <= len(s.b) {
+		// One 8-byte load (i64.load in wasm; encoding/binary would be
+		// eight byte loads there). Unaligned loads are fine on wasm and on
+		// the native test targets; the test below is byte-order independent.
+		x := *(*uint64)(unsafe.Pointer(&s.b[s.i]))
+		if special(x) != 0 {
+			return
+		}
+		s.i += 8
+	}
+}
+
+// special is non-zero iff some byte of x is < 0x20, '"' or '\\' (the
+// classic "has a byte less than n" bit trick, exact as a test for any such
+// byte, whatever the byte order).
+func special(x uint64) uint64 {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	q, bs := x^(lo*'"'), x^(lo*'\\')
+	return (x-lo*0x20)&^x&hi | (q-lo)&^q&hi | (bs-lo)&^bs&hi
 }
 
 func (s *jscan) hex4() (rune, bool) {
