@@ -53,7 +53,7 @@ func startHarness(t *testing.T, upstreamCA string) *harness {
 	case addrs = <-ready:
 	case err := <-done:
 		t.Fatalf("server stopped: %v", err)
-	case <-time.After(20 * time.Second):
+	case <-time.After(2 * time.Minute): // a cold plugin compile on a busy machine
 		t.Fatal("server did not start")
 	}
 	h := &harness{t: t, api: "http://" + addrs[0], proxy: addrs[1], logs: logs}

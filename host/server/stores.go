@@ -13,6 +13,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/agent-vault/agent-vault/host/vaultcache"
 	"github.com/agent-vault/agent-vault/plugins"
+	"golang.org/x/sync/errgroup"
 )
 
 // startStores loads the store plugins (the shipped ones, then any in the
@@ -40,11 +41,21 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 		closeRT()
 		return nil, nil, err
 	}
+	// Load the shipped plugins side by side: start-up then takes as long as
+	// the slowest one, not the sum (most of a load is wazero validating and
+	// compiling, which one plugin cannot spread over every core).
+	var g errgroup.Group
 	for kind, wasm := range shipped {
-		if _, err := rt.Load(ctx, kind, wasm); err != nil {
-			closeRT()
-			return nil, nil, fmt.Errorf("loading the shipped %s store plugin: %w", kind, err)
-		}
+		g.Go(func() error {
+			if _, err := rt.Load(ctx, kind, wasm); err != nil {
+				return fmt.Errorf("loading the shipped %s store plugin: %w", kind, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		closeRT()
+		return nil, nil, err
 	}
 	for _, err := range rt.LoadDir(ctx) {
 		log.Error("a store plugin was skipped", "error", err)
