@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/sdk/golden"
 )
 
 // cheapKDF keeps the envelope tests fast; TestCreate_defaultKDF covers the
@@ -376,7 +377,7 @@ func TestEnvelope_golden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "envelope_"+tc.name+".golden", append(got, '\n'))
+			golden.Check(t, "envelope_"+tc.name, append(got, '\n'))
 
 			// Reading the golden back is what a server restart does.
 			data, _ := os.ReadFile(filepath.Join("testdata", "envelope_"+tc.name+".golden"))
@@ -398,7 +399,7 @@ func TestEnvelope_golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "sealed_v1.golden", []byte(hex.EncodeToString(sealed)+"\n"))
+		golden.Check(t, "sealed_v1", []byte(hex.EncodeToString(sealed)+"\n"))
 		data, _ := os.ReadFile(filepath.Join("testdata", "sealed_v1.golden"))
 		raw, _ := hex.DecodeString(strings.TrimSpace(string(data)))
 		pt, err := kr.Open(raw, CredentialAAD("vault-1", "API_KEY"))
@@ -406,29 +407,6 @@ func TestEnvelope_golden(t *testing.T) {
 			t.Fatalf("golden sealed value: %q %v", pt, err)
 		}
 	})
-}
-
-// golden compares got with testdata/name byte for byte, or rewrites the file
-// when UPDATE_GOLDEN=1.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the golden file (UPDATE_GOLDEN=1 rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 func TestPassword(t *testing.T) {
