@@ -73,20 +73,9 @@ type AcceptInviteInput struct {
 func (s *server) registerAuth(api huma.API) {
 	huma.Register(api, created(op("register", http.MethodPost, "/v1/auth/register", "Register the first user as instance owner", "auth", http.StatusConflict)),
 		func(ctx context.Context, in *RegisterInput) (*SessionOutput, error) {
-			if _, err := s.access(ctx, ""); err != nil {
-				return nil, err
-			}
-			hash, err := seal.HashPassword(in.Body.Password)
-			if err != nil {
-				return nil, s.problem(ctx, err)
-			}
-			sess, out := s.newSession()
-			u, err := s.Store.RegisterOwner(ctx, store.User{Email: in.Body.Email, PasswordHash: hash}, sess)
-			if err != nil {
-				return nil, s.problem(ctx, err)
-			}
-			s.Logger.InfoContext(ctx, "instance owner registered", "user", u.Email)
-			return out, nil
+			return s.signUp(ctx, in.Body, "instance owner registered", func(u store.User, sess store.Session) (store.User, error) {
+				return s.Store.RegisterOwner(ctx, u, sess)
+			})
 		})
 
 	huma.Register(api, op("login", http.MethodPost, "/v1/auth/login", "Sign in with email and password", "auth"),
@@ -141,21 +130,29 @@ func (s *server) registerAuth(api huma.API) {
 
 	huma.Register(api, created(op("accept-invite", http.MethodPost, "/v1/users/invites/{token}/accept", "Join the instance with an invite", "users", http.StatusBadRequest, http.StatusConflict)),
 		func(ctx context.Context, in *AcceptInviteInput) (*SessionOutput, error) {
-			if _, err := s.access(ctx, ""); err != nil {
-				return nil, err
-			}
-			hash, err := seal.HashPassword(in.Body.Password)
-			if err != nil {
-				return nil, s.problem(ctx, err)
-			}
-			sess, out := s.newSession()
-			u, err := s.Store.AcceptInvite(ctx, seal.HashToken(in.Token), store.User{Email: in.Body.Email, PasswordHash: hash}, sess)
-			if err != nil {
-				return nil, s.problem(ctx, err)
-			}
-			s.Logger.InfoContext(ctx, "invite accepted", "user", u.Email, "role", u.Role)
-			return out, nil
+			return s.signUp(ctx, in.Body, "invite accepted", func(u store.User, sess store.Session) (store.User, error) {
+				return s.Store.AcceptInvite(ctx, seal.HashToken(in.Token), u, sess)
+			})
 		})
+}
+
+// signUp creates a user through create (registration or an invite), with
+// the password hashed and a session opened in the same transaction.
+func (s *server) signUp(ctx context.Context, in emailPassword, event string, create func(store.User, store.Session) (store.User, error)) (*SessionOutput, error) {
+	if _, err := s.access(ctx, ""); err != nil {
+		return nil, err
+	}
+	hash, err := seal.HashPassword(in.Password)
+	if err != nil {
+		return nil, s.problem(ctx, err)
+	}
+	sess, out := s.newSession()
+	u, err := create(store.User{Email: in.Email, PasswordHash: hash}, sess)
+	if err != nil {
+		return nil, s.problem(ctx, err)
+	}
+	s.Logger.InfoContext(ctx, event, "user", u.Email, "role", u.Role)
+	return out, nil
 }
 
 // dummyHash is verified against when an email is unknown.
