@@ -66,6 +66,14 @@ func handle(export string, in []byte) []byte {
 			secrets = map[string]string{}
 		}
 		out = abi.SyncResult{Secrets: secrets}
+	case abi.ExportCheck:
+		c, ok := s.(Checker)
+		if !ok {
+			return notImplemented(export)
+		}
+		var summary string
+		summary, err = c.Check(ctx, r)
+		out = abi.CheckResult{Summary: summary}
 	case abi.ExportValidateWrite:
 		w, ok := s.(Writer)
 		if !ok {

@@ -42,6 +42,13 @@ type Store interface {
 	Probe(ctx context.Context, req Request) error
 }
 
+// Checker is implemented by stores that can verify their instance-level
+// settings without a vault (feature "check"): the host calls Check once at
+// start and logs the summary, or the error, which never stops the server.
+type Checker interface {
+	Check(ctx context.Context, req Request) (summary string, err error)
+}
+
 // Syncer is implemented by external stores the host polls (feature "polls").
 type Syncer interface {
 	// Sync returns the full snapshot of key → value. The host validates
@@ -172,6 +179,9 @@ func features(s Store) abi.Feature {
 	}
 	if _, ok := s.(DynamicSecrets); ok {
 		f |= abi.FeatureDynamicSecrets
+	}
+	if _, ok := s.(Checker); ok {
+		f |= abi.FeatureCheck
 	}
 	return f
 }

@@ -48,6 +48,9 @@ func (s fakeStore) LeaseRenew(_ context.Context, _ Request, id string) (Lease, e
 	return Lease{LeaseID: id, TTLSeconds: 60}, s.err
 }
 func (s fakeStore) LeaseRevoke(context.Context, Request, string) error { return s.err }
+func (s fakeStore) Check(_ context.Context, req Request) (string, error) {
+	return "reached " + req.Env["FAKE_URL"], s.err
+}
 
 // minimalStore implements only Store.
 type minimalStore struct{}
@@ -79,6 +82,9 @@ func TestHandle(t *testing.T) {
 		{name: "validate-config-unknown-field", store: fakeStore{}, export: abi.ExportValidateConfig, in: `{"config":{"nope":1}}`,
 			want: `{"error":{"code":"invalid_store_config","message":"config: json: unknown field \"nope\""}}`},
 		{name: "probe-sees-deadline", store: fakeStore{}, export: abi.ExportProbe, in: in, want: `{"ok":{}}`},
+		{name: "check-ok", store: fakeStore{}, export: abi.ExportCheck, in: `{"env":{"FAKE_URL":"https://a"}}`, want: `{"ok":{"summary":"reached https://a"}}`},
+		{name: "check-error", store: fakeStore{err: Errorf(CodeAuthFailed, "login refused")}, export: abi.ExportCheck, in: in,
+			want: `{"error":{"code":"external_store_auth_failed","message":"login refused"}}`},
 		{name: "coded-error", store: fakeStore{err: Errorf(CodeAuthFailed, "token rejected")}, export: abi.ExportProbe, in: in,
 			want: `{"error":{"code":"external_store_auth_failed","message":"token rejected"}}`},
 		{name: "uncoded-error", store: fakeStore{err: errors.New("boom")}, export: abi.ExportSync, in: in,
@@ -133,7 +139,7 @@ func TestFeatures(t *testing.T) {
 	if got := features(minimalStore{}); got != 0 {
 		t.Fatalf("minimal: %#x", uint32(got))
 	}
-	if got := features(fakeStore{}); got != abi.FeatureWritable|abi.FeaturePolls|abi.FeatureDynamicSecrets {
+	if got := features(fakeStore{}); got != abi.FeatureWritable|abi.FeaturePolls|abi.FeatureDynamicSecrets|abi.FeatureCheck {
 		t.Fatalf("fake: %#x", uint32(got))
 	}
 }

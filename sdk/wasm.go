@@ -53,6 +53,9 @@ func exportValidateConfig(ptr, n uint32) uint64 {
 //go:wasmexport probe
 func exportProbe(ptr, n uint32) uint64 { return result(handle(abi.ExportProbe, input(ptr, n))) }
 
+//go:wasmexport check
+func exportCheck(ptr, n uint32) uint64 { return result(handle(abi.ExportCheck, input(ptr, n))) }
+
 //go:wasmexport sync
 func exportSync(ptr, n uint32) uint64 { return result(handle(abi.ExportSync, input(ptr, n))) }
 

@@ -10,6 +10,7 @@ package credstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -124,6 +125,38 @@ func (m *Manager) Kinds() []KindInfo {
 	}
 	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].Kind < out[1+j].Kind })
 	return out
+}
+
+// checkTimeout bounds a kind's start-up check.
+const checkTimeout = 15 * time.Second
+
+// CheckKinds asks every configured external kind that can (feature
+// check) to verify its instance settings, such as logging in, and logs the
+// outcome: which method it used, or why it failed. It never stops the
+// server; a failing kind stays unavailable until its settings work.
+func (m *Manager) CheckKinds(ctx context.Context) {
+	if m.cfg.Plugins == nil {
+		return
+	}
+	for _, p := range m.cfg.Plugins.Plugins() {
+		man := p.Manifest()
+		if !man.Features.Has(abi.FeatureCheck) || m.configured(man) != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		summary, err := p.Check(cctx)
+		cancel()
+		if err != nil {
+			msg := err.Error()
+			var pe *plugin.Error
+			if errors.As(err, &pe) {
+				msg = pe.Display()
+			}
+			m.log.Warn("credential store unavailable until its settings work", "kind", man.Kind, "code", domain.CodeOf(err), "error", msg)
+			continue
+		}
+		m.log.Info("credential store ready", "kind", man.Kind, "check", summary)
+	}
 }
 
 // configured reports whether every required instance setting of a plugin

@@ -97,7 +97,7 @@ func TestLoad_manifestAndLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := p.Manifest()
-	if m.ABIVersion != 1 || m.Features != abi.KnownFeatures || string(m.ConfigSchema) != `{"type":"object"}` {
+	if m.ABIVersion != 1 || m.Features != abi.FeatureWritable|abi.FeaturePolls|abi.FeatureDynamicSecrets || string(m.ConfigSchema) != `{"type":"object"}` {
 		t.Fatalf("manifest = %+v", m)
 	}
 	if _, err := rt.Plugin("nope"); domain.CodeOf(err) != domain.CodePluginNotFound {

@@ -66,6 +66,16 @@ func (p *Plugin) Probe(ctx context.Context, cfg json.RawMessage) error {
 	return err
 }
 
+// Check verifies the store's instance-level settings (no vault config) and
+// returns its display-safe summary line.
+func (p *Plugin) Check(ctx context.Context) (string, error) {
+	var res abi.CheckResult
+	if _, err := p.call(ctx, abi.ExportCheck, abi.FeatureCheck, abi.Request{}, &res); err != nil {
+		return "", err
+	}
+	return res.Summary, nil
+}
+
 // Sync returns the store's full snapshot. Every key is validated
 // (domain.CheckKey, domain.CheckValue); one bad key fails the whole sync
 // with external_store_invalid_key naming the key, never the value.

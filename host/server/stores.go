@@ -75,6 +75,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 		kinds = append(kinds, k.Kind)
 	}
 	log.Info("credential stores available", "kinds", strings.Join(kinds, ","))
+	go m.CheckKinds(ctx) // logs in where a kind can, without holding up the start
 	return m, closeRT, nil
 }
 

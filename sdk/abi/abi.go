@@ -42,6 +42,7 @@ const (
 	ExportLeaseCreate    = "lease_create"
 	ExportLeaseRenew     = "lease_renew"
 	ExportLeaseRevoke    = "lease_revoke"
+	ExportCheck          = "check"
 )
 
 // Import names, in lower_snake_case, all in module ModuleName.
@@ -132,6 +133,7 @@ var Exports = []Function{
 	{Name: ExportLeaseCreate, Signature: sig(ptrLen, I64), Feature: FeatureDynamicSecrets},
 	{Name: ExportLeaseRenew, Signature: sig(ptrLen, I64), Feature: FeatureDynamicSecrets},
 	{Name: ExportLeaseRevoke, Signature: sig(ptrLen, I64), Feature: FeatureDynamicSecrets},
+	{Name: ExportCheck, Signature: sig(ptrLen, I64), Feature: FeatureCheck},
 }
 
 // Imports lists every host function in module ModuleName.
@@ -160,9 +162,14 @@ const (
 	// dynamic_list and lease_*. Without it the host never calls them and
 	// resolves only static credentials.
 	FeatureDynamicSecrets Feature = 1 << 2
+	// FeatureCheck: the store can verify its instance-level settings (log
+	// in, reach its service) without a vault config, through check. The host
+	// calls it once at start and logs the outcome. Without it the settings
+	// are first exercised by the first vault operation.
+	FeatureCheck Feature = 1 << 3
 
 	// KnownFeatures is every bit this version of the ABI defines.
-	KnownFeatures = FeatureWritable | FeaturePolls | FeatureDynamicSecrets
+	KnownFeatures = FeatureWritable | FeaturePolls | FeatureDynamicSecrets | FeatureCheck
 )
 
 // Has reports whether all bits of f2 are set in f.

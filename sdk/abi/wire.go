@@ -45,6 +45,12 @@ type Request struct {
 	LeaseID string `json:"lease_id,omitempty"`
 }
 
+// CheckResult is check's OK value: one display-safe line for the host's
+// log, such as which identity or method the store logged in with.
+type CheckResult struct {
+	Summary string `json:"summary"`
+}
+
 // SyncResult is sync's OK value: the full snapshot of the store.
 type SyncResult struct {
 	Secrets map[string]string `json:"secrets"`

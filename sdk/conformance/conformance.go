@@ -161,6 +161,20 @@ func Run(t *testing.T, wasm []byte, opts Options) {
 		})
 	}
 
+	if m.Features.Has(abi.FeatureCheck) {
+		// The options' environment is the instance's: check must pass
+		// with it, with no vault config at all.
+		t.Run("check/ok", func(t *testing.T) {
+			summary, err := p.Check(ctx)
+			if err != nil {
+				t.Fatalf("check with Options.Env: %v", err)
+			}
+			if summary == "" {
+				t.Fatal("check returned an empty summary")
+			}
+		})
+	}
+
 	if m.Features.Has(abi.FeaturePolls) {
 		k.syncTests(p)
 	} else {
