@@ -9,7 +9,7 @@
 // access token in the instance, renews it before it expires and logs in
 // again near its max TTL or once after a token error.
 //
-// Wire format: ../shared/reference/infisical-wire.md; the emulator in
+// Wire format: Infisical's HTTP API as its Go SDK v0.8.0 speaks it; the emulator in
 // infisicaltest speaks it and is what the tests run against.
 package main
 
