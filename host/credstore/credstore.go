@@ -161,10 +161,14 @@ func (m *Manager) CheckKinds(ctx context.Context) {
 
 // configured reports whether every required instance setting of a plugin
 // is present.
-func (m *Manager) configured(man abi.Manifest) error {
+func (m *Manager) configured(man abi.Manifest) error { return Configured(man, m.cfg.Env) }
+
+// Configured returns a <kind>_not_configured error naming the required
+// instance settings of man that getenv lacks, or nil.
+func Configured(man abi.Manifest, getenv func(string) string) error {
 	var missing []string
 	for _, e := range man.Env {
-		if e.Required && m.cfg.Env(e.Name) == "" {
+		if e.Required && getenv(e.Name) == "" {
 			missing = append(missing, e.Name)
 		}
 	}

@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/agent-vault/agent-vault/host/vaultcache"
 	"github.com/agent-vault/agent-vault/plugins"
+	"github.com/agent-vault/agent-vault/sdk/abi"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -44,12 +48,24 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	// Load the shipped plugins side by side: start-up then takes as long as
 	// the slowest one, not the sum (most of a load is wazero validating and
 	// compiling, which one plugin cannot spread over every core).
+	// A shipped external kind whose required settings are absent is not
+	// loaded at all (its compiled code would only take memory): its
+	// manifest, remembered from an earlier start, says what it needs.
+	manifests := manifestCache{dir: filepath.Join(cfg.DataDir, "wasm-cache", "manifests")}
 	var g errgroup.Group
 	for kind, wasm := range shipped {
+		if man, ok := manifests.get(wasm); ok && kind != credstore.BuiltinKind {
+			if err := credstore.Configured(man, getenv); err != nil {
+				log.Info("store plugin not loaded: its kind is not configured", "plugin", kind, "reason", err.Error())
+				continue
+			}
+		}
 		g.Go(func() error {
-			if _, err := rt.Load(ctx, kind, wasm); err != nil {
+			p, err := rt.Load(ctx, kind, wasm)
+			if err != nil {
 				return fmt.Errorf("loading the shipped %s store plugin: %w", kind, err)
 			}
+			manifests.put(wasm, p.Manifest())
 			return nil
 		})
 	}
@@ -77,6 +93,37 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	log.Info("credential stores available", "kinds", strings.Join(kinds, ","))
 	go m.CheckKinds(ctx) // logs in where a kind can, without holding up the start
 	return m, closeRT, nil
+}
+
+// manifestCache remembers the manifests of shipped plugins by the SHA-256
+// of their module, in the data directory, so a later start can tell what a
+// plugin needs without compiling it.
+type manifestCache struct{ dir string }
+
+func (c manifestCache) path(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return filepath.Join(c.dir, hex.EncodeToString(sum[:])+".json")
+}
+
+func (c manifestCache) get(wasm []byte) (abi.Manifest, bool) {
+	b, err := os.ReadFile(c.path(wasm))
+	if err != nil {
+		return abi.Manifest{}, false
+	}
+	man, err := abi.DecodeManifest(b)
+	if err != nil {
+		return abi.Manifest{}, false
+	}
+	return *man, true
+}
+
+// put is best effort: without the entry the next start simply loads.
+func (c manifestCache) put(wasm []byte, man abi.Manifest) {
+	b, err := json.Marshal(man)
+	if err != nil || os.MkdirAll(c.dir, 0o700) != nil {
+		return
+	}
+	os.WriteFile(c.path(wasm), b, 0o600)
 }
 
 // instanceID names this server instance on the lease rows it writes. It
