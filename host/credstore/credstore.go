@@ -61,6 +61,10 @@ type Config struct {
 	// Env reads instance-level settings (to tell which kinds are
 	// configured); nil means no external kind is configured.
 	Env func(string) string
+	// Unloaded are the manifests of shipped kinds the server did not load
+	// because their instance settings are absent; asking for one answers
+	// <kind>_not_configured rather than "no such kind".
+	Unloaded map[string]abi.Manifest
 	// InstanceID identifies this server instance on lease rows.
 	InstanceID string
 	// Changed is told when a vault's credentials changed (the proxy's
@@ -189,6 +193,11 @@ func (m *Manager) external(kind string) (*plugin.Plugin, error) {
 	}
 	p, err := m.cfg.Plugins.Plugin(kind)
 	if err != nil {
+		if man, ok := m.cfg.Unloaded[kind]; ok {
+			if err := m.configured(man); err != nil {
+				return nil, err
+			}
+		}
 		return nil, domain.Errorf(domain.CodePluginNotFound, "no credential store kind %q on this server", kind)
 	}
 	man := p.Manifest()

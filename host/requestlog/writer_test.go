@@ -100,6 +100,13 @@ func TestWriterGroupsTrickleIntoBatches(t *testing.T) {
 	for i := range 99 {
 		w.Emit(event("v1", i+1))
 	}
+	// Six full batches are written as they fill; the last 3 events linger
+	// until Close. Waiting for the six keeps Close from cutting a batch short.
+	for i := range 6 {
+		if n := <-ins.calls; n != 16 {
+			t.Fatalf("batch %d has %d events, want 16", i+2, n)
+		}
+	}
 	w.Close()
 	want := []int{1, 16, 16, 16, 16, 16, 16, 3}
 	if fmt.Sprint(ins.batches) != fmt.Sprint(want) {

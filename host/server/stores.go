@@ -52,11 +52,13 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	// loaded at all (its compiled code would only take memory): its
 	// manifest, remembered from an earlier start, says what it needs.
 	manifests := manifestCache{dir: filepath.Join(cfg.DataDir, "wasm-cache", "manifests")}
+	unloaded := map[string]abi.Manifest{}
 	var g errgroup.Group
 	for kind, wasm := range shipped {
 		if man, ok := manifests.get(wasm); ok && kind != credstore.BuiltinKind {
 			if err := credstore.Configured(man, getenv); err != nil {
 				log.Info("store plugin not loaded: its kind is not configured", "plugin", kind, "reason", err.Error())
+				unloaded[kind] = man
 				continue
 			}
 		}
@@ -82,7 +84,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 		return nil, nil, err
 	}
 	m := credstore.New(credstore.Config{
-		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id,
+		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id, Unloaded: unloaded,
 		Changed: cache.Invalidate,
 	})
 	cache.SetDynamic(m)
