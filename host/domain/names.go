@@ -1,30 +1,31 @@
 package domain
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/agent-vault/agent-vault/sdk/abi"
 )
 
-// keyPattern is the one rule for credential key names, for built-in writes,
-// for keys fetched from an external store, and for dynamic-secret fields.
-var keyPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+// The credential key rule (^[A-Z][A-Z0-9_]*$, at most MaxKeyLength) is one
+// rule for built-in writes, keys fetched from an external store and
+// dynamic-secret fields. It lives in sdk/abi, which the plugins share, so
+// the built-in store plugin checks exactly what the host checks without
+// linking this package (and YAML with it).
 
 // MaxKeyLength bounds a credential key name.
-const MaxKeyLength = 128
+const MaxKeyLength = abi.MaxKeyLength
 
 // MaxValueBytes bounds one credential value (64 KiB holds any PEM bundle or
 // service-account JSON a service would need).
-const MaxValueBytes = 64 << 10
+const MaxValueBytes = abi.MaxValueBytes
 
 // ValidKey reports whether key is an acceptable credential key name.
-func ValidKey(key string) bool {
-	return len(key) <= MaxKeyLength && keyPattern.MatchString(key)
-}
+func ValidKey(key string) bool { return abi.ValidKey(key) }
 
 // CheckKey returns a CodeInvalidKey error naming key when it is not valid.
 func CheckKey(key string) error {
 	if !ValidKey(key) {
-		return Errorf(CodeInvalidKey, "credential key %q must match ^[A-Z][A-Z0-9_]*$ (at most %d characters)", key, MaxKeyLength)
+		return &Error{Code: CodeInvalidKey, Message: abi.InvalidKeyMessage(key)}
 	}
 	return nil
 }
@@ -33,7 +34,7 @@ func CheckKey(key string) error {
 // message names the key, never the value.
 func CheckValue(key, value string) error {
 	if len(value) > MaxValueBytes {
-		return Errorf(CodeValueTooLarge, "credential %q is %d bytes; the limit is %d", key, len(value), MaxValueBytes)
+		return &Error{Code: CodeValueTooLarge, Message: abi.ValueTooLargeMessage(key, len(value))}
 	}
 	return nil
 }

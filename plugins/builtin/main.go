@@ -1,16 +1,17 @@
 // Command builtin is the built-in credential store as a plugin: writable,
 // not polling, no dynamic secrets. The host holds, seals and stores the
 // values; this plugin only decides whether a write is acceptable, so the
-// rules for keys and values live in one place for every writable kind.
-// It never sees the DEK or the database.
+// rules for keys and values live in one place for every writable kind
+// (sdk/abi, which the host checks too). It never sees the DEK or the
+// database.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strconv"
 
-	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/sdk"
 )
 
@@ -48,10 +49,10 @@ func (b builtin) Probe(ctx context.Context, req sdk.Request) error {
 // checked in sorted order so the first error is deterministic.
 func (builtin) ValidateWrite(_ context.Context, _ sdk.Request, secrets map[string]string) error {
 	if len(secrets) == 0 {
-		return sdk.Errorf(sdk.CodeInvalidCredKey, "a write needs at least one credential")
+		return &sdk.Error{Code: sdk.CodeInvalidCredKey, Message: "a write needs at least one credential"}
 	}
 	if len(secrets) > maxWriteKeys {
-		return sdk.Errorf(sdk.CodeInvalidCredKey, "a write may set at most %d credentials, got %d", maxWriteKeys, len(secrets))
+		return &sdk.Error{Code: sdk.CodeInvalidCredKey, Message: "a write may set at most " + strconv.Itoa(maxWriteKeys) + " credentials, got " + strconv.Itoa(len(secrets))}
 	}
 	keys := make([]string, 0, len(secrets))
 	for k := range secrets {
@@ -59,22 +60,14 @@ func (builtin) ValidateWrite(_ context.Context, _ sdk.Request, secrets map[strin
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if err := domain.CheckKey(k); err != nil {
-			return asSDK(err)
+		if err := sdk.CheckKey(k); err != nil {
+			return err
 		}
-		if err := domain.CheckValue(k, secrets[k]); err != nil {
-			return asSDK(err)
+		if err := sdk.CheckValue(k, secrets[k]); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// asSDK carries a domain error's code and message across the boundary.
-func asSDK(err error) error {
-	if e, ok := err.(*domain.Error); ok {
-		return &sdk.Error{Code: e.Code, Message: e.Message}
-	}
-	return err
 }
 
 // Interface guards

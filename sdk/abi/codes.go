@@ -1,7 +1,5 @@
 package abi
 
-import "regexp"
-
 // Error codes a plugin may return in its error envelope. The host passes
 // them through unchanged to the API, which maps them to HTTP statuses in one
 // place. They mirror the host's stable codes (host/domain); a host test
@@ -77,9 +75,6 @@ const (
 	CodeHTTPTooLarge       = "http_response_too_large"
 	CodeHTTPNoResponse     = "http_no_response"
 )
-
-// codePattern is the shape of every code on the wire.
-var codePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // Limits at the boundary. ABI.md documents each one.
 const (

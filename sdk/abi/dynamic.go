@@ -1,9 +1,6 @@
 package abi
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // DynamicKeyPrefix is the credential-key prefix of a dynamic secret's name:
 // trimmed, upper-cased, with '-', ' ', '.' and '/' as '_'. A dynamic
@@ -14,8 +11,5 @@ import (
 func DynamicKeyPrefix(name string) (prefix string, ok bool) {
 	p := strings.ToUpper(strings.TrimSpace(name))
 	p = strings.NewReplacer("-", "_", " ", "_", ".", "_", "/", "_").Replace(p)
-	return p, keyRule.MatchString(p)
+	return p, keyShaped(p)
 }
-
-// keyRule is the credential key rule (host/domain checks the same).
-var keyRule = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -120,11 +119,6 @@ type Manifest struct {
 	HTTPOriginsEnv string `json:"http_origins_env,omitempty"`
 }
 
-var (
-	kindPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-	envPattern  = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,127}$`)
-)
-
 // HTTPRequest is the descriptor the guest passes to http_request.
 type HTTPRequest struct {
 	Method string              `json:"method"`
@@ -178,7 +172,7 @@ func DecodeEnvelope(data []byte) (ok json.RawMessage, guestErr *Error, err error
 	case env.OK != nil && env.Error != nil:
 		return nil, nil, errors.New("envelope has both ok and error")
 	case env.Error != nil:
-		if !codePattern.MatchString(env.Error.Code) {
+		if !validCode(env.Error.Code) {
 			return nil, nil, fmt.Errorf("envelope error code %q must match %s", truncate(env.Error.Code, 80), codePattern)
 		}
 		env.Error.Message = truncate(env.Error.Message, MaxMessageBytes)
@@ -241,7 +235,7 @@ var ErrABIMismatch = errors.New("ABI version mismatch")
 
 // Validate checks every manifest rule that ABI.md states.
 func (m *Manifest) Validate() error {
-	if !kindPattern.MatchString(m.Kind) {
+	if !validKind(m.Kind) {
 		return fmt.Errorf("manifest: kind %q must match %s", truncate(m.Kind, 80), kindPattern)
 	}
 	if m.ABIVersion != Version {
@@ -259,7 +253,7 @@ func (m *Manifest) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, e := range m.Env {
-		if !envPattern.MatchString(e.Name) {
+		if !validEnvName(e.Name) {
 			return fmt.Errorf("manifest: env name %q must match %s", truncate(e.Name, 80), envPattern)
 		}
 		if seen[e.Name] {
@@ -315,8 +309,6 @@ func OriginOf(u *url.URL) (string, error) {
 
 var methods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
-var tokenPattern = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-
 // forbiddenHeaders are set by the host's HTTP client only.
 var forbiddenHeaders = map[string]bool{"host": true, "content-length": true, "transfer-encoding": true, "connection": true, "upgrade": true, "proxy-authorization": true, "te": true, "trailer": true}
 
@@ -346,7 +338,7 @@ func DecodeHTTPRequest(data []byte) (*HTTPRequest, string, error) {
 	}
 	n := 0
 	for k, vs := range r.Header {
-		if !tokenPattern.MatchString(k) {
+		if !validToken(k) {
 			return nil, "", fmt.Errorf("header name %q is not a token", truncate(k, 80))
 		}
 		if forbiddenHeaders[strings.ToLower(k)] {
