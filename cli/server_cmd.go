@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/agent-vault/agent-vault/host/server"
 )
@@ -16,15 +17,16 @@ import (
 const masterPasswordEnv = "AGENT_VAULT_MASTER_PASSWORD"
 
 type serverCmd struct {
-	Host               string `default:"127.0.0.1" env:"AGENT_VAULT_HOST" help:"Address to listen on."`
-	Port               int    `default:"14321" env:"PORT" help:"Port of the HTTP API and UI."`
-	MITMPort           int    `name:"mitm-port" default:"14322" env:"AGENT_VAULT_MITM_PORT" help:"Port of the proxy (0 disables it; -1 picks a free port)."`
-	DataDir            string `default:"~/.agent-vault" env:"AGENT_VAULT_DATA_DIR" type:"path" help:"Directory holding the database and caches."`
-	LogLevel           string `default:"info" enum:"debug,info,warn,error" env:"AGENT_VAULT_LOG_LEVEL" help:"Least severe log level written (debug, info, warn, error)."`
-	PasswordStdin      bool   `help:"Read the master password from the first line of standard input instead of AGENT_VAULT_MASTER_PASSWORD."`
-	AllowPrivateRanges bool   `env:"AGENT_VAULT_ALLOW_PRIVATE_RANGES" help:"Let services and upstreams use private, loopback and link-local addresses."`
-	PluginDir          string `name:"plugin-dir" env:"AGENT_VAULT_PLUGIN_DIR" type:"path" help:"Directory of third-party credential-store plugins (*.wasm)."`
-	UpstreamCAFile     string `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS."`
+	Host               string        `default:"127.0.0.1" env:"AGENT_VAULT_HOST" help:"Address to listen on."`
+	Port               int           `default:"14321" env:"PORT" help:"Port of the HTTP API and UI."`
+	MITMPort           int           `name:"mitm-port" default:"14322" env:"AGENT_VAULT_MITM_PORT" help:"Port of the proxy (0 disables it; -1 picks a free port)."`
+	DataDir            string        `default:"~/.agent-vault" env:"AGENT_VAULT_DATA_DIR" type:"path" help:"Directory holding the database and caches."`
+	LogLevel           string        `default:"info" enum:"debug,info,warn,error" env:"AGENT_VAULT_LOG_LEVEL" help:"Least severe log level written (debug, info, warn, error)."`
+	PasswordStdin      bool          `help:"Read the master password from the first line of standard input instead of AGENT_VAULT_MASTER_PASSWORD."`
+	AllowPrivateRanges bool          `env:"AGENT_VAULT_ALLOW_PRIVATE_RANGES" help:"Let services and upstreams use private, loopback and link-local addresses."`
+	PluginDir          string        `name:"plugin-dir" env:"AGENT_VAULT_PLUGIN_DIR" type:"path" help:"Directory of third-party credential-store plugins (*.wasm)."`
+	PluginIdleRelease  time.Duration `name:"plugin-idle-release" default:"2m" env:"AGENT_VAULT_PLUGIN_IDLE_RELEASE" help:"Free a store plugin's compiled code after it has been idle this long; the next use reloads it from the cache (0 keeps plugins loaded)."`
+	UpstreamCAFile     string        `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS."`
 }
 
 func (c *serverCmd) Help() string {
@@ -52,6 +54,7 @@ func (c *serverCmd) Run(e *env) error {
 		AllowPrivateRanges: c.AllowPrivateRanges,
 		UpstreamCAFile:     c.UpstreamCAFile,
 		PluginDir:          c.PluginDir,
+		PluginIdleRelease:  c.PluginIdleRelease,
 		Logger:             log,
 	})
 }

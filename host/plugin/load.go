@@ -20,37 +20,25 @@ import (
 // shipped plugin). Validation is strict and fails fast: imports, exports and
 // their exact signatures, the ABI version, the manifest, a unique kind. One
 // instance is created eagerly, so a plugin that cannot start fails here.
+// With Config.IdleRelease set, the compiled code is released once the
+// plugin has been idle that long (residency.go).
 func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
-	if len(wasm) > rt.cfg.MaxModuleBytes {
-		return nil, loadErr(name, abi.CodePluginInvalid, "module is %d bytes; the limit is %d", len(wasm), rt.cfg.MaxModuleBytes)
+	if err := rt.admit(name, wasm); err != nil {
+		return nil, err
 	}
-	if pin, ok := rt.cfg.SHA256Pins[name]; ok {
-		sum := sha256.Sum256(wasm)
-		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, pin) {
-			return nil, loadErr(name, abi.CodePluginInvalid, "module sha256 is %s, pinned %s", got, pin)
-		}
-	}
-	// A cold compile of a Go guest takes seconds on one core; wazero can
-	// compile functions in parallel (a cache hit does not compile at all).
-	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
-	compiled, err := rt.wr.CompileModule(cctx, wasm)
+	compiled, err := rt.compile(ctx, name, wasm, 0)
 	if err != nil {
-		return nil, loadErr(name, abi.CodePluginInvalid, "compile: %v", err)
+		return nil, err
 	}
 	fail := func(err error) (*Plugin, error) {
 		compiled.Close(ctx)
 		return nil, err
 	}
-	if err := checkImports(name, compiled); err != nil {
-		return fail(err)
-	}
-	if err := checkExports(name, compiled, 0); err != nil {
-		return fail(err)
-	}
-	p := &Plugin{rt: rt, loadName: name, compiled: compiled, services: unimplementedHostServices{}}
-	p.pool = newPool(rt.cfg.MaxInstances, p.newInstance)
+	p := &Plugin{rt: rt, loadName: name, wasm: wasm, services: unimplementedHostServices{}}
+	p.compiled = compiled
+	p.pool = p.newPool(compiled)
 
-	inst, err := p.newInstance(ctx)
+	inst, err := p.newInstance(ctx, compiled)
 	if err != nil {
 		return fail(err)
 	}
@@ -62,11 +50,86 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 		inst.close(ctx)
 		return fail(err)
 	}
-	p.manifest = *m
 	if err := checkExports(m.Kind, compiled, m.Features); err != nil {
 		inst.close(ctx)
 		return fail(err)
 	}
+	if err := rt.register(p, *m); err != nil {
+		inst.close(ctx)
+		return fail(err)
+	}
+	// The eager instance becomes the pool's first idle one.
+	p.pool.sem <- struct{}{}
+	p.pool.put(ctx, inst, true)
+	p.mu.Lock()
+	p.armIdleRelease()
+	p.mu.Unlock()
+	rt.cfg.Logger.Info("store plugin loaded", "plugin", m.Kind, "version", m.Version, "features", uint32(m.Features))
+	return p, nil
+}
+
+// Register adds a plugin whose manifest is already known, without
+// compiling it: the server remembers each shipped plugin's manifest by the
+// SHA-256 of its module, so a start need not compile a kind before it is
+// used. The first call compiles it and checks its imports and exports
+// against the manifest, as Load does; a failure there fails that call.
+func (rt *Runtime) Register(name string, wasm []byte, m abi.Manifest) (*Plugin, error) {
+	if err := rt.admit(name, wasm); err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, loadErr(name, abi.CodePluginInvalid, "%v", err)
+	}
+	p := &Plugin{rt: rt, loadName: name, wasm: wasm, services: unimplementedHostServices{}}
+	if err := rt.register(p, m); err != nil {
+		return nil, err
+	}
+	rt.cfg.Logger.Info("store plugin registered; it compiles on first use", "plugin", m.Kind, "version", m.Version, "features", uint32(m.Features))
+	return p, nil
+}
+
+// admit applies the checks that need only the module's bytes.
+func (rt *Runtime) admit(name string, wasm []byte) error {
+	if len(wasm) > rt.cfg.MaxModuleBytes {
+		return loadErr(name, abi.CodePluginInvalid, "module is %d bytes; the limit is %d", len(wasm), rt.cfg.MaxModuleBytes)
+	}
+	if pin, ok := rt.cfg.SHA256Pins[name]; ok {
+		sum := sha256.Sum256(wasm)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, pin) {
+			return loadErr(name, abi.CodePluginInvalid, "module sha256 is %s, pinned %s", got, pin)
+		}
+	}
+	return nil
+}
+
+// compile compiles wasm (from the on-disk cache when it has it) and checks
+// its imports, and its exports against features (0: only the required
+// ones, before the manifest is known).
+func (rt *Runtime) compile(ctx context.Context, name string, wasm []byte, features abi.Feature) (wazero.CompiledModule, error) {
+	// A cold compile of a Go guest takes seconds on one core; wazero can
+	// compile functions in parallel (a cache hit does not compile at all).
+	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+	compiled, err := rt.wr.CompileModule(cctx, wasm)
+	if err != nil {
+		return nil, loadErr(name, abi.CodePluginInvalid, "compile: %v", err)
+	}
+	if err := checkImports(name, compiled); err != nil {
+		compiled.Close(ctx)
+		return nil, err
+	}
+	if err := checkExports(name, compiled, features); err != nil {
+		compiled.Close(ctx)
+		return nil, err
+	}
+	// The module's bytes are not read again while it is compiled; when they
+	// are the binary's embedded copy, give their pages back (PageOut).
+	PageOut(wasm)
+	return compiled, nil
+}
+
+// register fills in what the manifest decides (the HTTP capability, the
+// logger) and adds p under its kind.
+func (rt *Runtime) register(p *Plugin, m abi.Manifest) error {
 	var operator []string
 	if m.HTTPOriginsEnv != "" {
 		for _, o := range strings.Split(rt.cfg.Env(m.HTTPOriginsEnv), ",") {
@@ -74,40 +137,34 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 				continue
 			}
 			if _, err := abi.ParseOrigin(o); err != nil {
-				inst.close(ctx)
-				return fail(loadErr(m.Kind, abi.CodePluginInvalid, "environment variable %s: %v", m.HTTPOriginsEnv, err))
+				return loadErr(m.Kind, abi.CodePluginInvalid, "environment variable %s: %v", m.HTTPOriginsEnv, err)
 			}
 			operator = append(operator, o)
 		}
 	}
+	p.manifest = m
 	p.services = &pluginServices{
 		http:   newHTTPCapability(m.HTTPOrigins, operator, rt.cfg.DialContext),
 		logger: rt.cfg.Logger.With("plugin", m.Kind),
 	}
 	rt.mu.Lock()
+	defer rt.mu.Unlock()
 	if _, dup := rt.plugins[m.Kind]; dup {
-		rt.mu.Unlock()
-		inst.close(ctx)
-		return fail(loadErr(name, abi.CodePluginInvalid, "kind %q is already loaded", m.Kind))
+		return loadErr(p.loadName, abi.CodePluginInvalid, "kind %q is already loaded", m.Kind)
 	}
 	rt.plugins[m.Kind] = p
-	rt.mu.Unlock()
-	// The eager instance becomes the pool's first idle one.
-	p.pool.sem <- struct{}{}
-	p.pool.put(ctx, inst, true)
-	rt.cfg.Logger.Info("store plugin loaded", "plugin", m.Kind, "version", m.Version, "features", uint32(m.Features))
-	return p, nil
+	return nil
 }
 
-// newInstance instantiates the module and runs _initialize when exported.
-func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
+// newInstance instantiates compiled and runs _initialize when exported.
+func (p *Plugin) newInstance(ctx context.Context, compiled wazero.CompiledModule) (*instance, error) {
 	// Instantiation has its own deadline: a call that needs a fresh
 	// instance should not lose its budget to the plugin's start-up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.rt.cfg.InitTimeout)
 	defer cancel()
 	stderr := &capWriter{}
 	cfg := p.rt.modCfg.WithStderr(stderr)
-	mod, err := p.rt.wr.InstantiateModule(experimental.WithMemoryAllocator(ctx, guestMemory), p.compiled, cfg)
+	mod, err := p.rt.wr.InstantiateModule(experimental.WithMemoryAllocator(ctx, guestMemory), compiled, cfg)
 	if err != nil {
 		return nil, loadErr(p.name(), abi.CodePluginInvalid, "instantiate: %v", firstLine(err.Error(), 300))
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -23,10 +25,17 @@ import (
 type Plugin struct {
 	rt       *Runtime
 	loadName string
+	wasm     []byte
 	manifest abi.Manifest
-	compiled wazero.CompiledModule
 	services hostServices
-	pool     *pool
+
+	// What is held only while the plugin is used (residency.go).
+	mu        sync.Mutex
+	compiled  wazero.CompiledModule // nil while released
+	pool      *pool                 // instances of compiled
+	active    int                   // calls between acquire and done
+	idleTimer *time.Timer
+	closed    bool
 }
 
 // Kind is the manifest's kind.
@@ -180,9 +189,14 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 	if ctx.Err() != nil {
 		return nil, p.err(export, ClassLimit, abi.CodePluginTimeout, "the call was canceled or past its deadline before it started")
 	}
+	pool, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer p.done()
 	// Waiting for a free instance is bounded like a call.
 	waitCtx, cancelWait := context.WithTimeout(ctx, p.rt.cfg.CallTimeout)
-	inst, err := p.pool.get(waitCtx)
+	inst, err := pool.get(waitCtx)
 	cancelWait()
 	if err != nil {
 		if e, ok := err.(*Error); ok {
@@ -197,11 +211,11 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 	}
 	in, err := json.Marshal(req)
 	if err != nil {
-		p.pool.put(ctx, inst, true)
+		pool.put(ctx, inst, true)
 		return nil, p.err(export, ClassGuest, domain.CodeInvalidStoreConfig, "config is not valid JSON")
 	}
 	raw, healthy, err := p.invoke(ctx, inst, export, in)
-	p.pool.put(ctx, inst, healthy)
+	pool.put(ctx, inst, healthy)
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Class != ClassGuest {
 			p.logger().Warn("plugin call failed", "export", export, "class", e.Class.String(), "code", e.Code, "err", e.Message)

@@ -62,6 +62,10 @@ type Config struct {
 	MaxInstances int
 	// MaxModuleBytes refuses larger modules before compiling. Default 32 MiB.
 	MaxModuleBytes int
+	// IdleRelease closes a plugin's instances and compiled code once no
+	// call has run for this long; the next call compiles it again from the
+	// cache (residency.go). Zero keeps every plugin compiled.
+	IdleRelease time.Duration
 	// SHA256Pins maps a load name to the hex SHA-256 its module must have;
 	// names without a pin load unchecked.
 	SHA256Pins map[string]string
@@ -204,7 +208,7 @@ func (rt *Runtime) LoadDir(ctx context.Context) []error {
 func (rt *Runtime) Close(ctx context.Context) error {
 	rt.mu.Lock()
 	for _, p := range rt.plugins {
-		p.pool.close(ctx)
+		p.close(ctx)
 	}
 	rt.plugins = map[string]*Plugin{}
 	rt.mu.Unlock()

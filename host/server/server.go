@@ -45,7 +45,10 @@ type Config struct {
 	Getenv func(string) string
 	// PluginDir holds third-party store plugins (*.wasm).
 	PluginDir string
-	Logger    *slog.Logger
+	// PluginIdleRelease frees a store plugin's compiled code after it has
+	// been idle this long (plugin.Config.IdleRelease); zero keeps it.
+	PluginIdleRelease time.Duration
+	Logger            *slog.Logger
 	// Ready, when set, receives the API's and the proxy's listening
 	// addresses once serving (the proxy's is empty when disabled).
 	Ready func(apiAddr, proxyAddr string)

@@ -31,10 +31,11 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 		getenv = os.Getenv
 	}
 	rt, err := plugin.NewRuntime(ctx, plugin.Config{
-		CacheDir:  filepath.Join(cfg.DataDir, "wasm-cache"),
-		Logger:    log,
-		Env:       getenv,
-		PluginDir: cfg.PluginDir,
+		CacheDir:    filepath.Join(cfg.DataDir, "wasm-cache"),
+		Logger:      log,
+		Env:         getenv,
+		PluginDir:   cfg.PluginDir,
+		IdleRelease: cfg.PluginIdleRelease,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -45,22 +46,32 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 		closeRT()
 		return nil, nil, err
 	}
-	// Load the shipped plugins side by side: start-up then takes as long as
-	// the slowest one, not the sum (most of a load is wazero validating and
-	// compiling, which one plugin cannot spread over every core).
-	// A shipped external kind whose required settings are absent is not
-	// loaded at all (its compiled code would only take memory): its
-	// manifest, remembered from an earlier start, says what it needs.
+	// A shipped plugin whose manifest is remembered from an earlier start
+	// (by the SHA-256 of its module) is not compiled now: a configured one
+	// is registered and compiles on first use; an external kind whose
+	// required settings are absent is not registered at all, and its
+	// manifest says what it needs. The others load side by side, so a first
+	// start takes as long as the slowest one, not the sum (most of a load is
+	// wazero validating and compiling, which one plugin cannot spread over
+	// every core).
 	manifests := manifestCache{dir: filepath.Join(cfg.DataDir, "wasm-cache", "manifests")}
 	unloaded := map[string]abi.Manifest{}
 	var g errgroup.Group
 	for kind, wasm := range shipped {
-		if man, ok := manifests.get(wasm); ok && kind != credstore.BuiltinKind {
-			if err := credstore.Configured(man, getenv); err != nil {
+		if man, ok := manifests.get(wasm); ok {
+			// Hashing read every page of the embedded module; nothing
+			// reads it again until a compile.
+			plugin.PageOut(wasm)
+			if err := credstore.Configured(man, getenv); err != nil && kind != credstore.BuiltinKind {
 				log.Info("store plugin not loaded: its kind is not configured", "plugin", kind, "reason", err.Error())
 				unloaded[kind] = man
 				continue
 			}
+			if _, err := rt.Register(kind, wasm, man); err != nil {
+				closeRT()
+				return nil, nil, fmt.Errorf("registering the shipped %s store plugin: %w", kind, err)
+			}
+			continue
 		}
 		g.Go(func() error {
 			p, err := rt.Load(ctx, kind, wasm)
