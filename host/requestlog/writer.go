@@ -5,6 +5,13 @@
 // batches grow, which is what lets the writer keep up; when it still cannot,
 // the proxy is never slowed: events are dropped, counted, and reported in a
 // warning log line.
+//
+// Rows reach the database up to Linger (default 500ms) after their request
+// ended, longer only while the writer is behind: a log reader may miss the
+// last half second of traffic. That delay is what keeps the log cheap: a
+// steady stream costs two transactions a second instead of one per request,
+// and an Emit wakes the writing goroutine only when the queue was empty or
+// a batch is full.
 package requestlog
 
 import (
@@ -26,14 +33,16 @@ type Inserter interface {
 // Options tune a Writer; zero values take the defaults.
 type Options struct {
 	// Queue is how many events may wait for the writer (default 16384).
+	// The queue's memory grows with what actually waits, never allocated
+	// up front.
 	Queue int
-	// Batch is the most rows written in one transaction (default 512).
+	// Batch is the most rows written in one transaction (default 1024).
 	Batch int
 	// Linger spaces transactions under a steady stream of events: an
 	// event arriving less than Linger after the last write waits until
 	// Linger has passed (or the batch is full) so that the events behind
 	// it join its transaction. The first event after a quiet spell is
-	// written at once. Default 25ms; negative writes every event at once.
+	// written at once. Default 500ms; negative writes every event at once.
 	// Without it a steady trickle costs one SQLite transaction per
 	// request, CPU the proxy's own requests need on a small machine.
 	Linger time.Duration
@@ -55,14 +64,21 @@ type Stats struct {
 type Writer struct {
 	ins  Inserter
 	opts Options
-	ch   chan proxy.Event
+	// wake holds at most one pending signal for the writing goroutine.
+	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 
+	mu     sync.Mutex
+	queue  []proxy.Event // queue[head:] wait, oldest first; at most opts.Queue
+	head   int
+	closed bool
+
 	written, dropped, failed atomic.Uint64
 
 	// Owned by the writing goroutine.
+	batch     []store.RequestLog
 	reported  uint64
 	warnedAt  time.Time
 	flushedAt time.Time // end of the last write (monotonic)
@@ -74,10 +90,10 @@ func New(ins Inserter, opts Options) *Writer {
 		opts.Queue = 16384
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 512
+		opts.Batch = 1024
 	}
 	if opts.Linger == 0 {
-		opts.Linger = 25 * time.Millisecond
+		opts.Linger = 500 * time.Millisecond
 	}
 	if opts.WarnEvery <= 0 {
 		opts.WarnEvery = 10 * time.Second
@@ -88,27 +104,33 @@ func New(ins Inserter, opts Options) *Writer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &Writer{ins: ins, opts: opts, ch: make(chan proxy.Event, opts.Queue), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{ins: ins, opts: opts, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
 
 // Emit queues e, or drops and counts it when the queue is full or the
-// writer is closed. It never blocks.
+// writer is closed. It never blocks on the writer: it holds a mutex for an
+// append, and signals the writer only when the queue was empty or a batch
+// has filled, so a lingering writer is not woken per request.
 func (w *Writer) Emit(e proxy.Event) {
 	if e.VaultID == "" {
 		return // refused before a vault was known (407): no vault log to show it in
 	}
-	select {
-	case <-w.stop:
+	w.mu.Lock()
+	if w.closed || len(w.queue)-w.head >= w.opts.Queue {
+		w.mu.Unlock()
 		w.dropped.Add(1)
 		return
-	default:
 	}
-	select {
-	case w.ch <- e:
-	default:
-		w.dropped.Add(1)
+	w.queue = append(w.queue, e)
+	n := len(w.queue) - w.head
+	w.mu.Unlock()
+	if n == 1 || n >= w.opts.Batch {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -119,22 +141,28 @@ func (w *Writer) Stats() Stats {
 
 // Close stops accepting events, writes the queued ones and waits.
 func (w *Writer) Close() {
-	w.once.Do(func() { close(w.stop) })
+	w.once.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+		close(w.stop)
+	})
 	<-w.done
 }
 
 func (w *Writer) run() {
 	defer close(w.done)
-	batch := make([]store.RequestLog, 0, w.opts.Batch)
 	for {
 		select {
-		case e := <-w.ch:
-			batch = w.linger(w.fill(append(batch[:0], row(e))))
-			w.flush(batch)
+		case <-w.wake:
+			w.linger()
+			for w.flush(w.take()) {
+				// A full batch was taken: write what is behind it as
+				// well, each after its own linger.
+				w.linger()
+			}
 		case <-w.stop:
-			for len(w.ch) > 0 {
-				batch = w.fill(batch[:0])
-				w.flush(batch)
+			for w.flush(w.take()) {
 			}
 			w.warnDrops(true)
 			return
@@ -142,45 +170,66 @@ func (w *Writer) run() {
 	}
 }
 
-// fill adds queued events to batch without waiting, up to the batch size.
-func (w *Writer) fill(batch []store.RequestLog) []store.RequestLog {
-	for len(batch) < w.opts.Batch {
-		select {
-		case e := <-w.ch:
-			batch = append(batch, row(e))
-		default:
-			return batch
-		}
-	}
-	return batch
+// queued reports how many events wait.
+func (w *Writer) queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue) - w.head
 }
 
-// linger adds the events arriving until Linger after the last write to a
-// batch that is not full; it returns at once after a quiet spell, and
-// early when the batch fills or the writer is closed.
-func (w *Writer) linger(batch []store.RequestLog) []store.RequestLog {
+// linger waits until Linger has passed since the last write, returning
+// early when a batch's worth of events waits or the writer is closed. It
+// returns at once after a quiet spell.
+func (w *Writer) linger() {
 	wait := w.opts.Linger - time.Since(w.flushedAt)
-	if w.opts.Linger < 0 || wait <= 0 || len(batch) >= w.opts.Batch {
-		return batch
+	if w.opts.Linger < 0 || wait <= 0 {
+		return
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for len(batch) < w.opts.Batch {
+	for w.queued() < w.opts.Batch {
 		select {
-		case e := <-w.ch:
-			batch = append(batch, row(e))
+		case <-w.wake:
 		case <-t.C:
-			return batch
+			return
 		case <-w.stop:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
-func (w *Writer) flush(batch []store.RequestLog) {
+// take moves up to Batch of the oldest queued events into w.batch as rows.
+func (w *Writer) take() []store.RequestLog {
+	w.batch = w.batch[:0]
+	w.mu.Lock()
+	n := min(len(w.queue)-w.head, w.opts.Batch)
+	taken := w.queue[w.head : w.head+n]
+	for _, e := range taken {
+		w.batch = append(w.batch, row(e))
+	}
+	clear(taken) // drop references for the collector
+	w.head += n
+	switch {
+	case w.head == len(w.queue):
+		w.queue, w.head = w.queue[:0], 0
+		if cap(w.queue) > 4*w.opts.Batch {
+			w.queue = nil // a burst is over: give its memory back
+		}
+	case w.head >= len(w.queue)/2:
+		// Move the rest to the front; each event moves at most once
+		// more than it is appended, so a backlog costs linear time.
+		rest := copy(w.queue, w.queue[w.head:])
+		clear(w.queue[rest:])
+		w.queue, w.head = w.queue[:rest], 0
+	}
+	w.mu.Unlock()
+	return w.batch
+}
+
+// flush writes batch and reports whether it was a full one (more may wait).
+func (w *Writer) flush(batch []store.RequestLog) bool {
 	if len(batch) == 0 {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err := w.ins.InsertRequestLogs(ctx, batch)
@@ -203,6 +252,9 @@ func (w *Writer) flush(batch []store.RequestLog) {
 		}
 	}
 	w.warnDrops(false)
+	full := len(batch) >= w.opts.Batch
+	clear(batch) // drop references for the collector
+	return full
 }
 
 // warnDrops logs newly dropped events, at most once per WarnEvery unless final.
