@@ -5,65 +5,50 @@
 package plugins
 
 import (
-	"embed"
-	"fmt"
-	"io/fs"
-	"path"
-	"strings"
+	_ "embed"
+	"unsafe"
 
 	"github.com/agent-vault/agent-vault/host/domain"
 )
 
-// dist/_examples (SDK examples built by make plugins) is excluded: embed
-// skips names starting with "_".
-//
-//go:embed dist
-var dist embed.FS
+// Each shipped module is embedded as a string, not through an embed.FS:
+// FS.ReadFile copies the module onto the heap (11 MB for both), while a
+// string stays in the binary's read-only data, whose pages the kernel can
+// drop again once the module is compiled (plugin.PageOut). The build
+// needs the modules: `make plugins` writes them (see dist/README.md).
+var (
+	//go:embed dist/builtin.wasm
+	builtinWasm string
+	//go:embed dist/infisical.wasm
+	infisicalWasm string
+)
 
-// Kinds lists the shipped plugin kinds the binary must carry; All fails
-// without them. plugins.mk builds every plugins/<kind>/main.go, and All also
-// returns built kinds not listed here.
+// Kinds lists the shipped plugin kinds, each a plugins/<kind>/main.go that
+// plugins.mk builds into dist/<kind>.wasm and this file embeds.
 var Kinds = []string{"builtin", "infisical"}
 
-// Shipped returns the module bytes of a shipped plugin. It fails with
-// plugin_not_found when the kind is not shipped and with a clear
-// instruction when the binary was built without `make plugins`.
+var embedded = map[string]string{"builtin": builtinWasm, "infisical": infisicalWasm}
+
+// Shipped returns the module bytes of a shipped plugin, or plugin_not_found.
+// The bytes alias the binary's read-only data: they must never be written
+// (a write faults).
 func Shipped(kind string) ([]byte, error) {
-	known := false
-	for _, k := range Kinds {
-		known = known || k == kind
+	s, ok := embedded[kind]
+	if !ok {
+		return nil, domain.Errorf(domain.CodePluginNotFound, "no shipped plugin of kind %q", kind)
 	}
-	b, err := dist.ReadFile(path.Join("dist", kind+".wasm"))
-	if err != nil {
-		if !known {
-			return nil, domain.Errorf(domain.CodePluginNotFound, "no shipped plugin of kind %q", kind)
-		}
-		return nil, domain.Errorf(domain.CodePluginNotFound, "shipped plugin %q not built; run make plugins", kind)
-	}
-	return b, nil
+	return unsafe.Slice(unsafe.StringData(s), len(s)), nil
 }
 
-// All returns every shipped plugin present in the binary, by kind. It
-// fails when one of Kinds is missing.
+// All returns every shipped plugin by kind.
 func All() (map[string][]byte, error) {
-	out := map[string][]byte{}
+	out := make(map[string][]byte, len(Kinds))
 	for _, k := range Kinds {
 		b, err := Shipped(k)
 		if err != nil {
 			return nil, err
 		}
 		out[k] = b
-	}
-	// Kinds built but not yet listed (a new plugins/<kind>) are carried too.
-	entries, _ := fs.ReadDir(dist, "dist")
-	for _, e := range entries {
-		if k, ok := strings.CutSuffix(e.Name(), ".wasm"); ok && out[k] == nil {
-			b, err := dist.ReadFile(path.Join("dist", e.Name()))
-			if err != nil {
-				return nil, fmt.Errorf("shipped plugin %q: %w", k, err)
-			}
-			out[k] = b
-		}
 	}
 	return out, nil
 }
