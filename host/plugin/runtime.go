@@ -4,7 +4,8 @@
 // It has two layers. The ABI layer (hostfuncs.go, call.go) reads and writes
 // guest memory, decodes envelopes and implements the host imports through the
 // hostServices interface. The runtime layer (this file, pool.go, load.go)
-// compiles with an on-disk cache, validates at load, pools instances and
+// compiles with an on-disk cache, validates at load, pools instances,
+// holds compiled code only while a plugin is in use (residency.go) and
 // applies limits. It imports no other host package but host/domain: the
 // server passes in a dialer, a logger, an environment reader and a cache dir.
 package plugin
