@@ -121,9 +121,6 @@ func (rt *Runtime) compile(ctx context.Context, name string, wasm []byte, featur
 		compiled.Close(ctx)
 		return nil, err
 	}
-	// The module's bytes are not read again while it is compiled; when they
-	// are the binary's embedded copy, give their pages back (PageOut).
-	PageOut(wasm)
 	return compiled, nil
 }
 

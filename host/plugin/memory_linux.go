@@ -3,12 +3,8 @@
 package plugin
 
 import (
-	"os"
 	"runtime"
 	"syscall"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -94,22 +90,3 @@ var (
 	_ experimental.LinearMemory = (*sliceMemory)(nil)
 )
 
-// PageOut asks the kernel to drop the resident pages that lie wholly inside
-// b; b's contents do not change (a later read faults them back in). It is
-// for a module embedded in the binary: read once to hash and compile, its
-// pages would otherwise count in the server's RSS for good. MADV_PAGEOUT
-// (Linux 5.4+) reclaims only what it safely can; an older kernel refuses
-// it, which is harmless.
-func PageOut(b []byte) {
-	page := uintptr(os.Getpagesize())
-	if len(b) < int(page) {
-		return
-	}
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	first := (start + page - 1) &^ (page - 1)
-	last := (start + uintptr(len(b))) &^ (page - 1)
-	if last <= first {
-		return
-	}
-	_ = unix.Madvise(b[first-start:last-start], unix.MADV_PAGEOUT)
-}

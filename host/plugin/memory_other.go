@@ -7,6 +7,3 @@ import "github.com/tetratelabs/wazero/experimental"
 // guestMemory is nil: wazero's default slice-backed memory (see
 // memory_linux.go for why Linux reserves a mapping instead).
 var guestMemory experimental.MemoryAllocator
-
-// PageOut does nothing here (see memory_linux.go).
-func PageOut([]byte) {}

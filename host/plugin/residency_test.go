@@ -178,17 +178,3 @@ func TestCloseReleases(t *testing.T) {
 		t.Fatalf("call after Close = %v, want plugin_not_found", err)
 	}
 }
-
-func TestPageOutKeepsContents(t *testing.T) {
-	b := make([]byte, 1<<20)
-	for i := range b {
-		b[i] = byte(i * 7)
-	}
-	want := append([]byte(nil), b...)
-	for _, s := range [][]byte{b, b[1:], b[:100], b[4097 : 3*4096+5], nil} {
-		PageOut(s)
-	}
-	if !bytes.Equal(b, want) {
-		t.Fatal("PageOut changed the bytes")
-	}
-}

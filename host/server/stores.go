@@ -61,7 +61,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 		if man, ok := manifests.get(wasm); ok {
 			// Hashing read every page of the embedded module; nothing
 			// reads it again until a compile.
-			plugin.PageOut(wasm)
+			plugins.DropPages(kind)
 			if err := credstore.Configured(man, getenv); err != nil && kind != credstore.BuiltinKind {
 				log.Info("store plugin not loaded: its kind is not configured", "plugin", kind, "reason", err.Error())
 				unloaded[kind] = man
