@@ -153,6 +153,7 @@ type stateKey struct{}
 // reqState travels with the outbound request so the response hooks know the
 // matched service and can fill the log event.
 type reqState struct {
+	rec            *recorder // the client's response, flushed by a waiting body
 	ev             Event
 	allowSetCookie bool
 	upstreamStatus int
@@ -163,7 +164,7 @@ type reqState struct {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, scheme, host, port string) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	st := &reqState{ev: Event{
+	st := &reqState{rec: rec, ev: Event{
 		Time: start, VaultID: pr.VaultID, VaultName: pr.VaultName, ActorID: pr.ActorID, ActorKind: pr.ActorKind,
 		Method: r.Method, Host: host, Path: r.URL.Path, // the path before substitution: it never holds a value
 	}}

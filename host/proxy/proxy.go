@@ -29,10 +29,6 @@ import (
 // DefaultPort is the proxy's listening port.
 const DefaultPort = 14322
 
-// fixedLengthFlush bounds how long bytes of a response with a known
-// Content-Length may wait in the proxy's write buffer.
-const fixedLengthFlush = 100 * time.Millisecond
-
 // ActorKind says who holds the token that authenticated a proxy request.
 type ActorKind string
 
@@ -129,7 +125,8 @@ type Config struct {
 // Proxy is the proxy listener's handler. Create it with New, then call Serve.
 type Proxy struct {
 	cfg       Config
-	transport *http.Transport
+	transport *http.Transport // requests the upstream client passes on
+	up        *upstream
 	rp        *httputil.ReverseProxy
 	outer     *http.Server // client connections on the listening port
 	inner     *http.Server // connections inside CONNECT tunnels
@@ -182,16 +179,27 @@ func New(cfg Config) (*Proxy, error) {
 		// environment: the dialer must see the real destination.
 		Proxy: nil,
 	}
+	// Ordinary requests use the upstream client (no goroutines per
+	// connection); upgrades, Expect: 100-continue and large or streamed
+	// request bodies use p.transport. Both pool keep-alive connections.
+	p.up = &upstream{
+		dial: p.transport.DialContext, tls: p.transport.TLSClientConfig, handshake: p.transport.TLSHandshakeTimeout,
+		headerTimeout: cfg.ResponseHeaderTimeout, idleTimeout: p.transport.IdleConnTimeout,
+		maxIdle: p.transport.MaxIdleConns, maxIdlePer: p.transport.MaxIdleConnsPerHost,
+		fallback: p.transport, idle: map[connKey][]*upConn{},
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   func(*httputil.ProxyRequest) {}, // the request is prepared in forward
-		Transport: p.transport,
+		Transport: p.up,
 		// ReverseProxy flushes every write of an SSE or unknown-length
 		// (chunked) response by itself, so streamed completions arrive as
-		// sent. A positive interval keeps fixed-length responses in one
-		// write: -1 flushed the headers from a timer goroutine and then
-		// every body write, two writes and a goroutine per tiny answer.
-		// A fixed-length body that trickles still flushes within this.
-		FlushInterval:  fixedLengthFlush,
+		// sent. A fixed-length response is not flushed by a timer (that
+		// costs a timer and a wakeup per request): the response body
+		// flushes what the client has been sent so far before any read
+		// that waits for the upstream (see upBody and flushingBody). A
+		// tiny answer thus leaves in one write, and a fixed-length body
+		// that trickles reaches the client part by part.
+		FlushInterval:  0,
 		BufferPool:     bufferPool{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.upstreamError,
@@ -237,7 +245,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	if err2 := p.inner.Shutdown(ctx); err == nil {
 		err = err2
 	}
-	p.transport.CloseIdleConnections()
+	p.up.CloseIdleConnections()
 	return err
 }
 
