@@ -8,13 +8,14 @@
 // The SDK emits every export of sdk/ABI.md and turns them into calls on the
 // registered Store. Optional capabilities are separate interfaces (Syncer,
 // Writer, DynamicSecrets) found by type assertion and declared in the
-// manifest as feature bits. Plugin code makes HTTP requests with the ordinary
-// *http.Client from sdkhttp.Client, whose transport calls the host, so the
-// host decides which origins are reachable.
+// manifest as feature bits. Plugin code makes HTTP requests through the
+// host, which decides which origins are reachable: with the ordinary
+// *http.Client from sdkhttp.Client, or with Fetch, which keeps net/http
+// out of the plugin so that it stays small and loads fast.
 //
 // Outside wasm (GOOS != wasip1) the same API works natively, so plugin logic
-// can be unit-tested with `go test`: sdkhttp.Client then sends requests directly
-// and logs go to stderr.
+// can be unit-tested with `go test`: Fetch (and so sdkhttp.Client) then
+// sends requests directly and logs go to stderr.
 package sdk
 
 import (

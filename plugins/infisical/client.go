@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/agent-vault/agent-vault/sdk"
-	"github.com/agent-vault/agent-vault/sdk/sdkhttp"
 )
 
 const userAgent = "agent-vault-infisical"
@@ -52,7 +47,7 @@ func (e *upstreamError) Error() string {
 // tokenError reports whether the answer means the access token itself was
 // refused (expired, malformed, revoked): a fresh login may fix it.
 func (e *upstreamError) tokenError() bool {
-	return e.status == http.StatusUnauthorized || (e.status == http.StatusForbidden && e.name == "TokenError")
+	return e.status == 401 || (e.status == 403 && e.name == "TokenError")
 }
 
 // describe is a short text for users: the status and Infisical's own
@@ -77,41 +72,35 @@ func (e *upstreamError) describe() string {
 // answers come back as *upstreamError; transport failures, non-JSON and
 // malformed answers as CodeUnreachable errors. what names the operation in
 // messages ("listing secrets").
-func send(ctx context.Context, method, u, token string, header http.Header, in, out any, what string) error {
-	var body io.Reader
+//
+// It uses sdk.Fetch, not net/http: linking http.Client (and with it
+// http.Transport, TLS and x509) made the plugin megabytes larger, and the
+// host pays for every byte of it on every start.
+func send(ctx context.Context, method, u, token string, in, out any, what string) error {
+	if _, err := url.Parse(u); err != nil {
+		return sdk.Errorf(sdk.CodeInvalidStoreConfig, "%s: %v", what, err)
+	}
+	header := map[string][]string{"User-Agent": {userAgent}}
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return sdk.Errorf(sdk.CodeExternalStore, "%s: encoding the request: %v", what, err)
 		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return sdk.Errorf(sdk.CodeInvalidStoreConfig, "%s: %v", what, err)
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("User-Agent", userAgent)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		body = b
+		header["Content-Type"] = []string{"application/json"}
 	}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		header["Authorization"] = []string{"Bearer " + token}
 	}
-	resp, err := sdkhttp.Do(req)
+	resp, err := sdk.Fetch(ctx, sdk.HTTPRequest{Method: method, URL: u, Header: header, Body: body})
 	if err != nil {
 		// The host's message names the origin and the failure, never a body.
 		return sdk.Errorf(sdk.CodeUnreachable, "%s: Infisical is unreachable: %v", what, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return sdk.Errorf(sdk.CodeUnreachable, "%s: reading the answer: %v", what, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ue := &upstreamError{status: resp.StatusCode}
+	raw := resp.Body
+	if resp.Status < 200 || resp.Status > 299 {
+		ue := &upstreamError{status: resp.Status}
 		var ae apiError
 		if json.Unmarshal(raw, &ae) == nil {
 			ue.name = ae.Error
@@ -122,8 +111,8 @@ func send(ctx context.Context, method, u, token string, header http.Header, in, 
 	if out == nil {
 		return nil
 	}
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" && !strings.HasSuffix(ct, "+json") {
-		return sdk.Errorf(sdk.CodeUnreachable, "%s: Infisical answered HTTP %d with %q instead of JSON", what, resp.StatusCode, ct)
+	if ct := mediaType(resp.HeaderValue("Content-Type")); ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+		return sdk.Errorf(sdk.CodeUnreachable, "%s: Infisical answered HTTP %d with %q instead of JSON", what, resp.Status, ct)
 	}
 	if rb, ok := out.(*rawBody); ok {
 		*rb = raw
@@ -133,6 +122,32 @@ func send(ctx context.Context, method, u, token string, header http.Header, in, 
 		return sdk.Errorf(sdk.CodeUnreachable, "%s: malformed answer from Infisical: %v", what, jsonProblem(err))
 	}
 	return nil
+}
+
+// mediaType is the lower-cased "type/subtype" of a Content-Type value
+// without its parameters, or "" when it is not of that form (what
+// mime.ParseMediaType gives, without linking package mime).
+func mediaType(v string) string {
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.ToLower(strings.TrimSpace(v))
+	typ, sub, ok := strings.Cut(v, "/")
+	if !ok || !isToken(typ) || !isToken(sub) {
+		return ""
+	}
+	return v
+}
+
+// isToken reports whether s is an RFC 9110 token.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // rawBody as send's out keeps a 2xx JSON answer undecoded.
@@ -160,33 +175,16 @@ func mapAPIError(err error, what string) error {
 	switch {
 	case ue.tokenError():
 		return sdk.Errorf(sdk.CodeAuthFailed, "%s (the access token was refused after a fresh login)", msg)
-	case ue.status == http.StatusForbidden:
+	case ue.status == 403:
 		return sdk.Errorf(sdk.CodeForbidden, "%s (the machine identity may not read this)", msg)
-	case ue.status == http.StatusNotFound:
+	case ue.status == 404:
 		return sdk.Errorf(sdk.CodeNotFound, "%s", msg)
-	case ue.status == http.StatusBadRequest && strings.Contains(ue.message, "Invalid secret path"),
-		ue.status == http.StatusBadRequest && strings.Contains(ue.message, "Invalid folder name"):
+	case ue.status == 400 && strings.Contains(ue.message, "Invalid secret path"),
+		ue.status == 400 && strings.Contains(ue.message, "Invalid folder name"):
 		return sdk.Errorf(sdk.CodeInvalidStoreConfig, "%s", msg)
 	default:
 		return sdk.Errorf(sdk.CodeUnreachable, "%s", msg)
 	}
-}
-
-type rawAnswer struct {
-	status int
-	body   []byte
-}
-
-// doRaw sends req through the host and reads the whole answer.
-func doRaw(req *http.Request) (rawAnswer, error) {
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := sdkhttp.Do(req)
-	if err != nil {
-		return rawAnswer{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return rawAnswer{status: resp.StatusCode, body: b}, err
 }
 
 // authed sends a data call with the cached token. On a token error it logs
@@ -208,7 +206,7 @@ func authedRaw(ctx context.Context, env map[string]string, method, path string, 
 		if err != nil {
 			return err
 		}
-		err = send(ctx, method, base+path, tok, nil, in, out, what)
+		err = send(ctx, method, base+path, tok, in, out, what)
 		if ue, ok := err.(*upstreamError); ok && ue.tokenError() && attempt == 0 {
 			forget(tok)
 			continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -59,7 +58,7 @@ func project(ctx context.Context, env map[string]string, id string) (projectInfo
 			} `json:"environments"`
 		} `json:"workspace"`
 	}
-	if err := authed(ctx, env, http.MethodGet, "/v1/workspace/"+url.PathEscape(id), nil, &a, "looking up project "+id); err != nil {
+	if err := authed(ctx, env, "GET", "/v1/workspace/"+url.PathEscape(id), nil, &a, "looking up project "+id); err != nil {
 		return p, err
 	}
 	if a.Workspace.Slug == "" {
@@ -110,7 +109,7 @@ func (store) ListDynamic(ctx context.Context, req sdk.Request) ([]sdk.DynamicSec
 		return nil, err
 	}
 	var a dynamicListAnswer
-	if err := authed(ctx, req.Env, http.MethodGet, dynamicListPath(p.Slug, c), nil, &a, "listing dynamic secrets at "+where(c)); err != nil {
+	if err := authed(ctx, req.Env, "GET", dynamicListPath(p.Slug, c), nil, &a, "listing dynamic secrets at "+where(c)); err != nil {
 		return nil, err
 	}
 	out := make([]sdk.DynamicSecret, 0, len(a.DynamicSecrets))
@@ -140,7 +139,7 @@ func (store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk
 		} `json:"dynamicSecret"`
 		Data map[string]any `json:"data"`
 	}
-	err = authed(ctx, req.Env, http.MethodPost, "/v1/dynamic-secrets/leases", body, &a, "leasing dynamic secret "+name)
+	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases", body, &a, "leasing dynamic secret "+name)
 	if e, ok := err.(*sdk.Error); ok && e.Code == sdk.CodeNotFound && strings.Contains(e.Message, "Dynamic secret with name") {
 		return sdk.Lease{}, sdk.Errorf(sdk.CodeCredentialNotFound, "%s", e.Message)
 	}
@@ -170,7 +169,7 @@ func (store) LeaseRenew(ctx context.Context, req sdk.Request, leaseID string) (s
 	var a struct {
 		Lease leaseWire `json:"lease"`
 	}
-	err = authed(ctx, req.Env, http.MethodPost, "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID)+"/renew", body, &a, "renewing lease "+leaseID)
+	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID)+"/renew", body, &a, "renewing lease "+leaseID)
 	if err != nil {
 		return sdk.Lease{}, leaseErr(err)
 	}
@@ -193,7 +192,7 @@ func (store) LeaseRevoke(ctx context.Context, req sdk.Request, leaseID string) e
 	var a struct {
 		Lease leaseWire `json:"lease"`
 	}
-	err = authed(ctx, req.Env, http.MethodDelete, "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID), body, &a, "revoking lease "+leaseID)
+	err = authed(ctx, req.Env, "DELETE", "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID), body, &a, "revoking lease "+leaseID)
 	if err != nil {
 		return leaseErr(err)
 	}
@@ -257,7 +256,7 @@ func leaseValues(name string, data map[string]any) map[string]string {
 func keyPart(s string) (string, bool) {
 	p := strings.ToUpper(strings.TrimSpace(s))
 	p = strings.NewReplacer("-", "_", " ", "_", ".", "_", "/", "_").Replace(p)
-	return p, keyPattern.MatchString(p)
+	return p, validKey(p)
 }
 
 // valueText renders a JSON value as credential text: strings as they are,

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -41,13 +40,8 @@ func gcpIAMJWT(env map[string]string, now time.Time) (string, error) {
 	if block == nil {
 		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-iam-auth: the key's private_key is not PEM")
 	}
-	var key *rsa.PrivateKey
-	if pk, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
-		key, _ = pk.(*rsa.PrivateKey)
-	} else if pk, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		key = pk
-	}
-	if key == nil {
+	key, err := parseRSAPrivateKey(block.Bytes)
+	if err != nil {
 		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-iam-auth: the key's private_key is not an RSA key")
 	}
 	enc := base64.RawURLEncoding

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"regexp"
 	"testing"
 )
 
@@ -111,8 +112,12 @@ func goldenBody(t testing.TB) []byte {
 	return body
 }
 
+// keyPattern is the key rule validKey implements; the plugin itself does
+// not link regexp.
+var keyPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
 func TestValidKey(t *testing.T) {
-	for _, k := range []string{"", "A", "A_1", "a", "1A", "A-B", "AB c", "É", "Z9_", "_A"} {
+	for _, k := range []string{"", "A", "A_1", "a", "1A", "A-B", "AB c", "É", "Z9_", "_A", "A\n", "A\xff"} {
 		if got, want := validKey(k), keyPattern.MatchString(k); got != want {
 			t.Errorf("validKey(%q) = %v, want %v", k, got, want)
 		}

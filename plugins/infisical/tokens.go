@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -118,7 +117,7 @@ func fingerprint(base string, method authMethod, env map[string]string) string {
 
 func renew(ctx context.Context, base, tok string) (loginAnswer, error) {
 	var a loginAnswer
-	err := send(ctx, http.MethodPost, base+"/v1/auth/token/renew", "", nil, map[string]string{"accessToken": tok}, &a, "renewing the access token")
+	err := send(ctx, "POST", base+"/v1/auth/token/renew", "", map[string]string{"accessToken": tok}, &a, "renewing the access token")
 	return a, err
 }
 
@@ -164,9 +163,9 @@ func login(ctx context.Context, base string, method authMethod, env map[string]s
 		body["organizationSlug"] = org
 	}
 	var a loginAnswer
-	err := send(ctx, http.MethodPost, base+path, "", nil, body, &a, string(method)+" login")
+	err := send(ctx, "POST", base+path, "", body, &a, string(method)+" login")
 	if ue, ok := err.(*upstreamError); ok {
-		if ue.status >= 500 || ue.status == http.StatusTooManyRequests {
+		if ue.status >= 500 || ue.status == 429 {
 			return a, sdk.Errorf(sdk.CodeUnreachable, "%s login: %s", method, ue.describe())
 		}
 		return a, sdk.Errorf(sdk.CodeAuthFailed, "%s login failed: %s", method, ue.describe())
@@ -189,17 +188,15 @@ func gcpIDToken(ctx context.Context, env map[string]string) (string, error) {
 	}
 	u := base + "/computeMetadata/v1/instance/service-accounts/default/identity?audience=" +
 		url.QueryEscape(strings.TrimSpace(env[envGCPIdentity])) + "&format=full"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	if _, err := url.Parse(u); err != nil {
 		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-id-token-auth: %s: %v", envGCPMetadata, err)
 	}
-	req.Header.Set("Metadata-Flavor", "Google")
-	resp, err := doRaw(req)
+	resp, err := sdk.Fetch(ctx, sdk.HTTPRequest{URL: u, Header: map[string][]string{"Metadata-Flavor": {"Google"}, "User-Agent": {userAgent}}})
 	if err != nil {
 		return "", sdk.Errorf(sdk.CodeUnreachable, "gcp-id-token-auth: the GCP metadata server is unreachable: %v", err)
 	}
-	if resp.status != http.StatusOK {
-		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-id-token-auth: the GCP metadata server answered HTTP %d", resp.status)
+	if resp.Status != 200 {
+		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-id-token-auth: the GCP metadata server answered HTTP %d", resp.Status)
 	}
-	return strings.TrimSpace(string(resp.body)), nil
+	return strings.TrimSpace(string(resp.Body)), nil
 }
