@@ -2,8 +2,9 @@
 // proxy and a CONNECT endpoint that intercepts TLS with a leaf certificate
 // for the requested host. Every request is authenticated, matched to one of
 // the vault's services by host/broker, given its credentials and forwarded
-// through one pooled http.Transport that dials through an injected
-// (private-range guarded) dialer.
+// over pooled keep-alive connections (upstream.go, with http.Transport for
+// upgrades and large uploads) that dial through an injected (private-range
+// guarded) dialer.
 //
 // The hot path does no database writes and never calls into WebAssembly: it
 // reads the vault's services and credentials through the interfaces below,
