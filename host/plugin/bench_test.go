@@ -3,10 +3,12 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agent-vault/agent-vault/plugins"
 	"github.com/agent-vault/agent-vault/sdk/abi"
@@ -85,27 +87,34 @@ func BenchmarkShippedLoadCold(b *testing.B) {
 }
 
 // BenchmarkShippedLoadWarm is Load in a new runtime over a populated cache:
-// what a server restart pays per plugin.
+// what a server restart pays per plugin. It also reports the fastest load
+// (min-ns/op): on a shared machine the mean follows the load average, the
+// fastest of ten loads stays close to the cost itself.
 func BenchmarkShippedLoadWarm(b *testing.B) {
 	for kind, wasm := range shipped(b) {
 		b.Run(kind, func(b *testing.B) {
+			b.ReportMetric(float64(len(wasm)), "module-bytes")
 			dir := b.TempDir()
 			warm := newTestRuntime(b, func(c *Config) { c.CacheDir = dir; c.MemoryLimitPages = 1024 })
 			if _, err := warm.Load(context.Background(), kind, wasm); err != nil {
 				b.Fatal(err)
 			}
+			fastest := time.Duration(math.MaxInt64)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				rt := newTestRuntime(b, func(c *Config) { c.CacheDir = dir; c.MemoryLimitPages = 1024 })
 				b.StartTimer()
+				start := time.Now()
 				if _, err := rt.Load(context.Background(), kind, wasm); err != nil {
 					b.Fatal(err)
 				}
+				fastest = min(fastest, time.Since(start))
 				b.StopTimer()
 				rt.Close(context.Background())
 				b.StartTimer()
 			}
+			b.ReportMetric(float64(fastest.Nanoseconds()), "min-ns/op")
 		})
 	}
 }

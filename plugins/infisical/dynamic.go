@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"net/url"
 	"sort"
@@ -197,7 +198,7 @@ func (store) LeaseRevoke(ctx context.Context, req sdk.Request, leaseID string) e
 		return leaseErr(err)
 	}
 	if a.Lease.Status != nil && *a.Lease.Status != "" {
-		sdk.Logger().Warn("Infisical could not revoke the lease at the provider yet; it retries on its own", "lease_id", leaseID, "status", *a.Lease.Status)
+		sdk.Log(slog.LevelWarn, "Infisical could not revoke the lease at the provider yet; it retries on its own", "lease_id", leaseID, "status", *a.Lease.Status)
 	}
 	return nil
 }
@@ -227,7 +228,7 @@ func leaseValues(name string, data map[string]any) map[string]string {
 	prefix, ok := keyPart(name)
 	out := map[string]string{}
 	if !ok {
-		sdk.Logger().Warn("dynamic secret name cannot be a key prefix; no keys", "secret", name)
+		sdk.Log(slog.LevelWarn, "dynamic secret name cannot be a key prefix; no keys", "secret", name)
 		return out
 	}
 	fields := make([]string, 0, len(data))
@@ -246,7 +247,7 @@ func leaseValues(name string, data map[string]any) map[string]string {
 		out[key] = valueText(data[f])
 	}
 	if len(dropped) > 0 {
-		sdk.Logger().Warn("dynamic secret fields dropped: not usable as keys", "secret", name, "fields", strings.Join(dropped, ","))
+		sdk.Log(slog.LevelWarn, "dynamic secret fields dropped: not usable as keys", "secret", name, "fields", strings.Join(dropped, ","))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -60,14 +61,13 @@ func token(ctx context.Context, env map[string]string, fresh bool) (string, erro
 	defer sessMu.Unlock()
 	if announced != key {
 		announced = key
-		log := sdk.Logger()
-		log.Info("infisical auth method chosen", "method", string(method), "url", base)
+		sdk.Log(slog.LevelInfo, "infisical auth method chosen", "method", string(method), "url", base)
 		if len(ignored) > 0 {
 			names := make([]string, len(ignored))
 			for i, m := range ignored {
 				names[i] = string(m)
 			}
-			log.Warn("several Infisical auth methods are configured; using the first", "method", string(method), "ignored", strings.Join(names, ","))
+			sdk.Log(slog.LevelWarn, "several Infisical auth methods are configured; using the first", "method", string(method), "ignored", strings.Join(names, ","))
 		}
 	}
 	now := clock()
