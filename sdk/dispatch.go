@@ -15,15 +15,15 @@ func manifestEnvelope() []byte {
 		return abi.EncodeError(CodeNotImplemented, "no store registered: call sdk.Register in init")
 	}
 	m := s.Manifest()
-	b, err := abi.EncodeOK(abi.Manifest{
+	b, err := appendManifest(nil, abi.Manifest{
 		Kind: m.Kind, ABIVersion: abi.Version, Version: m.Version, Description: m.Description,
 		Features: features(s), ConfigSchema: m.ConfigSchema, Env: m.Env,
 		HTTPOrigins: m.HTTPOrigins, HTTPOriginsEnv: m.HTTPOriginsEnv,
 	})
 	if err != nil {
-		return abi.EncodeError(CodeNotImplemented, "manifest does not encode: "+err.Error())
+		return abi.EncodeError(CodeNotImplemented, "manifest does not encode: config_schema is not one JSON value")
 	}
-	return b
+	return okEnvelope(b)
 }
 
 // handle runs one store export: in is the abi.Request JSON, the result is
@@ -93,13 +93,9 @@ func handle(export string, in []byte) []byte {
 		return errorEnvelope(err)
 	}
 	if _, empty := out.(abi.Empty); empty {
-		return []byte(`{"ok":{}}`) // most calls: skip reflection
+		return []byte(`{"ok":{}}`)
 	}
-	b, err := abi.EncodeOK(out)
-	if err != nil {
-		return abi.EncodeError(CodeExternalStore, "result does not encode: "+err.Error())
-	}
-	return b
+	return okEnvelope(appendResult(nil, out))
 }
 
 func dynamic(ctx context.Context, d DynamicSecrets, export string, r Request, req abi.Request) (any, error) {

@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -65,10 +64,7 @@ func Fetch(ctx context.Context, req HTTPRequest) (*HTTPResponse, error) {
 	}
 	// raw_body: the response body comes back as raw bytes beside a small
 	// JSON envelope, not base64 inside it (many times faster in wasm).
-	desc, err := json.Marshal(abi.HTTPRequest{Method: req.Method, URL: req.URL, Header: req.Header, Body: req.Body, RawBody: true})
-	if err != nil {
-		return nil, err
-	}
+	desc := appendHTTPRequest(nil, abi.HTTPRequest{Method: req.Method, URL: req.URL, Header: req.Header, Body: req.Body, RawBody: true})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -78,22 +74,15 @@ func Fetch(ctx context.Context, req HTTPRequest) (*HTTPResponse, error) {
 // decodeHTTPResponse turns the host's envelope and raw body into a
 // response whose Body holds the bytes. Errors are *HTTPError.
 func decodeHTTPResponse(env, raw []byte) (*HTTPResponse, error) {
-	ok, herr, err := abi.DecodeEnvelope(env)
+	r, err := decodeHTTPEnvelope(env)
 	if err != nil {
-		return nil, &HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: " + err.Error()}
-	}
-	if herr != nil {
-		return nil, &HTTPError{Code: herr.Code, Message: herr.Message}
-	}
-	var r abi.HTTPResponse
-	if err := json.Unmarshal(ok, &r); err != nil {
-		return nil, &HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: " + err.Error()}
+		return nil, err
 	}
 	switch {
 	case len(r.Body) > 0 && (r.BodyLen > 0 || len(raw) > 0):
-		return nil, &HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: body both inline and raw"}
+		return nil, hostResponseError("body both inline and raw")
 	case r.BodyLen != len(raw):
-		return nil, &HTTPError{Code: abi.CodeHTTPFailed, Message: "host response: body_len " + strconv.Itoa(r.BodyLen) + ", but " + strconv.Itoa(len(raw)) + " raw bytes"}
+		return nil, hostResponseError("body_len " + strconv.Itoa(r.BodyLen) + ", but " + strconv.Itoa(len(raw)) + " raw bytes")
 	case len(raw) > 0:
 		r.Body = raw
 	}

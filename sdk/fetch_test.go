@@ -125,9 +125,9 @@ func TestDecodeHTTPResponse(t *testing.T) {
 		{name: "host-error", env: `{"error":{"code":"http_timeout","message":"too slow"}}`,
 			wantErr: "http_timeout: too slow"},
 		{name: "not-json", env: `{`,
-			wantErr: "http_failed: host response: envelope: unexpected EOF"},
+			wantErr: "http_failed: host response: envelope: invalid JSON at byte 1: unexpected end"},
 		{name: "bad-ok", env: `{"ok":{"status":"x"}}`,
-			wantErr: "http_failed: host response: json: cannot unmarshal string into Go struct field HTTPResponse.status of type int"},
+			wantErr: "http_failed: host response: invalid JSON at byte 10: want a number"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

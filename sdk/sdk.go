@@ -24,9 +24,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/agent-vault/agent-vault/sdk/abi"
+	"github.com/agent-vault/agent-vault/sdk/sdkjson"
 )
 
 // Store is what every plugin implements.
@@ -146,6 +148,59 @@ func DecodeConfig(raw json.RawMessage, v any) error {
 		return Errorf(CodeInvalidStoreConfig, "config: trailing data")
 	}
 	return nil
+}
+
+// DecodeStringConfig decodes a per-vault config that is a JSON object of
+// string fields, strictly (an unknown field is an error), into the strings
+// that fields names, returning CodeInvalidStoreConfig errors. Keys match
+// field names regardless of case and null leaves a field alone, as with
+// DecodeConfig; an empty config is {}.
+//
+// Unlike DecodeConfig it needs no reflection, so a plugin that uses it and
+// not encoding/json does not link encoding/json (about a megabyte of wasm
+// that the host loads on every start).
+func DecodeStringConfig(raw json.RawMessage, fields map[string]*string) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	r := sdkjson.NewReader(raw)
+	if r.Null() {
+		return configError(r.End())
+	}
+	if r.Next() != sdkjson.Object {
+		if err := r.Skip(); err != nil {
+			return configError(err)
+		}
+		return &Error{Code: CodeInvalidStoreConfig, Message: "config: must be a JSON object"}
+	}
+	err := r.Object(func(key []byte) error {
+		for name, p := range fields {
+			if sdkjson.EqualFold(key, name) {
+				if r.Next() != sdkjson.String && r.Next() != sdkjson.Null {
+					if err := r.Skip(); err != nil {
+						return err
+					}
+					return &Error{Code: CodeInvalidStoreConfig, Message: "config: " + name + " must be a string"}
+				}
+				v, err := r.StringOrNull(*p)
+				*p = v
+				return err
+			}
+		}
+		return &Error{Code: CodeInvalidStoreConfig, Message: "config: unknown field " + strconv.Quote(sdkjson.Text(key))}
+	})
+	if err == nil {
+		err = r.End()
+	}
+	return configError(err)
+}
+
+// configError gives a config decoding failure CodeInvalidStoreConfig.
+func configError(err error) error {
+	if _, ok := err.(*Error); ok || err == nil {
+		return err
+	}
+	return &Error{Code: CodeInvalidStoreConfig, Message: "config: " + err.Error()}
 }
 
 var (

@@ -104,7 +104,7 @@ func TestHandle(t *testing.T) {
 		{name: "lease-not-implemented", store: minimalStore{}, export: abi.ExportLeaseCreate, in: in,
 			want: `{"error":{"code":"not_implemented","message":"this plugin does not implement lease_create"}}`},
 		{name: "bad-request", store: fakeStore{}, export: abi.ExportProbe, in: `{`,
-			want: `{"error":{"code":"invalid_store_config","message":"request: unexpected end of JSON input"}}`},
+			want: `{"error":{"code":"invalid_store_config","message":"request: invalid JSON at byte 1: unexpected end"}}`},
 		{name: "no-store", store: nil, export: abi.ExportProbe, in: in,
 			want: `{"error":{"code":"not_implemented","message":"no store registered"}}`},
 	}

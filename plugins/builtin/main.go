@@ -24,9 +24,6 @@ const maxWriteKeys = 1000
 
 type builtin struct{}
 
-// config is empty: the built-in store needs no per-vault settings.
-type config struct{}
-
 func (builtin) Manifest() sdk.Manifest {
 	return sdk.Manifest{
 		Kind:         "builtin",
@@ -36,8 +33,10 @@ func (builtin) Manifest() sdk.Manifest {
 	}
 }
 
+// ValidateConfig accepts only an empty config. DecodeStringConfig, not
+// DecodeConfig: it keeps encoding/json out of the plugin.
 func (builtin) ValidateConfig(_ context.Context, raw json.RawMessage) error {
-	return sdk.DecodeConfig(raw, &config{})
+	return sdk.DecodeStringConfig(raw, nil)
 }
 
 // Probe has nothing to reach: the store is the host's own database.

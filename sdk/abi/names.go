@@ -77,8 +77,9 @@ func lowerName(s string, maxRest int, dash bool) bool {
 	return true
 }
 
-// validCode matches codePattern.
-func validCode(s string) bool { return lowerName(s, 63, false) }
+// ValidCode reports whether s has the shape of an error code on the wire
+// (^[a-z][a-z0-9_]{0,63}$).
+func ValidCode(s string) bool { return lowerName(s, 63, false) }
 
 // validKind matches kindPattern.
 func validKind(s string) bool { return lowerName(s, 31, true) }

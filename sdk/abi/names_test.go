@@ -14,7 +14,7 @@ var nameRules = []struct {
 	valid   func(string) bool
 }{
 	{"key", KeyPattern, keyShaped},
-	{"code", codePattern, validCode},
+	{"code", codePattern, ValidCode},
 	{"kind", kindPattern, validKind},
 	{"env", envPattern, validEnvName},
 	{"token", tokenPattern, validToken},
