@@ -120,8 +120,10 @@ func notImplemented(export string) []byte {
 }
 
 // lazyDeadline reports the host's deadline at once but arms a timer only
-// when something waits on Done or asks Err: most calls never do, and a
-// timer costs a good part of a small call in wasm.
+// when something waits on Done: most calls never do, and a timer costs a
+// good part of a small call in wasm. Err compares the clock with the
+// deadline, so a plugin that only asks Err (as sdk.Fetch does) links no
+// timer machinery either.
 type lazyDeadline struct {
 	context.Context
 	deadline time.Time
@@ -138,7 +140,13 @@ func (c *lazyDeadline) arm() context.Context {
 }
 
 func (c *lazyDeadline) Done() <-chan struct{} { return c.arm().Done() }
-func (c *lazyDeadline) Err() error            { return c.arm().Err() }
+
+func (c *lazyDeadline) Err() error {
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return c.Context.Err()
+}
 
 func (c *lazyDeadline) cancel() {
 	c.once.Do(func() {}) // never arm after the call

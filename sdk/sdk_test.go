@@ -155,6 +155,16 @@ func TestLazyDeadline(t *testing.T) {
 	}
 	past.cancel()
 
+	// Err needs no timer.
+	expired := &lazyDeadline{Context: context.Background(), deadline: time.Now().Add(-time.Second)}
+	if !errors.Is(expired.Err(), context.DeadlineExceeded) || expired.stop != nil {
+		t.Fatalf("expired: Err = %v, armed %v", expired.Err(), expired.stop != nil)
+	}
+	live := &lazyDeadline{Context: context.Background(), deadline: time.Now().Add(time.Hour)}
+	if live.Err() != nil || live.stop != nil {
+		t.Fatalf("live: Err = %v, armed %v", live.Err(), live.stop != nil)
+	}
+
 	unused := &lazyDeadline{Context: context.Background(), deadline: time.Now().Add(time.Hour)}
 	unused.cancel()
 	if unused.stop != nil {

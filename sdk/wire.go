@@ -25,13 +25,16 @@ func okEnvelope(value []byte) []byte {
 	return append(b, '}')
 }
 
-// object writes the members of one JSON object. Each member is one call
-// rather than inlined appends: in wasm, code size is load time.
+// object writes the members of one JSON object. Its methods are not
+// inlined: each member is then one small call, and in wasm code size is
+// load time.
 type object struct{ b []byte }
 
 func openObject(b []byte) object { return object{append(b, '{')} }
 
 // key writes a member name, which must need no escaping.
+//
+//go:noinline
 func (o *object) key(k string) {
 	if o.b[len(o.b)-1] != '{' {
 		o.b = append(o.b, ',')
@@ -42,6 +45,8 @@ func (o *object) key(k string) {
 }
 
 // str writes a string member; omitempty leaves out "".
+//
+//go:noinline
 func (o *object) str(k, v string, omitempty bool) {
 	if v != "" || !omitempty {
 		o.key(k)
@@ -50,6 +55,8 @@ func (o *object) str(k, v string, omitempty bool) {
 }
 
 // int writes an integer member; omitempty leaves out 0.
+//
+//go:noinline
 func (o *object) int(k string, v int64, omitempty bool) {
 	if v != 0 || !omitempty {
 		o.key(k)
@@ -58,6 +65,8 @@ func (o *object) int(k string, v int64, omitempty bool) {
 }
 
 // true writes a boolean member that is left out when false.
+//
+//go:noinline
 func (o *object) true(k string, v bool) {
 	if v {
 		o.key(k)
@@ -66,6 +75,8 @@ func (o *object) true(k string, v bool) {
 }
 
 // strings writes a []string member; omitempty leaves out an empty one.
+//
+//go:noinline
 func (o *object) strings(k string, v []string, omitempty bool) {
 	if len(v) > 0 || !omitempty {
 		o.key(k)
@@ -75,6 +86,8 @@ func (o *object) strings(k string, v []string, omitempty bool) {
 
 // stringMap writes a map[string]string member; omitempty leaves out an
 // empty one.
+//
+//go:noinline
 func (o *object) stringMap(k string, v map[string]string, omitempty bool) {
 	if len(v) > 0 || !omitempty {
 		o.key(k)

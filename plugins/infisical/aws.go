@@ -5,11 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agent-vault/agent-vault/sdk/sdkjson"
 )
 
 // stsBody is the STS GetCallerIdentity request Infisical replays to AWS.
@@ -27,7 +28,7 @@ func awsLoginBody(env map[string]string, now time.Time) map[string]string {
 		region = "us-east-1"
 	}
 	headers := signSTS(strings.TrimSpace(env[envAWSKeyID]), strings.TrimSpace(env[envAWSSecret]), strings.TrimSpace(env[envAWSSession]), region, now)
-	hj, _ := json.Marshal(headers)
+	hj := sdkjson.AppendStringMap(nil, headers)
 	return map[string]string{
 		"identityId":           strings.TrimSpace(env[envAWSIdentity]),
 		"iamHttpRequestMethod": "POST",

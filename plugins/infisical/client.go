@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/agent-vault/agent-vault/sdk"
+	"github.com/agent-vault/agent-vault/sdk/sdkjson"
 )
 
 const userAgent = "agent-vault-infisical"
@@ -16,8 +15,7 @@ const userAgent = "agent-vault-infisical"
 // with it, as the Infisical SDK does.
 func apiBase(env map[string]string) (string, error) {
 	raw := strings.TrimRight(strings.TrimSpace(env[envURL]), "/")
-	u, err := url.Parse(raw)
-	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !httpURL(raw) {
 		return "", sdk.Errorf(sdk.CodeInvalidStoreConfig, "%s must be an absolute http(s) URL", envURL)
 	}
 	if strings.HasSuffix(raw, "/api") {
@@ -26,11 +24,22 @@ func apiBase(env map[string]string) (string, error) {
 	return raw + "/api", nil
 }
 
-// apiError is Infisical's error body (wire doc §0.2). message is a string
-// except on 422, where it is an array.
-type apiError struct {
-	Message json.RawMessage `json:"message"`
-	Error   string          `json:"error"`
+// apiError reads Infisical's error body (wire doc §0.2): its "error" and,
+// when it is a string, its "message" (an array on 422). A body that is not
+// such an object gives neither.
+func apiError(body []byte) (name, message string) {
+	var msg []byte
+	err := decodeAnswer(body, members{
+		"error":   str(&name),
+		"message": func(r *sdkjson.Reader) (err error) { msg, err = r.Raw(); return err },
+	})
+	if err != nil {
+		return "", ""
+	}
+	if r := sdkjson.NewReader(msg); r.Next() == sdkjson.String {
+		message, _ = r.String()
+	}
+	return name, message
 }
 
 // upstreamError is a non-2xx answer from Infisical.
@@ -68,26 +77,18 @@ func (e *upstreamError) describe() string {
 	return fmt.Sprintf("HTTP %d: %s", e.status, text)
 }
 
-// send makes one request and decodes a 2xx JSON answer into out. Non-2xx
-// answers come back as *upstreamError; transport failures, non-JSON and
-// malformed answers as CodeUnreachable errors. what names the operation in
-// messages ("listing secrets").
+// send makes one request with an optional JSON body and hands a 2xx JSON
+// answer to decode (when not nil). Non-2xx answers come back as
+// *upstreamError; transport failures, non-JSON and malformed answers as
+// CodeUnreachable errors. what names the operation in messages ("listing
+// secrets").
 //
 // It uses sdk.Fetch, not net/http: linking http.Client (and with it
 // http.Transport, TLS and x509) made the plugin megabytes larger, and the
 // host pays for every byte of it on every start.
-func send(ctx context.Context, method, u, token string, in, out any, what string) error {
-	if _, err := url.Parse(u); err != nil {
-		return sdk.Errorf(sdk.CodeInvalidStoreConfig, "%s: %v", what, err)
-	}
+func send(ctx context.Context, method, u, token string, body []byte, decode func([]byte) error, what string) error {
 	header := map[string][]string{"User-Agent": {userAgent}}
-	var body []byte
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return sdk.Errorf(sdk.CodeExternalStore, "%s: encoding the request: %v", what, err)
-		}
-		body = b
+	if body != nil {
 		header["Content-Type"] = []string{"application/json"}
 	}
 	if token != "" {
@@ -98,28 +99,20 @@ func send(ctx context.Context, method, u, token string, in, out any, what string
 		// The host's message names the origin and the failure, never a body.
 		return sdk.Errorf(sdk.CodeUnreachable, "%s: Infisical is unreachable: %v", what, err)
 	}
-	raw := resp.Body
 	if resp.Status < 200 || resp.Status > 299 {
 		ue := &upstreamError{status: resp.Status}
-		var ae apiError
-		if json.Unmarshal(raw, &ae) == nil {
-			ue.name = ae.Error
-			_ = json.Unmarshal(ae.Message, &ue.message)
-		}
+		ue.name, ue.message = apiError(resp.Body)
 		return ue
 	}
-	if out == nil {
+	if decode == nil {
 		return nil
 	}
 	if ct := mediaType(resp.HeaderValue("Content-Type")); ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 		return sdk.Errorf(sdk.CodeUnreachable, "%s: Infisical answered HTTP %d with %q instead of JSON", what, resp.Status, ct)
 	}
-	if rb, ok := out.(*rawBody); ok {
-		*rb = raw
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return sdk.Errorf(sdk.CodeUnreachable, "%s: malformed answer from Infisical: %v", what, jsonProblem(err))
+	if err := decode(resp.Body); err != nil {
+		// The reader's messages name a position or a field, never content.
+		return sdk.Errorf(sdk.CodeUnreachable, "%s: malformed answer from Infisical: %v", what, err)
 	}
 	return nil
 }
@@ -150,20 +143,6 @@ func isToken(s string) bool {
 	return s != ""
 }
 
-// rawBody as send's out keeps a 2xx JSON answer undecoded.
-type rawBody []byte
-
-// jsonProblem describes a decoding error without quoting the input.
-func jsonProblem(err error) string {
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		return fmt.Sprintf("invalid JSON at byte %d", e.Offset)
-	case *json.UnmarshalTypeError:
-		return fmt.Sprintf("field %q has the wrong type (%s)", e.Field, e.Value)
-	}
-	return "invalid JSON"
-}
-
 // mapAPIError turns an upstream error of a data call (not a login) into a
 // store code. Token errors reaching here survived one fresh login.
 func mapAPIError(err error, what string) error {
@@ -190,13 +169,13 @@ func mapAPIError(err error, what string) error {
 // authed sends a data call with the cached token. On a token error it logs
 // in again once and retries (expired tokens answer 403 TokenError, wire doc
 // §1.9). Upstream errors are mapped to store codes.
-func authed(ctx context.Context, env map[string]string, method, path string, in, out any, what string) error {
-	return mapAPIError(authedRaw(ctx, env, method, path, in, out, what), what)
+func authed(ctx context.Context, env map[string]string, method, path string, body []byte, decode func([]byte) error, what string) error {
+	return mapAPIError(authedRaw(ctx, env, method, path, body, decode, what), what)
 }
 
 // authedRaw is authed without the mapping: upstream answers come back as
 // *upstreamError.
-func authedRaw(ctx context.Context, env map[string]string, method, path string, in, out any, what string) error {
+func authedRaw(ctx context.Context, env map[string]string, method, path string, body []byte, decode func([]byte) error, what string) error {
 	base, err := apiBase(env)
 	if err != nil {
 		return err
@@ -206,7 +185,7 @@ func authedRaw(ctx context.Context, env map[string]string, method, path string, 
 		if err != nil {
 			return err
 		}
-		err = send(ctx, method, base+path, tok, in, out, what)
+		err = send(ctx, method, base+path, tok, body, decode, what)
 		if ue, ok := err.(*upstreamError); ok && ue.tokenError() && attempt == 0 {
 			forget(tok)
 			continue

@@ -9,17 +9,18 @@ import (
 
 // config is a vault's Infisical source.
 type config struct {
-	ProjectID   string `json:"project_id"`
-	Environment string `json:"environment"`
-	SecretPath  string `json:"secret_path"`
+	ProjectID   string // project_id
+	Environment string // environment
+	SecretPath  string // secret_path
 }
 
 // parseConfig decodes strictly, trims every field and checks each one,
 // naming the field in the error.
 func parseConfig(raw json.RawMessage) (config, error) {
 	var c config
-	if err := sdk.DecodeConfig(raw, &c); err != nil {
-		return c, err
+	fields := map[string]*string{"project_id": &c.ProjectID, "environment": &c.Environment, "secret_path": &c.SecretPath}
+	if err := sdk.DecodeStringConfig(raw, fields); err != nil {
+		return config{}, err
 	}
 	c.ProjectID = strings.TrimSpace(c.ProjectID)
 	c.Environment = strings.TrimSpace(c.Environment)

@@ -20,9 +20,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "blank-environment", raw: `{"project_id":"p","environment":"  ","secret_path":"/"}`, wantErr: "invalid_store_config: environment: required"},
 		{name: "missing-path", raw: `{"project_id":"p","environment":"dev"}`, wantErr: "invalid_store_config: secret_path: required"},
 		{name: "relative-path", raw: `{"project_id":"p","environment":"dev","secret_path":"app"}`, wantErr: "invalid_store_config: secret_path: must start with /"},
-		{name: "unknown-field", raw: `{"project_id":"p","environment":"dev","secret_path":"/","x":1}`, wantErr: `invalid_store_config: config: json: unknown field "x"`},
-		{name: "not-object", raw: `[]`, wantErr: "invalid_store_config: config: json: cannot unmarshal array into Go value of type main.config"},
-		{name: "wrong-type", raw: `{"project_id":1}`, wantErr: "invalid_store_config: config: json: cannot unmarshal number into Go struct field config.project_id of type string"},
+		{name: "unknown-field", raw: `{"project_id":"p","environment":"dev","secret_path":"/","x":1}`, wantErr: `invalid_store_config: config: unknown field "x"`},
+		{name: "not-object", raw: `[]`, wantErr: "invalid_store_config: config: must be a JSON object"},
+		{name: "wrong-type", raw: `{"project_id":1}`, wantErr: "invalid_store_config: config: project_id must be a string"},
+		{name: "case-insensitive-keys", raw: `{"Project_ID":"p","ENVIRONMENT":"dev","secret_path":"/"}`, want: config{"p", "dev", "/"}},
+		{name: "trailing", raw: `{"project_id":"p"} x`, wantErr: "invalid_store_config: config: invalid JSON at byte 19: trailing data"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"math"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/sdk"
+	"github.com/agent-vault/agent-vault/sdk/abi"
+	"github.com/agent-vault/agent-vault/sdk/sdkjson"
 )
 
 // projectInfo is what the project lookup gives: the slug the dynamic-secret
@@ -51,24 +50,26 @@ func project(ctx context.Context, env map[string]string, id string) (projectInfo
 	if ok && now.Sub(p.at) < slugTTL {
 		return p, nil
 	}
-	var a struct {
-		Workspace struct {
-			Slug         string `json:"slug"`
-			Environments []struct {
-				Slug string `json:"slug"`
-			} `json:"environments"`
-		} `json:"workspace"`
+	var slug string
+	var envs []string
+	decode := func(body []byte) error {
+		return decodeAnswer(body, members{"workspace": object(members{
+			"slug": str(&slug),
+			"environments": array(func() { envs = nil }, func(r *sdkjson.Reader) error {
+				var e string
+				err := readObject(r, members{"slug": str(&e)})
+				envs = append(envs, e)
+				return err
+			}),
+		})})
 	}
-	if err := authed(ctx, env, "GET", "/v1/workspace/"+url.PathEscape(id), nil, &a, "looking up project "+id); err != nil {
+	if err := authed(ctx, env, "GET", "/v1/workspace/"+pathEscape(id), nil, decode, "looking up project "+id); err != nil {
 		return p, err
 	}
-	if a.Workspace.Slug == "" {
+	if slug == "" {
 		return p, sdk.Errorf(sdk.CodeUnreachable, "looking up project %s: Infisical answered without a slug", id)
 	}
-	p = projectInfo{Slug: a.Workspace.Slug, at: now}
-	for _, e := range a.Workspace.Environments {
-		p.Environments = append(p.Environments, e.Slug)
-	}
+	p = projectInfo{Slug: slug, Environments: envs, at: now}
 	projMu.Lock()
 	projects[key] = p
 	projMu.Unlock()
@@ -76,19 +77,22 @@ func project(ctx context.Context, env map[string]string, id string) (projectInfo
 }
 
 type dynamicListAnswer struct {
-	DynamicSecrets []struct {
-		Name       string `json:"name"`
-		Type       string `json:"type"`
-		DefaultTTL string `json:"defaultTTL"`
-	} `json:"dynamicSecrets"`
+	DynamicSecrets []dynamicSecretWire
+}
+
+type dynamicSecretWire struct{ Name, Type, DefaultTTL string }
+
+func (a *dynamicListAnswer) decode(body []byte) error {
+	return decodeAnswer(body, members{"dynamicSecrets": array(func() { a.DynamicSecrets = nil }, func(r *sdkjson.Reader) error {
+		var d dynamicSecretWire
+		err := readObject(r, members{"name": str(&d.Name), "type": str(&d.Type), "defaultTTL": str(&d.DefaultTTL)})
+		a.DynamicSecrets = append(a.DynamicSecrets, d)
+		return err
+	})})
 }
 
 func dynamicListPath(slug string, c config) string {
-	q := url.Values{}
-	q.Set("projectSlug", slug)
-	q.Set("environmentSlug", c.Environment)
-	q.Set("path", c.SecretPath)
-	return "/v1/dynamic-secrets?" + q.Encode()
+	return "/v1/dynamic-secrets?" + query("projectSlug", slug, "environmentSlug", c.Environment, "path", c.SecretPath)
 }
 
 // scope is the request context of the dynamic-secret routes.
@@ -110,7 +114,7 @@ func (store) ListDynamic(ctx context.Context, req sdk.Request) ([]sdk.DynamicSec
 		return nil, err
 	}
 	var a dynamicListAnswer
-	if err := authed(ctx, req.Env, "GET", dynamicListPath(p.Slug, c), nil, &a, "listing dynamic secrets at "+where(c)); err != nil {
+	if err := authed(ctx, req.Env, "GET", dynamicListPath(p.Slug, c), nil, a.decode, "listing dynamic secrets at "+where(c)); err != nil {
 		return nil, err
 	}
 	out := make([]sdk.DynamicSecret, 0, len(a.DynamicSecrets))
@@ -122,9 +126,13 @@ func (store) ListDynamic(ctx context.Context, req sdk.Request) ([]sdk.DynamicSec
 }
 
 type leaseWire struct {
-	ID       string    `json:"id"`
-	ExpireAt time.Time `json:"expireAt"`
-	Status   *string   `json:"status"`
+	ID       string
+	ExpireAt time.Time
+	Status   *string
+}
+
+func (l *leaseWire) members() members {
+	return members{"id": str(&l.ID), "expireAt": timestamp(&l.ExpireAt, "lease.expireAt"), "status": strPtr(&l.Status)}
 }
 
 func (store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk.Lease, error) {
@@ -132,33 +140,38 @@ func (store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk
 	if err != nil {
 		return sdk.Lease{}, err
 	}
-	body := map[string]any{"dynamicSecretName": name, "projectSlug": p.Slug, "ttl": "", "path": c.SecretPath, "environmentSlug": c.Environment, "config": nil}
-	var a struct {
-		Lease         leaseWire `json:"lease"`
-		DynamicSecret struct {
-			DefaultTTL string `json:"defaultTTL"`
-		} `json:"dynamicSecret"`
-		Data map[string]any `json:"data"`
+	body := jsonObject(map[string]any{"dynamicSecretName": name, "projectSlug": p.Slug, "ttl": "", "path": c.SecretPath, "environmentSlug": c.Environment, "config": nil})
+	var (
+		lease      leaseWire
+		defaultTTL string
+		data       map[string]string // credential texts of the values
+	)
+	decode := func(body []byte) error {
+		return decodeAnswer(body, members{
+			"lease":         object(lease.members()),
+			"dynamicSecret": object(members{"defaultTTL": str(&defaultTTL)}),
+			"data":          valueTexts(&data),
+		})
 	}
-	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases", body, &a, "leasing dynamic secret "+name)
+	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases", body, decode, "leasing dynamic secret "+name)
 	if e, ok := err.(*sdk.Error); ok && e.Code == sdk.CodeNotFound && strings.Contains(e.Message, "Dynamic secret with name") {
 		return sdk.Lease{}, sdk.Errorf(sdk.CodeCredentialNotFound, "%s", e.Message)
 	}
 	if err != nil {
 		return sdk.Lease{}, err
 	}
-	if a.Lease.ID == "" {
+	if lease.ID == "" {
 		return sdk.Lease{}, sdk.Errorf(sdk.CodeUnreachable, "leasing dynamic secret %s: Infisical answered without a lease ID", name)
 	}
-	ttl := ttlOf(a.Lease.ExpireAt)
-	if a.Lease.ExpireAt.IsZero() {
-		d, _ := parseMS(a.DynamicSecret.DefaultTTL)
+	ttl := ttlOf(lease.ExpireAt)
+	if lease.ExpireAt.IsZero() {
+		d, _ := parseMS(defaultTTL)
 		ttl = int64(d / time.Second)
 	}
 	if ttl <= 0 {
 		return sdk.Lease{}, sdk.Errorf(sdk.CodeUnreachable, "leasing dynamic secret %s: Infisical answered with a lease that has no time left", name)
 	}
-	return sdk.Lease{LeaseID: a.Lease.ID, Values: leaseValues(name, a.Data), TTLSeconds: ttl, Renewable: true}, nil
+	return sdk.Lease{LeaseID: lease.ID, Values: leaseValues(name, data), TTLSeconds: ttl, Renewable: true}, nil
 }
 
 func (store) LeaseRenew(ctx context.Context, req sdk.Request, leaseID string) (sdk.Lease, error) {
@@ -166,15 +179,14 @@ func (store) LeaseRenew(ctx context.Context, req sdk.Request, leaseID string) (s
 	if err != nil {
 		return sdk.Lease{}, err
 	}
-	body := map[string]any{"leaseId": leaseID, "ttl": "", "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false}
-	var a struct {
-		Lease leaseWire `json:"lease"`
-	}
-	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID)+"/renew", body, &a, "renewing lease "+leaseID)
+	body := jsonObject(map[string]any{"leaseId": leaseID, "ttl": "", "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false})
+	var lease leaseWire
+	decode := func(body []byte) error { return decodeAnswer(body, members{"lease": object(lease.members())}) }
+	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases/"+pathEscape(leaseID)+"/renew", body, decode, "renewing lease "+leaseID)
 	if err != nil {
 		return sdk.Lease{}, leaseErr(err)
 	}
-	ttl := ttlOf(a.Lease.ExpireAt)
+	ttl := ttlOf(lease.ExpireAt)
 	if ttl <= 0 {
 		// The host then mints a new lease and revokes this one.
 		return sdk.Lease{}, sdk.Errorf(sdk.CodeUnreachable, "renewing lease %s: Infisical answered with no time left", leaseID)
@@ -189,16 +201,15 @@ func (store) LeaseRevoke(ctx context.Context, req sdk.Request, leaseID string) e
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"leaseId": leaseID, "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false}
-	var a struct {
-		Lease leaseWire `json:"lease"`
-	}
-	err = authed(ctx, req.Env, "DELETE", "/v1/dynamic-secrets/leases/"+url.PathEscape(leaseID), body, &a, "revoking lease "+leaseID)
+	body := jsonObject(map[string]any{"leaseId": leaseID, "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false})
+	var lease leaseWire
+	decode := func(body []byte) error { return decodeAnswer(body, members{"lease": object(lease.members())}) }
+	err = authed(ctx, req.Env, "DELETE", "/v1/dynamic-secrets/leases/"+pathEscape(leaseID), body, decode, "revoking lease "+leaseID)
 	if err != nil {
 		return leaseErr(err)
 	}
-	if a.Lease.Status != nil && *a.Lease.Status != "" {
-		sdk.Log(slog.LevelWarn, "Infisical could not revoke the lease at the provider yet; it retries on its own", "lease_id", leaseID, "status", *a.Lease.Status)
+	if lease.Status != nil && *lease.Status != "" {
+		sdk.Log(slog.LevelWarn, "Infisical could not revoke the lease at the provider yet; it retries on its own", "lease_id", leaseID, "status", *lease.Status)
 	}
 	return nil
 }
@@ -220,11 +231,11 @@ func ttlOf(expireAt time.Time) int64 {
 	return max(0, int64(expireAt.Sub(clock())/time.Second))
 }
 
-// leaseValues maps a lease's data to credential keys <NAME>_<FIELD>
-// (upper-snake) with the value rules of wire doc §5.4. Fields whose key
-// part is not a valid key, or that collide after sanitising, are dropped
-// and logged by name.
-func leaseValues(name string, data map[string]any) map[string]string {
+// leaseValues maps a lease's data, already as credential texts (see
+// valueText), to credential keys <NAME>_<FIELD> (upper-snake), wire doc
+// §5.4. Fields whose key part is not a valid key, or that collide after
+// sanitising, are dropped and logged by name.
+func leaseValues(name string, data map[string]string) map[string]string {
 	prefix, ok := keyPart(name)
 	out := map[string]string{}
 	if !ok {
@@ -244,7 +255,7 @@ func leaseValues(name string, data map[string]any) map[string]string {
 			dropped = append(dropped, f)
 			continue
 		}
-		out[key] = valueText(data[f])
+		out[key] = data[f]
 	}
 	if len(dropped) > 0 {
 		sdk.Log(slog.LevelWarn, "dynamic secret fields dropped: not usable as keys", "secret", name, "fields", strings.Join(dropped, ","))
@@ -252,35 +263,10 @@ func leaseValues(name string, data map[string]any) map[string]string {
 	return out
 }
 
-// keyPart trims, maps '-', ' ', '.', '/' to '_' and upper-cases; ok when
-// the result is a valid key.
-func keyPart(s string) (string, bool) {
-	p := strings.ToUpper(strings.TrimSpace(s))
-	p = strings.NewReplacer("-", "_", " ", "_", ".", "_", "/", "_").Replace(p)
-	return p, validKey(p)
-}
-
-// valueText renders a JSON value as credential text: strings as they are,
-// numbers in shortest decimal, booleans as true/false, null as "", arrays
-// and objects as compact JSON (stable: object keys sorted).
-func valueText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		if math.Abs(x) < 1e21 {
-			return strconv.FormatFloat(x, 'f', -1, 64)
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	default:
-		b, _ := json.Marshal(x)
-		return string(b)
-	}
-}
+// keyPart trims, upper-cases and maps '-', ' ', '.', '/' to '_'; ok when
+// the result is a valid key. It is the host's rule for dynamic-secret key
+// prefixes, applied to fields too.
+func keyPart(s string) (string, bool) { return abi.DynamicKeyPrefix(s) }
 
 // parseMS parses Infisical's TTL strings ("30s", "10m", "1h", "7d", a bare
 // number of milliseconds).

@@ -5,6 +5,8 @@ package main
 import (
 	"encoding/json"
 	"maps"
+	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -120,7 +122,12 @@ func TestDynamic_errors(t *testing.T) {
 			f.emu.Inject(infisicaltest.RouteCreateLease, infisicaltest.Raw(200, "application/json", `{"lease":{"id":"l","expireAt":"tomorrow"},"data":{}}`))
 		},
 			run:     func(f *fixture) error { _, err := (store{}).LeaseCreate(ctx(nil), f.req(), "db-postgres"); return err },
-			wantErr: "external_store_unreachable: leasing dynamic secret db-postgres: malformed answer from Infisical: invalid JSON"},
+			wantErr: "external_store_unreachable: leasing dynamic secret db-postgres: malformed answer from Infisical: lease.expireAt is not an RFC 3339 time"},
+		{name: "malformed-lease-answer", setup: func(f *fixture) {
+			f.emu.Inject(infisicaltest.RouteCreateLease, infisicaltest.Raw(200, "application/json", `{"lease":{"id":7}}`))
+		},
+			run:     func(f *fixture) error { _, err := (store{}).LeaseCreate(ctx(nil), f.req(), "db-postgres"); return err },
+			wantErr: "external_store_unreachable: leasing dynamic secret db-postgres: malformed answer from Infisical: invalid JSON at byte 15: want a string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,35 +157,94 @@ func TestDynamic_expireAtMissing(t *testing.T) {
 	}
 }
 
+// leaseData reads a lease's data object as LeaseCreate does.
+func leaseData(t testing.TB, data string) map[string]string {
+	var m map[string]string
+	if err := decodeAnswer([]byte(`{"data":`+data+`}`), members{"data": valueTexts(&m)}); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	return m
+}
+
 func TestLeaseValues(t *testing.T) {
 	tests := []struct {
 		name string
-		data map[string]any
+		data string
 		want map[string]string
 	}{
-		{name: "provider-fields", data: map[string]any{"DB_USERNAME": "u", "DB_PASSWORD": "p"}, want: map[string]string{"X_DB_USERNAME": "u", "X_DB_PASSWORD": "p"}},
-		{name: "lower-case", data: map[string]any{"email": "a@b", "password": "p"}, want: map[string]string{"X_EMAIL": "a@b", "X_PASSWORD": "p"}},
-		{name: "numbers", data: map[string]any{"port": 5432.0, "ratio": 0.25, "big": 1e21, "neg": -3.0}, want: map[string]string{"X_PORT": "5432", "X_RATIO": "0.25", "X_BIG": "1e+21", "X_NEG": "-3"}},
-		{name: "bool-null", data: map[string]any{"ok": true, "no": false, "nil": nil}, want: map[string]string{"X_OK": "true", "X_NO": "false", "X_NIL": ""}},
-		{name: "array-object", data: map[string]any{"dn_array": []any{"a", 1.0}, "obj": map[string]any{"z": 1.0, "a": "b"}}, want: map[string]string{"X_DN_ARRAY": `["a",1]`, "X_OBJ": `{"a":"b","z":1}`}},
-		{name: "sanitised", data: map[string]any{"a-b": "1", "c.d": "2", "e f": "3", "g/h": "4", " i ": "5"}, want: map[string]string{"X_A_B": "1", "X_C_D": "2", "X_E_F": "3", "X_G_H": "4", "X_I": "5"}},
-		{name: "dropped", data: map[string]any{"1x": "a", "": "b", "ü": "c", "ok": "d"}, want: map[string]string{"X_OK": "d"}},
-		{name: "collision-first-sorted-wins", data: map[string]any{"a-b": "dash", "a.b": "dot"}, want: map[string]string{"X_A_B": "dash"}},
-		{name: "empty", data: map[string]any{}, want: map[string]string{}},
+		{name: "provider-fields", data: `{"DB_USERNAME":"u","DB_PASSWORD":"p"}`, want: map[string]string{"X_DB_USERNAME": "u", "X_DB_PASSWORD": "p"}},
+		{name: "lower-case", data: `{"email":"a@b","password":"p"}`, want: map[string]string{"X_EMAIL": "a@b", "X_PASSWORD": "p"}},
+		{name: "numbers", data: `{"port":5432,"ratio":0.25,"big":1e21,"neg":-3.0,"small":1e-7}`, want: map[string]string{"X_PORT": "5432", "X_RATIO": "0.25", "X_BIG": "1e+21", "X_NEG": "-3", "X_SMALL": "0.0000001"}},
+		{name: "bool-null", data: `{"ok":true,"no":false,"nil":null}`, want: map[string]string{"X_OK": "true", "X_NO": "false", "X_NIL": ""}},
+		{name: "array-object", data: `{"dn_array":["a",1.0],"obj":{"z":1,"a":"b","a":"<c>"}}`, want: map[string]string{"X_DN_ARRAY": `["a",1]`, "X_OBJ": `{"a":"\u003cc\u003e","z":1}`}},
+		{name: "sanitised", data: `{"a-b":"1","c.d":"2","e f":"3","g/h":"4"," i ":"5"}`, want: map[string]string{"X_A_B": "1", "X_C_D": "2", "X_E_F": "3", "X_G_H": "4", "X_I": "5"}},
+		{name: "dropped", data: `{"1x":"a","":"b","ü":"c","ok":"d"}`, want: map[string]string{"X_OK": "d"}},
+		{name: "collision-first-sorted-wins", data: `{"a.b":"dot","a-b":"dash"}`, want: map[string]string{"X_A_B": "dash"}},
+		{name: "empty", data: `{}`, want: map[string]string{}},
+		{name: "null", data: `null`, want: map[string]string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := leaseValues("x", tc.data); !maps.Equal(got, tc.want) {
+			if got := leaseValues("x", leaseData(t, tc.data)); !maps.Equal(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
 	}
-	if got := leaseValues("2fa", map[string]any{"code": "1"}); len(got) != 0 {
+	if got := leaseValues("2fa", map[string]string{"code": "1"}); len(got) != 0 {
 		t.Fatalf("unsanitisable name gave %v", got)
 	}
-	if got := leaseValues("db-postgres", map[string]any{"username": "u"}); got["DB_POSTGRES_USERNAME"] != "u" {
+	if got := leaseValues("db-postgres", map[string]string{"username": "u"}); got["DB_POSTGRES_USERNAME"] != "u" {
 		t.Fatalf("got %v", got)
 	}
+}
+
+// valueTextViaStdlib is the credential text of a value as the plugin made
+// it with encoding/json (decoded into an any).
+func valueTextViaStdlib(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		if math.Abs(x) < 1e21 {
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+// FuzzValueTexts: a lease's data reads to what encoding/json gave.
+func FuzzValueTexts(f *testing.F) {
+	for _, s := range []string{`{"username":"u","port":5432,"x":[1,{"a":null,"b":2.5e-9}]}`, `{"a":"\u00e9\ud800","a":1e400}`, `null`, `[]`,
+		`{"o":{"k":1,"K":2,"k":3},"big":123456789012345678901234567890}`, `{"s":"<>&\u2028"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		var want map[string]any
+		werr := json.Unmarshal([]byte(data), &want)
+		var got map[string]string
+		gerr := decodeAnswer([]byte(`{"data":`+data+`}`), members{"data": valueTexts(&got)})
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%s: error %v, encoding/json %v", data, gerr, werr)
+		}
+		if werr != nil {
+			return
+		}
+		if len(got) != len(want) || (got == nil) != (want == nil) {
+			t.Fatalf("%s: got %q, encoding/json %v", data, got, want)
+		}
+		for k, v := range want {
+			if got[k] != valueTextViaStdlib(v) {
+				t.Fatalf("%s: %q is %q, encoding/json gives %q", data, k, got[k], valueTextViaStdlib(v))
+			}
+		}
+	})
 }
 
 func TestParseMS(t *testing.T) {
@@ -215,8 +281,8 @@ func FuzzLeaseValues(f *testing.F) {
 	f.Add("2fa", `{"a":"b"}`)
 	f.Add("db", `{"1x":"a","a-b":"c","a.b":"d"}`)
 	f.Fuzz(func(t *testing.T, name, data string) {
-		var m map[string]any
-		if json.Unmarshal([]byte(data), &m) != nil {
+		var m map[string]string
+		if decodeAnswer([]byte(`{"data":`+data+`}`), members{"data": valueTexts(&m)}) != nil {
 			return
 		}
 		for k := range leaseValues(name, m) {

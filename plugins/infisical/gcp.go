@@ -6,19 +6,25 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"strings"
 	"time"
 
 	"github.com/agent-vault/agent-vault/sdk"
+	"github.com/agent-vault/agent-vault/sdk/sdkjson"
 )
 
 // serviceAccountKey is the part of a GCP service-account JSON key we use.
 type serviceAccountKey struct {
-	ClientEmail  string `json:"client_email"`
-	PrivateKey   string `json:"private_key"`
-	PrivateKeyID string `json:"private_key_id"`
+	ClientEmail  string
+	PrivateKey   string
+	PrivateKeyID string
+}
+
+func (k *serviceAccountKey) decode(data []byte) error {
+	return decodeAnswer(data, members{
+		"client_email": str(&k.ClientEmail), "private_key": str(&k.PrivateKey), "private_key_id": str(&k.PrivateKeyID),
+	})
 }
 
 // gcpIAMJWT builds the GCP IAM login JWT (wire doc §1.5): claims sub =
@@ -33,7 +39,7 @@ func gcpIAMJWT(env map[string]string, now time.Time) (string, error) {
 		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-iam-auth: the service-account key file (%s) could not be read by the host", envGCPKeyFile)
 	}
 	var k serviceAccountKey
-	if err := json.Unmarshal([]byte(raw), &k); err != nil || k.ClientEmail == "" || k.PrivateKey == "" {
+	if err := k.decode([]byte(raw)); err != nil || k.ClientEmail == "" || k.PrivateKey == "" {
 		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-iam-auth: %s is not a service-account JSON key (client_email and private_key)", envGCPKeyFile)
 	}
 	block, _ := pem.Decode([]byte(k.PrivateKey))
@@ -45,8 +51,8 @@ func gcpIAMJWT(env map[string]string, now time.Time) (string, error) {
 		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-iam-auth: the key's private_key is not an RSA key")
 	}
 	enc := base64.RawURLEncoding
-	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": k.PrivateKeyID})
-	claims, _ := json.Marshal(map[string]any{
+	header := sdkjson.AppendStringMap(nil, map[string]string{"alg": "RS256", "typ": "JWT", "kid": k.PrivateKeyID})
+	claims := jsonObject(map[string]any{
 		"iss": k.ClientEmail, "sub": k.ClientEmail, "aud": strings.TrimSpace(env[envGCPIdentity]),
 		"iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix(),
 	})

@@ -123,24 +123,3 @@ func TestValidKey(t *testing.T) {
 		}
 	}
 }
-
-// TestPlainRun: the word-at-a-time scan stops at the first '"', '\\' or
-// control character wherever it sits in a word, and never skips one.
-func TestPlainRun(t *testing.T) {
-	for _, stop := range []byte{'"', '\\', 0x00, 0x1f, '\n'} {
-		for at := 0; at < 20; at++ {
-			b := bytes.Repeat([]byte{'a'}, 24)
-			b[at] = stop
-			s := &jscan{b: b}
-			s.plainRun()
-			// plainRun may stop early (up to 7 bytes before), never late.
-			if s.i > at || at-s.i > 7 {
-				t.Fatalf("byte %#x at %d: stopped at %d", stop, at, s.i)
-			}
-		}
-	}
-	s := &jscan{b: bytes.Repeat([]byte{'\x20', 0x7f, 0x80, 0xff}, 4)}
-	if s.plainRun(); s.i != 16 {
-		t.Fatalf("plain bytes: stopped at %d of 16", s.i)
-	}
-}

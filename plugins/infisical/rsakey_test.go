@@ -13,7 +13,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/pem"
 	"math/big"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -33,12 +35,19 @@ type pkcs1Key struct {
 	AdditionalPrimes []asn1.RawValue `asn1:"optional,omitempty"`
 }
 
+// testRSAKey is a fixed key, a test fixture only: generating one takes
+// seconds in an instrumented fuzz worker.
 var testRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	b, err := os.ReadFile("testdata/test-rsa-key.pem")
 	if err != nil {
 		panic(err)
 	}
-	return k
+	block, _ := pem.Decode(b)
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		panic(err)
+	}
+	return k.(*rsa.PrivateKey)
 })
 
 // TestParseRSAPrivateKey: keys written by crypto/x509 parse to the same

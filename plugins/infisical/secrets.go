@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"sort"
 
 	"github.com/agent-vault/agent-vault/sdk"
@@ -26,15 +25,8 @@ func validKey(k string) bool {
 // listPath is the list-secrets call of wire doc §5.2, with every query
 // parameter the SDK sends.
 func listPath(c config) string {
-	q := url.Values{}
-	q.Set("workspaceId", c.ProjectID)
-	q.Set("workspaceSlug", "")
-	q.Set("environment", c.Environment)
-	q.Set("secretPath", c.SecretPath)
-	q.Set("expandSecretReferences", "true")
-	q.Set("include_imports", "false")
-	q.Set("recursive", "false")
-	return "/v3/secrets/raw?" + q.Encode()
+	return "/v3/secrets/raw?" + query("workspaceId", c.ProjectID, "workspaceSlug", "", "environment", c.Environment,
+		"secretPath", c.SecretPath, "expandSecretReferences", "true", "include_imports", "false", "recursive", "false")
 }
 
 func (store) Sync(ctx context.Context, req sdk.Request) (map[string]string, error) {
@@ -49,8 +41,9 @@ func (store) Sync(ctx context.Context, req sdk.Request) (map[string]string, erro
 // the whole snapshot, naming the key (the host checks again).
 func fetch(ctx context.Context, env map[string]string, c config) (map[string]string, error) {
 	what := "listing secrets at " + where(c)
-	var raw rawBody
-	if err := authed(ctx, env, "GET", listPath(c), nil, &raw, what); err != nil {
+	var raw []byte
+	keep := func(body []byte) error { raw = body; return nil }
+	if err := authed(ctx, env, "GET", listPath(c), nil, keep, what); err != nil {
 		return nil, err
 	}
 	secrets, err := parseSecretList(raw)
@@ -104,7 +97,7 @@ func (store) Probe(ctx context.Context, req sdk.Request) error {
 	}
 	var d dynamicListAnswer
 	what := "checking the folder at " + where(c)
-	err = authedRaw(ctx, req.Env, "GET", dynamicListPath(p.Slug, c), nil, &d, what)
+	err = authedRaw(ctx, req.Env, "GET", dynamicListPath(p.Slug, c), nil, d.decode, what)
 	if ue, ok := err.(*upstreamError); ok && (ue.status == 404 || ue.status == 400) {
 		// 404 on current servers, 400 "Folder not found" on older ones.
 		return sdk.Errorf(sdk.CodeNotFound, "%s: %s", what, ue.describe())

@@ -5,20 +5,27 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/agent-vault/agent-vault/sdk"
+	"github.com/agent-vault/agent-vault/sdk/sdkjson"
 )
 
 // loginAnswer is the login and renew response (wire doc §1.1).
 type loginAnswer struct {
-	AccessToken       string `json:"accessToken"`
-	ExpiresIn         int64  `json:"expiresIn"`
-	AccessTokenMaxTTL int64  `json:"accessTokenMaxTTL"`
-	TokenType         string `json:"tokenType"`
+	AccessToken       string
+	ExpiresIn         int64
+	AccessTokenMaxTTL int64
+	TokenType         string
+}
+
+func (a *loginAnswer) decode(body []byte) error {
+	return decodeAnswer(body, members{
+		"accessToken": str(&a.AccessToken), "expiresIn": integer(&a.ExpiresIn),
+		"accessTokenMaxTTL": integer(&a.AccessTokenMaxTTL), "tokenType": str(&a.TokenType),
+	})
 }
 
 // session is the cached access token of one instance. It is keyed by a
@@ -117,7 +124,7 @@ func fingerprint(base string, method authMethod, env map[string]string) string {
 
 func renew(ctx context.Context, base, tok string) (loginAnswer, error) {
 	var a loginAnswer
-	err := send(ctx, "POST", base+"/v1/auth/token/renew", "", map[string]string{"accessToken": tok}, &a, "renewing the access token")
+	err := send(ctx, "POST", base+"/v1/auth/token/renew", "", sdkjson.AppendStringMap(nil, map[string]string{"accessToken": tok}), a.decode, "renewing the access token")
 	return a, err
 }
 
@@ -163,7 +170,7 @@ func login(ctx context.Context, base string, method authMethod, env map[string]s
 		body["organizationSlug"] = org
 	}
 	var a loginAnswer
-	err := send(ctx, "POST", base+path, "", body, &a, string(method)+" login")
+	err := send(ctx, "POST", base+path, "", sdkjson.AppendStringMap(nil, body), a.decode, string(method)+" login")
 	if ue, ok := err.(*upstreamError); ok {
 		if ue.status >= 500 || ue.status == 429 {
 			return a, sdk.Errorf(sdk.CodeUnreachable, "%s login: %s", method, ue.describe())
@@ -186,11 +193,11 @@ func gcpIDToken(ctx context.Context, env map[string]string) (string, error) {
 	if base == "" {
 		base = defaultGCPMetadataURL
 	}
-	u := base + "/computeMetadata/v1/instance/service-accounts/default/identity?audience=" +
-		url.QueryEscape(strings.TrimSpace(env[envGCPIdentity])) + "&format=full"
-	if _, err := url.Parse(u); err != nil {
-		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-id-token-auth: %s: %v", envGCPMetadata, err)
+	if !httpURL(base) {
+		return "", sdk.Errorf(sdk.CodeAuthFailed, "gcp-id-token-auth: %s must be an absolute http(s) URL", envGCPMetadata)
 	}
+	u := base + "/computeMetadata/v1/instance/service-accounts/default/identity?audience=" +
+		queryEscape(strings.TrimSpace(env[envGCPIdentity])) + "&format=full"
 	resp, err := sdk.Fetch(ctx, sdk.HTTPRequest{URL: u, Header: map[string][]string{"Metadata-Flavor": {"Google"}, "User-Agent": {userAgent}}})
 	if err != nil {
 		return "", sdk.Errorf(sdk.CodeUnreachable, "gcp-id-token-auth: the GCP metadata server is unreachable: %v", err)

@@ -9,7 +9,12 @@ import "strings"
 // whose prefix is the longest match. ok is false when the prefix is not a
 // valid key: such a secret provides no keys.
 func DynamicKeyPrefix(name string) (prefix string, ok bool) {
-	p := strings.ToUpper(strings.TrimSpace(name))
-	p = strings.NewReplacer("-", "_", " ", "_", ".", "_", "/", "_").Replace(p)
+	b := []byte(strings.ToUpper(strings.TrimSpace(name)))
+	for i, c := range b {
+		if c == '-' || c == ' ' || c == '.' || c == '/' {
+			b[i] = '_'
+		}
+	}
+	p := string(b)
 	return p, keyShaped(p)
 }

@@ -238,3 +238,43 @@ func FuzzAppendRaw(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainRun: the word-at-a-time scan stops at the first '"', '\\' or
+// control character wherever it sits in a word, and never skips one.
+func TestPlainRun(t *testing.T) {
+	for _, stop := range []byte{'"', '\\', 0x00, 0x1f, '\n'} {
+		for at := 0; at < 20; at++ {
+			b := []byte(strings.Repeat("a", 24))
+			b[at] = stop
+			r := &Reader{b: b}
+			r.plainRun()
+			// plainRun may stop early (up to 7 bytes before), never late.
+			if r.i > at || at-r.i > 7 {
+				t.Fatalf("byte %#x at %d: stopped at %d", stop, at, r.i)
+			}
+		}
+	}
+	r := &Reader{b: []byte(strings.Repeat("\x20\x7f\x80\xff", 4))}
+	if r.plainRun(); r.i != 16 {
+		t.Fatalf("plain bytes: stopped at %d of 16", r.i)
+	}
+}
+
+// TestEscapes: the word test of AppendString flags every byte that needs a
+// look, wherever it sits in a word.
+func TestEscapes(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		needs := c < 0x20 || c >= 0x80 || strings.IndexByte(`"\<>&`, byte(c)) >= 0
+		for at := 0; at < 8; at++ {
+			w := []byte("aaaaaaaa")
+			w[at] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			if (escapes(x) != 0) != needs {
+				t.Fatalf("byte %#x at %d: escapes = %v", c, at, escapes(x) != 0)
+			}
+		}
+	}
+}
