@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 	// The plugin is built the way plugins.mk builds it, into the directory
 	// the binary embeds, so the server runs this tree's plugin.
 	steps := [][]string{
-		{"go", "build", "-buildmode=c-shared", "-trimpath", "-o", "../../dist/infisical.wasm", ".."},
+		{"go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", "../../dist/infisical.wasm", ".."},
 		{"go", "build", "-o", binary, "../../.."},
 	}
 	for i, s := range steps {
