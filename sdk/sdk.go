@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -245,15 +244,45 @@ func features(s Store) abi.Feature {
 // errorEnvelope encodes err, keeping its code when it has one the host
 // accepts; HTTP-capability failures become CodeUnreachable.
 func errorEnvelope(err error) []byte {
-	var e *Error
-	if errors.As(err, &e) && abi.IsGuestCode(e.Code) {
+	if e, ok := find[*Error](err); ok && abi.IsGuestCode(e.Code) {
 		return abi.EncodeError(e.Code, e.Message)
 	}
-	var he *HTTPError
-	if errors.As(err, &he) {
+	if _, ok := find[*HTTPError](err); ok {
 		return abi.EncodeError(CodeUnreachable, err.Error())
 	}
 	return abi.EncodeError(CodeExternalStore, err.Error())
+}
+
+// find is errors.As for one concrete error type, without the reflection
+// errors.As uses (internal/reflectlite is some 35 KB of wasm): the first
+// error in err's tree that is a T, or whose As method takes a *T.
+func find[T error](err error) (T, bool) {
+	var zero T
+	for err != nil {
+		if t, ok := err.(T); ok {
+			return t, true
+		}
+		if x, ok := err.(interface{ As(any) bool }); ok {
+			var t T
+			if x.As(&t) {
+				return t, true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if t, ok := find[T](e); ok {
+					return t, true
+				}
+			}
+			return zero, false
+		default:
+			return zero, false
+		}
+	}
+	return zero, false
 }
 
 // StrictConfig implements Store.ValidateConfig by decoding the config

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -181,4 +182,46 @@ func TestRegisterTwicePanics(t *testing.T) {
 		}
 	}()
 	Register(minimalStore{})
+}
+
+// asHTTPError claims to be an *HTTPError through its As method.
+type asHTTPError struct{}
+
+func (asHTTPError) Error() string { return "as" }
+func (asHTTPError) As(target any) bool {
+	if p, ok := target.(**HTTPError); ok {
+		*p = &HTTPError{Code: "http_failed", Message: "via As"}
+		return true
+	}
+	return false
+}
+
+// find agrees with errors.As on every shape of error tree.
+func TestFind(t *testing.T) {
+	coded := &Error{Code: CodeAuthFailed, Message: "m"}
+	tests := []error{
+		nil,
+		errors.New("plain"),
+		coded,
+		fmt.Errorf("wrapped: %w", coded),
+		fmt.Errorf("twice: %w", fmt.Errorf("once: %w", coded)),
+		errors.Join(errors.New("a"), fmt.Errorf("b: %w", coded)),
+		fmt.Errorf("multi: %w %w", errors.New("x"), &HTTPError{Code: "http_timeout"}),
+		asHTTPError{},
+		fmt.Errorf("wrapped: %w", asHTTPError{}),
+	}
+	for _, err := range tests {
+		var want *Error
+		wantOK := errors.As(err, &want)
+		got, ok := find[*Error](err)
+		if ok != wantOK || got != want {
+			t.Errorf("find[*Error](%v) = %v, %v; errors.As %v, %v", err, got, ok, want, wantOK)
+		}
+		var wantH *HTTPError
+		wantHOK := errors.As(err, &wantH)
+		gotH, okH := find[*HTTPError](err)
+		if okH != wantHOK || (gotH == nil) != (wantH == nil) || gotH != nil && *gotH != *wantH {
+			t.Errorf("find[*HTTPError](%v) = %v, %v; errors.As %v, %v", err, gotH, okH, wantH, wantHOK)
+		}
+	}
 }

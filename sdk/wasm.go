@@ -23,8 +23,13 @@ func pin(b []byte) uint32 {
 	return ptr
 }
 
+// result and input are not inlined into each of the ten exports: in wasm,
+// code size is load time.
+//
+//go:noinline
 func result(b []byte) uint64 { return abi.Pack(pin(b), uint32(len(b))) }
 
+//go:noinline
 func input(ptr, n uint32) []byte {
 	b := pins.get(ptr)
 	if b == nil || uint32(len(b)) < n {

@@ -1,9 +1,6 @@
 package main
 
-import (
-	"sort"
-	"strings"
-)
+import "strings"
 
 // URL building without package net/url: its parser and the net/netip
 // tables behind it are tens of kilobytes of wasm, which the host loads on
@@ -53,7 +50,11 @@ func query(kv ...string) string {
 	for i := 0; i+1 < len(kv); i += 2 {
 		pairs = append(pairs, pair{kv[i], kv[i+1]})
 	}
-	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].k < pairs[j].k })
+	for i := 1; i < len(pairs); i++ { // insertion sort: a handful of pairs, stable
+		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
 	var b strings.Builder
 	for i, p := range pairs {
 		if i > 0 {
