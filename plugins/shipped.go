@@ -12,7 +12,7 @@ import (
 )
 
 // Each shipped module is embedded as a string, not through an embed.FS:
-// FS.ReadFile copies the module onto the heap (11 MB for both), while a
+// FS.ReadFile copies the module onto the heap (7 MB for both), while a
 // string stays in the binary's read-only data, whose pages the kernel can
 // drop again once the module is compiled (plugin.PageOut). The build
 // needs the modules: `make plugins` writes them (see dist/README.md).
