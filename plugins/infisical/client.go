@@ -30,8 +30,8 @@ func apiBase(env map[string]string) (string, error) {
 func apiError(body []byte) (name, message string) {
 	var msg []byte
 	err := decodeAnswer(body, members{
-		"error":   str(&name),
-		"message": func(r *sdkjson.Reader) (err error) { msg, err = r.Raw(); return err },
+		{"error", str(&name)},
+		{"message", func(r *sdkjson.Reader) (err error) { msg, err = r.Raw(); return err }},
 	})
 	if err != nil {
 		return "", ""

@@ -53,15 +53,15 @@ func project(ctx context.Context, env map[string]string, id string) (projectInfo
 	var slug string
 	var envs []string
 	decode := func(body []byte) error {
-		return decodeAnswer(body, members{"workspace": object(members{
-			"slug": str(&slug),
-			"environments": array(func() { envs = nil }, func(r *sdkjson.Reader) error {
+		return decodeAnswer(body, members{{"workspace", object(members{
+			{"slug", str(&slug)},
+			{"environments", array(func() { envs = nil }, func(r *sdkjson.Reader) error {
 				var e string
-				err := readObject(r, members{"slug": str(&e)})
+				err := readObject(r, members{{"slug", str(&e)}})
 				envs = append(envs, e)
 				return err
-			}),
-		})})
+			})},
+		})}})
 	}
 	if err := authed(ctx, env, "GET", "/v1/workspace/"+pathEscape(id), nil, decode, "looking up project "+id); err != nil {
 		return p, err
@@ -83,12 +83,12 @@ type dynamicListAnswer struct {
 type dynamicSecretWire struct{ Name, Type, DefaultTTL string }
 
 func (a *dynamicListAnswer) decode(body []byte) error {
-	return decodeAnswer(body, members{"dynamicSecrets": array(func() { a.DynamicSecrets = nil }, func(r *sdkjson.Reader) error {
+	return decodeAnswer(body, members{{"dynamicSecrets", array(func() { a.DynamicSecrets = nil }, func(r *sdkjson.Reader) error {
 		var d dynamicSecretWire
-		err := readObject(r, members{"name": str(&d.Name), "type": str(&d.Type), "defaultTTL": str(&d.DefaultTTL)})
+		err := readObject(r, members{{"name", str(&d.Name)}, {"type", str(&d.Type)}, {"defaultTTL", str(&d.DefaultTTL)}})
 		a.DynamicSecrets = append(a.DynamicSecrets, d)
 		return err
-	})})
+	})}})
 }
 
 func dynamicListPath(slug string, c config) string {
@@ -132,7 +132,7 @@ type leaseWire struct {
 }
 
 func (l *leaseWire) members() members {
-	return members{"id": str(&l.ID), "expireAt": timestamp(&l.ExpireAt, "lease.expireAt"), "status": strPtr(&l.Status)}
+	return members{{"id", str(&l.ID)}, {"expireAt", timestamp(&l.ExpireAt, "lease.expireAt")}, {"status", strPtr(&l.Status)}}
 }
 
 func (store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk.Lease, error) {
@@ -148,9 +148,9 @@ func (store) LeaseCreate(ctx context.Context, req sdk.Request, name string) (sdk
 	)
 	decode := func(body []byte) error {
 		return decodeAnswer(body, members{
-			"lease":         object(lease.members()),
-			"dynamicSecret": object(members{"defaultTTL": str(&defaultTTL)}),
-			"data":          valueTexts(&data),
+			{"lease", object(lease.members())},
+			{"dynamicSecret", object(members{{"defaultTTL", str(&defaultTTL)}})},
+			{"data", valueTexts(&data)},
 		})
 	}
 	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases", body, decode, "leasing dynamic secret "+name)
@@ -181,7 +181,7 @@ func (store) LeaseRenew(ctx context.Context, req sdk.Request, leaseID string) (s
 	}
 	body := jsonObject(map[string]any{"leaseId": leaseID, "ttl": "", "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false})
 	var lease leaseWire
-	decode := func(body []byte) error { return decodeAnswer(body, members{"lease": object(lease.members())}) }
+	decode := func(body []byte) error { return decodeAnswer(body, members{{"lease", object(lease.members())}}) }
 	err = authed(ctx, req.Env, "POST", "/v1/dynamic-secrets/leases/"+pathEscape(leaseID)+"/renew", body, decode, "renewing lease "+leaseID)
 	if err != nil {
 		return sdk.Lease{}, leaseErr(err)
@@ -203,7 +203,7 @@ func (store) LeaseRevoke(ctx context.Context, req sdk.Request, leaseID string) e
 	}
 	body := jsonObject(map[string]any{"leaseId": leaseID, "projectSlug": p.Slug, "path": c.SecretPath, "environmentSlug": c.Environment, "isForced": false})
 	var lease leaseWire
-	decode := func(body []byte) error { return decodeAnswer(body, members{"lease": object(lease.members())}) }
+	decode := func(body []byte) error { return decodeAnswer(body, members{{"lease", object(lease.members())}}) }
 	err = authed(ctx, req.Env, "DELETE", "/v1/dynamic-secrets/leases/"+pathEscape(leaseID), body, decode, "revoking lease "+leaseID)
 	if err != nil {
 		return leaseErr(err)

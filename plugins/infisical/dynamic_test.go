@@ -160,7 +160,7 @@ func TestDynamic_expireAtMissing(t *testing.T) {
 // leaseData reads a lease's data object as LeaseCreate does.
 func leaseData(t testing.TB, data string) map[string]string {
 	var m map[string]string
-	if err := decodeAnswer([]byte(`{"data":`+data+`}`), members{"data": valueTexts(&m)}); err != nil {
+	if err := decodeAnswer([]byte(`{"data":`+data+`}`), members{{"data", valueTexts(&m)}}); err != nil {
 		t.Fatalf("%s: %v", data, err)
 	}
 	return m
@@ -229,7 +229,7 @@ func FuzzValueTexts(f *testing.F) {
 		var want map[string]any
 		werr := json.Unmarshal([]byte(data), &want)
 		var got map[string]string
-		gerr := decodeAnswer([]byte(`{"data":`+data+`}`), members{"data": valueTexts(&got)})
+		gerr := decodeAnswer([]byte(`{"data":`+data+`}`), members{{"data", valueTexts(&got)}})
 		if (werr == nil) != (gerr == nil) {
 			t.Fatalf("%s: error %v, encoding/json %v", data, gerr, werr)
 		}
@@ -282,7 +282,7 @@ func FuzzLeaseValues(f *testing.F) {
 	f.Add("db", `{"1x":"a","a-b":"c","a.b":"d"}`)
 	f.Fuzz(func(t *testing.T, name, data string) {
 		var m map[string]string
-		if decodeAnswer([]byte(`{"data":`+data+`}`), members{"data": valueTexts(&m)}) != nil {
+		if decodeAnswer([]byte(`{"data":`+data+`}`), members{{"data", valueTexts(&m)}}) != nil {
 			return
 		}
 		for k := range leaseValues(name, m) {

@@ -23,7 +23,7 @@ type serviceAccountKey struct {
 
 func (k *serviceAccountKey) decode(data []byte) error {
 	return decodeAnswer(data, members{
-		"client_email": str(&k.ClientEmail), "private_key": str(&k.PrivateKey), "private_key_id": str(&k.PrivateKeyID),
+		{"client_email", str(&k.ClientEmail)}, {"private_key", str(&k.PrivateKey)}, {"private_key_id", str(&k.PrivateKeyID)},
 	})
 }
 

@@ -23,8 +23,8 @@ type loginAnswer struct {
 
 func (a *loginAnswer) decode(body []byte) error {
 	return decodeAnswer(body, members{
-		"accessToken": str(&a.AccessToken), "expiresIn": integer(&a.ExpiresIn),
-		"accessTokenMaxTTL": integer(&a.AccessTokenMaxTTL), "tokenType": str(&a.TokenType),
+		{"accessToken", str(&a.AccessToken)}, {"expiresIn", integer(&a.ExpiresIn)},
+		{"accessTokenMaxTTL", integer(&a.AccessTokenMaxTTL)}, {"tokenType", str(&a.TokenType)},
 	})
 }
 

@@ -17,8 +17,14 @@ import (
 // names matched regardless of case, null leaving a field alone, unknown
 // members skipped, a value of the wrong type an error).
 
-// members maps the member names of an answer object to their readers.
-type members map[string]func(r *sdkjson.Reader) error
+// members lists the member names of an answer object and their readers.
+// A slice, not a map: a map literal is a call per member in wasm code.
+type members []member
+
+type member struct {
+	name string
+	read func(r *sdkjson.Reader) error
+}
 
 // readObject reads an object, or null, into members.
 func readObject(r *sdkjson.Reader, m members) error {
@@ -26,9 +32,9 @@ func readObject(r *sdkjson.Reader, m members) error {
 		return nil
 	}
 	return r.Object(func(key []byte) error {
-		for name, read := range m {
-			if sdkjson.EqualFold(key, name) {
-				return read(r)
+		for _, f := range m {
+			if sdkjson.EqualFold(key, f.name) {
+				return f.read(r)
 			}
 		}
 		return r.Skip()
