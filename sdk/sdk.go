@@ -173,20 +173,27 @@ func DecodeStringConfig(raw json.RawMessage, fields map[string]*string) error {
 		return &Error{Code: CodeInvalidStoreConfig, Message: "config: must be a JSON object"}
 	}
 	err := r.Object(func(key []byte) error {
-		for name, p := range fields {
-			if sdkjson.EqualFold(key, name) {
-				if r.Next() != sdkjson.String && r.Next() != sdkjson.Null {
-					if err := r.Skip(); err != nil {
-						return err
-					}
-					return &Error{Code: CodeInvalidStoreConfig, Message: "config: " + name + " must be a string"}
+		name, p := string(key), fields[string(key)]
+		if p == nil { // as encoding/json: an exact match first, then folded
+			for n, q := range fields {
+				if sdkjson.EqualFold(key, n) {
+					name, p = n, q
+					break
 				}
-				v, err := r.StringOrNull(*p)
-				*p = v
-				return err
 			}
 		}
-		return &Error{Code: CodeInvalidStoreConfig, Message: "config: unknown field " + strconv.Quote(sdkjson.Text(key))}
+		if p == nil {
+			return &Error{Code: CodeInvalidStoreConfig, Message: "config: unknown field " + strconv.Quote(sdkjson.Text(key))}
+		}
+		if k := r.Next(); k != sdkjson.String && k != sdkjson.Null {
+			if err := r.Skip(); err != nil {
+				return err
+			}
+			return &Error{Code: CodeInvalidStoreConfig, Message: "config: " + name + " must be a string"}
+		}
+		v, err := r.StringOrNull(*p)
+		*p = v
+		return err
 	})
 	if err == nil {
 		err = r.End()

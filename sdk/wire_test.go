@@ -320,3 +320,24 @@ func TestDecodeStringConfig(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeStringConfig: DecodeStringConfig accepts what DecodeConfig
+// accepts for a struct of string fields (one JSON value), with the same
+// result, and nothing it refuses.
+func FuzzDecodeStringConfig(f *testing.F) {
+	for _, s := range []string{`{"a":"x","b":"y"}`, ``, `null`, `{"A":"x","a":null}`, `{"c":1}`, `[]`, `{"b":1}`, `{} {}`, `{"a":"\u00e9"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var want struct{ A, B string }
+		werr := DecodeConfig(json.RawMessage(raw), &want)
+		var a, b string
+		gerr := DecodeStringConfig(json.RawMessage(raw), map[string]*string{"a": &a, "b": &b})
+		if gerr == nil && (werr != nil || a != want.A || b != want.B) {
+			t.Fatalf("%q: accepted %q %q; DecodeConfig %+v, %v", raw, a, b, want, werr)
+		}
+		if werr == nil && gerr != nil && (raw == "" || json.Valid([]byte(raw))) {
+			t.Fatalf("%q: refused (%v); DecodeConfig accepts %+v", raw, gerr, want)
+		}
+	})
+}
