@@ -74,6 +74,11 @@ func TestAuthMethods(t *testing.T) {
 			emu.ResetCounts()
 			hitsBefore := len(emu.RequestsTo(tc.route))
 			srv := startServer(t, newDataDir(t), append([]string{"INFISICAL_URL=" + emu.URL()}, tc.env...))
+			// The start-up check logs in in the background; once it is done,
+			// the vault's probe and sync must reuse its token. (A call made
+			// while the check still runs gets an instance of its own, which
+			// logs in again.)
+			srv.waitForLog(`msg="credential store ready" kind=infisical`)
 			c := register(t, srv)
 			c.must("POST", "/v1/vaults", map[string]any{"name": "auth-" + tc.name, "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
 			srv.stop()

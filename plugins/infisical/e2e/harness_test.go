@@ -166,6 +166,18 @@ func startServer(t testing.TB, dataDir string, env []string) *server {
 	return s
 }
 
+// waitForLog waits until the server has logged a line containing substr.
+func (s *server) waitForLog(substr string) {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(s.logs.String(), substr) {
+		if time.Now().After(deadline) || s.exited() {
+			s.t.Fatalf("the server never logged %q:\n%s", substr, s.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop() {
 	if s.exited() {
