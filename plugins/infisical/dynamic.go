@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -209,7 +208,7 @@ func (store) LeaseRevoke(ctx context.Context, req sdk.Request, leaseID string) e
 		return leaseErr(err)
 	}
 	if lease.Status != nil && *lease.Status != "" {
-		sdk.Log(slog.LevelWarn, "Infisical could not revoke the lease at the provider yet; it retries on its own", "lease_id", leaseID, "status", *lease.Status)
+		sdk.Log(sdk.LevelWarn, "Infisical could not revoke the lease at the provider yet; it retries on its own", "lease_id", leaseID, "status", *lease.Status)
 	}
 	return nil
 }
@@ -239,7 +238,7 @@ func leaseValues(name string, data map[string]string) map[string]string {
 	prefix, ok := keyPart(name)
 	out := map[string]string{}
 	if !ok {
-		sdk.Log(slog.LevelWarn, "dynamic secret name cannot be a key prefix; no keys", "secret", name)
+		sdk.Log(sdk.LevelWarn, "dynamic secret name cannot be a key prefix; no keys", "secret", name)
 		return out
 	}
 	fields := make([]string, 0, len(data))
@@ -258,7 +257,7 @@ func leaseValues(name string, data map[string]string) map[string]string {
 		out[key] = data[f]
 	}
 	if len(dropped) > 0 {
-		sdk.Log(slog.LevelWarn, "dynamic secret fields dropped: not usable as keys", "secret", name, "fields", strings.Join(dropped, ","))
+		sdk.Log(sdk.LevelWarn, "dynamic secret fields dropped: not usable as keys", "secret", name, "fields", strings.Join(dropped, ","))
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -68,13 +67,13 @@ func token(ctx context.Context, env map[string]string, fresh bool) (string, erro
 	defer sessMu.Unlock()
 	if announced != key {
 		announced = key
-		sdk.Log(slog.LevelInfo, "infisical auth method chosen", "method", string(method), "url", base)
+		sdk.Log(sdk.LevelInfo, "infisical auth method chosen", "method", string(method), "url", base)
 		if len(ignored) > 0 {
 			names := make([]string, len(ignored))
 			for i, m := range ignored {
 				names[i] = string(m)
 			}
-			sdk.Log(slog.LevelWarn, "several Infisical auth methods are configured; using the first", "method", string(method), "ignored", strings.Join(names, ","))
+			sdk.Log(sdk.LevelWarn, "several Infisical auth methods are configured; using the first", "method", string(method), "ignored", strings.Join(names, ","))
 		}
 	}
 	now := clock()
