@@ -89,4 +89,3 @@ var (
 	_ experimental.LinearMemory = (*mappedMemory)(nil)
 	_ experimental.LinearMemory = (*sliceMemory)(nil)
 )
-
