@@ -3,7 +3,8 @@ package credstore
 import (
 	"context"
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -279,7 +280,7 @@ func (m *Manager) DynamicKeys(ctx context.Context, vaultID string, mint bool) []
 		if len(keys) == 0 {
 			m.leases.mu.Lock()
 			if le := m.leases.live[leaseKey{vaultID, s.Name}]; le != nil {
-				keys = sortedKeys(le.values)
+				keys = slices.Sorted(maps.Keys(le.values))
 			}
 			m.leases.mu.Unlock()
 		}
@@ -289,7 +290,7 @@ func (m *Manager) DynamicKeys(ctx context.Context, vaultID string, mint bool) []
 				out = append(out, DynamicKey{Key: prefix + "_*", Secret: s.Name, Unavailable: true})
 				continue
 			}
-			keys = sortedKeys(le.values)
+			keys = slices.Sorted(maps.Keys(le.values))
 		}
 		for _, k := range keys {
 			out = append(out, DynamicKey{Key: k, Secret: s.Name})
@@ -382,13 +383,4 @@ func (l *leases) shutdown() {
 		}
 		l.m.cfg.Store.DeleteLease(ctx, r.ID)
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

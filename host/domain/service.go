@@ -2,7 +2,9 @@ package domain
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -121,7 +123,7 @@ func (s Service) Keys() []string {
 	add(s.Auth.Username)
 	add(s.Auth.Password)
 	add(s.Auth.Key)
-	for _, name := range sortedKeys(s.Auth.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(s.Auth.Headers)) {
 		refs, _ := TemplateKeys(s.Auth.Headers[name])
 		for _, k := range refs {
 			add(k)
@@ -131,20 +133,6 @@ func (s Service) Keys() []string {
 		add(sub.Key)
 	}
 	return keys
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	// Insertion sort: header maps are tiny.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // MaxServices bounds the services of one vault.
@@ -336,7 +324,7 @@ func validateAuth(at string, a Auth) error {
 		if len(a.Headers) > 32 {
 			return bad("headers", "at most 32 headers")
 		}
-		for _, name := range sortedKeys(a.Headers) {
+		for _, name := range slices.Sorted(maps.Keys(a.Headers)) {
 			if !ValidHeaderName(name) {
 				return bad("headers", "%q is not a valid header name", name)
 			}

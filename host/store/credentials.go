@@ -4,7 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 
 	"time"
 
@@ -52,7 +53,7 @@ func putCredentials(ctx context.Context, tx *sql.Tx, vaultID string, creds map[s
 		return err
 	}
 	defer stmt.Close()
-	for _, k := range sortedKeys(creds) {
+	for _, k := range slices.Sorted(maps.Keys(creds)) {
 		if _, err := stmt.ExecContext(ctx, vaultID, k, creds[k], now); err != nil {
 			return err
 		}
@@ -195,13 +196,4 @@ func (s *Store) DeleteServices(ctx context.Context, vaultID string, names []stri
 		}
 		return nil
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/domain"
@@ -64,7 +66,7 @@ func (s *Store) CreateProposal(ctx context.Context, p Proposal, values map[strin
 		if err != nil {
 			return err
 		}
-		for _, k := range sortedKeys(values) {
+		for _, k := range slices.Sorted(maps.Keys(values)) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO proposal_values (proposal_id, key, sealed) VALUES (?, ?, ?)`, p.ID, k, values[k]); err != nil {
 				return err
 			}
