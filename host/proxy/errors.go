@@ -13,6 +13,7 @@ const (
 	CodeBadProxyRequest   = "bad_proxy_request"            // 400: origin-form request, bad target
 	CodeHTTPSAbsoluteForm = "https_absolute_form"          // 400: absolute-form https:// (use CONNECT)
 	CodeBodyTooLarge      = "request_body_too_large"       // 413
+	CodeHeadersTooLarge   = "request_headers_too_large"    // 431: request line and headers over 1 MiB
 	CodeUpstream          = "upstream_unreachable"         // 502: dial, TLS or protocol failure upstream
 	CodeUpstreamTimeout   = "upstream_timeout"             // 504
 	CodePlaintextRefused  = "plaintext_credential_refused" // 403: credentials over plain http to a non-local host

@@ -84,7 +84,8 @@ func (p *Proxy) authenticate(w http.ResponseWriter, r *http.Request, host string
 // first byte the client sends. A TLS ClientHello (0x16) is intercepted with
 // a leaf certificate for the CONNECT host; anything else is served as plain
 // HTTP (Node's undici tunnels http:// this way). Either way the connection
-// is handed to the inner server with the target pinned to the CONNECT line.
+// is served as a keep-alive HTTP/1.1 connection of its own, on this
+// goroutine, with the target pinned to the CONNECT line.
 func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 	host, port, err := broker.SplitTarget(r.Host, "")
 	if err != nil {
@@ -132,15 +133,14 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		tc.Conn, tc.scheme = tlsConn, "https"
 	}
 	conn.SetDeadline(time.Time{}) //nolint:errcheck
-	p.tunnels.push(tc)
+	p.srv.serveConn(tc, func(w http.ResponseWriter, r *http.Request) { p.serveTunnel(w, r, tc) })
 }
 
 // serveTunnel handles a request read from inside a CONNECT tunnel. The
 // target is the CONNECT line's, whatever the Host header or an absolute-form
 // URL inside the tunnel says.
-func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
-	tc, _ := r.Context().Value(tunnelKey{}).(*tunnelConn)
-	if tc == nil || r.Method == http.MethodConnect {
+func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request, tc *tunnelConn) {
+	if r.Method == http.MethodConnect {
 		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "CONNECT inside a tunnel is not supported"})
 		return
 	}
@@ -153,21 +153,29 @@ type stateKey struct{}
 // reqState travels with the outbound request so the response hooks know the
 // matched service and can fill the log event.
 type reqState struct {
-	rec            *recorder // the client's response, flushed by a waiting body
+	rec            recorder // the client's response, flushed by a waiting body
 	ev             Event
 	allowSetCookie bool
 	upstreamStatus int
+	body           upstreamBody // the response body on its way to the client
 }
 
 // forward runs the per-request pipeline: strip hop-by-hop headers, match,
 // inject, send upstream, stream the answer back, emit the log event.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, scheme, host, port string) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
-	st := &reqState{rec: rec, ev: Event{
+	// The connection loop allocates the state with the response; a
+	// request from elsewhere (tests) gets its own.
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	if st == nil {
+		st = new(reqState)
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	}
+	*st = reqState{rec: recorder{ResponseWriter: w}, ev: Event{
 		Time: start, VaultID: pr.VaultID, VaultName: pr.VaultName, ActorID: pr.ActorID, ActorKind: pr.ActorKind,
 		Method: r.Method, Host: host, Path: r.URL.Path, // the path before substitution: it never holds a value
 	}}
+	rec := &st.rec
 	defer func() {
 		st.ev.Status = rec.status
 		if st.ev.Status == 0 {
@@ -229,8 +237,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 	r.URL.Host = joinHostPort(host, port)
 	r.Host = hostHeader(scheme, host, port)
 	r.RequestURI = ""
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	p.rp.ServeHTTP(rec, r)
+	if st.body.failed {
+		// The client has part of a response: end its connection so it
+		// cannot mistake that part for the whole.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // injects reports whether a service attaches anything secret.
@@ -296,17 +308,22 @@ func (p *Proxy) injectError(fail func(int, errorBody), err error, pr *Principal)
 // the response cap. Hop-by-hop headers are removed by the ReverseProxy.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	st, _ := resp.Request.Context().Value(stateKey{}).(*reqState)
-	if st != nil {
-		st.upstreamStatus = resp.StatusCode
-		if !st.allowSetCookie {
-			resp.Header.Del("Set-Cookie")
-		}
+	max := p.cfg.MaxResponseBody
+	if max > 0 && resp.ContentLength > max {
+		return errResponseTooLarge
 	}
-	if max := p.cfg.MaxResponseBody; max > 0 && resp.Body != nil {
-		if resp.ContentLength > max {
-			return errResponseTooLarge
-		}
-		resp.Body = &cappedBody{ReadCloser: resp.Body, left: max}
+	if st == nil {
+		return nil
+	}
+	st.upstreamStatus = resp.StatusCode
+	if !st.allowSetCookie {
+		resp.Header.Del("Set-Cookie")
+	}
+	// A switched protocol's body is the upgraded connection, which the
+	// ReverseProxy needs as it is.
+	if resp.Body != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		st.body = upstreamBody{ReadCloser: resp.Body, left: max}
+		resp.Body = &st.body
 	}
 	return nil
 }
@@ -437,23 +454,42 @@ func (r *recorder) Flush() {
 // Unwrap lets http.ResponseController reach Hijack (websocket upgrades).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// cappedBody ends a response body with an error once the cap is reached, so
-// the ReverseProxy aborts the client connection instead of sending a
-// truncated body as if it were complete.
-type cappedBody struct {
+// upstreamBody carries an upstream response body to the client. It ends
+// the body with an error once the response cap is reached, and remembers
+// any read failure so that forward aborts the client's response: a
+// truncated body must not be framed as complete.
+type upstreamBody struct {
 	io.ReadCloser
-	left int64
+	left   int64 // bytes still allowed; 0 or less: no cap
+	capped bool  // the cap was reached
+	failed bool
 }
 
-func (c *cappedBody) Read(b []byte) (int, error) {
-	if c.left <= 0 {
-		return 0, errResponseTooLarge
+func (u *upstreamBody) Read(b []byte) (int, error) {
+	if u.left > 0 && int64(len(b)) > u.left {
+		b = b[:u.left]
+	} else if u.capped {
+		// A body of exactly the cap is whole; one byte more is not.
+		var one [1]byte
+		for {
+			n, err := u.ReadCloser.Read(one[:])
+			if n == 0 && err == io.EOF {
+				return 0, io.EOF
+			}
+			if n > 0 || err != nil {
+				u.failed = true
+				return 0, errResponseTooLarge
+			}
+		}
 	}
-	if int64(len(b)) > c.left {
-		b = b[:c.left]
+	n, err := u.ReadCloser.Read(b)
+	if u.left > 0 {
+		u.left -= int64(n)
+		u.capped = u.left == 0
 	}
-	n, err := c.ReadCloser.Read(b)
-	c.left -= int64(n)
+	if err != nil && err != io.EOF {
+		u.failed = true
+	}
 	return n, err
 }
 

@@ -129,10 +129,7 @@ type Proxy struct {
 	transport *http.Transport // requests the upstream client passes on
 	up        *upstream
 	rp        *httputil.ReverseProxy
-	outer     *http.Server // client connections on the listening port
-	inner     *http.Server // connections inside CONNECT tunnels
-	tunnels   *chanListener
-	serveOnce sync.Once
+	srv       *connServer // client connections: on the port and inside tunnels
 }
 
 // New checks cfg and builds a Proxy.
@@ -206,46 +203,21 @@ func New(cfg Config) (*Proxy, error) {
 		ErrorHandler:   p.upstreamError,
 		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	p.tunnels = newChanListener()
-	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
-	p.outer = &http.Server{
-		Handler:           http.HandlerFunc(p.serveOuter),
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		ErrorLog:          errLog,
-	}
-	p.inner = &http.Server{
-		Handler:           http.HandlerFunc(p.serveTunnel),
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		ErrorLog:          errLog,
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if t, ok := c.(*tunnelConn); ok {
-				return context.WithValue(ctx, tunnelKey{}, t)
-			}
-			return ctx
-		},
-	}
+	p.srv = newConnServer(cfg.ReadHeaderTimeout, cfg.IdleTimeout, cfg.Logger)
 	return p, nil
 }
 
 // Serve accepts proxy clients on l until Shutdown. It returns
 // http.ErrServerClosed after Shutdown.
 func (p *Proxy) Serve(l net.Listener) error {
-	p.serveOnce.Do(func() {
-		go p.inner.Serve(p.tunnels) //nolint:errcheck // ends with Shutdown
-	})
-	return p.outer.Serve(l)
+	return p.srv.serve(l, p.serveOuter)
 }
 
-// Shutdown stops accepting, waits for in-flight requests (bounded by ctx) and
-// closes idle upstream connections. Hijacked connections (tunnels handed to
-// the inner server are not; upgraded websockets are) are not waited for.
+// Shutdown stops accepting, closes idle client connections and tunnels,
+// waits for in-flight requests (bounded by ctx) and closes idle upstream
+// connections. Upgraded (websocket) connections are not waited for.
 func (p *Proxy) Shutdown(ctx context.Context) error {
-	err := p.outer.Shutdown(ctx)
-	if err2 := p.inner.Shutdown(ctx); err == nil {
-		err = err2
-	}
+	err := p.srv.shutdown(ctx)
 	p.up.CloseIdleConnections()
 	return err
 }

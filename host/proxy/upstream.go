@@ -208,7 +208,7 @@ func (u *upstream) exchange(pc *upConn, req *http.Request) (*http.Response, erro
 // flusher returns what flushes the client's response of the proxied
 // request that ctx belongs to, nil outside the proxy's handler.
 func flusher(ctx context.Context) func() {
-	if st, _ := ctx.Value(stateKey{}).(*reqState); st != nil && st.rec != nil {
+	if st, _ := ctx.Value(stateKey{}).(*reqState); st != nil && st.rec.ResponseWriter != nil {
 		return st.rec.Flush
 	}
 	return nil
