@@ -25,13 +25,35 @@ import (
 // silently applying the unmatched-host policy. Services whose host does not
 // parse are skipped (ValidateServices keeps them out).
 func Match(services []domain.Service, host, port, path string) int {
-	best, bestRank := -1, rank{}
-	dots := hasDotSegment(path)
+	return NewMatcher(services).Match(host, port, path)
+}
+
+// Matcher is Match over services whose host patterns were parsed once: the
+// proxy keeps one per vault and matches every request against it.
+type Matcher struct {
+	patterns []domain.HostPattern
+	valid    []bool // false for a pattern that does not parse
+}
+
+// NewMatcher parses the services' host patterns, in declaration order.
+func NewMatcher(services []domain.Service) *Matcher {
+	m := &Matcher{patterns: make([]domain.HostPattern, len(services)), valid: make([]bool, len(services))}
 	for i := range services {
 		p, err := domain.ParseHostPattern(services[i].Host)
-		if err != nil {
+		m.patterns[i], m.valid[i] = p, err == nil
+	}
+	return m
+}
+
+// Match is Match for the services the Matcher was made from.
+func (m *Matcher) Match(host, port, path string) int {
+	best, bestRank := -1, rank{}
+	dots := hasDotSegment(path)
+	for i := range m.patterns {
+		if !m.valid[i] {
 			continue
 		}
+		p := &m.patterns[i]
 		// "/v1/../admin" must not borrow the credential of a /v1/ service:
 		// the upstream may resolve the dots after we matched.
 		if dots && p.Path != "" {

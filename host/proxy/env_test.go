@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
 )
 
@@ -296,7 +297,7 @@ func newEnv(t testing.TB, services []domain.Service, opts ...envOption) *env {
 		plainOK[i] = s
 	}
 	e.vaults = &fakeVaults{m: map[string]VaultConfig{
-		"v1": {Services: plainOK, UnmatchedHostPolicy: domain.PolicyPassthrough},
+		"v1": {Services: plainOK, UnmatchedHostPolicy: domain.PolicyPassthrough, Matcher: broker.NewMatcher(plainOK)},
 		"v2": {UnmatchedHostPolicy: domain.PolicyDeny},
 	}}
 	cfg := Config{

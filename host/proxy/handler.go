@@ -206,7 +206,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 		fail(http.StatusInternalServerError, errorBody{Error: domain.CodeInternal, Message: "cannot load the vault's services"})
 		return
 	}
-	if i := broker.Match(vc.Services, host, port, r.URL.Path); i >= 0 {
+	m := vc.Matcher
+	if m == nil {
+		m = broker.NewMatcher(vc.Services)
+	}
+	if i := m.Match(host, port, r.URL.Path); i >= 0 {
 		svc := &vc.Services[i]
 		st.ev.Service = svc.Name
 		if !svc.IsEnabled() {

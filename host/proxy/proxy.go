@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
 )
 
@@ -65,6 +66,9 @@ type Authenticator interface {
 type VaultConfig struct {
 	Services            []domain.Service // in declaration order
 	UnmatchedHostPolicy string           // domain.PolicyPassthrough (also when empty) or domain.PolicyDeny
+	// Matcher is broker.NewMatcher(Services), built once when the
+	// services change; nil makes the proxy build one per request.
+	Matcher *broker.Matcher
 }
 
 // Vaults serves the current service list of a vault. Called once per

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/seal"
@@ -159,6 +160,7 @@ func (c *Cache) load(ctx context.Context, vaultID string) (*vaultEntry, error) {
 		}
 		e.config.Services = append(e.config.Services, svc)
 	}
+	e.config.Matcher = broker.NewMatcher(e.config.Services)
 	creds, err := c.st.SealedCredentials(ctx, vaultID)
 	if err != nil {
 		return nil, err
