@@ -241,7 +241,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 	r.URL.Host = joinHostPort(host, port)
 	r.Host = hostHeader(scheme, host, port)
 	r.RequestURI = ""
-	p.rp.ServeHTTP(rec, r)
+	p.relay(rec, r, st)
 	if st.body.failed {
 		// The client has part of a response: end its connection so it
 		// cannot mistake that part for the whole.

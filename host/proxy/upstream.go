@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/textproto"
 	"sync"
 	"time"
 )
@@ -181,10 +179,8 @@ func (u *upstream) exchange(pc *upConn, req *http.Request) (*http.Response, erro
 			return fail(errors.New("too many 1xx informational responses"))
 		}
 		if r.StatusCode != http.StatusContinue {
-			if t := httptrace.ContextClientTrace(ctx); t != nil && t.Got1xxResponse != nil {
-				if err := t.Got1xxResponse(r.StatusCode, textproto.MIMEHeader(r.Header)); err != nil {
-					return fail(err)
-				}
+			if err := informational(req, r.StatusCode, r.Header); err != nil {
+				return fail(err)
 			}
 		}
 	}
