@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
 	"github.com/agent-vault/agent-vault/sdk/golden"
@@ -568,8 +569,9 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
-	// The log shows the proxied requests, with the injected key's name only.
-	stdout, stderr, code := o.run(nil, "", nil, "vault", "logs", "--vault=my-app", "--json")
+	// The log shows the proxied requests, with the injected key's name
+	// only. Rows reach the database up to half a second after their
+	// request (the request log's linger), so the test polls.
 	var logs struct {
 		Logs []struct {
 			Host    string
@@ -578,20 +580,30 @@ func TestRun(t *testing.T) {
 			Status  int
 		}
 	}
-	if code != 0 || json.Unmarshal([]byte(stdout), &logs) != nil || len(logs.Logs) != 2 {
-		t.Fatalf("vault logs: exit %d\n%s%s", code, stdout, stderr)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		stdout, stderr, code := o.run(nil, "", nil, "vault", "logs", "--vault=my-app", "--json")
+		if code != 0 || json.Unmarshal([]byte(stdout), &logs) != nil || len(logs.Logs) > 2 {
+			t.Fatalf("vault logs: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if len(logs.Logs) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vault logs: %d rows after 5s, want 2\n%s", len(logs.Logs), stdout)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	for _, l := range logs.Logs {
 		if l.Host != "127.0.0.1" || l.Service != "up" || strings.Join(l.Keys, ",") != "UPSTREAM_TOKEN" || l.Status != 200 {
 			t.Errorf("log entry %+v", l)
 		}
 	}
-	stdout, _, code = o.run(nil, "", nil, "vault", "explain", upstream.URL+"/x", "--vault=my-app")
+	stdout, _, code := o.run(nil, "", nil, "vault", "explain", upstream.URL+"/x", "--vault=my-app")
 	if code != 0 || !strings.Contains(stdout, "decision               inject\n") || !strings.Contains(stdout, "credential             UPSTREAM_TOKEN (static)\n") {
 		t.Errorf("explain: exit %d\n%s", code, stdout)
 	}
 	// Every scoped session run created was revoked when its program ended.
-	stdout, stderr, code = o.run(nil, "", nil, "vault", "session", "list", "--vault=my-app")
+	stdout, stderr, code := o.run(nil, "", nil, "vault", "session", "list", "--vault=my-app")
 	if code != 0 || stdout != "No scoped sessions in vault my-app.\n" {
 		t.Fatalf("sessions after run: exit %d\n%s%s", code, stdout, stderr)
 	}
