@@ -35,6 +35,9 @@ run: build
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	# The packages where goroutines share connections and caches run again
+	# under the race detector.
+	$(GO) test -count=1 -race ./host/proxy/ ./host/plugin/ ./host/vaultcache/ ./host/requestlog/
 
 # generate rewrites every generated file from its source of truth; CI fails
 # when the committed copies drift (the tests compare them byte for byte).

@@ -188,7 +188,7 @@ var secrets = map[string]string{
 	"v1/PASS":    "PASSVALUE",
 	"v1/KEY":     "APIKEYVALUE",
 	"v1/ACCOUNT": "acct_ACCOUNTVALUE",
-	"v1/CRLF":    "bad\r\nX-Injected: CRLFVALUE",
+	"v1/CRLF":    "CRLFFIRST\r\nX-Injected: CRLFVALUE",
 }
 
 // dialer records every address the proxy dials and maps test names to the

@@ -158,6 +158,7 @@ type reqState struct {
 	allowSetCookie bool
 	upstreamStatus int
 	body           upstreamBody // the response body on its way to the client
+	clientBody     *requestBody // the request's body as the client sends it; nil when none
 }
 
 // forward runs the per-request pipeline: strip hop-by-hop headers, match,
@@ -176,6 +177,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 		Method: r.Method, Host: host, Path: r.URL.Path, // the path before substitution: it never holds a value
 	}}
 	rec := &st.rec
+	st.clientBody, _ = r.Body.(*requestBody)
 	defer func() {
 		st.ev.Status = rec.status
 		if st.ev.Status == 0 {
@@ -352,6 +354,10 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.As(err, &mbe):
 		fail(http.StatusRequestEntityTooLarge, errorBody{Error: CodeBodyTooLarge, Message: fmt.Sprintf("request bodies are limited to %d bytes", mbe.Limit)})
+	case st != nil && st.clientBody != nil && st.clientBody.failed():
+		// The upstream call failed because the client's body did:
+		// malformed chunked framing, or a body that stopped short.
+		fail(http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "the request body is malformed or ended early"})
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads an answer.
 		if st != nil {

@@ -57,10 +57,7 @@ func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 	// length are flushed after every write, so streamed answers arrive as
 	// sent. A body of known length is flushed by upBody before any read
 	// that would wait.
-	flushEach := resp.ContentLength < 0
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "text/event-stream" {
-		flushEach = true
-	}
+	flushEach := resp.ContentLength < 0 || eventStream(resp.Header)
 	buf := copyBuffers.Get().(*[]byte)
 	for {
 		n, rerr := resp.Body.Read(*buf)
@@ -87,6 +84,12 @@ func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 			h[k] = v
 		}
 	}
+}
+
+// eventStream reports whether a response is server-sent events.
+func eventStream(h http.Header) bool {
+	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return ct == "text/event-stream"
 }
 
 // dropHopHeaders removes a response's hop-by-hop headers and those its

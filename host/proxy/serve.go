@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -264,8 +265,13 @@ func (c *serverConn) readRequest(first bool) (*http.Request, error) {
 	}
 	c.rwc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout)) //nolint:errcheck
 	c.in.limit = maxHeaderBytes + 4096                         // + room for bufio's read-ahead
+	// Keep the raw header block: http.ReadRequest drops the Host lines,
+	// whose count must be checked. The request starts with what is
+	// buffered already; the rest is what ReadRequest reads now.
+	buffered, _ := c.br.Peek(c.br.Buffered())
+	c.in.rec, c.in.recording = append(c.in.rec[:0], buffered...), true
 	req, err := http.ReadRequest(c.br)
-	c.in.limit = -1
+	c.in.limit, c.in.recording = -1, false
 	if err != nil {
 		if c.in.hitLimit {
 			return nil, errHeadersTooLarge
@@ -277,22 +283,33 @@ func (c *serverConn) readRequest(first bool) (*http.Request, error) {
 		return nil, err
 	}
 	c.rwc.SetReadDeadline(time.Time{}) //nolint:errcheck
-	if err := checkRequest(req); err != nil {
+	hosts := hostLines(c.in.rec)
+	if cap(c.in.rec) > 64<<10 {
+		c.in.rec = nil // a rare huge header block is not kept for the connection's life
+	}
+	if err := checkRequest(req, hosts); err != nil {
 		return nil, err
 	}
 	req.RemoteAddr = c.rwc.RemoteAddr().String()
 	return req, nil
 }
 
-// checkRequest refuses what http.ReadRequest lets through but the proxy
-// must not accept: another HTTP major version, header names or values with
-// forbidden bytes (RFC 9110 §5.5), and expectations other than
-// 100-continue. The Host header needs no check: the proxy takes its target
-// from the request line or the CONNECT line, never from Host, and sets
-// Host itself on the way out.
-func checkRequest(req *http.Request) error {
+// checkRequest refuses what http.ReadRequest lets through but a server
+// must not accept: another HTTP major version, an HTTP/1.1 request without
+// exactly one Host line (RFC 9112 §3.2; CONNECT may omit it), header names
+// or values with forbidden bytes (RFC 9110 §5.5), and expectations other
+// than 100-continue. The Host's value is not checked: the proxy takes its
+// target from the request line or the CONNECT line, never from Host, and
+// sets Host itself on the way out.
+func checkRequest(req *http.Request, hostLines int) error {
 	if req.ProtoMajor != 1 {
 		return errVersion
+	}
+	switch {
+	case hostLines > 1:
+		return badRequest("too many Host headers")
+	case hostLines == 0 && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect:
+		return badRequest("missing required Host header")
 	}
 	for name, values := range req.Header {
 		if !httpguts.ValidHeaderFieldName(name) {
@@ -482,13 +499,38 @@ type errQuiet struct{ error }
 
 func (e errQuiet) Unwrap() error { return e.error }
 
+// hostLines counts the Host field lines of the header block that b starts
+// with: a request line, then field lines up to an empty one. Lines end in
+// LF, with or without CR, as http.ReadRequest accepts; a line starting
+// with a space or tab continues the one before (obs-fold).
+func hostLines(b []byte) int {
+	n := 0
+	for first := true; ; first = false {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return n
+		}
+		line := bytes.TrimSuffix(b[:i], []byte("\r"))
+		b = b[i+1:]
+		switch {
+		case first:
+		case len(line) == 0:
+			return n
+		case len(line) >= 5 && strings.EqualFold(string(line[:5]), "host:"):
+			n++
+		}
+	}
+}
+
 // connReader is what the connection's bufio.Reader reads from: the byte a
 // hang-up watcher caught first, then the connection, within limit while
-// headers are read.
+// headers are read, and recorded into rec while recording.
 type connReader struct {
 	c         *serverConn
 	limit     int64 // bytes left before the headers are too large; < 0: none
 	hitLimit  bool
+	recording bool
+	rec       []byte
 	peeked    byte // guarded by c.mu while a watcher may run
 	hasPeeked bool
 }
@@ -505,21 +547,20 @@ func (r *connReader) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	// No watcher runs while the loop reads, so hasPeeked is stable here.
+	n, err := 1, error(nil)
 	if r.hasPeeked {
 		r.hasPeeked = false
 		b[0] = r.peeked
-		r.take(1)
-		return 1, nil
+	} else {
+		n, err = r.c.rwc.Read(b)
 	}
-	n, err := r.c.rwc.Read(b)
-	r.take(n)
-	return n, err
-}
-
-func (r *connReader) take(n int) {
 	if r.limit > 0 {
 		r.limit -= int64(n)
 	}
+	if r.recording {
+		r.rec = append(r.rec, b[:n]...)
+	}
+	return n, err
 }
 
 // requestBody wraps a request's body: it sends 100 Continue on the first
@@ -533,6 +574,7 @@ type requestBody struct {
 	mu             sync.Mutex
 	expectContinue bool
 	eof, closed    bool
+	broken         bool // a read failed: malformed framing, or the client stopped sending
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
@@ -546,11 +588,21 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.w.writeContinue()
 	}
 	n, err := b.r.Read(p)
-	if err == io.EOF && !b.eof {
+	switch {
+	case err == io.EOF && !b.eof:
 		b.eof = true
 		b.c.startWaiting()
+	case err != nil && err != io.EOF:
+		b.broken = true
 	}
 	return n, err
+}
+
+// failed reports whether reading the body failed on the client's side.
+func (b *requestBody) failed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.broken
 }
 
 // Close ends reading; finish decides what happens to the rest.

@@ -2,12 +2,14 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -263,4 +265,52 @@ func TestHangUpCancelsSlowRequest(t *testing.T) {
 			t.Fatalf("response %d: %d %q", i+1, resp.StatusCode, b)
 		}
 	}
+}
+
+func TestHostLines(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want int
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1},
+		{"GET / HTTP/1.1\r\nhOsT: a\r\nX: 1\r\n\r\nHost: body\r\n", 1},
+		{"GET / HTTP/1.1\r\nX: 1\r\n\r\n", 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 2},
+		{"GET / HTTP/1.1\nHost: a\nHost: b\n\n", 2},
+		{"GET / HTTP/1.1\r\nX-Host: a\r\nHostname: b\r\n\r\n", 0},
+		{"GET / HTTP/1.1\r\nX: 1\r\n Host: folded\r\n\r\n", 0},
+		{"GET http://Host:80/ HTTP/1.1\r\n\r\n", 0}, // the request line is not a field
+	}
+	for _, tt := range tests {
+		if got := hostLines([]byte(tt.raw)); got != tt.want {
+			t.Errorf("hostLines(%q) = %d, want %d", tt.raw, got, tt.want)
+		}
+	}
+}
+
+// FuzzHostLines holds hostLines to net/textproto, which http.ReadRequest
+// parses headers with: wherever textproto accepts a header block, both
+// count the same Host lines.
+func FuzzHostLines(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+		"GET / HTTP/1.1\nX: 1\n Host: c\n\n",
+		"GET / HTTP/1.1\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw)))
+		if _, err := r.ReadLine(); err != nil {
+			return
+		}
+		h, err := r.ReadMIMEHeader()
+		if err != nil {
+			return
+		}
+		if got, want := hostLines(raw), len(h["Host"]); got != want {
+			t.Fatalf("hostLines = %d, textproto found %d Host values in %q", got, want, raw)
+		}
+	})
 }

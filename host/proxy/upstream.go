@@ -69,7 +69,12 @@ type upConn struct {
 func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !inline(req) {
 		resp, err := u.fallback.RoundTrip(req)
-		if err == nil && resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
+		// The ReverseProxy flushes a body of unknown length or an event
+		// stream itself, from a timer goroutine as well as after each
+		// write; a second flusher would race it. A body of known length
+		// it leaves to us.
+		if err == nil && resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols &&
+			resp.ContentLength >= 0 && !eventStream(resp.Header) {
 			if f := flusher(req.Context()); f != nil {
 				resp.Body = &flushingBody{ReadCloser: resp.Body, flush: f}
 			}
@@ -139,7 +144,9 @@ func (u *upstream) exchange(pc *upConn, req *http.Request) (*http.Response, erro
 	ctx := req.Context()
 	// A cancelled request (the client went away) breaks off any read or
 	// write on the connection, which is then closed, never pooled.
-	stop := context.AfterFunc(ctx, func() { pc.conn.Close() })
+	// The TCP connection, not the TLS one: closing TLS would first send
+	// close_notify, and an upstream could answer in between.
+	stop := context.AfterFunc(ctx, func() { pc.raw.Close() })
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		if ctx.Err() != nil {
@@ -164,7 +171,8 @@ func (u *upstream) exchange(pc *upConn, req *http.Request) (*http.Response, erro
 			}
 		}
 		r, err := http.ReadResponse(pc.br, req)
-		if err != nil {
+		if err != nil || ctx.Err() != nil {
+			// An answer that arrives after the client left is nobody's.
 			return fail(err)
 		}
 		if r.StatusCode >= 200 {

@@ -1141,21 +1141,20 @@ func TestWireResponseFraming(t *testing.T) {
 
 // TestWireUnknownLengthFlushRace: an upstream answer of unknown length,
 // to a GET (the proxy's own upstream client) and to a chunked upload
-// (http.Transport), streams to the client intact. Under -race it shows a
-// data race in the current proxy, hence the skip.
+// (http.Transport), streams to the client intact, and under -race shows
+// that only one goroutine flushes the client's response.
 func TestWireUnknownLengthFlushRace(t *testing.T) {
-	t.Skip("BUG: data race on the client's response for upstream answers of unknown length. ReverseProxy copies them " +
-		"through a maxLatencyWriter whose timer (FlushInterval -1 fires at once) flushes the response from its own goroutine, " +
-		"holding only the writer's lock, while flushingBody.Read (upstream.go) flushes the same response from the handler's " +
-		"goroutine through recorder.Flush. A response writer is not safe " +
-		"for concurrent flushes: go test -race reports it under net/http (chunkWriter.flush against writeHeader) and under " +
-		"the proxy's own loop (response.Flush, two goroutines in one bufio.Writer). Remove this skip once fixed.")
 	e := newWireEnv(t)
 	for _, m := range wireModes() {
 		t.Run(m.name, func(t *testing.T) {
-			c := m.open(t, e)
-			c.write(m.fill("POST {T}/stream HTTP/1.1\r\nHost: api.test\r\n{A}Transfer-Encoding: chunked\r\n\r\n") + chunk("upload") + m.get("/stream"))
-			for i := range 2 {
+			// Separate connections: the proxy closes one after a chunked
+			// upload (see closeAfter in serve.go).
+			for i, req := range []string{
+				m.fill("POST {T}/stream HTTP/1.1\r\nHost: api.test\r\n{A}Transfer-Encoding: chunked\r\n\r\n") + chunk("upload"),
+				m.get("/stream"),
+			} {
+				c := m.open(t, e)
+				c.write(req)
 				if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "part-1\npart-2\n" {
 					t.Fatalf("response %d: status %d, body %q", i, resp.StatusCode, body)
 				}
