@@ -47,12 +47,12 @@ type connServer struct {
 	idleTimeout       time.Duration
 	logger            *slog.Logger
 
-	mu           sync.Mutex
-	listeners    map[net.Listener]struct{}
-	conns        map[*serverConn]struct{}
-	shuttingDown bool
-	watchdogOn   bool
-	inShutdown   atomic.Bool
+	inShutdown atomic.Bool
+
+	mu         sync.Mutex
+	listeners  map[net.Listener]struct{}
+	conns      map[*serverConn]struct{}
+	watchdogOn bool
 }
 
 func newConnServer(readHeaderTimeout, idleTimeout time.Duration, logger *slog.Logger) *connServer {
@@ -66,7 +66,7 @@ func newConnServer(readHeaderTimeout, idleTimeout time.Duration, logger *slog.Lo
 // handler on its own goroutine.
 func (s *connServer) serve(l net.Listener, handler http.HandlerFunc) error {
 	s.mu.Lock()
-	if s.shuttingDown {
+	if s.inShutdown.Load() {
 		s.mu.Unlock()
 		return http.ErrServerClosed
 	}
@@ -85,7 +85,7 @@ func (s *connServer) serve(l net.Listener, handler http.HandlerFunc) error {
 				return http.ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				// Out of file descriptors or a transient failure: wait
 				// instead of spinning, as net/http does.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
@@ -105,7 +105,6 @@ func (s *connServer) serve(l net.Listener, handler http.HandlerFunc) error {
 func (s *connServer) shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
 	s.mu.Lock()
-	s.shuttingDown = true
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -141,7 +140,7 @@ func (s *connServer) closeIdle() bool {
 func (s *connServer) track(c *serverConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shuttingDown {
+	if s.inShutdown.Load() {
 		return false
 	}
 	s.conns[c] = struct{}{}
