@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,43 +35,222 @@ const requestLogColumns = 12
 
 // requestLogChunk is the most rows one INSERT carries: 12 variables a row
 // keeps a statement at 3 072 variables, well under SQLite's limit (32 766
-// since 3.32), while a statement's parse cost is spread over many rows.
-const requestLogChunk = 256
+// since 3.32), while a statement's fixed costs are spread over many rows.
+// 64 to 512 measure alike.
+const (
+	requestLogChunkLog = 8
+	requestLogChunk    = 1 << requestLogChunkLog
+)
 
-// InsertRequestLogs appends rows in one transaction with multi-row INSERTs
-// of up to requestLogChunk rows each: the batching writer's only call. One
-// statement per chunk rather than one per row is what makes a batch cheap
-// for the embedded SQLite, which parses, plans and steps every statement in
-// the server's own CPU budget.
+// logInserter is the request log's own connection, held out of the pool,
+// with its prepared INSERTs: stmts[k] carries 1<<k rows. A batch is
+// written as full chunks plus one statement per binary digit of the rest,
+// so no batch length parses SQL again; parsing and planning a 256-row
+// INSERT cost a fifth of a batch. The statements (about half a megabyte of
+// SQLite memory in all) live exactly as long as the connection, which is
+// why it is not shared through the pool.
+//
+// It speaks to the driver directly (sql.Conn.Raw) with one reused argument
+// slice: through database/sql every chunk also allocated and checked a
+// 3 072-entry []driver.NamedValue, more than half the bytes and about a
+// tenth of the time that remained.
+type logInserter struct {
+	mu    sync.Mutex
+	conn  *sql.Conn // nil until the first batch, and after a bad connection
+	stmts [requestLogChunkLog + 1]driver.Stmt
+	args  []driver.NamedValue
+}
+
+// InsertRequestLogs appends rows in one transaction: the batching writer's
+// only call; calls are serialized. A row costs about 5.4 µs, 460 bytes
+// and 0.1 allocations (BenchmarkInsertRequestLogs: batches of 512 alike
+// rows on a 2-core VM), 7 µs and 2 allocations with the varied rows of
+// BenchmarkInsertRequestLogsMixed. Nearly half of it is the driver binding
+// the twelve values: each string is copied into C memory, bound and later
+// unbound under the connection's mutex. The rest is SQLite's B-trees and
+// indexes, WAL and checkpoints.
 func (s *Store) InsertRequestLogs(ctx context.Context, rows []RequestLog) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		n := min(len(rows), requestLogChunk)
-		args := make([]any, 0, n*requestLogColumns)
-		var q strings.Builder
-		for len(rows) > 0 {
-			chunk := rows[:min(len(rows), requestLogChunk)]
-			rows = rows[len(chunk):]
-			q.Reset()
-			q.WriteString(`INSERT INTO request_logs
-			(vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error) VALUES `)
-			args = args[:0]
-			for i, r := range chunk {
-				if i > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
-				args = append(args, r.VaultID, r.At.UnixMilli(), r.ActorKind, r.ActorID, r.Method, r.Host, r.Path,
-					r.Service, strings.Join(r.Keys, ","), r.Status, r.LatencyMS, r.Error)
+	li := &s.logInserter
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if li.conn == nil {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		li.conn = c
+	}
+	err := li.conn.Raw(func(dc any) error {
+		err := li.insert(ctx, dc, rows)
+		if errors.Is(err, driver.ErrBadConn) {
+			// Raw closes the connection: finalize its statements first.
+			li.closeStmts()
+		}
+		return err
+	})
+	if errors.Is(err, driver.ErrBadConn) {
+		li.conn.Close() // already closed by Raw; the next batch takes a new one
+		li.conn = nil
+	}
+	return err
+}
+
+// insert writes rows in one transaction on the driver connection dc.
+func (li *logInserter) insert(ctx context.Context, dc any, rows []RequestLog) error {
+	tx, err := dc.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return err
+	}
+	if err := li.exec(ctx, dc, rows); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			// A connection left inside a transaction must not be reused.
+			return errors.Join(err, rerr, driver.ErrBadConn)
+		}
+		return err
+	}
+	return tx.Commit()
+}
+
+func (li *logInserter) exec(ctx context.Context, dc any, rows []RequestLog) error {
+	if li.args == nil {
+		li.args = make([]driver.NamedValue, requestLogChunk*requestLogColumns)
+		for i := range li.args {
+			li.args[i].Ordinal = i + 1
+		}
+	}
+	defer func(used []driver.NamedValue) {
+		for i := range used {
+			used[i].Value = nil // drop references for the collector
+		}
+	}(li.args[:min(len(rows), requestLogChunk)*requestLogColumns])
+	var bx rowBoxes
+	for k := requestLogChunkLog; len(rows) > 0; k-- {
+		n := 1 << k
+		if len(rows) < n {
+			continue
+		}
+		st := li.stmts[k]
+		if st == nil {
+			var err error
+			if st, err = dc.(driver.ConnPrepareContext).PrepareContext(ctx, requestLogInsert(n)); err != nil {
+				return err
 			}
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			li.stmts[k] = st
+		}
+		for ; len(rows) >= n; rows = rows[n:] {
+			args := li.args[:n*requestLogColumns]
+			for i := range n {
+				bx.set(args[i*requestLogColumns:], &rows[i])
+			}
+			if _, err := st.(driver.StmtExecContext).ExecContext(ctx, args); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// requestLogInsert is the INSERT of n rows.
+func requestLogInsert(n int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO request_logs
+		(vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	return q.String()
+}
+
+func (li *logInserter) closeStmts() {
+	for k, st := range li.stmts {
+		if st != nil {
+			st.Close()
+			li.stmts[k] = nil
+		}
+	}
+}
+
+// close finalizes the statements and returns the connection to the pool.
+func (li *logInserter) close() {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if li.conn != nil {
+		li.conn.Raw(func(any) error { li.closeStmts(); return nil })
+		li.conn.Close()
+		li.conn = nil
+	}
+}
+
+// rowBoxes turns rows into driver values, boxing each recent value of a
+// column once: a batch repeats its vaults, actors, hosts and statuses row
+// after row, and boxing a string or an integer above 255 allocates.
+type rowBoxes struct {
+	vault, actorKind, actorID, method, host, path, service, errs boxes[string]
+	at, status, latency                                          boxes[int64]
+	keys                                                         keyBoxes
+}
+
+func (b *rowBoxes) set(a []driver.NamedValue, r *RequestLog) {
+	a[0].Value = b.vault.box(r.VaultID)
+	a[1].Value = b.at.box(r.At.UnixMilli())
+	a[2].Value = b.actorKind.box(r.ActorKind)
+	a[3].Value = b.actorID.box(r.ActorID)
+	a[4].Value = b.method.box(r.Method)
+	a[5].Value = b.host.box(r.Host)
+	a[6].Value = b.path.box(r.Path)
+	a[7].Value = b.service.box(r.Service)
+	a[8].Value = b.keys.box(r.Keys)
+	a[9].Value = b.status.box(int64(r.Status))
+	a[10].Value = b.latency.box(r.LatencyMS)
+	a[11].Value = b.errs.box(r.Error)
+}
+
+// boxes remembers the last few distinct values of a column, boxed. Eight
+// hold a vault's or a deployment's handful of hosts, actors and statuses.
+type boxes[T comparable] struct {
+	keys [8]T
+	vals [8]any
+	next int
+}
+
+func (b *boxes[T]) box(v T) any {
+	for i, a := range b.vals {
+		if a != nil && b.keys[i] == v {
+			return a
+		}
+	}
+	a := any(v)
+	i := b.next % len(b.vals)
+	b.keys[i], b.vals[i] = v, a
+	b.next++
+	return a
+}
+
+// keyBoxes is boxes for the key names, stored comma-joined; a hit saves
+// the join as well.
+type keyBoxes struct {
+	keys [8][]string
+	vals [8]any
+	next int
+}
+
+func (b *keyBoxes) box(keys []string) any {
+	for i, a := range b.vals {
+		if a != nil && slices.Equal(b.keys[i], keys) {
+			return a
+		}
+	}
+	a := any(strings.Join(keys, ","))
+	i := b.next % len(b.vals)
+	b.keys[i], b.vals[i] = keys, a
+	b.next++
+	return a
 }
 
 // RequestLogQuery selects a page of one vault's log.

@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,6 +49,62 @@ func TestInsertRequestLogsChunks(t *testing.T) {
 	}
 }
 
+// TestInsertRequestLogsLengths writes batches of lengths that use every
+// prepared INSERT size, from several goroutines at once (the writer's
+// connection is shared), and reads each vault back whole and in order.
+func TestInsertRequestLogsLengths(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	lengths := []int{1, 2, 3, 7, 255, 256, 257, 511, 600}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	vaults := make([]string, 3)
+	for g := range vaults {
+		v, err := s.CreateVault(ctx, fmt.Sprintf("v%d", g), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vaults[g] = v.ID
+		wg.Go(func() {
+			seq := 0
+			for _, n := range lengths {
+				rows := make([]RequestLog, n)
+				for i := range rows {
+					rows[i] = RequestLog{VaultID: v.ID, At: time.UnixMilli(int64(seq)), Path: fmt.Sprintf("/%d", seq),
+						Status: 200 + seq%400, Keys: []string{"K", fmt.Sprint(seq % 3)}}
+					seq++
+				}
+				if err := s.InsertRequestLogs(ctx, rows); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range lengths {
+		total += n
+	}
+	for _, id := range vaults {
+		page, more, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: id, Limit: total})
+		if err != nil || more || len(page) != total {
+			t.Fatalf("%d rows (more %v, %v), want %d", len(page), more, err, total)
+		}
+		for j, r := range page { // newest first
+			seq := total - 1 - j
+			if r.Path != fmt.Sprintf("/%d", seq) || r.At.UnixMilli() != int64(seq) || r.Status != 200+seq%400 ||
+				strings.Join(r.Keys, ",") != fmt.Sprintf("K,%d", seq%3) || r.Method != "" || r.Error != "" {
+				t.Fatalf("row %d of vault %s: %+v", seq, id, r)
+			}
+		}
+	}
+}
+
 // BenchmarkInsertRequestLogs is the request-log writer's cost per row for
 // a batch of 512.
 func BenchmarkInsertRequestLogs(b *testing.B) {
@@ -68,4 +127,69 @@ func BenchmarkInsertRequestLogs(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkInsertRequestLogsMixed is BenchmarkInsertRequestLogs with rows
+// that vary the way a busy proxy's do: a few vaults, actors and hosts,
+// distinct paths, spread statuses and latencies, start times out of order,
+// fresh key slices, an occasional error; and the writer's timeout context.
+func BenchmarkInsertRequestLogsMixed(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	s, err := Open(ctx, b.TempDir()+"/"+FileName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rows := mixedLogs(s, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.InsertRequestLogs(ctx, rows); err != nil {
+			b.Fatal(err)
+		}
+		for i := range rows { // the next batch is later, as the next batch of real traffic is
+			rows[i].At = rows[i].At.Add(time.Second)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
+
+// mixedLogs returns n rows over two new vaults, the same rows every call.
+func mixedLogs(s *Store, n int) []RequestLog {
+	ctx := context.Background()
+	v1, _ := s.CreateVault(ctx, "shop", nil, nil)
+	v2, _ := s.CreateVault(ctx, "ops", nil, nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	services := []struct{ host, service, keys string }{
+		{"api.stripe.com", "stripe", "STRIPE_KEY"}, {"api.github.com", "github", "GITHUB_TOKEN"},
+		{"api.openai.com", "openai", "OPENAI_API_KEY,OPENAI_ORG"}, {"hooks.slack.com", "slack", "SLACK_WEBHOOK"},
+		{"example.org", "", ""},
+	}
+	statuses := []int{200, 200, 200, 200, 200, 201, 204, 301, 400, 404, 429, 500, 502}
+	start := time.UnixMilli(1_700_000_000_000)
+	rows := make([]RequestLog, n)
+	for i := range rows {
+		sv := services[rng.IntN(len(services))]
+		lat := time.Duration(rng.ExpFloat64() * float64(80*time.Millisecond))
+		r := RequestLog{VaultID: v1.ID, At: start.Add(time.Duration(i)*300*time.Microsecond - lat), ActorKind: "agent",
+			ActorID: pick("7c0e9a52-1d2b-4c1e-9f4a-0a1b2c3d4e5f", "0f9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c", "codex"),
+			Method:  pick("GET", "GET", "GET", "POST", "PUT", "DELETE"), Host: sv.host, Service: sv.service,
+			Path:   fmt.Sprintf("/v1/%s/%d", pick("charges", "customers", "repos", "chat/completions"), rng.Uint32()),
+			Status: statuses[rng.IntN(len(statuses))], LatencyMS: lat.Milliseconds()}
+		if rng.IntN(4) == 0 {
+			r.VaultID = v2.ID
+		}
+		if rng.IntN(10) == 0 {
+			r.ActorKind, r.ActorID = "user", "alice@example.com"
+		}
+		if sv.keys != "" {
+			r.Keys = strings.Split(sv.keys, ",")
+		}
+		if rng.IntN(50) == 0 {
+			r.Status, r.Error = 502, "upstream_unreachable"
+		}
+		rows[i] = r
+	}
+	return rows
 }

@@ -35,6 +35,8 @@ var migrations embed.FS
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+
+	logInserter logInserter
 }
 
 // FileName is the database file inside the data directory.
@@ -72,7 +74,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.logInserter.close()
+	return s.db.Close()
+}
 
 // Path-independent helpers for tests and tools.
 
