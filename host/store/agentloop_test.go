@@ -233,3 +233,37 @@ func TestPruneRequestLogs(t *testing.T) {
 		t.Fatalf("newest kept row is %s", page[0].Path)
 	}
 }
+
+// TestPruneRequestLogsByAgeOutOfOrder: at is when a request started, so a
+// long request's row is written after younger rows. Age retention goes by
+// at alone, whatever the order of ids.
+func TestPruneRequestLogsByAgeOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	v, _ := s.CreateVault(ctx, "shop", nil, nil)
+	now := time.Now()
+	old, young := now.Add(-8*24*time.Hour), now.Add(-time.Hour)
+	var rows []RequestLog
+	for i, at := range []time.Time{old, young, old, young, young, old, young} {
+		rows = append(rows, RequestLog{VaultID: v.ID, At: at, Path: fmt.Sprintf("/%d", i)})
+	}
+	if err := s.InsertRequestLogs(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneRequestLogs(ctx, now.Add(-7*24*time.Hour), 100)
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d, %v; want 3", n, err)
+	}
+	page, _, _ := s.RequestLogs(ctx, RequestLogQuery{VaultID: v.ID, Limit: 10})
+	var kept []string
+	for _, r := range page {
+		kept = append(kept, r.Path)
+	}
+	if fmt.Sprint(kept) != "[/6 /4 /3 /1]" {
+		t.Fatalf("kept %v, want the young rows /6 /4 /3 /1", kept)
+	}
+	// Nothing older left: a second run deletes nothing.
+	if n, err := s.PruneRequestLogs(ctx, now.Add(-7*24*time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("second prune %d, %v", n, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +103,54 @@ func TestInsertRequestLogsLengths(t *testing.T) {
 				t.Fatalf("row %d of vault %s: %+v", seq, id, r)
 			}
 		}
+	}
+}
+
+// TestRequestLogsAtIndexMigration upgrades a database that has rows and
+// the index on at (as migrations 0001-0003 left it): the rows stay, the
+// index goes, cursors taken before the upgrade page on, and new ids
+// continue after the old ones.
+func TestRequestLogsAtIndexMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.CreateVault(ctx, "shop", nil, nil)
+	seedLogs(t, s, v.ID, 300, time.Now())
+	for _, q := range []string{`CREATE INDEX request_logs_at ON request_logs(at)`, `DELETE FROM schema_migrations WHERE version = 4`} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: v.ID, Limit: 100})
+	if err != nil || len(before) != 100 {
+		t.Fatalf("%d rows, %v", len(before), err)
+	}
+	newest := before[0].ID
+	s.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'request_logs_at'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("index still there (%d, %v)", n, err)
+	}
+	if got, _ := s.CountRequestLogs(ctx, v.ID); got != 300 {
+		t.Fatalf("%d rows after the upgrade, want 300", got)
+	}
+	page, more, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: v.ID, Before: before[len(before)-1].ID, Limit: 100})
+	if err != nil || !more || len(page) != 100 || page[0].ID != before[len(before)-1].ID-1 {
+		t.Fatalf("next page: %d rows, more %v, %v", len(page), more, err)
+	}
+	seedLogs(t, s, v.ID, 5, time.Now())
+	tail, more, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: v.ID, After: newest, Limit: 10})
+	if err != nil || more || len(tail) != 5 || tail[len(tail)-1].ID != newest+1 {
+		t.Fatalf("tail after the upgrade: %d rows, more %v, %v", len(tail), more, err)
 	}
 }
 
