@@ -47,9 +47,13 @@ func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 	if announced > 0 {
 		resp.Header["Trailer"] = []string{strings.Join(slices.Sorted(maps.Keys(resp.Trailer)), ", ")}
 	}
-	h := w.Header()
-	for k, v := range resp.Header {
-		h[k] = v // the values are the client's now; nothing else holds them
+	// The upstream's header map becomes the client's: the connection
+	// loop's response adopts it whole; another writer gets the values.
+	if a, ok := w.ResponseWriter.(headerAdopter); !ok || !a.adoptHeader(resp.Header) {
+		h := w.Header()
+		for k, v := range resp.Header {
+			h[k] = v
+		}
 	}
 	w.WriteHeader(resp.StatusCode)
 
@@ -84,6 +88,11 @@ func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 			h[k] = v
 		}
 	}
+}
+
+// headerAdopter is a ResponseWriter that can take a header map as its own.
+type headerAdopter interface {
+	adoptHeader(http.Header) bool
 }
 
 // eventStream reports whether a response is server-sent events.

@@ -341,7 +341,7 @@ func closeAfter(req *http.Request) bool {
 // serveRequest runs handler on req and finishes the response; keep reports
 // whether the connection can carry another request.
 func (c *serverConn) serveRequest(req *http.Request, handler http.HandlerFunc) (w *response, keep bool) {
-	w = &response{c: c, req: req, header: make(http.Header, 8), contentLength: -1,
+	w = &response{c: c, req: req, contentLength: -1,
 		head: req.Method == http.MethodHead, closeAfter: closeAfter(req)}
 	var body *requestBody
 	if req.Body == http.NoBody {
@@ -654,7 +654,24 @@ type response struct {
 	state reqState // the proxy's per-request state, allocated with the response
 }
 
-func (w *response) Header() http.Header { return w.header }
+// Header returns the response's header map, made on first use: a relayed
+// response adopts the upstream's instead (adoptHeader).
+func (w *response) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header, 8)
+	}
+	return w.header
+}
+
+// adoptHeader makes h the response's header map, when the handler has set
+// no header of its own yet.
+func (w *response) adoptHeader(h http.Header) bool {
+	if w.header != nil || w.wroteHeader {
+		return false
+	}
+	w.header = h
+	return true
+}
 
 // WriteHeader sends an informational (1xx) status at once; a final one
 // is written to the buffer with the headers, framed as described above.
@@ -668,12 +685,12 @@ func (w *response) WriteHeader(code int) {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
 	if code < 200 && code != http.StatusSwitchingProtocols {
-		w.writeStatus(code, w.header)
+		w.writeStatus(code, w.Header())
 		w.flush()
 		return
 	}
 	w.status, w.wroteHeader = code, true
-	h := w.header
+	h := w.Header()
 	if code < 200 || code == http.StatusNoContent || code == http.StatusNotModified || w.head {
 		w.bodyless = true
 	}
@@ -847,7 +864,7 @@ func (w *response) finish() {
 	}
 	if !w.wroteHeader {
 		if _, ok := w.header["Content-Length"]; !ok {
-			w.header.Set("Content-Length", "0")
+			w.Header().Set("Content-Length", "0")
 		}
 		w.WriteHeader(http.StatusOK)
 	}
