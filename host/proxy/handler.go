@@ -311,7 +311,8 @@ func (p *Proxy) injectError(fail func(int, errorBody), err error, pr *Principal)
 }
 
 // modifyResponse strips Set-Cookie unless the service allows it and applies
-// the response cap. Hop-by-hop headers are removed by the ReverseProxy.
+// the response cap. Hop-by-hop headers are removed by the relay or the
+// ReverseProxy.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	st, _ := resp.Request.Context().Value(stateKey{}).(*reqState)
 	max := p.cfg.MaxResponseBody

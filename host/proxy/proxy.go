@@ -1,10 +1,12 @@
 // Package proxy is the listener on port 14322: an absolute-form HTTP forward
 // proxy and a CONNECT endpoint that intercepts TLS with a leaf certificate
-// for the requested host. Every request is authenticated, matched to one of
-// the vault's services by host/broker, given its credentials and forwarded
-// over pooled keep-alive connections (upstream.go, with http.Transport for
-// upgrades and large uploads) that dial through an injected (private-range
-// guarded) dialer.
+// for the requested host. Client connections, on the port and inside
+// tunnels, are served by the package's own HTTP/1.1 loop (serve.go). Every
+// request is authenticated, matched to one of the vault's services by
+// host/broker, given its credentials and forwarded (relay.go) over pooled
+// keep-alive connections (upstream.go; http.Transport and the
+// ReverseProxy for upgrades and large uploads) that dial through an
+// injected (private-range guarded) dialer.
 //
 // The hot path does no database writes and never calls into WebAssembly: it
 // reads the vault's services and credentials through the interfaces below,

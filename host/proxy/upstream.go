@@ -30,7 +30,7 @@ const idleCheckAfter = 100 * time.Millisecond
 // every request and response between them and the caller; on a small
 // machine those wakeups cost more than the proxy's own work. Here the
 // caller writes the request, reads the response headers and returns; the
-// body is read by the ReverseProxy straight from the connection, which
+// body is read by the relay straight from the connection, which
 // goes back to the pool at the body's end.
 //
 // Requests that need the concurrency (websocket upgrades, Expect:
