@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,14 +15,6 @@ import (
 // masterPasswordEnv is read once and then removed from the environment, so
 // no child process or crash dump inherits it.
 const masterPasswordEnv = "AGENT_VAULT_MASTER_PASSWORD"
-
-// serverGCPercent is the server's GOGC unless the environment sets one.
-// Its live heap is a few MiB, so at Go's default of 100 the runtime's
-// 4 MiB minimum heap goal means a collection every 2 MiB or so allocated:
-// under proxy load several a second, each one a tail-latency event on a
-// small machine shared with the agent. 200 collects a third as often for
-// a few MiB more resident memory.
-const serverGCPercent = 200
 
 type serverCmd struct {
 	Host               string        `default:"127.0.0.1" env:"AGENT_VAULT_HOST" help:"Address to listen on."`
@@ -53,9 +44,6 @@ func (c *serverCmd) Run(e *env) error {
 	password, err := masterPassword(e, c.PasswordStdin)
 	if err != nil {
 		return err
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serverGCPercent)
 	}
 	return server.Run(e.Ctx, server.Config{
 		Host:               c.Host,
