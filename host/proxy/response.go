@@ -101,7 +101,8 @@ type response struct {
 	trailers      []string // names the handler announced in Trailer
 	closeAfter    bool
 	hijacked      bool
-	err           error // the first write error; the connection is done
+	err           error    // the first write error; the connection is done
+	chunkSize     [16]byte // room for a chunk's hexadecimal size
 
 	state reqState // the proxy's per-request state, allocated with the response
 }
@@ -247,7 +248,7 @@ func (w *response) Write(b []byte) (int, error) {
 	}
 	bw := w.c.bw
 	if w.chunked {
-		bw.WriteString(strconv.FormatInt(int64(len(b)), 16))
+		bw.Write(strconv.AppendInt(w.chunkSize[:0], int64(len(b)), 16)) //nolint:errcheck // checked below
 		bw.WriteString("\r\n")
 	}
 	bw.Write(b) //nolint:errcheck // checked below
