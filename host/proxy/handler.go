@@ -394,12 +394,18 @@ var hopHeaders = []string{
 // injection, so a client cannot name an injected header in Connection and
 // have it stripped later. An upgrade (websocket) survives as
 // "Connection: Upgrade" plus its Upgrade header.
-func stripHopHeaders(h http.Header) {
+func stripHopHeaders(h http.Header) { removeHopHeaders(h, true) }
+
+// removeHopHeaders removes the hop-by-hop headers and those the Connection
+// header names (RFC 9110 §7.6.1), from a request before injection and from
+// a response the relay passes on. With keepUpgrade an upgrade survives as
+// "Connection: Upgrade" plus its Upgrade header.
+func removeHopHeaders(h http.Header, keepUpgrade bool) {
 	upgrade := ""
 	for _, v := range h["Connection"] {
 		for tok := range strings.SplitSeq(v, ",") {
 			tok = strings.TrimSpace(tok)
-			if strings.EqualFold(tok, "upgrade") {
+			if keepUpgrade && strings.EqualFold(tok, "upgrade") {
 				upgrade = h.Get("Upgrade")
 				continue
 			}

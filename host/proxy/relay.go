@@ -42,7 +42,7 @@ func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 		p.upstreamError(w, r, err)
 		return
 	}
-	dropHopHeaders(resp.Header)
+	removeHopHeaders(resp.Header, false)
 	announced := len(resp.Trailer)
 	if announced > 0 {
 		resp.Header["Trailer"] = []string{strings.Join(slices.Sorted(maps.Keys(resp.Trailer)), ", ")}
@@ -97,23 +97,15 @@ type headerAdopter interface {
 
 // eventStream reports whether a response is server-sent events.
 func eventStream(h http.Header) bool {
-	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	return ct == "text/event-stream"
-}
-
-// dropHopHeaders removes a response's hop-by-hop headers and those its
-// Connection header names (RFC 9110 §7.6.1).
-func dropHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			if tok = textproto.TrimString(tok); tok != "" {
-				h.Del(tok)
-			}
-		}
+	// Most responses are not: skip parsing (which allocates) unless the
+	// type starts as an event stream's does.
+	const sse = "text/event-stream"
+	v := strings.TrimSpace(h.Get("Content-Type"))
+	if len(v) < len(sse) || !strings.EqualFold(v[:len(sse)], sse) {
+		return false
 	}
-	for _, name := range hopHeaders {
-		delete(h, name)
-	}
+	ct, _, _ := mime.ParseMediaType(v)
+	return ct == sse
 }
 
 // informational passes a 1xx response on to the client: through the

@@ -309,6 +309,9 @@ func checkRequest(req *http.Request, hostLines int) error {
 	case hostLines == 0 && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect:
 		return badRequest("missing required Host header")
 	}
+	// net/textproto checks header bytes too, but lets a name with a space
+	// before its colon through ("Content-Length : 5"), which another hop
+	// may read as Content-Length: a smuggling vector.
 	for name, values := range req.Header {
 		if !httpguts.ValidHeaderFieldName(name) {
 			return badRequest("invalid header name")
