@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"encoding/base64"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 
@@ -199,7 +198,7 @@ func appendHTTPRequest(b []byte, r abi.HTTPRequest) []byte {
 	if len(r.Header) > 0 {
 		o.key("header")
 		o.b = append(o.b, '{')
-		for i, k := range sortedKeys(r.Header) {
+		for i, k := range sdkjson.SortedKeys(r.Header) {
 			if i > 0 {
 				o.b = append(o.b, ',')
 			}
@@ -450,13 +449,4 @@ func decodeHTTPResponseValue(r *sdkjson.Reader, resp *abi.HTTPResponse) error {
 		}
 		return err
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -9,10 +9,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"strconv"
 
 	"github.com/agent-vault/agent-vault/sdk"
+	"github.com/agent-vault/agent-vault/sdk/sdkjson"
 )
 
 func main() {}
@@ -53,12 +53,7 @@ func (builtin) ValidateWrite(_ context.Context, _ sdk.Request, secrets map[strin
 	if len(secrets) > maxWriteKeys {
 		return &sdk.Error{Code: sdk.CodeInvalidCredKey, Message: "a write may set at most " + strconv.Itoa(maxWriteKeys) + " credentials, got " + strconv.Itoa(len(secrets))}
 	}
-	keys := make([]string, 0, len(secrets))
-	for k := range secrets {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sdkjson.SortedKeys(secrets) {
 		if err := sdk.CheckKey(k); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,13 +240,8 @@ func leaseValues(name string, data map[string]string) map[string]string {
 		sdk.Log(sdk.LevelWarn, "dynamic secret name cannot be a key prefix; no keys", "secret", name)
 		return out
 	}
-	fields := make([]string, 0, len(data))
-	for f := range data {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
 	var dropped []string
-	for _, f := range fields {
+	for _, f := range sdkjson.SortedKeys(data) {
 		part, ok := keyPart(f)
 		key := prefix + "_" + part
 		if _, dup := out[key]; !ok || dup {

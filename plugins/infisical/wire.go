@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"math"
-	"sort"
 	"strconv"
 	"time"
 
@@ -202,13 +201,8 @@ func appendCanonical(dst []byte, r *sdkjson.Reader) ([]byte, error) {
 			m[sdkjson.Text(key)] = v
 			return err
 		})
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		dst = append(dst, '{')
-		for i, k := range keys {
+		for i, k := range sdkjson.SortedKeys(m) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -227,13 +221,8 @@ func appendCanonical(dst []byte, r *sdkjson.Reader) ([]byte, error) {
 // jsonObject writes a request body: an object of string, bool and null
 // members, keys sorted as json.Marshal sorts a map's.
 func jsonObject(m map[string]any) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	b := []byte{'{'}
-	for i, k := range keys {
+	for i, k := range sdkjson.SortedKeys(m) {
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -103,13 +103,8 @@ func AppendStringMap(dst []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(dst, "null"...)
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i, k := range SortedKeys(m) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -118,6 +113,18 @@ func AppendStringMap(dst []byte, m map[string]string) []byte {
 		dst = AppendString(dst, m[k])
 	}
 	return append(dst, '}')
+}
+
+// SortedKeys returns m's keys in the order json.Marshal writes a map's
+// members. Guests use it rather than slices.Sorted(maps.Keys(m)), which
+// links the maps and iter packages into every plugin.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // ErrInvalid is returned by AppendRaw for bytes that are not one JSON
