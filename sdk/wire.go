@@ -96,6 +96,20 @@ func (o *object) stringMap(k string, v map[string]string, omitempty bool) {
 
 func (o *object) close() []byte { return append(o.b, '}') }
 
+// objects writes an array of n objects, each filled by fill.
+func (o *object) objects(n int, fill func(i int, e *object)) {
+	o.b = append(o.b, '[')
+	for i := range n {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		e := openObject(o.b)
+		fill(i, &e)
+		o.b = e.close()
+	}
+	o.b = append(o.b, ']')
+}
+
 func appendStringSlice(b []byte, s []string) []byte {
 	if s == nil {
 		return append(b, "null"...)
@@ -126,20 +140,14 @@ func appendManifest(b []byte, m abi.Manifest) ([]byte, error) {
 	}
 	if len(m.Env) > 0 {
 		o.key("env")
-		o.b = append(o.b, '[')
-		for i, e := range m.Env {
-			if i > 0 {
-				o.b = append(o.b, ',')
-			}
-			v := openObject(o.b)
+		o.objects(len(m.Env), func(i int, v *object) {
+			e := &m.Env[i]
 			v.str("name", e.Name, false)
 			v.true("required", e.Required)
 			v.str("description", e.Description, true)
 			v.str("default", e.Default, true)
 			v.true("file", e.File)
-			o.b = v.close()
-		}
-		o.b = append(o.b, ']')
+		})
 	}
 	o.strings("http_origins", m.HTTPOrigins, true)
 	o.str("http_origins_env", m.HTTPOriginsEnv, true)
@@ -164,20 +172,14 @@ func appendResult(b []byte, v any) []byte {
 			o.b = append(o.b, "null"...)
 			return o.close()
 		}
-		o.b = append(o.b, '[')
-		for i, s := range v.Secrets {
-			if i > 0 {
-				o.b = append(o.b, ',')
-			}
-			d := openObject(o.b)
+		o.objects(len(v.Secrets), func(i int, d *object) {
+			s := &v.Secrets[i]
 			d.str("name", s.Name, false)
 			d.str("description", s.Description, true)
 			d.strings("fields", s.Fields, false)
 			d.int("ttl_seconds", s.TTLSeconds, true)
 			d.true("renewable", s.Renewable)
-			o.b = d.close()
-		}
-		o.b = append(o.b, ']')
+		})
 		return o.close()
 	case abi.Lease:
 		o := openObject(b)
