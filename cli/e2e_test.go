@@ -82,6 +82,13 @@ func startServerWith(t *testing.T, dataDir string, flags []string, env ...string
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"server", "--data-dir", dataDir, "--port", "0"}, flags...)...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
+	return startServerCmd(t, cmd)
+}
+
+// startServerCmd starts a prepared `agent-vault server` command and waits
+// until it serves.
+func startServerCmd(t *testing.T, cmd *exec.Cmd) *runningServer {
+	t.Helper()
 	pr, pw := io.Pipe()
 	s := &runningServer{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = pw

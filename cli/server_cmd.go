@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bufio"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,8 +10,9 @@ import (
 	"github.com/agent-vault/agent-vault/host/server"
 )
 
-// masterPasswordEnv is read once and then removed from the environment, so
-// no child process or crash dump inherits it.
+// masterPasswordEnv is read once; the server then re-executes itself
+// without it (server_password.go), so the process's environment block,
+// children and crash dumps never hold it.
 const masterPasswordEnv = "AGENT_VAULT_MASTER_PASSWORD"
 
 type serverCmd struct {
@@ -23,6 +22,8 @@ type serverCmd struct {
 	DataDir            string        `default:"~/.agent-vault" env:"AGENT_VAULT_DATA_DIR" type:"path" help:"Directory holding the database and caches."`
 	LogLevel           string        `default:"info" enum:"debug,info,warn,error" env:"AGENT_VAULT_LOG_LEVEL" help:"Least severe log level written (debug, info, warn, error)."`
 	PasswordStdin      bool          `help:"Read the master password from the first line of standard input instead of AGENT_VAULT_MASTER_PASSWORD."`
+	PasswordFile       string        `name:"password-file" env:"AGENT_VAULT_MASTER_PASSWORD_FILE" type:"path" help:"Read the master password from this file (its first line)."`
+	PasswordFD         int           `name:"password-fd" default:"-1" hidden:"" help:"Read the master password from this inherited file descriptor (used when the server re-executes itself)."`
 	AllowPrivateRanges bool          `env:"AGENT_VAULT_ALLOW_PRIVATE_RANGES" help:"Let services and upstreams use private, loopback and link-local addresses."`
 	PluginDir          string        `name:"plugin-dir" env:"AGENT_VAULT_PLUGIN_DIR" type:"path" help:"Directory of third-party credential-store plugins (*.wasm)."`
 	PluginIdleRelease  time.Duration `name:"plugin-idle-release" default:"2m" env:"AGENT_VAULT_PLUGIN_IDLE_RELEASE" help:"Free a store plugin's compiled code after it has been idle this long; the next use reloads it from the cache (0 keeps plugins loaded)."`
@@ -41,7 +42,7 @@ func (c *serverCmd) Run(e *env) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
-	password, err := masterPassword(e, c.PasswordStdin)
+	password, err := c.masterPassword(e, log)
 	if err != nil {
 		return err
 	}
@@ -57,21 +58,6 @@ func (c *serverCmd) Run(e *env) error {
 		PluginIdleRelease:  c.PluginIdleRelease,
 		Logger:             log,
 	})
-}
-
-// masterPassword reads the master password from stdin (when asked) or the
-// environment, and removes it from the environment either way.
-func masterPassword(e *env, fromStdin bool) (string, error) {
-	pw := os.Getenv(masterPasswordEnv)
-	os.Unsetenv(masterPasswordEnv)
-	if fromStdin {
-		line, err := bufio.NewReader(e.Stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return "", fmt.Errorf("reading the master password from standard input: %w", err)
-		}
-		pw = strings.TrimRight(line, "\r\n")
-	}
-	return pw, nil
 }
 
 // expandHome turns a leading ~ into the home directory (kong's path type
