@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -74,7 +75,11 @@ func (s *server) registerExplain(api huma.API) {
 			b := &out.Body
 			b.Method, b.Host, b.Port, b.Path = in.Method, host, port, path
 			b.UnmatchedHostPolicy, b.Credentials = c.Vault.UnmatchedHostPolicy, []ExplainedKey{}
-			i := broker.Match(svcs, host, port, path)
+			i, _, err := broker.Match(svcs, host, port, path)
+			if de := (*domain.Error)(nil); errors.As(err, &de) {
+				b.Decision, b.Code, b.Reason = decisionRefuse, de.Code, de.Message+" (400)"
+				return out, nil
+			}
 			if i < 0 {
 				if c.Vault.UnmatchedHostPolicy == domain.PolicyDeny {
 					b.Decision, b.Code = decisionRefuse, domain.CodeHostNotAllowed
@@ -141,7 +146,7 @@ func explainTarget(raw string) (host, port, path string, err error) {
 	if err != nil {
 		return "", "", "", domain.FieldError(domain.CodeInvalidInput, "url", "url has no usable host: %v", err)
 	}
-	path = u.Path
+	path = u.EscapedPath() // the proxy matches the path as sent
 	if path == "" {
 		path = "/"
 	}

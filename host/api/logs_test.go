@@ -156,6 +156,7 @@ func TestExplain(t *testing.T) {
 		{Name: "github", Host: "api.github.com", Auth: domain.Auth{Type: "bearer", Token: "GITHUB_TOKEN"}},
 		{Name: "stripe", Host: "api.stripe.com", Auth: domain.Auth{Type: "basic", Username: "STRIPE_USER", Password: "STRIPE_PASS"}},
 		{Name: "off", Host: "off.example.com", Enabled: &disabled, Auth: domain.Auth{Type: "passthrough"}},
+		{Name: "scoped", Host: "api.example.test/v1/*", Auth: domain.Auth{Type: "bearer", Token: "GITHUB_TOKEN"}},
 	} {
 		b, _ := json.Marshal(svc)
 		rows = append(rows, store.ServiceRow{Name: svc.Name, Spec: b})
@@ -174,6 +175,8 @@ func TestExplain(t *testing.T) {
 			`{"method":"GET","host":"api.stripe.com","port":"443","path":"/v1/charges","decision":"refuse","code":"credential_not_found","reason":"service \"stripe\" matches but the vault holds no credential \"STRIPE_PASS\" (502)","service":{"name":"stripe","host":"api.stripe.com","enabled":true,"auth_type":"basic"},"credentials":[{"key":"STRIPE_USER","source":"dynamic"},{"key":"STRIPE_PASS","source":"missing"}],"unmatched_host_policy":"deny"}`},
 		{"disabled", "http://off.example.com:8080/",
 			`{"method":"GET","host":"off.example.com","port":"8080","path":"/","decision":"refuse","code":"service_disabled","reason":"service \"off\" matches but is disabled (403)","service":{"name":"off","host":"off.example.com","enabled":false,"auth_type":"passthrough"},"credentials":[],"unmatched_host_policy":"deny"}`},
+		{"ambiguous-path", "https://api.example.test/v1%2Fadmin",
+			`{"method":"GET","host":"api.example.test","port":"443","path":"/v1%2Fadmin","decision":"refuse","code":"ambiguous_path","reason":"the path \"/v1%2Fadmin\" is ambiguous for service \"scoped\", which covers only part of this host: an encoded character (such as %2F) decides whether it is under the service's path; no credential is attached. Send the path in plain form (400)","credentials":[],"unmatched_host_policy":"deny"}`},
 		{"deny-unmatched", "https://unknown.example.com",
 			`{"method":"GET","host":"unknown.example.com","port":"443","path":"/","decision":"refuse","code":"host_not_allowed","reason":"no service of vault \"shop\" matches unknown.example.com:443/ and the vault refuses other hosts (403; the agent gets a proposal_hint)","credentials":[],"unmatched_host_policy":"deny"}`},
 	}

@@ -21,9 +21,9 @@ func BenchmarkMatchInject(b *testing.B) {
 	lookup := func(string) (string, error) { return "sk_live_x", nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		i := Match(list, "api.stripe.com", "443", "/v1/charges")
-		if i != 49 {
-			b.Fatal(i)
+		i, _, err := Match(list, "api.stripe.com", "443", "/v1/charges")
+		if i != 49 || err != nil {
+			b.Fatal(i, err)
 		}
 		if err := Inject(r, &list[i], lookup, 0); err != nil {
 			b.Fatal(err)

@@ -15,8 +15,15 @@ import (
 )
 
 // Match returns the index of the service that governs a request to host,
-// port and path, or -1. host is lower-case without IPv6 brackets (see
-// SplitTarget); path is the decoded URL path.
+// port and escapedPath (the path as it came on the wire, URL.EscapedPath),
+// or -1, and the canonical escaped path to forward (see path.go): the
+// caller sends exactly the form that was matched. host is lower-case
+// without IPv6 brackets (see SplitTarget).
+//
+// When the host has a path-scoped service and the path is ambiguous
+// (";" parameters, double encoding, a backslash, dot segments, or an
+// encoded character that decides whether the path is under the service's
+// prefix), Match returns a *domain.Error with CodeAmbiguousPath instead.
 //
 // Precedence: an exact host beats a wildcard; a port-specific pattern beats
 // an any-port one; a longer literal path beats a shorter one (an exact path
@@ -24,50 +31,92 @@ import (
 // services take part, so the caller can answer service_disabled instead of
 // silently applying the unmatched-host policy. Services whose host does not
 // parse are skipped (ValidateServices keeps them out).
-func Match(services []domain.Service, host, port, path string) int {
-	return NewMatcher(services).Match(host, port, path)
+func Match(services []domain.Service, host, port, escapedPath string) (int, string, error) {
+	return NewMatcher(services).Match(host, port, escapedPath)
 }
 
 // Matcher is Match over services whose host patterns were parsed once: the
 // proxy keeps one per vault and matches every request against it.
 type Matcher struct {
-	patterns []domain.HostPattern
-	valid    []bool // false for a pattern that does not parse
+	entries []matchEntry // in declaration order
+}
+
+type matchEntry struct {
+	pattern domain.HostPattern // Path in canonical escaped form
+	plain   string             // the pattern's path as written
+	name    string
+	valid   bool // false for a pattern that does not parse
 }
 
 // NewMatcher parses the services' host patterns, in declaration order.
 func NewMatcher(services []domain.Service) *Matcher {
-	m := &Matcher{patterns: make([]domain.HostPattern, len(services)), valid: make([]bool, len(services))}
+	m := &Matcher{entries: make([]matchEntry, len(services))}
 	for i := range services {
 		p, err := domain.ParseHostPattern(services[i].Host)
-		m.patterns[i], m.valid[i] = p, err == nil
+		e := &m.entries[i]
+		e.plain, e.name, e.valid = p.Path, services[i].Name, err == nil
+		p.Path, _ = canonicalPath(p.Path) // a pattern's path has no '%' to get wrong
+		e.pattern = p
 	}
 	return m
 }
 
 // Match is Match for the services the Matcher was made from.
-func (m *Matcher) Match(host, port, path string) int {
+func (m *Matcher) Match(host, port, escapedPath string) (int, string, error) {
+	canon, wellFormed := canonicalPath(escapedPath)
+	if !wellFormed {
+		canon = escapedPath
+	}
 	best, bestRank := -1, rank{}
-	dots := hasDotSegment(path)
-	for i := range m.patterns {
-		if !m.valid[i] {
+	checked, decoded := false, ""
+	for i := range m.entries {
+		e := &m.entries[i]
+		if !e.valid {
 			continue
 		}
-		p := &m.patterns[i]
-		// "/v1/../admin" must not borrow the credential of a /v1/ service:
-		// the upstream may resolve the dots after we matched.
-		if dots && p.Path != "" {
-			continue
-		}
-		if !p.Matches(host, port, path) {
-			continue
+		p := &e.pattern
+		if p.Path == "" {
+			if !p.Matches(host, port, "") {
+				continue
+			}
+		} else {
+			anyPath := *p
+			anyPath.Path = ""
+			if !anyPath.Matches(host, port, "") {
+				continue
+			}
+			if !checked {
+				checked = true
+				why := "it has a malformed %-escape"
+				if wellFormed {
+					why = ambiguousPath(canon)
+				}
+				if why != "" {
+					return -1, "", ambiguous(escapedPath, e.name, why)
+				}
+				decoded = decodedPath(canon)
+			}
+			inCanon := p.Matches(host, port, canon)
+			plain := *p
+			plain.Path = e.plain
+			if plain.Matches(host, port, decoded) != inCanon {
+				return -1, "", ambiguous(escapedPath, e.name, "an encoded character (such as %2F) decides whether it is under the service's path")
+			}
+			if !inCanon {
+				continue
+			}
 		}
 		r := rank{exactHost: !p.Wildcard, port: p.Port != "", pathLen: len(p.Path), exactPath: p.Path != "" && !p.Prefix}
 		if best < 0 || r.beats(bestRank) {
 			best, bestRank = i, r
 		}
 	}
-	return best
+	return best, canon, nil
+}
+
+func ambiguous(path, service, why string) error {
+	return domain.Errorf(domain.CodeAmbiguousPath,
+		"the path %q is ambiguous for service %q, which covers only part of this host: %s; no credential is attached. Send the path in plain form", path, service, why)
 }
 
 type rank struct {
@@ -90,23 +139,6 @@ func (a rank) beats(b rank) bool {
 		return a.exactPath
 	}
 	return false // declaration order: the earlier service keeps its place
-}
-
-func hasDotSegment(path string) bool {
-	for rest := path; ; {
-		seg := rest
-		slash := strings.IndexByte(rest, '/')
-		if slash >= 0 {
-			seg, rest = rest[:slash], rest[slash+1:]
-		}
-		if seg == "." || seg == ".." {
-			return true
-		}
-		if slash < 0 {
-			break
-		}
-	}
-	return strings.IndexByte(path, '\\') >= 0
 }
 
 // ErrBadTarget is returned by SplitTarget for an unusable authority.

@@ -19,6 +19,11 @@ const (
 	// CodeCredentialUnusable: a credential value cannot be placed where the
 	// service puts it (a CR or LF headed for a header).
 	CodeCredentialUnusable = "credential_unusable"
+	// CodeAmbiguousPath: the request's raw path could mean a different
+	// path to the upstream than to the matcher (encoded slash, ";"
+	// parameters, double encoding, dot segments) and the host has a
+	// path-scoped service, so no credential is attached to it.
+	CodeAmbiguousPath = "ambiguous_path"
 )
 
 // AuthType says how a service attaches its credential.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -212,7 +213,17 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 	if m == nil {
 		m = broker.NewMatcher(vc.Services)
 	}
-	if i := m.Match(host, port, r.URL.Path); i >= 0 {
+	i, canon, err := m.Match(host, port, r.URL.EscapedPath())
+	if de := (*domain.Error)(nil); errors.As(err, &de) {
+		fail(http.StatusBadRequest, errorBody{Error: de.Code, Message: de.Message})
+		return
+	}
+	if i >= 0 {
+		if canon != r.URL.EscapedPath() {
+			// Forward the form that was matched, not the one the client sent.
+			r.URL.RawPath = canon
+			r.URL.Path, _ = url.PathUnescape(canon) // canonical escapes are well formed
+		}
 		svc := &vc.Services[i]
 		st.ev.Service = svc.Name
 		if !svc.IsEnabled() {
