@@ -27,12 +27,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// guest reads a WAT test guest built by `make testdata`.
+// guest reads a WAT test guest: the committed .wasm beside its .wat.
 func guest(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
 	if err != nil {
-		t.Fatalf("test guest %s: %v (run `make testdata`; it needs wabt's wat2wasm)", name, err)
+		t.Fatalf("test guest %s: %v (the .wasm is committed beside its .wat; `make testdata` rebuilds it with wabt's wat2wasm)", name, err)
 	}
 	return b
 }
