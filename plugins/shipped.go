@@ -5,22 +5,9 @@
 package plugins
 
 import (
-	_ "embed"
 	"unsafe"
 
 	"github.com/agent-vault/agent-vault/host/domain"
-)
-
-// Each shipped module is embedded as a string, not through an embed.FS:
-// FS.ReadFile copies the module onto the heap (7 MB for both), while a
-// string stays in the binary's read-only data, whose pages the kernel can
-// drop again once the module is compiled (plugin.PageOut). The build
-// needs the modules: `make plugins` writes them (see dist/README.md).
-var (
-	//go:embed dist/builtin.wasm
-	builtinWasm string
-	//go:embed dist/infisical.wasm
-	infisicalWasm string
 )
 
 // Kinds lists the shipped plugin kinds, each a plugins/<kind>/main.go that
