@@ -13,10 +13,12 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/agent-vault/agent-vault/host/version"
 )
 
-// Version is set at build time with -ldflags "-X .../cli.Version=…".
-var Version = "dev"
+// Version is the build's version, the one the server reports too.
+var Version = version.Version
 
 // Exit codes are part of the CLI's contract: scripts branch on them.
 const (

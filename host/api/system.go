@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/agent-vault/agent-vault/host/version"
 )
 
 type HealthOutput struct {
@@ -17,7 +19,7 @@ type StatusOutput struct {
 	Body struct {
 		Initialized    bool   `json:"initialized" doc:"The instance has an owner"`
 		NeedsFirstUser bool   `json:"needs_first_user" doc:"Nobody has registered yet: POST /v1/auth/register"`
-		Version        string `json:"version"`
+		Version        string `json:"version" doc:"The server build's version (the CLI's agent-vault version prints the same for the same build)"`
 	}
 }
 
@@ -36,7 +38,7 @@ func (s *server) registerSystem(api huma.API) {
 				return nil, s.problem(ctx, err)
 			}
 			out := &StatusOutput{}
-			out.Body.Initialized, out.Body.NeedsFirstUser, out.Body.Version = n > 0, n == 0, Version
+			out.Body.Initialized, out.Body.NeedsFirstUser, out.Body.Version = n > 0, n == 0, version.Version
 			return out, nil
 		})
 }

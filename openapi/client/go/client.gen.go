@@ -1200,8 +1200,10 @@ type StatusOutputBody struct {
 	Initialized bool `json:"initialized"`
 
 	// NeedsFirstUser Nobody has registered yet: POST /v1/auth/register
-	NeedsFirstUser bool   `json:"needs_first_user"`
-	Version        string `json:"version"`
+	NeedsFirstUser bool `json:"needs_first_user"`
+
+	// Version The server build's version (the CLI's agent-vault version prints the same for the same build)
+	Version string `json:"version"`
 }
 
 // Substitution defines model for Substitution.

@@ -1194,6 +1194,7 @@ export interface components {
             initialized: boolean;
             /** @description Nobody has registered yet: POST /v1/auth/register */
             needs_first_user: boolean;
+            /** @description The server build's version (the CLI's agent-vault version prints the same for the same build) */
             version: string;
         };
         Substitution: {
