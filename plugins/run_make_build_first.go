@@ -18,4 +18,6 @@ var (
 	builtinWasm string
 	//go:embed dist/infisical.wasm
 	infisicalWasm string
+	//go:embed dist/openbao.wasm
+	openbaoWasm string
 )

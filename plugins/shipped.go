@@ -12,9 +12,9 @@ import (
 
 // Kinds lists the shipped plugin kinds, each a plugins/<kind>/main.go that
 // plugins.mk builds into dist/<kind>.wasm and this file embeds.
-var Kinds = []string{"builtin", "infisical"}
+var Kinds = []string{"builtin", "infisical", "openbao"}
 
-var embedded = map[string]string{"builtin": builtinWasm, "infisical": infisicalWasm}
+var embedded = map[string]string{"builtin": builtinWasm, "infisical": infisicalWasm, "openbao": openbaoWasm}
 
 // Shipped returns the module bytes of a shipped plugin, or plugin_not_found.
 // The bytes alias the binary's read-only data: they must never be written
