@@ -15,6 +15,7 @@ import (
 
 type masterPasswordCmd struct {
 	DataDir       string `default:"~/.agent-vault" env:"AGENT_VAULT_DATA_DIR" type:"path" help:"Directory holding the database."`
+	DatabaseURL   string `name:"database-url" env:"AGENT_VAULT_DATABASE_URL" help:"PostgreSQL database (postgres://…) instead of the one in --data-dir."`
 	PasswordStdin bool   `help:"Read passwords from standard input, one per line: the current one first (change, remove), then the new one (set, change)."`
 
 	Set    struct{} `cmd:"" help:"Protect the data encryption key with a new master password."`
@@ -36,7 +37,7 @@ func (c *masterPasswordCmd) Run(e *env, kctx *kong.Context) error {
 		return err
 	}
 	defer release()
-	st, err := server.OpenStore(e.Ctx, dir)
+	st, err := server.OpenDatabase(e.Ctx, dir, c.DatabaseURL)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ type serverCmd struct {
 	Port               int           `default:"14321" env:"PORT" help:"Port of the HTTP API and UI."`
 	MITMPort           int           `name:"mitm-port" default:"14322" env:"AGENT_VAULT_MITM_PORT" help:"Port of the proxy (0 disables it; -1 picks a free port)."`
 	DataDir            string        `default:"~/.agent-vault" env:"AGENT_VAULT_DATA_DIR" type:"path" help:"Directory holding the database and caches."`
+	DatabaseURL        string        `name:"database-url" env:"AGENT_VAULT_DATABASE_URL" help:"PostgreSQL database (postgres://…) shared by several replicas; unset keeps the database in --data-dir."`
 	LogLevel           string        `default:"info" enum:"debug,info,warn,error" env:"AGENT_VAULT_LOG_LEVEL" help:"Least severe log level written (debug, info, warn, error)."`
 	PasswordStdin      bool          `help:"Read the master password from the first line of standard input instead of AGENT_VAULT_MASTER_PASSWORD."`
 	PasswordFile       string        `name:"password-file" env:"AGENT_VAULT_MASTER_PASSWORD_FILE" type:"path" help:"Read the master password from this file (its first line)."`
@@ -32,7 +33,8 @@ type serverCmd struct {
 
 func (c *serverCmd) Help() string {
 	return `Runs the host: the HTTP API (and UI) on --port and the proxy on --mitm-port.
-The database is a SQLite file in --data-dir. Without a master password the
+The database is a SQLite file in --data-dir, or the PostgreSQL database of
+--database-url, which several replicas may share. Without a master password the
 data encryption key is stored unprotected and the server says so loudly.`
 }
 
@@ -51,6 +53,7 @@ func (c *serverCmd) Run(e *env) error {
 		Port:               c.Port,
 		MITMPort:           c.MITMPort,
 		DataDir:            expandHome(c.DataDir),
+		DatabaseURL:        c.DatabaseURL,
 		MasterPassword:     password,
 		AllowPrivateRanges: c.AllowPrivateRanges,
 		UpstreamCAFile:     c.UpstreamCAFile,

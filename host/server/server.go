@@ -33,6 +33,9 @@ type Config struct {
 	Port     int
 	MITMPort int
 	DataDir  string
+	// DatabaseURL, when set (postgres://…), puts the database in
+	// PostgreSQL, shared by every replica; empty keeps it in DataDir.
+	DatabaseURL string
 	// MasterPassword unlocks the key envelope; empty runs passwordless.
 	MasterPassword string
 	// AllowPrivateRanges lets services and upstreams use private addresses.
@@ -69,7 +72,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer release()
-	st, keyring, err := Open(ctx, cfg.DataDir, cfg.MasterPassword, log)
+	st, keyring, err := Open(ctx, cfg.DataDir, cfg.DatabaseURL, cfg.MasterPassword, log)
 	if err != nil {
 		return err
 	}
@@ -163,14 +166,14 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// Open opens the data directory's database and unlocks its key envelope,
-// creating both on first start. A wrong master password fails before
-// anything is written.
-func Open(ctx context.Context, dataDir, password string, log *slog.Logger) (*store.Store, *seal.Keyring, error) {
+// Open opens the database (databaseURL's, or else the data directory's)
+// and unlocks its key envelope, creating both on first start. A wrong
+// master password fails before anything is written.
+func Open(ctx context.Context, dataDir, databaseURL, password string, log *slog.Logger) (*store.Store, *seal.Keyring, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
 	}
-	st, err := OpenStore(ctx, dataDir)
+	st, err := OpenDatabase(ctx, dataDir, databaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -188,7 +191,22 @@ func Open(ctx context.Context, dataDir, password string, log *slog.Logger) (*sto
 
 // OpenStore opens the data directory's database without unlocking it.
 func OpenStore(ctx context.Context, dataDir string) (*store.Store, error) {
-	st, err := store.Open(ctx, filepath.Join(dataDir, store.FileName))
+	return OpenDatabase(ctx, dataDir, "")
+}
+
+// OpenDatabase opens the PostgreSQL database at databaseURL or, when it is
+// empty, the data directory's SQLite file, without unlocking it.
+func OpenDatabase(ctx context.Context, dataDir, databaseURL string) (*store.Store, error) {
+	var st *store.Store
+	var err error
+	switch {
+	case databaseURL == "":
+		st, err = store.Open(ctx, filepath.Join(dataDir, store.FileName))
+	case store.IsPostgresURL(databaseURL):
+		st, err = store.OpenPostgres(ctx, databaseURL)
+	default:
+		return nil, domain.Errorf(domain.CodeInvalidInput, "the database URL must start with postgres:// or postgresql://")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}

@@ -15,95 +15,99 @@ import (
 // INSERTs (one row past a chunk boundary) and reads every row back: all
 // fields survive, ids follow the batch's order, nothing is written twice.
 func TestInsertRequestLogsChunks(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	v, _ := s.CreateVault(ctx, "shop", nil, nil)
-	at := time.UnixMilli(1_700_000_000_000).UTC()
-	n := 2*requestLogChunk + 1
-	rows := make([]RequestLog, n)
-	for i := range rows {
-		rows[i] = RequestLog{VaultID: v.ID, At: at.Add(time.Duration(i) * time.Millisecond), ActorKind: "agent",
-			ActorID: fmt.Sprintf("a%d", i), Method: "POST", Host: "api.x.com", Path: fmt.Sprintf("/p/%d", i),
-			Service: "x", Keys: []string{"K1", "K2"}, Status: 200 + i%300, LatencyMS: int64(i), Error: fmt.Sprintf("e%d", i)}
-	}
-	if err := s.InsertRequestLogs(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InsertRequestLogs(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	page, _, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: v.ID, Limit: n + 10})
-	if err != nil || len(page) != n {
-		t.Fatalf("%d rows (%v), want %d", len(page), err, n)
-	}
-	for j, got := range page { // newest first
-		i := n - 1 - j
-		want := rows[i]
-		if got.Path != want.Path || got.ActorID != want.ActorID || !got.At.Equal(want.At) || got.Status != want.Status ||
-			got.LatencyMS != want.LatencyMS || got.Error != want.Error || got.Method != "POST" || got.Service != "x" ||
-			fmt.Sprint(got.Keys) != "[K1 K2]" || got.ActorKind != "agent" || got.Host != "api.x.com" {
-			t.Fatalf("row %d: %+v, want %+v", i, got, want)
+	forEachDialect(t, func(t *testing.T, d Dialect) {
+		ctx := context.Background()
+		s := openTest(t, d)
+		v, _ := s.CreateVault(ctx, "shop", nil, nil)
+		at := time.UnixMilli(1_700_000_000_000).UTC()
+		n := 2*requestLogChunk + 1
+		rows := make([]RequestLog, n)
+		for i := range rows {
+			rows[i] = RequestLog{VaultID: v.ID, At: at.Add(time.Duration(i) * time.Millisecond), ActorKind: "agent",
+				ActorID: fmt.Sprintf("a%d", i), Method: "POST", Host: "api.x.com", Path: fmt.Sprintf("/p/%d", i),
+				Service: "x", Keys: []string{"K1", "K2"}, Status: 200 + i%300, LatencyMS: int64(i), Error: fmt.Sprintf("e%d", i)}
 		}
-		if j > 0 && got.ID >= page[j-1].ID {
-			t.Fatalf("ids out of order at row %d", i)
+		if err := s.InsertRequestLogs(ctx, rows); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if err := s.InsertRequestLogs(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		page, _, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: v.ID, Limit: n + 10})
+		if err != nil || len(page) != n {
+			t.Fatalf("%d rows (%v), want %d", len(page), err, n)
+		}
+		for j, got := range page { // newest first
+			i := n - 1 - j
+			want := rows[i]
+			if got.Path != want.Path || got.ActorID != want.ActorID || !got.At.Equal(want.At) || got.Status != want.Status ||
+				got.LatencyMS != want.LatencyMS || got.Error != want.Error || got.Method != "POST" || got.Service != "x" ||
+				fmt.Sprint(got.Keys) != "[K1 K2]" || got.ActorKind != "agent" || got.Host != "api.x.com" {
+				t.Fatalf("row %d: %+v, want %+v", i, got, want)
+			}
+			if j > 0 && got.ID >= page[j-1].ID {
+				t.Fatalf("ids out of order at row %d", i)
+			}
+		}
+	})
 }
 
 // TestInsertRequestLogsLengths writes batches of lengths that use every
 // prepared INSERT size, from several goroutines at once (the writer's
 // connection is shared), and reads each vault back whole and in order.
 func TestInsertRequestLogsLengths(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	lengths := []int{1, 2, 3, 7, 255, 256, 257, 511, 600}
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	vaults := make([]string, 3)
-	for g := range vaults {
-		v, err := s.CreateVault(ctx, fmt.Sprintf("v%d", g), nil, nil)
-		if err != nil {
+	forEachDialect(t, func(t *testing.T, d Dialect) {
+		ctx := context.Background()
+		s := openTest(t, d)
+		lengths := []int{1, 2, 3, 7, 255, 256, 257, 511, 600}
+		var wg sync.WaitGroup
+		errs := make(chan error, 3)
+		vaults := make([]string, 3)
+		for g := range vaults {
+			v, err := s.CreateVault(ctx, fmt.Sprintf("v%d", g), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vaults[g] = v.ID
+			wg.Go(func() {
+				seq := 0
+				for _, n := range lengths {
+					rows := make([]RequestLog, n)
+					for i := range rows {
+						rows[i] = RequestLog{VaultID: v.ID, At: time.UnixMilli(int64(seq)), Path: fmt.Sprintf("/%d", seq),
+							Status: 200 + seq%400, Keys: []string{"K", fmt.Sprint(seq % 3)}}
+						seq++
+					}
+					if err := s.InsertRequestLogs(ctx, rows); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
 			t.Fatal(err)
 		}
-		vaults[g] = v.ID
-		wg.Go(func() {
-			seq := 0
-			for _, n := range lengths {
-				rows := make([]RequestLog, n)
-				for i := range rows {
-					rows[i] = RequestLog{VaultID: v.ID, At: time.UnixMilli(int64(seq)), Path: fmt.Sprintf("/%d", seq),
-						Status: 200 + seq%400, Keys: []string{"K", fmt.Sprint(seq % 3)}}
-					seq++
-				}
-				if err := s.InsertRequestLogs(ctx, rows); err != nil {
-					errs <- err
-					return
+		total := 0
+		for _, n := range lengths {
+			total += n
+		}
+		for _, id := range vaults {
+			page, more, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: id, Limit: total})
+			if err != nil || more || len(page) != total {
+				t.Fatalf("%d rows (more %v, %v), want %d", len(page), more, err, total)
+			}
+			for j, r := range page { // newest first
+				seq := total - 1 - j
+				if r.Path != fmt.Sprintf("/%d", seq) || r.At.UnixMilli() != int64(seq) || r.Status != 200+seq%400 ||
+					strings.Join(r.Keys, ",") != fmt.Sprintf("K,%d", seq%3) || r.Method != "" || r.Error != "" {
+					t.Fatalf("row %d of vault %s: %+v", seq, id, r)
 				}
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	total := 0
-	for _, n := range lengths {
-		total += n
-	}
-	for _, id := range vaults {
-		page, more, err := s.RequestLogs(ctx, RequestLogQuery{VaultID: id, Limit: total})
-		if err != nil || more || len(page) != total {
-			t.Fatalf("%d rows (more %v, %v), want %d", len(page), more, err, total)
 		}
-		for j, r := range page { // newest first
-			seq := total - 1 - j
-			if r.Path != fmt.Sprintf("/%d", seq) || r.At.UnixMilli() != int64(seq) || r.Status != 200+seq%400 ||
-				strings.Join(r.Keys, ",") != fmt.Sprintf("K,%d", seq%3) || r.Method != "" || r.Error != "" {
-				t.Fatalf("row %d of vault %s: %+v", seq, id, r)
-			}
-		}
-	}
+	})
 }
 
 // TestRequestLogsAtIndexMigration upgrades a database that has rows and

@@ -3,9 +3,35 @@
 // per domain operation; each method that changes more than one row runs in a
 // single transaction, so a failed operation changes nothing.
 //
-// The embedded default is a SQLite file through modernc.org/sqlite (no cgo).
-// The methods use portable SQL so a PostgreSQL implementation can be added
-// behind the same method set when several replicas share one database.
+// # Two dialects, one method set
+//
+// The embedded default is a SQLite file through modernc.org/sqlite (no
+// cgo); several replicas share one PostgreSQL database through pgx
+// (OpenPostgres). Every method serves both, with one SQL text wherever the
+// two agree, which is almost everywhere:
+//
+//   - Placeholders are written ?. Statements bound for PostgreSQL are
+//     rewritten to $1, $2, … inside its driver connection (rebindConn), so
+//     no query is spelled twice for them.
+//   - Upserts are INSERT … ON CONFLICT (…) DO UPDATE/NOTHING and RETURNING
+//     clauses are plain: both dialects take the same text.
+//   - Types: times are Unix milliseconds (INTEGER in SQLite, BIGINT in
+//     PostgreSQL), bytes are BLOB/BYTEA, text is TEXT; case-insensitive
+//     columns are COLLATE NOCASE in SQLite and the ICU collation nocase in
+//     PostgreSQL. Go code scans int64, string and []byte alike from both.
+//   - Errors: isUnique (and friends) recognise both drivers' codes.
+//   - Where the two really differ, the method branches on s.dialect, in
+//     one place, with a comment.
+//
+// Migrations are numbered files, one per dialect with the same number and
+// name: migrations/NNNN_name.sql is the SQLite form, and
+// migrations/postgres/NNNN_name.sql the PostgreSQL form. A migration is
+// added in both, TestMigrationsPairUp checks that, and the suite runs every
+// test against a SQLite file and a real PostgreSQL server (pgtest). Under
+// PostgreSQL, migrations run under an advisory lock, so replicas starting
+// together apply each one once. Migrations must be safe while older
+// replicas still serve: add tables, columns with defaults and indexes;
+// never drop or rename what a released version reads in the same release.
 package store
 
 import (
@@ -28,13 +54,15 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // Store is an open Agent Vault database.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db      *sql.DB
+	now     func() time.Time
+	dialect Dialect
+	url     string // the PostgreSQL URL; empty for SQLite
 
 	logInserter logInserter
 }
@@ -65,7 +93,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: timeNow, dialect: SQLite}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -79,7 +107,10 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// Path-independent helpers for tests and tools.
+var timeNow = time.Now
+
+// Dialect reports which database the store speaks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
 
 // SetClock replaces the store's clock (tests only).
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
@@ -87,14 +118,31 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 func (s *Store) millis() int64 { return s.now().UnixMilli() }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrations: %w", err)
+	dir := "migrations"
+	if s.dialect == Postgres {
+		dir = "migrations/postgres"
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(migrations, dir+"/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	// One connection for the whole run: under PostgreSQL it holds the
+	// advisory lock that makes replicas starting together take turns.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer conn.Close()
+	if s.dialect == Postgres {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, migrationLockKey); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?)`, migrationLockKey)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
 	for _, name := range names {
 		base := filepath.Base(name)
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
@@ -105,7 +153,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		err = func() error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
@@ -114,12 +166,16 @@ func (s *Store) migrate(ctx context.Context) error {
 				return nil
 			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("migration %s: %w", base, err)
+				return fmt.Errorf("migration %s (%s): %w", base, s.dialect, err)
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, s.millis())
 			return err
-		})
+		}()
 		if err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
 			return err
 		}
 	}
@@ -144,6 +200,9 @@ func NewID() string { return uuid.NewString() }
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {
+	if isPgUnique(err) {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		code := se.Code()
