@@ -78,10 +78,10 @@ func TestAuthMethods(t *testing.T) {
 			// the vault's probe and sync must reuse its token. (A call made
 			// while the check still runs gets an instance of its own, which
 			// logs in again.)
-			srv.waitForLog(`msg="credential store ready" kind=infisical`)
+			srv.WaitForLog(`msg="credential store ready" kind=infisical`)
 			c := register(t, srv)
-			c.must("POST", "/v1/vaults", map[string]any{"name": "auth-" + tc.name, "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
-			srv.stop()
+			c.Must("POST", "/v1/vaults", map[string]any{"name": "auth-" + tc.name, "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
+			srv.Stop()
 			if n := emu.Counts().Logins[tc.method]; n != 1 {
 				t.Fatalf("%s logins %d (all %v)", tc.method, n, emu.Counts().Logins)
 			}
@@ -96,7 +96,7 @@ func TestAuthMethods(t *testing.T) {
 			if !reflect.DeepEqual(fields, tc.fields) {
 				t.Fatalf("login body fields %v, want %v", fields, tc.fields)
 			}
-			logs := srv.logs.String()
+			logs := srv.Logs.String()
 			if !strings.Contains(logs, "infisical auth method chosen method="+string(tc.method)) {
 				t.Fatalf("no log of the chosen method:\n%s", logs)
 			}
@@ -114,11 +114,11 @@ func TestAuthMethods(t *testing.T) {
 	t.Run("login-fails-server-keeps-running", func(t *testing.T) {
 		srv := startServer(t, newDataDir(t), []string{"INFISICAL_URL=" + emu.URL(), "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=cid", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=wrong"})
 		c := register(t, srv)
-		p := c.problem("POST", "/v1/vaults", map[string]any{"name": "auth-fails", "credential_store": storeSpec("p-1", "dev", "/", 3600)})
+		p := c.Problem("POST", "/v1/vaults", map[string]any{"name": "auth-fails", "credential_store": storeSpec("p-1", "dev", "/", 3600)})
 		if p.Code != "external_store_auth_failed" || !strings.Contains(p.Detail, "Invalid credentials") {
 			t.Fatalf("create: %+v", p)
 		}
-		c.must("POST", "/v1/vaults", map[string]any{"name": "builtin-ok"}, 201, nil)
-		srv.stop()
+		c.Must("POST", "/v1/vaults", map[string]any{"name": "builtin-ok"}, 201, nil)
+		srv.Stop()
 	})
 }

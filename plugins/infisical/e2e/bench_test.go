@@ -25,21 +25,21 @@ func BenchmarkSync10k(b *testing.B) {
 	srv := startServer(b, newDataDir(b), infisicalEnv(emu))
 	c := register(b, srv)
 	t0 := time.Now()
-	c.must("POST", "/v1/vaults", map[string]any{"name": "bench", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "bench", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
 	b.Logf("create with probe and initial sync of %d secrets: %v", n, time.Since(t0))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		emu.SetSecrets("p-1", "dev", "/", snapshotOf("KEY", fmt.Sprintf("v%d", i+1), n))
 		b.StartTimer()
-		c.must("POST", "/v1/vaults/bench/sync", nil, 200, nil)
+		c.Must("POST", "/v1/vaults/bench/sync", nil, 200, nil)
 	}
 	b.StopTimer()
-	if s := c.storeOf("bench"); s.CredentialCount != n+1 {
+	if s := c.StoreOf("bench"); s.CredentialCount != n+1 {
 		b.Fatalf("credential count %d", s.CredentialCount)
 	}
-	b.ReportMetric(float64(peakRSS(b, srv.cmd.Process.Pid))/(1<<20), "peak-rss-MB")
-	srv.stop()
+	b.ReportMetric(float64(peakRSS(b, srv.Cmd.Process.Pid))/(1<<20), "peak-rss-MB")
+	srv.Stop()
 }
 
 // peakRSS reads a process's peak resident set size (Linux).
@@ -67,19 +67,19 @@ func BenchmarkProxy(b *testing.B) {
 	srv := startServer(b, newDataDir(b), infisicalEnv(emu))
 	c := register(b, srv)
 	u := newUpstream(b)
-	c.must("POST", "/v1/vaults", map[string]any{"name": "bench", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "bench", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
 	for _, tc := range []struct{ name, key, want string }{
 		{"static", "API_KEY", "Bearer static-token"},
 		{"dynamic-cached", "API_TOKEN", "Bearer dynamic-1"},
 	} {
-		c.must("PUT", "/v1/vaults/bench/services", bearerService(u, tc.key), 200, nil)
+		c.Must("PUT", "/v1/vaults/bench/services", bearerService(u, tc.key), 200, nil)
 		a := newAgent(b, c, srv, "bench", u)
-		if got := a.mustGet(); got != tc.want { // warms the lease cache
+		if got := a.MustGet(); got != tc.want { // warms the lease cache
 			b.Fatalf("%s injected %q", tc.name, got)
 		}
 		b.Run(tc.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if _, got, err := a.get(); err != nil || got != tc.want {
+				if _, got, err := a.Get(); err != nil || got != tc.want {
 					b.Fatalf("got %q %v", got, err)
 				}
 			}
@@ -88,5 +88,5 @@ func BenchmarkProxy(b *testing.B) {
 	if n := emu.Counts().LeasesMinted; n != 1 {
 		b.Fatalf("%d leases minted", n)
 	}
-	srv.stop()
+	srv.Stop()
 }

@@ -45,8 +45,8 @@ func TestKillMidApply(t *testing.T) {
 	dir := newDataDir(t)
 	srv := startServer(t, dir, infisicalEnv(emu))
 	c := register(t, srv)
-	c.must("POST", "/v1/vaults", map[string]any{"name": "crash", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
-	c.must("PUT", "/v1/vaults/crash/services", bearerService(u, "COMMON"), 200, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "crash", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/crash/services", bearerService(u, "COMMON"), 200, nil)
 	wal := filepath.Join(dir, "agent-vault.db-wal")
 
 	// waitFor returns a function that blocks until the kill point.
@@ -68,36 +68,36 @@ func TestKillMidApply(t *testing.T) {
 	for _, p := range points {
 		// Back to the old snapshot.
 		emu.SetSecrets("p-1", "dev", "/", oldSnap)
-		c.must("POST", "/v1/vaults/crash/sync", nil, 200, nil)
+		c.Must("POST", "/v1/vaults/crash/sync", nil, 200, nil)
 		for len(answered) > 0 {
 			<-answered
 		}
 		emu.SetSecrets("p-1", "dev", "/", newSnap)
 		go func() {
-			req, _ := http.NewRequest("POST", srv.api+"/v1/vaults/crash/sync", nil)
-			req.Header.Set("Authorization", "Bearer "+c.token)
+			req, _ := http.NewRequest("POST", srv.API+"/v1/vaults/crash/sync", nil)
+			req.Header.Set("Authorization", "Bearer "+c.Token)
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
 			}
 		}()
 		p.wait()
-		srv.kill()
+		srv.Kill()
 
 		srv = startServer(t, dir, infisicalEnv(emu))
 		c = login(t, srv)
-		keys := c.keys("crash", "static")
+		keys := c.Keys("crash", "static")
 		got := classify(keys, n)
 		if got == "mixed" {
 			t.Fatalf("%s: after the crash the vault holds a mix of snapshots (%d keys, first %v)", p.name, len(keys), keys[:3])
 		}
 		a := newAgent(t, c, srv, "crash", u)
-		if v := a.mustGet(); v != "Bearer "+got {
+		if v := a.MustGet(); v != "Bearer "+got {
 			t.Fatalf("%s: the keys are the %s snapshot but COMMON injects %q", p.name, got, v)
 		}
 		outcomes[p.name+"="+got]++
 	}
 	t.Logf("outcomes by kill point: %v", outcomes)
-	srv.stop()
+	srv.Stop()
 }
 
 // classify says whether keys are exactly the old or the new snapshot.

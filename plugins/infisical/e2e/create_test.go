@@ -24,7 +24,7 @@ func TestCreate(t *testing.T) {
 			Kind string `json:"kind"`
 		} `json:"kinds"`
 	}
-	c.must("GET", "/v1/instance/credential-stores", nil, 200, &kinds)
+	c.Must("GET", "/v1/instance/credential-stores", nil, 200, &kinds)
 	var names []string
 	for _, k := range kinds.Kinds {
 		names = append(names, k.Kind)
@@ -48,14 +48,14 @@ func TestCreate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.ownerFor(t)
 			name := "c-" + tc.name
-			p := c.problem("POST", "/v1/vaults", map[string]any{"name": name, "credential_store": storeSpec(tc.project, tc.env, tc.path, 60)})
+			p := c.Problem("POST", "/v1/vaults", map[string]any{"name": name, "credential_store": storeSpec(tc.project, tc.env, tc.path, 60)})
 			if p.Code != tc.wantCode || !strings.Contains(p.Detail, tc.wantDetail) || p.Status < 400 {
 				t.Fatalf("got %d %s %q, want %s containing %q", p.Status, p.Code, p.Detail, tc.wantCode, tc.wantDetail)
 			}
-			if st, body := c.do("GET", "/v1/vaults/"+name+"/context", nil); st != 404 {
+			if st, body := c.Do("GET", "/v1/vaults/"+name+"/context", nil); st != 404 {
 				t.Fatalf("vault %s exists after a failed create: %d %s", name, st, body)
 			}
-			if st, _ := c.do("GET", "/v1/credentials?vault="+name, nil); st != 404 {
+			if st, _ := c.Do("GET", "/v1/credentials?vault="+name, nil); st != 404 {
 				t.Fatalf("credentials of %s: %d", name, st)
 			}
 			var vs struct {
@@ -63,7 +63,7 @@ func TestCreate(t *testing.T) {
 					Name string `json:"name"`
 				} `json:"vaults"`
 			}
-			c.must("GET", "/v1/vaults", nil, 200, &vs)
+			c.Must("GET", "/v1/vaults", nil, 200, &vs)
 			for _, v := range vs.Vaults {
 				if v.Name == name {
 					t.Fatalf("vault %s listed (a grant was left behind)", name)
@@ -73,11 +73,11 @@ func TestCreate(t *testing.T) {
 	}
 
 	t.Run("ok", func(t *testing.T) {
-		c.must("POST", "/v1/vaults", map[string]any{"name": "c-good", "credential_store": storeSpec("p-1", "dev", "/create", 60)}, 201, nil)
-		if got, want := c.keys("c-good", "static"), []string{"API_KEY", "DB_URL"}; !reflect.DeepEqual(got, want) {
+		c.Must("POST", "/v1/vaults", map[string]any{"name": "c-good", "credential_store": storeSpec("p-1", "dev", "/create", 60)}, 201, nil)
+		if got, want := c.Keys("c-good", "static"), []string{"API_KEY", "DB_URL"}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("keys %v, want %v", got, want)
 		}
-		s := c.storeOf("c-good")
+		s := c.StoreOf("c-good")
 		if s.Kind != "infisical" || !s.ReadOnly || s.LastSyncStatus != "ok" || s.CredentialCount != 2 || s.PollIntervalSeconds != 60 || s.NextSyncAt == nil || s.LastSyncedAt == nil {
 			t.Fatalf("summary %+v", s)
 		}
@@ -85,12 +85,12 @@ func TestCreate(t *testing.T) {
 			Role            string  `json:"role"`
 			CredentialStore summary `json:"credential_store"`
 		}
-		c.must("GET", "/v1/vaults/c-good/context", nil, 200, &ctx)
+		c.Must("GET", "/v1/vaults/c-good/context", nil, 200, &ctx)
 		if ctx.Role != "admin" || ctx.CredentialStore.Kind != "infisical" || len(ctx.CredentialStore.Config) == 0 {
 			t.Fatalf("context %+v", ctx)
 		}
 		// Read-only: a local write answers 409 external_credential_store.
-		p := c.problem("POST", "/v1/credentials", map[string]any{"vault": "c-good", "credentials": map[string]string{"X": "y"}})
+		p := c.Problem("POST", "/v1/credentials", map[string]any{"vault": "c-good", "credentials": map[string]string{"X": "y"}})
 		if p.Status != 409 || p.Code != "external_credential_store" {
 			t.Fatalf("write: %+v", p)
 		}
@@ -104,19 +104,19 @@ func TestProxyRotate(t *testing.T) {
 	c := e.ownerFor(t)
 	u := newUpstream(t)
 	e.emu.SetSecrets("p-1", "dev", "/rotate", map[string]string{"API_KEY": "old-value"})
-	c.must("POST", "/v1/vaults", map[string]any{"name": "rotate", "credential_store": storeSpec("p-1", "dev", "/rotate", 3600)}, 201, nil)
-	c.must("PUT", "/v1/vaults/rotate/services", bearerService(u, "API_KEY"), 200, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "rotate", "credential_store": storeSpec("p-1", "dev", "/rotate", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/rotate/services", bearerService(u, "API_KEY"), 200, nil)
 	a := newAgent(t, c, e.srv, "rotate", u)
-	if got := a.mustGet(); got != "Bearer old-value" {
+	if got := a.MustGet(); got != "Bearer old-value" {
 		t.Fatalf("injected %q", got)
 	}
 	e.emu.SetSecret("p-1", "dev", "/rotate", "API_KEY", "new-value")
 	var s summary
-	c.must("POST", "/v1/vaults/rotate/sync", nil, 200, &s)
+	c.Must("POST", "/v1/vaults/rotate/sync", nil, 200, &s)
 	if s.LastSyncStatus != "ok" || s.CredentialCount != 1 {
 		t.Fatalf("sync summary %+v", s)
 	}
-	if got := a.mustGet(); got != "Bearer new-value" {
+	if got := a.MustGet(); got != "Bearer new-value" {
 		t.Fatalf("after sync injected %q", got)
 	}
 }

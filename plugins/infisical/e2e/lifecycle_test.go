@@ -29,7 +29,7 @@ func basicOf(user, pass string) string {
 
 // basicService injects basic auth from two credential keys.
 func basicService(u *upstream, userKey, passKey string) map[string]any {
-	return map[string]any{"services": []map[string]any{{"name": "db", "host": u.host(), "auth": map[string]string{"type": "basic", "username": userKey, "password": passKey}}}}
+	return map[string]any{"services": []map[string]any{{"name": "db", "host": u.Host(), "auth": map[string]string{"type": "basic", "username": userKey, "password": passKey}}}}
 }
 
 // TestDynamicLifecycle covers items 8, 9 and 10 on one emulator, through
@@ -53,8 +53,8 @@ func TestDynamicLifecycle(t *testing.T) {
 	dir := newDataDir(t)
 	srv := startServer(t, dir, infisicalEnv(emu))
 	c := register(t, srv)
-	c.must("POST", "/v1/vaults", map[string]any{"name": "dyn", "credential_store": storeSpec("p-1", "dev", "/dyn", 3600)}, 201, nil)
-	c.must("PUT", "/v1/vaults/dyn/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "dyn", "credential_store": storeSpec("p-1", "dev", "/dyn", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/dyn/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
 	counts := emu.Counts
 
 	t.Run("concurrent-requests-share-one-mint", func(t *testing.T) {
@@ -63,7 +63,7 @@ func TestDynamicLifecycle(t *testing.T) {
 		got := make([]string, 16)
 		for i := range got {
 			wg.Add(1)
-			go func() { defer wg.Done(); _, got[i], _ = a.get() }()
+			go func() { defer wg.Done(); _, got[i], _ = a.Get() }()
 		}
 		wg.Wait()
 		for i, g := range got {
@@ -80,10 +80,10 @@ func TestDynamicLifecycle(t *testing.T) {
 		var sess struct {
 			Token string `json:"token"`
 		}
-		c.must("POST", "/v1/sessions", map[string]string{"vault": "dyn"}, 201, &sess)
-		proxy := &client{t: t, api: srv.api, token: sess.Token}
+		c.Must("POST", "/v1/sessions", map[string]string{"vault": "dyn"}, 201, &sess)
+		proxy := &client{T: t, API: srv.API, Token: sess.Token}
 		before := counts().LeasesMinted
-		proxy.do("GET", "/v1/credentials?vault=dyn", nil)
+		proxy.Do("GET", "/v1/credentials?vault=dyn", nil)
 		if n := counts().LeasesMinted; n != before {
 			t.Fatalf("a proxy-role listing minted %d leases", n-before)
 		}
@@ -91,7 +91,7 @@ func TestDynamicLifecycle(t *testing.T) {
 
 	t.Run("admin-listing-shows-dynamic-rows", func(t *testing.T) {
 		before := counts().LeasesMinted
-		rows := c.credentials("dyn")
+		rows := c.Credentials("dyn")
 		var dyn []string
 		for _, r := range rows {
 			if r.Type == "dynamic" {
@@ -107,21 +107,21 @@ func TestDynamicLifecycle(t *testing.T) {
 		if n := counts().LeasesMinted - before; n != 2 {
 			t.Fatalf("listing minted %d leases, want 2", n)
 		}
-		p := c.problem("DELETE", "/v1/credentials", map[string]any{"vault": "dyn", "keys": []string{"DB_POSTGRES_USERNAME"}})
+		p := c.Problem("DELETE", "/v1/credentials", map[string]any{"vault": "dyn", "keys": []string{"DB_POSTGRES_USERNAME"}})
 		if p.Status != 409 {
 			t.Fatalf("deleting a dynamic row: %+v", p)
 		}
 	})
 
 	t.Run("renew-near-expiry-and-remint-on-failed-renew", func(t *testing.T) {
-		c.must("PUT", "/v1/vaults/dyn/services", map[string]any{"services": []map[string]any{
-			{"name": "a", "host": u.host() + "/a*", "auth": map[string]string{"type": "basic", "username": "SHORT_A_USERNAME", "password": "SHORT_A_PASSWORD"}},
-			{"name": "b", "host": u.host() + "/b*", "auth": map[string]string{"type": "basic", "username": "SHORT_B_USERNAME", "password": "SHORT_B_PASSWORD"}},
+		c.Must("PUT", "/v1/vaults/dyn/services", map[string]any{"services": []map[string]any{
+			{"name": "a", "host": u.Host() + "/a*", "auth": map[string]string{"type": "basic", "username": "SHORT_A_USERNAME", "password": "SHORT_A_PASSWORD"}},
+			{"name": "b", "host": u.Host() + "/b*", "auth": map[string]string{"type": "basic", "username": "SHORT_B_USERNAME", "password": "SHORT_B_PASSWORD"}},
 		}}, 200, nil)
 		a := newAgent(t, c, srv, "dyn", u)
 		get := func(path string) string {
-			a.target = u.srv.URL + path
-			return a.mustGet()
+			a.Target = u.Srv.URL + path
+			return a.MustGet()
 		}
 		leaseA, leaseB := get("/a"), get("/b") // the leases minted by the listing
 		// Let both leases come near their expiry (host margin: a third of
@@ -140,7 +140,7 @@ func TestDynamicLifecycle(t *testing.T) {
 			t.Fatalf("renewed %d, minted %d; want 1 and 1", after.LeasesRenewed-before.LeasesRenewed, after.LeasesMinted-before.LeasesMinted)
 		}
 		eventually(t, "the replaced lease to be revoked", func() bool { return counts().LeasesRevoked-before.LeasesRevoked >= 1 })
-		c.must("PUT", "/v1/vaults/dyn/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
+		c.Must("PUT", "/v1/vaults/dyn/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
 	})
 
 	t.Run("disconnect-keeps-credentials-and-revokes-leases", func(t *testing.T) {
@@ -149,47 +149,47 @@ func TestDynamicLifecycle(t *testing.T) {
 			t.Fatal("no live leases before disconnect")
 		}
 		before := counts().LeasesRevoked
-		c.must("PATCH", "/v1/vaults/dyn/credential-store", map[string]string{"kind": "builtin"}, 200, nil)
+		c.Must("PATCH", "/v1/vaults/dyn/credential-store", map[string]string{"kind": "builtin"}, 200, nil)
 		eventually(t, "every lease to be revoked", func() bool { return len(emu.Leases()) == 0 })
 		if n := counts().LeasesRevoked - before; n != live {
 			t.Fatalf("revoked %d of %d leases", n, live)
 		}
-		if got := c.keys("dyn", "static"); !reflect.DeepEqual(got, []string{"API_KEY"}) {
+		if got := c.Keys("dyn", "static"); !reflect.DeepEqual(got, []string{"API_KEY"}) {
 			t.Fatalf("static keys after disconnect %v", got)
 		}
-		if got := c.keys("dyn", "dynamic"); len(got) != 0 {
+		if got := c.Keys("dyn", "dynamic"); len(got) != 0 {
 			t.Fatalf("dynamic rows after disconnect %v", got)
 		}
-		c.must("POST", "/v1/credentials", map[string]any{"vault": "dyn", "credentials": map[string]string{"API_KEY": "edited", "LOCAL_ONLY": "x"}}, 200, nil)
+		c.Must("POST", "/v1/credentials", map[string]any{"vault": "dyn", "credentials": map[string]string{"API_KEY": "edited", "LOCAL_ONLY": "x"}}, 200, nil)
 	})
 
 	t.Run("connect-replaces-builtin-credentials", func(t *testing.T) {
-		c.must("PATCH", "/v1/vaults/dyn/credential-store", storeSpec("p-1", "dev", "/dyn", 3600), 200, nil)
-		if got := c.keys("dyn", "static"); !reflect.DeepEqual(got, []string{"API_KEY"}) {
+		c.Must("PATCH", "/v1/vaults/dyn/credential-store", storeSpec("p-1", "dev", "/dyn", 3600), 200, nil)
+		if got := c.Keys("dyn", "static"); !reflect.DeepEqual(got, []string{"API_KEY"}) {
 			t.Fatalf("static keys after connect %v", got)
 		}
-		c.must("PUT", "/v1/vaults/dyn/services", bearerService(u, "API_KEY"), 200, nil)
-		if got := newAgent(t, c, srv, "dyn", u).mustGet(); got != "Bearer static-1" {
+		c.Must("PUT", "/v1/vaults/dyn/services", bearerService(u, "API_KEY"), 200, nil)
+		if got := newAgent(t, c, srv, "dyn", u).MustGet(); got != "Bearer static-1" {
 			t.Fatalf("after connect injected %q", got)
 		}
-		c.must("PUT", "/v1/vaults/dyn/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
+		c.Must("PUT", "/v1/vaults/dyn/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
 	})
 
 	t.Run("vault-delete-revokes", func(t *testing.T) {
-		c.must("POST", "/v1/vaults", map[string]any{"name": "dyn-delete", "credential_store": storeSpec("p-1", "dev", "/dyn", 3600)}, 201, nil)
-		c.must("PUT", "/v1/vaults/dyn-delete/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
-		newAgent(t, c, srv, "dyn-delete", u).mustGet()
+		c.Must("POST", "/v1/vaults", map[string]any{"name": "dyn-delete", "credential_store": storeSpec("p-1", "dev", "/dyn", 3600)}, 201, nil)
+		c.Must("PUT", "/v1/vaults/dyn-delete/services", basicService(u, "DB_POSTGRES_USERNAME", "DB_POSTGRES_PASSWORD"), 200, nil)
+		newAgent(t, c, srv, "dyn-delete", u).MustGet()
 		before := counts().LeasesRevoked
-		c.must("DELETE", "/v1/vaults/dyn-delete", nil, 200, nil)
+		c.Must("DELETE", "/v1/vaults/dyn-delete", nil, 200, nil)
 		eventually(t, "the deleted vault's lease to be revoked", func() bool { return counts().LeasesRevoked-before == 1 })
 	})
 
 	t.Run("shutdown-revokes", func(t *testing.T) {
-		newAgent(t, c, srv, "dyn", u).mustGet()
+		newAgent(t, c, srv, "dyn", u).MustGet()
 		if len(emu.Leases()) == 0 {
 			t.Fatal("no live lease before shutdown")
 		}
-		srv.stop()
+		srv.Stop()
 		if n := len(emu.Leases()); n != 0 {
 			t.Fatalf("%d leases left after shutdown", n)
 		}
@@ -198,12 +198,12 @@ func TestDynamicLifecycle(t *testing.T) {
 	t.Run("restart-sweeps-leftover-leases", func(t *testing.T) {
 		srv = startServer(t, dir, infisicalEnv(emu))
 		c = login(t, srv)
-		newAgent(t, c, srv, "dyn", u).mustGet()
+		newAgent(t, c, srv, "dyn", u).MustGet()
 		leftover := emu.Leases()
 		if len(leftover) != 1 {
 			t.Fatalf("live leases %d, want 1", len(leftover))
 		}
-		srv.kill()
+		srv.Kill()
 		if len(emu.Leases()) != 1 {
 			t.Fatal("SIGKILL revoked a lease")
 		}
@@ -213,20 +213,20 @@ func TestDynamicLifecycle(t *testing.T) {
 	})
 
 	t.Run("without-infisical-url", func(t *testing.T) {
-		srv.stop()
+		srv.Stop()
 		srv = startServer(t, dir, nil)
 		c = login(t, srv)
-		c.must("PUT", "/v1/vaults/dyn/services", bearerService(u, "API_KEY"), 200, nil)
-		if got := newAgent(t, c, srv, "dyn", u).mustGet(); got != "Bearer static-1" {
+		c.Must("PUT", "/v1/vaults/dyn/services", bearerService(u, "API_KEY"), 200, nil)
+		if got := newAgent(t, c, srv, "dyn", u).MustGet(); got != "Bearer static-1" {
 			t.Fatalf("cached snapshot injects %q", got)
 		}
-		if p := c.problem("POST", "/v1/credentials", map[string]any{"vault": "dyn", "credentials": map[string]string{"X": "y"}}); p.Status != 409 || p.Code != "external_credential_store" {
+		if p := c.Problem("POST", "/v1/credentials", map[string]any{"vault": "dyn", "credentials": map[string]string{"X": "y"}}); p.Status != 409 || p.Code != "external_credential_store" {
 			t.Fatalf("write: %+v", p)
 		}
-		if p := c.problem("POST", "/v1/vaults/dyn/sync", nil); p.Status != 503 || p.Code != "infisical_not_configured" {
+		if p := c.Problem("POST", "/v1/vaults/dyn/sync", nil); p.Status != 503 || p.Code != "infisical_not_configured" {
 			t.Fatalf("manual sync: %+v", p)
 		}
-		if s := c.storeOf("dyn"); s.Kind != "infisical" || s.NextSyncAt != nil {
+		if s := c.StoreOf("dyn"); s.Kind != "infisical" || s.NextSyncAt != nil {
 			t.Fatalf("summary %+v", s)
 		}
 		var kinds struct {
@@ -234,13 +234,13 @@ func TestDynamicLifecycle(t *testing.T) {
 				Kind string `json:"kind"`
 			} `json:"kinds"`
 		}
-		c.must("GET", "/v1/instance/credential-stores", nil, 200, &kinds)
+		c.Must("GET", "/v1/instance/credential-stores", nil, 200, &kinds)
 		for _, k := range kinds.Kinds {
 			if k.Kind == "infisical" {
 				t.Fatal("infisical offered without INFISICAL_URL")
 			}
 		}
-		c.must("PATCH", "/v1/vaults/dyn/credential-store", map[string]string{"kind": "builtin"}, 200, nil)
-		srv.stop()
+		c.Must("PATCH", "/v1/vaults/dyn/credential-store", map[string]string{"kind": "builtin"}, 200, nil)
+		srv.Stop()
 	})
 }

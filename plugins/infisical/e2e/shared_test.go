@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
+	"github.com/agent-vault/agent-vault/plugins/internal/storee2e"
 )
 
 // shared is one emulator and one server used by every test that needs no
@@ -54,7 +55,7 @@ func closeShared() {
 // shared returns the shared environment, starting it on first use.
 func shared(t *testing.T) *sharedEnv {
 	t.Helper()
-	if binary == "" {
+	if storee2e.Binary() == "" {
 		t.Skip("end-to-end tests are skipped with -short")
 	}
 	sharedOnce.Do(func() {
@@ -76,7 +77,7 @@ func shared(t *testing.T) *sharedEnv {
 		emu.AddProject(infisicaltest.Project{ID: "p-1", Slug: "proj-one", Environments: []string{"dev", "prod"}})
 		srv := startServer(sharedTB, newDataDir(sharedTB), infisicalEnv(emu))
 		sharedVal = &sharedEnv{emu: emu, srv: srv, owner: register(sharedTB, srv)}
-		sharedVal.owner.t = nil
+		sharedVal.owner.T = nil
 	})
 	if sharedErr != "" {
 		t.Fatal(sharedErr)
@@ -87,7 +88,7 @@ func shared(t *testing.T) *sharedEnv {
 // ownerFor is the shared owner client reporting to t.
 func (e *sharedEnv) ownerFor(t *testing.T) *client {
 	c := *e.owner
-	c.t = t
+	c.T = t
 	return &c
 }
 

@@ -25,20 +25,20 @@ func TestStartupLogin(t *testing.T) {
 			s := startServer(t, newDataDir(t), []string{"INFISICAL_URL=" + emu.URL(),
 				"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=cid", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=" + tc.secret})
 			deadline := time.Now().Add(30 * time.Second)
-			for !strings.Contains(s.logs.String(), tc.want) {
+			for !strings.Contains(s.Logs.String(), tc.want) {
 				if time.Now().After(deadline) {
-					t.Fatalf("log lacks %s:\n%s", tc.want, s.logs)
+					t.Fatalf("log lacks %s:\n%s", tc.want, s.Logs)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			if strings.Contains(s.logs.String(), "startup-secret") || strings.Contains(s.logs.String(), "wrong-secret") {
+			if strings.Contains(s.Logs.String(), "startup-secret") || strings.Contains(s.Logs.String(), "wrong-secret") {
 				t.Fatal("the client secret reached the log")
 			}
 			c := register(t, s)
-			if status, body := c.do("GET", "/v1/instance/credential-stores", nil); status != 200 {
+			if status, body := c.Do("GET", "/v1/instance/credential-stores", nil); status != 200 {
 				t.Fatalf("the server stopped serving: %d %s", status, body)
 			}
-			s.stop()
+			s.Stop()
 		})
 	}
 }

@@ -18,29 +18,29 @@ func TestBadKey(t *testing.T) {
 	c := e.ownerFor(t)
 	u := newUpstream(t)
 	e.emu.SetSecrets("p-1", "dev", "/badkey", map[string]string{"API_KEY": "v1"})
-	c.must("POST", "/v1/vaults", map[string]any{"name": "badkey", "credential_store": storeSpec("p-1", "dev", "/badkey", 3600)}, 201, nil)
-	c.must("PUT", "/v1/vaults/badkey/services", bearerService(u, "API_KEY"), 200, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "badkey", "credential_store": storeSpec("p-1", "dev", "/badkey", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/badkey/services", bearerService(u, "API_KEY"), 200, nil)
 	a := newAgent(t, c, e.srv, "badkey", u)
 
 	e.emu.SetSecrets("p-1", "dev", "/badkey", map[string]string{"API_KEY": "v2", "database-url": "x"})
-	p := c.problem("POST", "/v1/vaults/badkey/sync", nil)
+	p := c.Problem("POST", "/v1/vaults/badkey/sync", nil)
 	if p.Code != "external_store_invalid_key" || !strings.Contains(p.Detail, `"database-url"`) {
 		t.Fatalf("sync: %+v", p)
 	}
-	s := c.storeOf("badkey")
+	s := c.StoreOf("badkey")
 	if s.LastSyncStatus != "error" || !strings.Contains(s.LastSyncError, "database-url") {
 		t.Fatalf("summary %+v", s)
 	}
-	if got := a.mustGet(); got != "Bearer v1" {
+	if got := a.MustGet(); got != "Bearer v1" {
 		t.Fatalf("after a failed sync injected %q, want the old value", got)
 	}
 	e.emu.SetSecrets("p-1", "dev", "/badkey", map[string]string{"API_KEY": "v2", "DATABASE_URL": "x"})
 	s = summary{}
-	c.must("POST", "/v1/vaults/badkey/sync", nil, 200, &s)
+	c.Must("POST", "/v1/vaults/badkey/sync", nil, 200, &s)
 	if s.LastSyncStatus != "ok" || s.LastSyncError != "" || s.CredentialCount != 2 {
 		t.Fatalf("after rename %+v", s)
 	}
-	if got := a.mustGet(); got != "Bearer v2" {
+	if got := a.MustGet(); got != "Bearer v2" {
 		t.Fatalf("after rename injected %q", got)
 	}
 }
@@ -52,8 +52,8 @@ func TestOutage(t *testing.T) {
 	c := e.ownerFor(t)
 	u := newUpstream(t)
 	e.emu.SetSecrets("p-1", "dev", "/outage", map[string]string{"API_KEY": "cached"})
-	c.must("POST", "/v1/vaults", map[string]any{"name": "outage", "credential_store": storeSpec("p-1", "dev", "/outage", 3600)}, 201, nil)
-	c.must("PUT", "/v1/vaults/outage/services", bearerService(u, "API_KEY"), 200, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "outage", "credential_store": storeSpec("p-1", "dev", "/outage", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/outage/services", bearerService(u, "API_KEY"), 200, nil)
 	a := newAgent(t, c, e.srv, "outage", u)
 	e.emu.SetSecret("p-1", "dev", "/outage", "API_KEY", "never-seen")
 
@@ -70,15 +70,15 @@ func TestOutage(t *testing.T) {
 	for _, f := range faults {
 		e.emu.Inject(infisicaltest.RouteListSecrets, f.fault.OnQuery("secretPath", "/outage").Times(3*f.calls))
 		for cycle := 0; cycle < 3; cycle++ {
-			p := c.problem("POST", "/v1/vaults/outage/sync", nil)
+			p := c.Problem("POST", "/v1/vaults/outage/sync", nil)
 			if p.Status < 400 || !strings.HasPrefix(p.Code, "external_store_") {
 				t.Fatalf("%s cycle %d: sync answered %+v", f.name, cycle, p)
 			}
-			if s := c.storeOf("outage"); s.LastSyncStatus != "error" || s.LastSyncError == "" {
+			if s := c.StoreOf("outage"); s.LastSyncStatus != "error" || s.LastSyncError == "" {
 				t.Fatalf("%s: summary %+v", f.name, s)
 			}
 			for i := 0; i < 5; i++ {
-				if got := a.mustGet(); got != "Bearer cached" {
+				if got := a.MustGet(); got != "Bearer cached" {
 					t.Fatalf("%s cycle %d: injected %q", f.name, cycle, got)
 				}
 			}
@@ -89,11 +89,11 @@ func TestOutage(t *testing.T) {
 	t.Run("down", func(t *testing.T) {
 		down := startDownEmulatorServer(t, u)
 		for cycle := 0; cycle < 3; cycle++ {
-			if p := down.owner.problem("POST", "/v1/vaults/down/sync", nil); p.Code != "external_store_unreachable" {
+			if p := down.owner.Problem("POST", "/v1/vaults/down/sync", nil); p.Code != "external_store_unreachable" {
 				t.Fatalf("cycle %d: %+v", cycle, p)
 			}
 			for i := 0; i < 5; i++ {
-				if got := down.agent.mustGet(); got != "Bearer cached" {
+				if got := down.agent.MustGet(); got != "Bearer cached" {
 					t.Fatalf("injected %q", got)
 				}
 			}
@@ -116,8 +116,8 @@ func startDownEmulatorServer(t *testing.T, u *upstream) downEnv {
 	emu.SetSecrets("p-1", "dev", "/", map[string]string{"API_KEY": "cached"})
 	s := startServer(t, newDataDir(t), infisicalEnv(emu))
 	c := register(t, s)
-	c.must("POST", "/v1/vaults", map[string]any{"name": "down", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
-	c.must("PUT", "/v1/vaults/down/services", bearerService(u, "API_KEY"), 200, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "down", "credential_store": storeSpec("p-1", "dev", "/", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/down/services", bearerService(u, "API_KEY"), 200, nil)
 	a := newAgent(t, c, s, "down", u)
 	emu.Stop()
 	return downEnv{owner: c, agent: a}
@@ -129,7 +129,7 @@ func TestConcurrentSync(t *testing.T) {
 	e := shared(t)
 	c := e.ownerFor(t)
 	e.emu.SetSecrets("p-1", "dev", "/concurrent", map[string]string{"API_KEY": "v"})
-	c.must("POST", "/v1/vaults", map[string]any{"name": "concurrent", "credential_store": storeSpec("p-1", "dev", "/concurrent", 3600)}, 201, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "concurrent", "credential_store": storeSpec("p-1", "dev", "/concurrent", 3600)}, 201, nil)
 
 	// The first sync's list call is held until the second has answered.
 	arrived := make(chan struct{}, 1)
@@ -139,9 +139,9 @@ func TestConcurrentSync(t *testing.T) {
 	defer watch()
 
 	statuses := make(chan problem, 2)
-	go func() { statuses <- c.problem("POST", "/v1/vaults/concurrent/sync", nil) }()
+	go func() { statuses <- c.Problem("POST", "/v1/vaults/concurrent/sync", nil) }()
 	<-arrived
-	second := c.problem("POST", "/v1/vaults/concurrent/sync", nil)
+	second := c.Problem("POST", "/v1/vaults/concurrent/sync", nil)
 	e.emu.ReleaseHangs()
 	first := <-statuses
 	if second.Status != 409 || second.Code != "sync_in_flight" {
@@ -159,8 +159,8 @@ func TestSwapUnderLoad(t *testing.T) {
 	c := e.ownerFor(t)
 	u := newUpstream(t)
 	e.emu.SetSecrets("p-1", "dev", "/swap", map[string]string{"API_KEY": "old"})
-	c.must("POST", "/v1/vaults", map[string]any{"name": "swap", "credential_store": storeSpec("p-1", "dev", "/swap", 3600)}, 201, nil)
-	c.must("PUT", "/v1/vaults/swap/services", bearerService(u, "API_KEY"), 200, nil)
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "swap", "credential_store": storeSpec("p-1", "dev", "/swap", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/swap/services", bearerService(u, "API_KEY"), 200, nil)
 	a := newAgent(t, c, e.srv, "swap", u)
 	e.emu.SetSecret("p-1", "dev", "/swap", "API_KEY", "new")
 
@@ -174,13 +174,13 @@ func TestSwapUnderLoad(t *testing.T) {
 			defer wg.Done()
 			<-start
 			for i := 0; i < per; i++ {
-				status, body, err := a.get()
+				status, body, err := a.Get()
 				results <- fmt.Sprintf("%d %s %v", status, body, err)
 			}
 		}()
 	}
 	close(start)
-	c.must("POST", "/v1/vaults/swap/sync", nil, 200, nil)
+	c.Must("POST", "/v1/vaults/swap/sync", nil, 200, nil)
 	wg.Wait()
 	close(results)
 	counts := map[string]int{}
@@ -192,7 +192,7 @@ func TestSwapUnderLoad(t *testing.T) {
 			t.Fatalf("%d requests answered %q (all: %v)", n, r, counts)
 		}
 	}
-	if got := a.mustGet(); got != "Bearer new" {
+	if got := a.MustGet(); got != "Bearer new" {
 		t.Fatalf("after the sync injected %q", got)
 	}
 	t.Logf("200 requests during the swap: %v", counts)
