@@ -27,6 +27,7 @@ type serverCmd struct {
 	PasswordFD         int           `name:"password-fd" default:"-1" hidden:"" help:"Read the master password from this inherited file descriptor (used when the server re-executes itself)."`
 	AllowPrivateRanges bool          `env:"AGENT_VAULT_ALLOW_PRIVATE_RANGES" help:"Let services and upstreams use private, loopback and link-local addresses."`
 	PluginDir          string        `name:"plugin-dir" env:"AGENT_VAULT_PLUGIN_DIR" type:"path" help:"Directory of third-party credential-store plugins (*.wasm)."`
+	PluginGrants       string        `name:"plugin-grants" env:"AGENT_VAULT_PLUGIN_GRANTS" type:"path" help:"JSON file granting store plugins their environment variables, files and HTTP origins; a plugin in --plugin-dir loads only when it is named here with its sha256."`
 	PluginIdleRelease  time.Duration `name:"plugin-idle-release" default:"2m" env:"AGENT_VAULT_PLUGIN_IDLE_RELEASE" help:"Free a store plugin's compiled code after it has been idle this long; the next use reloads it from the cache (0 keeps plugins loaded)."`
 	UpstreamCAFile     string        `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS."`
 }
@@ -58,6 +59,7 @@ func (c *serverCmd) Run(e *env) error {
 		AllowPrivateRanges: c.AllowPrivateRanges,
 		UpstreamCAFile:     c.UpstreamCAFile,
 		PluginDir:          c.PluginDir,
+		PluginGrantsFile:   c.PluginGrants,
 		PluginIdleRelease:  c.PluginIdleRelease,
 		Logger:             log,
 	})

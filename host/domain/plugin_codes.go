@@ -20,4 +20,11 @@ const (
 	CodePluginInvalid     = "plugin_invalid"
 	CodePluginABIMismatch = "plugin_abi_mismatch"
 	CodePluginUnsupported = "plugin_unsupported"
+
+	// CodeInvalidPluginGrants: the operator's plugin grants file cannot be
+	// read or has a malformed or forbidden entry.
+	CodeInvalidPluginGrants = "invalid_plugin_grants"
+	// CodePluginNotGranted: a plugin asked for something its grant does not
+	// allow (an environment variable, a file), or is not granted at all.
+	CodePluginNotGranted = "plugin_not_granted"
 )

@@ -175,6 +175,7 @@ func TestCall_requiredEnv(t *testing.T) {
 	rt := newTestRuntime(t, nil)
 	p := rt.load(t, "ok/store")
 	p.manifest.Env = []abi.EnvVar{{Name: "NEEDED", Required: true}}
+	p.grant.env["NEEDED"] = true
 	err := p.Probe(context.Background(), nil)
 	if got, want := err.Error(), `invalid_store_config: store plugin "okstore" needs the environment variable NEEDED, which is not set`; got != want {
 		t.Fatalf("got %s, want %s", got, want)

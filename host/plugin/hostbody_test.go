@@ -19,7 +19,6 @@ func TestHTTPBody_throughGuest(t *testing.T) {
 	t.Cleanup(up.Close)
 	rt := newTestRuntime(t, func(c *Config) {
 		c.Env = envMap(map[string]string{"HTTPBODY_ORIGINS": up.URL})
-		c.DialContext = plainDial
 	})
 	p := rt.load(t, "limits/httpbody")
 	ctx := context.Background()
@@ -52,7 +51,6 @@ func TestHTTPBody_badPointer(t *testing.T) {
 	t.Cleanup(up.Close)
 	rt := newTestRuntime(t, func(c *Config) {
 		c.Env = envMap(map[string]string{"HTTPBODY_ORIGINS": up.URL})
-		c.DialContext = plainDial
 	})
 	p := rt.load(t, "limits/httpbody")
 	desc := json.RawMessage(`{"method":"GET","url":"` + up.URL + `/","raw_body":true}`)

@@ -8,53 +8,41 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/netguard"
 	"github.com/agent-vault/agent-vault/sdk/abi"
 )
 
 // httpCapability is one plugin's scoped outbound HTTP: deny by default, only
-// granted origins, checked on the first request and on every redirect, with
-// the private-range guard applied to the address actually dialled.
+// granted origins, checked on the first request and on every redirect. Every
+// connection goes through host/netguard, the same guard the proxy dials
+// with: it resolves once, checks every address (cloud metadata always
+// refused; private and special-purpose ranges refused unless the operator
+// named the origin) and dials only the checked addresses.
 type httpCapability struct {
-	// granted maps canonical origin → true when the operator configured it
-	// (exempt from the private-range guard), false when it came from the
-	// manifest (guarded).
-	granted map[string]bool
-	// exemptAddrs are the host:port dial addresses of operator origins.
-	exemptAddrs map[string]bool
-	client      *http.Client
+	granted map[string]bool // canonical origins
+	client  *http.Client
 }
-
-// dialFunc is the type of Config.DialContext.
-type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 type deniedError struct{ code, msg string }
 
 func (e *deniedError) Error() string { return e.msg }
 
-func newHTTPCapability(manifestOrigins, operatorOrigins []string, dial dialFunc) *httpCapability {
-	c := &httpCapability{granted: map[string]bool{}, exemptAddrs: map[string]bool{}}
-	for _, o := range manifestOrigins {
-		if canon, err := abi.ParseOrigin(o); err == nil {
-			if _, dup := c.granted[canon]; !dup {
-				c.granted[canon] = false
-			}
-		}
-	}
-	for _, o := range operatorOrigins {
-		if canon, err := abi.ParseOrigin(o); err == nil {
-			c.granted[canon] = true
-			// canon is scheme://host:port; the dial address is host:port.
-			c.exemptAddrs[canon[strings.Index(canon, "://")+3:]] = true
-		}
+// newHTTPCapability grants origins (canonical, from resolveGrant) and dials
+// through guard, which already carries the exceptions for the origins the
+// operator named.
+func newHTTPCapability(origins []string, guard *netguard.Guard) *httpCapability {
+	c := &httpCapability{granted: map[string]bool{}}
+	for _, o := range origins {
+		c.granted[o] = true
 	}
 	transport := &http.Transport{
 		Proxy:                 nil, // never the process's proxy environment
-		DialContext:           c.guardedDial(dial),
+		DialContext:           guardedDial(guard),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          16,
 		IdleConnTimeout:       60 * time.Second,
@@ -73,7 +61,7 @@ func newHTTPCapability(manifestOrigins, operatorOrigins []string, dial dialFunc)
 			if err != nil {
 				return &deniedError{abi.CodeHTTPOriginDenied, "redirect: " + err.Error()}
 			}
-			if _, ok := c.granted[origin]; !ok {
+			if !c.granted[origin] {
 				return &deniedError{abi.CodeHTTPOriginDenied, fmt.Sprintf("redirect to origin %s is not granted to this plugin", origin)}
 			}
 			return nil
@@ -82,41 +70,22 @@ func newHTTPCapability(manifestOrigins, operatorOrigins []string, dial dialFunc)
 	return c
 }
 
-// guardedDial dials, then refuses a connection whose remote address is in a
-// private, loopback, link-local or otherwise internal range, unless the dial
-// address belongs to an origin the operator configured. Checking the
-// connected address (after DNS) defeats DNS names that resolve inside.
-func (c *httpCapability) guardedDial(dial dialFunc) dialFunc {
+// guardedDial is guard.DialContext with its refusals turned into the
+// guest-facing code. The message names the dialled address only: what an
+// internal name resolves to is none of the plugin's business.
+func guardedDial(guard *netguard.Guard) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
+		conn, err := guard.DialContext(ctx, network, addr)
+		if err != nil && (domain.CodeOf(err) == domain.CodeDestinationBlocked || domain.CodeOf(err) == domain.CodeInvalidHost) {
+			return nil, &deniedError{abi.CodeHTTPPrivateAddress, fmt.Sprintf("%s is a private, special-purpose or metadata address; a plugin reaches one only through an origin the operator granted", addr)}
 		}
-		if c.exemptAddrs[strings.ToLower(addr)] {
-			return conn, nil
-		}
-		ap, perr := netip.ParseAddrPort(conn.RemoteAddr().String())
-		if perr != nil || isInternal(ap.Addr()) {
-			conn.Close()
-			return nil, &deniedError{abi.CodeHTTPPrivateAddress, fmt.Sprintf("%s resolves to an internal address; only operator-configured origins may", addr)}
-		}
-		return conn, nil
+		return conn, err
 	}
-}
-
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// isInternal reports whether ip must not be reached by a plugin on its own.
-func isInternal(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-		ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() ||
-		ip.IsMulticast() || ip.IsUnspecified() || cgnat.Contains(ip)
 }
 
 // do performs one guest request.
 func (c *httpCapability) do(ctx context.Context, r *abi.HTTPRequest, origin string) (*abi.HTTPResponse, *abi.Error) {
-	if _, ok := c.granted[origin]; !ok {
+	if !c.granted[origin] {
 		return nil, &abi.Error{Code: abi.CodeHTTPOriginDenied, Message: fmt.Sprintf("origin %s is not granted to this plugin", origin)}
 	}
 	var body io.Reader

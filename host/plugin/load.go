@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/sdk/abi"
 )
 
@@ -22,7 +24,33 @@ import (
 // instance is created eagerly, so a plugin that cannot start fails here.
 // With Config.IdleRelease set, the compiled code is released once the
 // plugin has been idle that long (residency.go).
+//
+// Load is for the plugins shipped with the product: without an operator
+// grant they get what their manifest requests. Third-party plugins load
+// through LoadDir, which requires one.
 func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
+	return rt.load(ctx, name, wasm, true)
+}
+
+// loadThirdParty loads a plugin from the plugin directory: only under a
+// kind the operator granted with this module's SHA-256, never under a
+// shipped kind's name, and never with the grant of a kind other than the
+// one its manifest declares.
+func (rt *Runtime) loadThirdParty(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
+	if slices.Contains(rt.cfg.ReservedKinds, name) {
+		return nil, loadErr(name, domain.CodePluginNotGranted, "%q is the kind of a plugin shipped with Agent Vault; a third-party plugin may not take its name", name)
+	}
+	g, ok := rt.cfg.Grants[name]
+	if !ok || g.SHA256 == "" {
+		return nil, loadErr(name, domain.CodePluginNotGranted, "not granted: third-party plugins load only when the plugin grants file names them with their sha256 (this module's is %s)", sha256Hex(wasm))
+	}
+	if got := sha256Hex(wasm); !strings.EqualFold(got, g.SHA256) {
+		return nil, loadErr(name, domain.CodePluginNotGranted, "module sha256 is %s, granted %s", got, g.SHA256)
+	}
+	return rt.load(ctx, name, wasm, false)
+}
+
+func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, shipped bool) (*Plugin, error) {
 	if err := rt.admit(name, wasm); err != nil {
 		return nil, err
 	}
@@ -54,7 +82,11 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 		inst.close(ctx)
 		return fail(err)
 	}
-	if err := rt.register(p, *m); err != nil {
+	if !shipped && m.Kind != name {
+		inst.close(ctx)
+		return fail(loadErr(name, domain.CodePluginNotGranted, "declares kind %q; a third-party plugin's file must be named after its kind (%s.wasm), the name it is granted under", abi.Truncate(m.Kind, 40), name))
+	}
+	if err := rt.register(p, *m, shipped); err != nil {
 		inst.close(ctx)
 		return fail(err)
 	}
@@ -64,7 +96,7 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin,
 	p.mu.Lock()
 	p.armIdleRelease()
 	p.mu.Unlock()
-	rt.cfg.Logger.Info("store plugin loaded", "plugin", m.Kind, "version", m.Version, "features", uint32(m.Features))
+	rt.cfg.Logger.Info("store plugin loaded", append([]any{"plugin", m.Kind, "version", m.Version, "features", uint32(m.Features)}, p.grant.logAttrs()...)...)
 	return p, nil
 }
 
@@ -81,10 +113,10 @@ func (rt *Runtime) Register(name string, wasm []byte, m abi.Manifest) (*Plugin, 
 		return nil, loadErr(name, abi.CodePluginInvalid, "%v", err)
 	}
 	p := &Plugin{rt: rt, loadName: name, wasm: wasm, services: unimplementedHostServices{}}
-	if err := rt.register(p, m); err != nil {
+	if err := rt.register(p, m, true); err != nil {
 		return nil, err
 	}
-	rt.cfg.Logger.Info("store plugin registered; it compiles on first use", "plugin", m.Kind, "version", m.Version, "features", uint32(m.Features))
+	rt.cfg.Logger.Info("store plugin registered; it compiles on first use", append([]any{"plugin", m.Kind, "version", m.Version, "features", uint32(m.Features)}, p.grant.logAttrs()...)...)
 	return p, nil
 }
 
@@ -93,13 +125,12 @@ func (rt *Runtime) admit(name string, wasm []byte) error {
 	if len(wasm) > rt.cfg.MaxModuleBytes {
 		return loadErr(name, abi.CodePluginInvalid, "module is %d bytes; the limit is %d", len(wasm), rt.cfg.MaxModuleBytes)
 	}
-	if pin, ok := rt.cfg.SHA256Pins[name]; ok {
-		sum := sha256.Sum256(wasm)
-		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, pin) {
-			return loadErr(name, abi.CodePluginInvalid, "module sha256 is %s, pinned %s", got, pin)
-		}
-	}
 	return nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // compile compiles wasm (from the on-disk cache when it has it) and checks
@@ -124,24 +155,30 @@ func (rt *Runtime) compile(ctx context.Context, name string, wasm []byte, featur
 	return compiled, nil
 }
 
-// register fills in what the manifest decides (the HTTP capability, the
-// logger) and adds p under its kind.
-func (rt *Runtime) register(p *Plugin, m abi.Manifest) error {
-	var operator []string
-	if m.HTTPOriginsEnv != "" {
-		for _, o := range strings.Split(rt.cfg.Env(m.HTTPOriginsEnv), ",") {
-			if strings.TrimSpace(o) == "" {
-				continue
-			}
-			if _, err := abi.ParseOrigin(o); err != nil {
-				return loadErr(m.Kind, abi.CodePluginInvalid, "environment variable %s: %v", m.HTTPOriginsEnv, err)
-			}
-			operator = append(operator, o)
-		}
+// register fills in what the manifest and the grant decide (the
+// environment, files and HTTP origins the plugin is given, the logger) and
+// adds p under its kind. shipped: a plugin of the product, which without an
+// operator grant gets what its manifest requests.
+func (rt *Runtime) register(p *Plugin, m abi.Manifest, shipped bool) error {
+	if reserved := reservedRequests(m); len(reserved) > 0 {
+		return loadErr(p.loadName, domain.CodePluginNotGranted, "requests %s; %s* variables are the host's own and no plugin may receive them", strings.Join(reserved, ", "), ReservedEnvPrefix)
+	}
+	var op *Grant
+	if g, ok := rt.cfg.Grants[m.Kind]; ok {
+		op = &g
+	}
+	g, err := resolveGrant(m, op, shipped, rt.cfg.Env)
+	if err != nil {
+		return loadErr(m.Kind, abi.CodePluginInvalid, "%v", err)
+	}
+	guard, err := rt.cfg.Guard.WithExceptions(g.exempt...)
+	if err != nil {
+		return loadErr(m.Kind, abi.CodePluginInvalid, "granted origins: %v", err)
 	}
 	p.manifest = m
+	p.grant = g
 	p.services = &pluginServices{
-		http:   newHTTPCapability(m.HTTPOrigins, operator, rt.cfg.DialContext),
+		http:   newHTTPCapability(g.origins, guard),
 		logger: rt.cfg.Logger.With("plugin", m.Kind),
 	}
 	rt.mu.Lock()

@@ -2,8 +2,6 @@ package plugin
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -107,17 +105,21 @@ func TestLoad_manifestAndLookup(t *testing.T) {
 
 func TestLoadDir_skipsBadPlugins(t *testing.T) {
 	dir := t.TempDir()
-	for name, src := range map[string]string{"a-good": "ok/store", "b-bad": "error/wrong_sig", "c-junk": ""} {
+	grants := map[string]Grant{}
+	for name, src := range map[string]string{"okstore": "ok/store", "b-bad": "error/wrong_sig", "c-junk": "", "d-ungranted": "ok/store"} {
 		b := []byte("junk")
 		if src != "" {
 			b = guest(t, src)
 		}
 		writeFile(t, dir+"/"+name+".wasm", b)
+		if name != "d-ungranted" {
+			grants[name] = Grant{SHA256: sha256Hex(b)}
+		}
 	}
 	writeFile(t, dir+"/notes.txt", []byte("ignored"))
-	rt := newTestRuntime(t, func(c *Config) { c.PluginDir = dir })
+	rt := newTestRuntime(t, func(c *Config) { c.PluginDir = dir; c.Grants = grants })
 	errs := rt.LoadDir(context.Background())
-	if len(errs) != 2 {
+	if len(errs) != 3 {
 		t.Fatalf("errs = %v", errs)
 	}
 	if got, want := errString(errs[0]), `plugin_invalid|load|plugin "b-bad": export "sync" has (i32,i32)->(i32), want (i32,i32)->(i64)`; got != want {
@@ -131,21 +133,36 @@ func TestLoadDir_skipsBadPlugins(t *testing.T) {
 	}
 }
 
-func TestLoad_sha256Pin(t *testing.T) {
-	wasm := guest(t, "ok/store")
-	sum := sha256.Sum256(wasm)
-	good := hex.EncodeToString(sum[:])
+// TestLoadThirdParty_grants: a plugin from the plugin directory loads only
+// under a granted kind whose sha256 matches, never under a shipped kind's
+// name, and only when its manifest declares the kind it is granted as.
+func TestLoadThirdParty_grants(t *testing.T) {
+	wasm := guest(t, "ok/store") // kind okstore
+	good := sha256Hex(wasm)
+	zeros := strings.Repeat("0", 64)
 	tests := []struct {
-		name, pin, wantErr string
+		name, load string
+		grants     map[string]Grant
+		reserved   []string
+		wantErr    string
 	}{
-		{name: "match", pin: good},
-		{name: "match-upper", pin: strings.ToUpper(good)},
-		{name: "mismatch", pin: strings.Repeat("0", 64), wantErr: `plugin_invalid|load|plugin "store": module sha256 is ` + good + `, pinned ` + strings.Repeat("0", 64)},
+		{name: "match", load: "okstore", grants: map[string]Grant{"okstore": {SHA256: good}}},
+		{name: "match-upper", load: "okstore", grants: map[string]Grant{"okstore": {SHA256: strings.ToUpper(good)}}},
+		{name: "mismatch", load: "okstore", grants: map[string]Grant{"okstore": {SHA256: zeros}},
+			wantErr: `plugin_not_granted|load|plugin "okstore": module sha256 is ` + good + `, granted ` + zeros},
+		{name: "no-grant", load: "okstore",
+			wantErr: `plugin_not_granted|load|plugin "okstore": not granted: third-party plugins load only when the plugin grants file names them with their sha256 (this module's is ` + good + `)`},
+		{name: "grant-without-sha", load: "okstore", grants: map[string]Grant{"okstore": {Env: []string{"X"}}},
+			wantErr: `plugin_not_granted|load|plugin "okstore": not granted: third-party plugins load only when the plugin grants file names them with their sha256 (this module's is ` + good + `)`},
+		{name: "shipped-name", load: "okstore", grants: map[string]Grant{"okstore": {SHA256: good}}, reserved: []string{"okstore"},
+			wantErr: `plugin_not_granted|load|plugin "okstore": "okstore" is the kind of a plugin shipped with Agent Vault; a third-party plugin may not take its name`},
+		{name: "other-kind", load: "granted", grants: map[string]Grant{"granted": {SHA256: good}},
+			wantErr: `plugin_not_granted|load|plugin "granted": declares kind "okstore"; a third-party plugin's file must be named after its kind (granted.wasm), the name it is granted under`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := newTestRuntime(t, func(c *Config) { c.SHA256Pins = map[string]string{"store": tc.pin} })
-			_, err := rt.Load(context.Background(), "store", wasm)
+			rt := newTestRuntime(t, func(c *Config) { c.Grants = tc.grants; c.ReservedKinds = tc.reserved })
+			_, err := rt.loadThirdParty(context.Background(), tc.load, wasm)
 			if got := errString(err); got != tc.wantErr {
 				t.Fatalf("got  %s\nwant %s", got, tc.wantErr)
 			}

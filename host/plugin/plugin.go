@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -27,6 +25,7 @@ type Plugin struct {
 	loadName string
 	wasm     []byte
 	manifest abi.Manifest
+	grant    *grant // what the operator gave it (grants.go)
 	services hostServices
 
 	// What is held only while the plugin is used (residency.go).
@@ -82,7 +81,9 @@ func (p *Plugin) Check(ctx context.Context) (string, error) {
 	if _, err := p.call(ctx, abi.ExportCheck, abi.FeatureCheck, abi.Request{}, &res); err != nil {
 		return "", err
 	}
-	return res.Summary, nil
+	// The summary is shown to users: it may not carry a granted value.
+	env, _ := p.env()
+	return scrubValues(res.Summary, env, p.manifest.HTTPOriginsEnv), nil
 }
 
 // Sync returns the store's full snapshot. Every key is validated
@@ -216,6 +217,11 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 	}
 	raw, healthy, err := p.invoke(ctx, inst, export, in)
 	pool.put(ctx, inst, healthy)
+	if e, ok := err.(*Error); ok && e.Class == ClassGuest {
+		// The plugin's message reaches API responses: it may not carry
+		// a value the plugin was given.
+		e.Message = scrubValues(e.Message, env, p.manifest.HTTPOriginsEnv)
+	}
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Class != ClassGuest {
 			p.logger().Warn("plugin call failed", "export", export, "class", e.Class.String(), "code", e.Code, "err", e.Message)
@@ -230,12 +236,22 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 	return raw, nil
 }
 
-// env collects the manifest's declared variables, read now.
+// env collects the manifest's declared variables that the plugin is
+// granted, read now.
 func (p *Plugin) env() (map[string]string, error) {
 	if len(p.manifest.Env) == 0 {
 		return nil, nil
 	}
-	env, err := readEnv(p.manifest.Env, p.rt.cfg.Env, readEnvFile)
+	var vars []abi.EnvVar
+	for _, e := range p.manifest.Env {
+		if p.grant.env[e.Name] {
+			vars = append(vars, e)
+		} else if e.Required {
+			return nil, domain.Errorf(domain.CodeInvalidStoreConfig, "store plugin %q needs the environment variable %s, which the operator has not granted it (see the plugin grants file)", p.name(), e.Name)
+		}
+	}
+	readFile := func(path string) ([]byte, error) { return p.grant.readGrantedFile(path, p.rt.cfg.DenyPaths) }
+	env, err := readEnv(vars, p.rt.cfg.Env, readFile)
 	if err != nil {
 		return nil, domain.Errorf(domain.CodeInvalidStoreConfig, "store plugin %q needs the environment variable %s, which is not set", p.name(), err.name)
 	}
@@ -285,21 +301,4 @@ func readEnv(vars []abi.EnvVar, getenv func(string) string, readFile func(string
 		out.vars[e.Name] = v
 	}
 	return out, nil
-}
-
-// readEnvFile reads at most abi.MaxEnvFileBytes of a file named by an env var.
-func readEnvFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, abi.MaxEnvFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > abi.MaxEnvFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, abi.MaxEnvFileBytes)
-	}
-	return b, nil
 }

@@ -6,8 +6,9 @@
 // hostServices interface. The runtime layer (this file, pool.go, load.go)
 // compiles with an on-disk cache, validates at load, pools instances,
 // holds compiled code only while a plugin is in use (residency.go) and
-// applies limits. It imports no other host package but host/domain: the
-// server passes in a dialer, a logger, an environment reader and a cache dir.
+// applies limits. It imports no other host package but host/domain and
+// host/netguard: the server passes in a network guard, a logger, an
+// environment reader, the operator's grants and a cache dir.
 package plugin
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/netguard"
 )
 
 // Config configures a Runtime. Zero values take the documented defaults.
@@ -37,11 +39,11 @@ type Config struct {
 	// Logger receives runtime events and plugin log lines (with a "plugin"
 	// attribute). Default: slog.Default().
 	Logger *slog.Logger
-	// DialContext dials for the HTTP capability. The runtime applies its own
-	// private-range guard on the connected address, with an exception for
-	// operator-configured origins, so this should be a dialer that does not
-	// refuse those. Default: a net.Dialer with a 10 s timeout.
-	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Guard checks and dials every connection of the HTTP capability. Each
+	// plugin uses a copy that may also reach the private addresses of the
+	// origins the operator granted it (Guard.WithExceptions). Default: a
+	// guard that refuses every private and special-purpose address.
+	Guard *netguard.Guard
 	// Env reads an instance-level environment variable. Only names a
 	// manifest declares are ever read. Default: os.Getenv.
 	Env func(name string) string
@@ -67,17 +69,26 @@ type Config struct {
 	// call has run for this long; the next call compiles it again from the
 	// cache (residency.go). Zero keeps every plugin compiled.
 	IdleRelease time.Duration
-	// SHA256Pins maps a load name to the hex SHA-256 its module must have;
-	// names without a pin load unchecked.
-	SHA256Pins map[string]string
+	// Grants are the operator's grants by plugin kind (grants.go). A
+	// third-party plugin (LoadDir) loads only with a grant whose SHA256
+	// matches its module; a shipped plugin (Load, Register) without one
+	// gets what its manifest requests.
+	Grants map[string]Grant
+	// ReservedKinds are the kinds of the shipped plugins, loaded or not; a
+	// third-party plugin may never take one.
+	ReservedKinds []string
+	// DenyPaths are trees no plugin may read a file from, whatever its
+	// grant (the server passes its data directory); /proc and /sys always
+	// are.
+	DenyPaths []string
 }
 
 func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.DialContext == nil {
-		c.DialContext = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	if c.Guard == nil {
+		c.Guard, _ = netguard.New(netguard.Options{Dialer: &net.Dialer{Timeout: 10 * time.Second}})
 	}
 	if c.Env == nil {
 		c.Env = os.Getenv
@@ -177,9 +188,12 @@ func (rt *Runtime) Plugin(kind string) (*Plugin, error) {
 	return nil, domain.Errorf(domain.CodePluginNotFound, "no store plugin of kind %q is loaded", kind)
 }
 
-// LoadDir loads every *.wasm in Config.PluginDir. A plugin that fails is
-// logged and skipped (a bad third-party plugin never stops the server); the
-// failures are returned for reporting. A missing or empty dir is no error.
+// LoadDir loads the third-party plugins in Config.PluginDir: each
+// <kind>.wasm loads only when the operator granted that kind with the
+// module's SHA-256, and never under a shipped kind's name. A plugin that
+// fails is logged and skipped (a bad third-party plugin never stops the
+// server); the failures are returned for reporting. A missing or empty dir
+// is no error.
 func (rt *Runtime) LoadDir(ctx context.Context) []error {
 	if rt.cfg.PluginDir == "" {
 		return nil
@@ -194,7 +208,7 @@ func (rt *Runtime) LoadDir(ctx context.Context) []error {
 		name := strings.TrimSuffix(filepath.Base(path), ".wasm")
 		wasm, err := os.ReadFile(path)
 		if err == nil {
-			_, err = rt.Load(ctx, name, wasm)
+			_, err = rt.loadThirdParty(ctx, name, wasm)
 		}
 		if err != nil {
 			rt.cfg.Logger.Error("store plugin skipped", "path", path, "err", err)

@@ -48,6 +48,9 @@ type Config struct {
 	Getenv func(string) string
 	// PluginDir holds third-party store plugins (*.wasm).
 	PluginDir string
+	// PluginGrantsFile is the operator's plugin grants file (JSON, see
+	// plugin.GrantsFile); third-party plugins load only when it names them.
+	PluginGrantsFile string
 	// PluginIdleRelease frees a store plugin's compiled code after it has
 	// been idle this long (plugin.Config.IdleRelease); zero keeps it.
 	PluginIdleRelease time.Duration

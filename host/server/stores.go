@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/agent-vault/agent-vault/host/credstore"
+	"github.com/agent-vault/agent-vault/host/netguard"
 	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -30,22 +33,24 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	rt, err := plugin.NewRuntime(ctx, plugin.Config{
-		CacheDir:    filepath.Join(cfg.DataDir, "wasm-cache"),
-		Logger:      log,
-		Env:         getenv,
-		PluginDir:   cfg.PluginDir,
-		IdleRelease: cfg.PluginIdleRelease,
-	})
+	shipped, err := plugins.All()
+	if err != nil {
+		return nil, nil, err
+	}
+	pcfg, err := pluginGrants(cfg, getenv, shipped)
+	if err != nil {
+		return nil, nil, err
+	}
+	pcfg.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
+	pcfg.Logger = log
+	pcfg.Env = getenv
+	pcfg.PluginDir = cfg.PluginDir
+	pcfg.IdleRelease = cfg.PluginIdleRelease
+	rt, err := plugin.NewRuntime(ctx, pcfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	closeRT := func() { rt.Close(context.Background()) }
-	shipped, err := plugins.All()
-	if err != nil {
-		closeRT()
-		return nil, nil, err
-	}
 	// A shipped plugin whose manifest is remembered from an earlier start
 	// (by the SHA-256 of its module) is not compiled now: a configured one
 	// is registered and compiles on first use; an external kind whose
@@ -106,6 +111,40 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	log.Info("credential stores available", "kinds", strings.Join(kinds, ","))
 	go m.CheckKinds(ctx) // logs in where a kind can, without holding up the start
 	return m, closeRT, nil
+}
+
+// pluginGrants is the part of the plugin runtime's configuration that
+// decides what plugins may have: the operator's grants file, the shipped
+// kinds no third-party plugin may take, the data directory no plugin may
+// read, and the network guard of their HTTP capability. That guard honours
+// the operator's name pins (AGENT_VAULT_RESOLVE) but not the proxy's
+// private-range allowances: a plugin reaches a private address only
+// through an origin granted to it.
+func pluginGrants(cfg Config, getenv func(string) string, shipped map[string][]byte) (plugin.Config, error) {
+	var pc plugin.Config
+	if cfg.PluginGrantsFile != "" {
+		g, err := plugin.ReadGrantsFile(cfg.PluginGrantsFile)
+		if err != nil {
+			return pc, err
+		}
+		pc.Grants = g
+	}
+	for kind := range shipped {
+		pc.ReservedKinds = append(pc.ReservedKinds, kind)
+	}
+	pc.DenyPaths = []string{cfg.DataDir}
+	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+		pc.DenyPaths = append(pc.DenyPaths, abs)
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			pc.DenyPaths = append(pc.DenyPaths, real)
+		}
+	}
+	opts, err := netguard.FromEnv(getenv)
+	if err != nil {
+		return pc, err
+	}
+	pc.Guard, err = netguard.New(netguard.Options{Pins: opts.Pins, Dialer: &net.Dialer{Timeout: 10 * time.Second}})
+	return pc, err
 }
 
 // manifestCache remembers the manifests of shipped plugins by the SHA-256
