@@ -148,3 +148,23 @@ func TestScrubValues(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// TestGrantsDocExample keeps the grants file shown in sdk/README.md valid.
+func TestGrantsDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../sdk/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```json\n{\"plugins\"")
+	if !ok {
+		t.Fatal("sdk/README.md has no ```json grants example")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	g, err := ParseGrants([]byte(`{"plugins"` + example))
+	if err != nil {
+		t.Fatalf("the sdk/README.md grants example does not parse: %v", err)
+	}
+	if len(g["jsonurl"].Env) == 0 || len(g["jsonurl"].Files) == 0 || len(g["jsonurl"].HTTPOrigins) == 0 || g["jsonurl"].SHA256 == "" {
+		t.Fatalf("the example grants too little to show every field: %+v", g)
+	}
+}
