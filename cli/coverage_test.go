@@ -12,6 +12,7 @@ import (
 // notCommands are operations the CLI deliberately does not call, with why.
 var notCommands = map[string]string{
 	"get-health": "for load balancers; 'status' reads get-status",
+	"get-ready":  "for load balancers: readiness of one replica",
 }
 
 // TestEveryOperationHasACommand keeps the CLI covering the whole API: an

@@ -57,6 +57,11 @@ type Deps struct {
 	// RequestLogDropped reports how many request-log events were dropped
 	// since start (shown with the log so gaps are visible). May be nil.
 	RequestLogDropped func() uint64
+	// CachesCurrent reports whether this replica's caches see every change
+	// committed through other replicas (the database's change
+	// notifications are being received); nil means a single process,
+	// always current. GET /ready answers 503 while it is false.
+	CachesCurrent func() bool
 }
 
 type server struct {

@@ -127,6 +127,8 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case domain.CodeNotImplemented, domain.CodePluginUnsupported:
 		return http.StatusNotImplemented
+	case domain.CodeNotReady:
+		return http.StatusServiceUnavailable
 	}
 	if strings.HasSuffix(code, "_not_configured") {
 		return http.StatusServiceUnavailable

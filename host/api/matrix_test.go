@@ -97,6 +97,7 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 	svcs := map[string]any{"services": []any{map[string]any{"name": "svc2", "host": "api.other.com", "auth": map[string]any{"type": "passthrough"}}}}
 	return map[string]matrixRequest{
 		"get-health":                  {"GET", "/health", nil},
+		"get-ready":                   {"GET", "/ready", nil},
 		"get-status":                  {"GET", "/v1/status", nil},
 		"get-mitm-ca":                 {"GET", "/v1/mitm/ca.pem", nil},
 		"register":                    {"POST", "/v1/auth/register", map[string]any{"email": "new@example.com", "password": "password1"}},

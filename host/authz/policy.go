@@ -21,6 +21,7 @@ const (
 var Policy = map[string]Rule{
 	// Open to anyone.
 	"get-health":    {Public: true},
+	"get-ready":     {Public: true},
 	"get-status":    {Public: true},
 	"register":      {Public: true},
 	"login":         {Public: true},

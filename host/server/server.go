@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/api"
+	"github.com/agent-vault/agent-vault/host/cluster"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -82,6 +83,17 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 
 	cache := vaultcache.New(st, keyring, log)
+	var cachesCurrent func() bool
+	if st.Dialect() == store.Postgres {
+		// Other replicas change the same database: their commits reach
+		// this replica's caches through the database's notifications.
+		w := &cluster.Watcher{URL: cfg.DatabaseURL, Invalidate: cache.Invalidate, Log: log}
+		watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+		watchDone := make(chan struct{})
+		go func() { w.Run(watchCtx); close(watchDone) }()
+		defer func() { stopWatch(); <-watchDone }()
+		cachesCurrent = w.Current
+	}
 	stores, closePlugins, err := startStores(ctx, cfg, st, keyring, cache)
 	if err != nil {
 		return err
@@ -120,6 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Stores:             stores,
 		Changed:            cache.Invalidate,
 		StoreInfo:          storeInfo{stores},
+		CachesCurrent:      cachesCurrent,
 	}
 	if mitm != nil {
 		deps.CACertPEM, deps.MITMPort = mitm.ca.CertPEM(), mitm.port()
@@ -288,7 +301,7 @@ func PutEnvelope(ctx context.Context, st *store.Store, env *seal.Envelope) error
 // with the embedded browser UI, on the same listener.
 func withUI(apiHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/health", "/discover", "/openapi.json", "/openapi.yaml", "/openapi-3.0.json", "/openapi-3.0.yaml"} {
+	for _, p := range []string{"/v1/", "/health", "/ready", "/discover", "/openapi.json", "/openapi.yaml", "/openapi-3.0.json", "/openapi-3.0.yaml"} {
 		mux.Handle(p, apiHandler)
 	}
 	mux.Handle("/", web.Handler())
