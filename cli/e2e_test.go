@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agent-vault/agent-vault/host/store/pgtest"
 )
 
 // binary is the real agent-vault, built once for these tests.
@@ -55,7 +57,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building agent-vault:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server of the replica tests
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -64,11 +66,12 @@ func TestMain(m *testing.M) {
 type runningServer struct {
 	cmd    *exec.Cmd
 	URL    string
+	Proxy  string // host:port of the proxy; empty when disabled
 	stderr *bytes.Buffer
 	done   chan error
 }
 
-var servingLine = regexp.MustCompile(`msg="agent vault is serving" api=(http://\S+)`)
+var servingLine = regexp.MustCompile(`msg="agent vault is serving" api=(http://\S+)(?: proxy=(\S*))?`)
 
 // startServer runs the binary with a temp data dir and waits until it
 // serves. env entries are added to a minimal environment.
@@ -96,19 +99,20 @@ func startServerCmd(t *testing.T, cmd *exec.Cmd) *runningServer {
 		t.Fatal(err)
 	}
 	go func() { s.done <- cmd.Wait(); pw.Close() }()
-	found := make(chan string, 1)
+	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
 			s.stderr.WriteString(line + "\n")
 			if m := servingLine.FindStringSubmatch(line); m != nil {
-				found <- m[1]
+				found <- m[1:]
 			}
 		}
 	}()
 	select {
-	case s.URL = <-found:
+	case m := <-found:
+		s.URL, s.Proxy = m[0], m[1]
 	case err := <-s.done:
 		t.Fatalf("server exited before serving: %v\n%s", err, s.stderr)
 	case <-time.After(2 * time.Minute):

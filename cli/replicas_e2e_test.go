@@ -1,0 +1,132 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/store/pgtest"
+)
+
+// startReplicas runs n real servers on one PostgreSQL database, each with
+// its own data directory and proxy.
+func startReplicas(t *testing.T, n int) []*runningServer {
+	t.Helper()
+	db := pgtest.URL(t)
+	var out []*runningServer
+	for range n {
+		out = append(out, startServerWith(t, newDataDir(t), []string{"--mitm-port=-1", "--allow-private-ranges", "--database-url", db}))
+	}
+	return out
+}
+
+// proxyClient sends plain-HTTP requests through a replica's proxy as the
+// holder of token; keepAlive reuses one connection for every request.
+func proxyClient(s *runningServer, token, vault string, keepAlive bool) *http.Client {
+	u := &url.URL{Scheme: "http", Host: s.Proxy, User: url.UserPassword(token, vault)}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(u), DisableKeepAlives: !keepAlive}}
+}
+
+func get(c *http.Client, target string) (int, string) {
+	res, err := c.Get(target)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// within polls until ok holds, for at most d, and reports how long it took.
+func within(t *testing.T, d time.Duration, what string, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// Proofs 1–3: what is created through replica A serves through replica B;
+// a rotation and a revocation on A apply on B within a second, on new
+// connections and on one already open.
+func TestReplicasShareChanges(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "auth=%s", r.Header.Get("Authorization"))
+	}))
+	defer upstream.Close()
+	rs := startReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	o := newOperator(t, a.URL)
+	host := strings.TrimPrefix(upstream.URL, "http://")
+	var agentToken string
+	for _, step := range []struct {
+		args  []string
+		stdin string
+	}{
+		{[]string{"register", "--email", "owner@example.com", "--password-stdin"}, "password1\n"},
+		{[]string{"vault", "create", "my-app"}, ""},
+		{[]string{"vault", "creds", "set", "--vault=my-app", "UPSTREAM_TOKEN=-"}, "secret-1\n"},
+		{[]string{"service", "set", "up", "--vault=my-app", "--host=" + host, "--auth=bearer", "--token=UPSTREAM_TOKEN"}, ""},
+		{[]string{"agent", "create", "bot", "--grant", "my-app=proxy", "--json"}, ""},
+	} {
+		stdout, stderr, code := o.run(nil, step.stdin, nil, step.args...)
+		if code != 0 {
+			t.Fatalf("%v on replica A: exit %d\n%s", step.args, code, stderr)
+		}
+		if step.args[0] == "agent" {
+			var out struct{ Token string }
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.Token == "" {
+				t.Fatalf("agent token: %v in %s", err, stdout)
+			}
+			agentToken = out.Token
+		}
+	}
+	for _, r := range rs {
+		within(t, 5*time.Second, "replica ready", func() bool {
+			res, err := http.Get(r.URL + "/ready")
+			if err != nil {
+				return false
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			return res.StatusCode == 200 && strings.Contains(string(body), `"caches":"current"`)
+		})
+	}
+	fresh := proxyClient(b, agentToken, "my-app", false)
+	open := proxyClient(b, agentToken, "my-app", true)
+	for _, c := range []*http.Client{fresh, open} {
+		if code, body := get(c, upstream.URL+"/"); code != 200 || body != "auth=Bearer secret-1" {
+			t.Fatalf("through replica B: %d %q", code, body)
+		}
+	}
+
+	if _, stderr, code := o.run(nil, "secret-2\n", nil, "vault", "creds", "set", "--vault=my-app", "UPSTREAM_TOKEN=-"); code != 0 {
+		t.Fatalf("rotating on A: %s", stderr)
+	}
+	took := within(t, time.Second, "B injects the rotated credential", func() bool {
+		_, body := get(fresh, upstream.URL+"/")
+		return body == "auth=Bearer secret-2"
+	})
+	t.Logf("rotation on A reached B after %v", took)
+
+	if _, stderr, code := o.run(nil, "", nil, "agent", "revoke", "bot"); code != 0 {
+		t.Fatalf("revoking on A: %s", stderr)
+	}
+	for name, c := range map[string]*http.Client{"new connection": fresh, "open connection": open} {
+		took := within(t, time.Second, "B refuses the revoked agent on a "+name, func() bool {
+			code, _ := get(c, upstream.URL+"/")
+			return code == http.StatusProxyAuthRequired || code == http.StatusForbidden
+		})
+		t.Logf("revocation on A refused by B (%s) after %v", name, took)
+	}
+}
