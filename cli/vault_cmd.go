@@ -48,7 +48,7 @@ func vaultRows(vs []client.VaultView) [][]string {
 type vaultCreateCmd struct {
 	authFlag
 	Name            string `arg:"" help:"Vault name: 3-64 characters of a-z, 0-9 and single inner hyphens."`
-	CredentialStore string `name:"credential-store" default:"builtin" placeholder:"KIND" help:"Where the credentials come from: builtin, or an external kind such as infisical."`
+	CredentialStore string `name:"credential-store" default:"builtin" placeholder:"KIND" help:"Where the credentials come from: builtin, or an external kind such as infisical or openbao."`
 	storeFlags
 }
 
@@ -56,14 +56,18 @@ func (vaultCreateCmd) Help() string {
 	return `An external store is probed before the vault is created; if the probe fails,
 nothing is created.
 
-Example:
+Examples:
   agent-vault vault create my-app --credential-store=infisical \
-    --infisical-project-id=abc123 --infisical-environment=dev --infisical-path=/stripe`
+    --infisical-project-id=abc123 --infisical-environment=dev --infisical-path=/stripe
+  agent-vault vault create my-app --credential-store=openbao \
+    --store-config mount=secret --store-config path=app/stripe \
+    --store-config dynamic_roles=pgrole=database/creds/readonly
+  agent-vault vault create my-app --credential-store=openbao --store-config-file cfg.json`
 }
 
 func (v *vaultCreateCmd) Run(e *env, c *apiClient, out *printer) error {
 	body := client.CreateVaultJSONRequestBody{Name: v.Name}
-	spec, err := v.spec(v.CredentialStore)
+	spec, err := v.spec(v.CredentialStore, c.kindSchema)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,9 @@ func (f *fixture) Config(folder string, dynamic bool) map[string]any {
 	return map[string]any{"project_id": "p-1", "environment": "dev", "secret_path": "/" + folder}
 }
 
-func (f *fixture) SetSecrets(folder string, kv map[string]string) { f.emu.SetSecrets("p-1", "dev", "/"+folder, kv) }
+func (f *fixture) SetSecrets(folder string, kv map[string]string) {
+	f.emu.SetSecrets("p-1", "dev", "/"+folder, kv)
+}
 
 func (f *fixture) Fail(folder string) {
 	f.emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Status(500).OnQuery("secretPath", "/"+folder))
