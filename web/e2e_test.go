@@ -83,10 +83,13 @@ func TestBrowser(t *testing.T) {
 	}
 	build("agent-vault", "..")
 	build("infisical-emulator", "../plugins/infisical/infisicaltest/cmd/infisical-emulator")
+	build("openbao-emulator", "../plugins/openbao/openbaotest/cmd/openbao-emulator")
 
 	emu := start(t, exec.Command(filepath.Join(bin, "infisical-emulator"), "-addr", "127.0.0.1:0", "-state", "testdata/infisical-state.json"),
 		regexp.MustCompile(`^INFISICAL_URL=(\S+)`), true)
 	infisicalURL := emu.match[1]
+	bao := start(t, exec.Command(filepath.Join(bin, "openbao-emulator"), "-role-id", "ui-role-id", "-secret-id", "ui-secret-id"),
+		regexp.MustCompile(`^OPENBAO_ADDR=(\S+)`), true)
 
 	srvCmd := exec.Command(filepath.Join(bin, "agent-vault"), "server", "--data-dir", dataDir(t), "--port", "0",
 		"--mitm-port=-1", "--allow-private-ranges")
@@ -95,6 +98,7 @@ func TestBrowser(t *testing.T) {
 		"INFISICAL_URL=" + infisicalURL,
 		"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=ui-client-id",
 		"INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=ui-client-secret",
+		"OPENBAO_ADDR=" + bao.match[1], "OPENBAO_ROLE_ID=ui-role-id", "OPENBAO_SECRET_ID=ui-secret-id",
 	}
 	srv := start(t, srvCmd, servingLine, false)
 
@@ -118,7 +122,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("browser test failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log())
 	}
 	// The credential values typed into the UI never reach the server log.
-	for _, v := range []string{"sk_live_ui_e2e_value", "emulated-api-key"} {
+	for _, v := range []string{"sk_live_ui_e2e_value", "emulated-api-key", "emulated-openbao-key", "ui-secret-id"} {
 		if strings.Contains(srv.log(), v) {
 			t.Errorf("server log contains the credential value %q", v)
 		}

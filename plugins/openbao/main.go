@@ -39,7 +39,7 @@ const configSchema = `{"type":"object","additionalProperties":false,
 "properties":{
 "mount":{"type":"string","minLength":1,"default":"secret","description":"KV secrets engine mount, e.g. secret."},
 "path":{"type":"string","minLength":1,"description":"Secret path inside the mount, e.g. app/stripe: every key of that secret becomes a credential."},
-"kv_version":{"type":"string","enum":["2","1"],"default":"2","description":"KV engine version of the mount."},
+"kv_version":{"type":"string","title":"KV version","enum":["2","1"],"default":"2","description":"KV engine version of the mount."},
 "recursive":{"type":"boolean","default":false,"description":"Also read the secrets one level below the path, flattened into one set of keys."},
 "namespace":{"type":"string","description":"Namespace (X-Vault-Namespace), e.g. team-a/; empty for the token's own."},
 "dynamic_roles":{"type":"array","items":{"type":"string","minLength":1},"description":"Leased secrets, each NAME=path (e.g. pgrole=database/creds/readonly) or a path whose last segment is the name; fields become NAME_FIELD."}}}`

@@ -198,10 +198,10 @@ try {
     await screenshot(page, "vaults-first-run");
   });
 
-  await step("the store picker offers Infisical (INFISICAL_URL is set)", async () => {
+  await step("the store picker offers Infisical and OpenBao (INFISICAL_URL and OPENBAO_ADDR are set)", async () => {
     await page.getByRole("button", { name: "New vault" }).click();
     const opts = await page.locator('select[name="create-kind"] option').allTextContents();
-    assert(JSON.stringify(opts) === JSON.stringify(["Built-in", "Infisical"]), "options: " + JSON.stringify(opts));
+    assert(JSON.stringify(opts) === JSON.stringify(["Built-in", "Infisical", "OpenBao"]), "options: " + JSON.stringify(opts));
   });
 
   await step("create a built-in vault", async () => {
@@ -424,6 +424,30 @@ try {
   await step("a reload on a client route lands on the same page", async () => {
     await page.goto(AV + "/vaults/payments/services");
     await page.locator('li[data-service="upstream"]').waitFor();
+  });
+
+  await step("create an OpenBao-backed vault from its schema form", async () => {
+    await page.goto(AV + "/");
+    await page.getByRole("button", { name: "New vault" }).click();
+    await page.locator('input[name="vault-name"]').fill("bao-secrets");
+    await page.locator('select[name="create-kind"]').selectOption("openbao");
+    assert((await page.locator('input[name="create-mount"]').inputValue()) === "secret", "mount defaults to secret");
+    await page.locator('input[name="create-path"]').fill("app");
+    await page.locator('input[name="create-recursive"]').check();
+    await page.locator('input[name="create-dynamic_roles"]').fill("pgrole=database/creds/readonly");
+    await page.locator('input[name="create-dynamic_roles"]').blur();
+    await screenshot(page, "vault-create-openbao");
+    await page.getByRole("button", { name: "Create vault" }).click();
+    await page.waitForURL("**/vaults/bao-secrets");
+    await page.getByTestId("read-only-banner").waitFor();
+    await page.locator('tr[data-key="API_KEY"]').waitFor();
+    await page.locator('tr[data-key="BILLING_KEY"]').waitFor();
+    await screenshot(page, "credentials-openbao-created");
+    await tab("Settings").click();
+    await page.getByRole("button", { name: "Edit settings" }).click();
+    await page.getByRole("dialog", { name: "Edit settings" }).waitFor();
+    await screenshot(page, "settings-openbao");
+    await page.keyboard.press("Escape");
   });
 
   await step("role-aware: a proxy-role member sees actions disabled with the reason", async () => {

@@ -1,7 +1,7 @@
 // SchemaFields renders a store kind's per-vault config from its JSON Schema,
 // so a third-party store kind gets a form without UI code. It covers the
-// flat object schemas plugins declare: string, integer, number, boolean and
-// enum properties.
+// flat object schemas plugins declare: string, integer, number, boolean,
+// enum and array-of-string properties (a list is typed comma-separated).
 import { Field } from "./ui";
 
 export type JSONSchema = {
@@ -16,6 +16,7 @@ export type JSONSchema = {
   minLength?: number;
   format?: string;
   writeOnly?: boolean;
+  items?: JSONSchema;
 };
 
 export type Config = Record<string, unknown>;
@@ -44,7 +45,10 @@ export function initialConfig(schema: JSONSchema | undefined, current?: unknown)
 export function cleanConfig(schema: JSONSchema | undefined, c: Config): Config {
   const req = new Set(schema?.required ?? []);
   const out: Config = {};
-  for (const [k, v] of Object.entries(c)) if (v !== "" && v !== undefined || req.has(k)) out[k] = v ?? "";
+  for (const [k, v] of Object.entries(c)) {
+    const empty = v === "" || v === undefined || (Array.isArray(v) && v.length === 0);
+    if (!empty || req.has(k)) out[k] = v ?? "";
+  }
   return out;
 }
 
@@ -93,6 +97,29 @@ export function SchemaFields({
               {l}
               {s.description ? <span class="field-hint"> — {s.description}</span> : null}
             </label>
+          );
+        }
+        if (t === "array") {
+          const list = Array.isArray(value[k]) ? (value[k] as unknown[]).map(String) : [];
+          return (
+            <Field key={k} label={l} hint={(s.description ? s.description + " " : "") + "Separate entries with commas."} error={err}>
+              <input
+                name={name}
+                type="text"
+                required={req.has(k)}
+                value={list.join(", ")}
+                autoComplete="off"
+                onChange={(e) =>
+                  set(
+                    k,
+                    e.currentTarget.value
+                      .split(",")
+                      .map((x) => x.trim())
+                      .filter((x) => x !== ""),
+                  )
+                }
+              />
+            </Field>
           );
         }
         const numeric = t === "integer" || t === "number";

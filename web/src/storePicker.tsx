@@ -7,8 +7,11 @@ import { Field } from "./ui";
 export type Kind = Schemas["KindInfo"];
 export type StoreChoice = { kind: string; config: Config; poll?: number };
 
+// Shipped kinds whose name is not simply capitalised.
+const labels: Record<string, string> = { builtin: "Built-in", openbao: "OpenBao" };
+
 export function kindLabel(k: string) {
-  return k === "builtin" ? "Built-in" : k.charAt(0).toUpperCase() + k.slice(1);
+  return labels[k] ?? k.charAt(0).toUpperCase() + k.slice(1);
 }
 
 // spec turns a choice into the API's CredentialStoreSpec.

@@ -88,6 +88,9 @@ type Option func(*Emulator)
 // (CACertPEM is its PEM).
 func WithTLS() Option { return func(e *Emulator) { e.wantTLS = true } }
 
+// WithAddr listens on addr (default 127.0.0.1:0).
+func WithAddr(addr string) Option { return func(e *Emulator) { e.addr = addr } }
+
 // WithFrozenClock starts the clock frozen at t.
 func WithFrozenClock(t time.Time) Option { return func(e *Emulator) { e.clock.Freeze(t) } }
 
