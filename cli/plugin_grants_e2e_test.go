@@ -177,6 +177,9 @@ func TestPluginGrants(t *testing.T) {
 		}
 	}
 	mu.Unlock()
+	if !strings.Contains(s.stderr.String(), `token=[redacted:GREEDY_TOKEN]`) {
+		t.Errorf("the plugin's log line did not arrive, or not redacted:\n%s", s.stderr)
+	}
 	for _, secret := range []string{token, corpPassword, masterPassword, "data-dir-content"} {
 		if strings.Contains(s.stderr.String(), secret) {
 			t.Errorf("the server log contains %q", secret)

@@ -127,7 +127,7 @@ func (p *Plugin) classify(ctx context.Context, inst *instance, export string, er
 		return p.err(export, ClassLimit, abi.CodePluginMemoryLimit, fmt.Sprintf("exceeded the memory limit of %d pages (%d MiB)", p.rt.cfg.MemoryLimitPages, limit>>20))
 	}
 	if stderr != "" {
-		p.logger().Warn("plugin trapped", "export", export, "stderr", firstLine(stderr, 300))
+		p.logger().Warn("plugin trapped", "export", export, "stderr", scrubGiven(ctx, firstLine(stderr, 300)))
 	}
 	// The guest's stderr goes to the log only: a panic value is the
 	// plugin's text and might echo data it should not. A Go panic inside an

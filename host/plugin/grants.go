@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -323,6 +324,30 @@ func scrubValues(msg string, env map[string]string, skip string) string {
 			continue
 		}
 		msg = strings.ReplaceAll(msg, v, "[redacted:"+name+"]")
+	}
+	return msg
+}
+
+// givenKey carries the values a call gave the plugin, so the plugin's log
+// lines and stderr can be scrubbed too.
+type givenKey struct{}
+
+type given struct {
+	env  map[string]string
+	skip string
+}
+
+func withGiven(ctx context.Context, env map[string]string, skip string) context.Context {
+	if len(env) == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, givenKey{}, given{env, skip})
+}
+
+// scrubGiven is scrubValues with the values of the call ctx belongs to.
+func scrubGiven(ctx context.Context, msg string) string {
+	if g, ok := ctx.Value(givenKey{}).(given); ok {
+		return scrubValues(msg, g.env, g.skip)
 	}
 	return msg
 }

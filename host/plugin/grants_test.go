@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -166,5 +167,15 @@ func TestGrantsDocExample(t *testing.T) {
 	}
 	if len(g["jsonurl"].Env) == 0 || len(g["jsonurl"].Files) == 0 || len(g["jsonurl"].HTTPOrigins) == 0 || g["jsonurl"].SHA256 == "" {
 		t.Fatalf("the example grants too little to show every field: %+v", g)
+	}
+}
+
+func TestScrubGiven(t *testing.T) {
+	ctx := withGiven(context.Background(), map[string]string{"TOKEN": "s3cr3t-token"}, "")
+	if got := scrubGiven(ctx, "token=s3cr3t-token"); got != "token=[redacted:TOKEN]" {
+		t.Fatalf("got %q", got)
+	}
+	if got := scrubGiven(context.Background(), "token=s3cr3t-token"); got != "token=s3cr3t-token" {
+		t.Fatalf("without a call: got %q", got)
 	}
 }

@@ -150,7 +150,7 @@ func (s *pluginServices) HTTP(ctx context.Context, req *abi.HTTPRequest, origin 
 
 func (s *pluginServices) Log(ctx context.Context, level slog.Level, msg string) {
 	st := stateOf(ctx)
-	s.logger.Log(ctx, level, msg, "source", "plugin", "export", st.export)
+	s.logger.Log(ctx, level, scrubGiven(ctx, msg), "source", "plugin", "export", st.export)
 }
 
 func (s *pluginServices) Now() time.Time { return time.Now() }

@@ -215,6 +215,7 @@ func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req 
 		pool.put(ctx, inst, true)
 		return nil, p.err(export, ClassGuest, domain.CodeInvalidStoreConfig, "config is not valid JSON")
 	}
+	ctx = withGiven(ctx, env, p.manifest.HTTPOriginsEnv)
 	raw, healthy, err := p.invoke(ctx, inst, export, in)
 	pool.put(ctx, inst, healthy)
 	if e, ok := err.(*Error); ok && e.Class == ClassGuest {

