@@ -201,8 +201,12 @@ type vaultSessionRevokeCmd struct {
 }
 
 func (r *vaultSessionRevokeCmd) Run(c *apiClient, out *printer) error {
-	if _, err := decode[struct{}](c.api.RevokeSession(c.ctx, r.Vault, r.ID)); err != nil {
-		return err
+	// The minter of a session may revoke it without any role in the
+	// vault; anyone else needs the vault's admin route.
+	if _, err := decode[struct{}](c.api.RevokeMySession(c.ctx, r.ID)); err != nil {
+		if _, err := decode[struct{}](c.api.RevokeSession(c.ctx, r.Vault, r.ID)); err != nil {
+			return err
+		}
 	}
 	return out.result(map[string]any{"vault": r.Vault, "session": r.ID, "revoked": true}, func() {
 		out.line("Revoked scoped session %s.", r.ID)

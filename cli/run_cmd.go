@@ -74,14 +74,8 @@ func (r *runCmd) Run(e *env, c *apiClient) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// Revoke even after Ctrl-C, so the token dies with the program.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := decode[struct{}](c.api.RevokeSession(ctx, r.Vault, sess.Id)); err != nil {
-			fmt.Fprintf(e.Stderr, "warning: could not revoke the scoped session %s: %v\n", sess.Id, err)
-		}
-	}()
+	// Revoke even after Ctrl-C, so the token dies with the program.
+	defer endSession(e, c, r.Vault, sess)
 	dir, err := os.MkdirTemp("", "agent-vault-run-")
 	if err != nil {
 		return err
@@ -125,6 +119,39 @@ func (r *runCmd) Run(e *env, c *apiClient) error {
 		return &childExit{code: code}
 	}
 	return err
+}
+
+// endSession revokes the program's scoped session (the minter may always
+// revoke its own, whatever its role is now), then checks that the token no
+// longer authenticates. When either fails it says so on stderr, with what
+// to do; the exit code stays the program's.
+func endSession(e *env, c *apiClient, vault string, sess *client.CreateSessionOutputBody) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, revokeErr := decode[struct{}](c.api.RevokeMySession(ctx, sess.Id))
+	res, err := c.api.GetMe(ctx, func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+sess.Token)
+		return nil
+	})
+	status := 0
+	if err == nil {
+		status = res.StatusCode
+		res.Body.Close()
+	}
+	if status == http.StatusUnauthorized {
+		return // the token is dead: revoked now, or ended with its creator's access
+	}
+	check := fmt.Sprintf("the server answered %d", status)
+	if err != nil {
+		check = err.Error()
+	}
+	if revokeErr != nil {
+		fmt.Fprintf(e.Stderr, "warning: could not revoke the scoped session %s (%v); it stays valid until %s.\n"+
+			"Revoke it with: agent-vault vault session revoke --vault=%s %s\n", sess.Id, revokeErr, when(sess.ExpiresAt), vault, sess.Id)
+		return
+	}
+	fmt.Fprintf(e.Stderr, "warning: revoked the scoped session %s, but could not confirm that its token is refused (%s).\n"+
+		"Check with: agent-vault vault session list --vault=%s\n", sess.Id, check, vault)
 }
 
 // fetchCA gets the proxy's root certificate and port from the server.

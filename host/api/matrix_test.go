@@ -131,6 +131,8 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 		"create-session":              {"POST", "/v1/sessions", map[string]any{"vault": "target"}},
 		"list-sessions":               {"GET", "/v1/vaults/target/sessions", nil},
 		"revoke-session":              {"DELETE", "/v1/vaults/target/sessions/" + f.victimSession, nil},
+		"list-my-sessions":            {"GET", "/v1/sessions", nil},
+		"revoke-my-session":           {"DELETE", "/v1/sessions/" + f.victimSession, nil},
 		"list-credentials":            {"GET", "/v1/credentials?vault=target", nil},
 		"set-credentials":             {"POST", "/v1/credentials", map[string]any{"vault": "target", "credentials": map[string]string{"KEY_B": "value-b"}}},
 		"delete-credentials":          {"DELETE", "/v1/credentials", map[string]any{"vault": "target", "keys": []string{"KEY_A"}}},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/authn"
+	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -69,10 +70,15 @@ func (s *server) registerSessions(api huma.API) {
 				return nil, s.problem(ctx, domain.FieldError(domain.CodeInvalidInput, "ttl_seconds", "must be between %d and %d", minScopedTTL, maxScopedTTL))
 			}
 			token, hash := seal.NewToken(authn.PrefixScopedSession)
-			ss, err := s.Store.CreateScopedSession(ctx, store.ScopedSession{
+			ss := store.ScopedSession{
 				VaultID: c.Vault.ID, CreatorKind: store.PrincipalKind(c.Actor.Kind), CreatorID: c.Actor.ID,
 				ExpiresAt: s.Now().Add(time.Duration(ttl) * time.Second).UTC().Truncate(time.Second),
-			}, hash)
+			}
+			if c.Actor.Kind == authz.Agent {
+				// Rotating the agent's token ends what this token minted.
+				ss.CreatorTokenHash = c.Actor.TokenHash
+			}
+			ss, err = s.Store.CreateScopedSession(ctx, ss, hash)
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -93,7 +99,7 @@ func (s *server) registerSessions(api huma.API) {
 			}
 			out := &ListSessionsOutput{}
 			out.Body.Sessions = []SessionView{}
-			for _, ss := range list {
+			for _, ss := range live(list) {
 				out.Body.Sessions = append(out.Body.Sessions, SessionView{ID: ss.ID, Creator: string(ss.CreatorKind) + ":" + ss.CreatorID, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt})
 			}
 			return out, nil
@@ -111,4 +117,69 @@ func (s *server) registerSessions(api huma.API) {
 			}
 			return nil, s.identitiesChanged(ctx, s.Store.RevokeScopedSession(ctx, ss.ID))
 		})
+
+	// Whoever mints a session can list and revoke it, whatever their role
+	// in its vault is now; a session can revoke itself.
+	huma.Register(api, op("list-my-sessions", http.MethodGet, "/v1/sessions", "List the live scoped sessions the caller minted", "sessions"),
+		func(ctx context.Context, _ *struct{}) (*ListMySessionsOutput, error) {
+			c, err := s.access(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			list, err := s.Store.ListScopedSessionsByCreator(ctx, store.PrincipalKind(c.Actor.Kind), c.Actor.ID)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out := &ListMySessionsOutput{}
+			out.Body.Sessions = []MySessionView{}
+			for _, ss := range live(list) {
+				out.Body.Sessions = append(out.Body.Sessions, MySessionView{ID: ss.ID, Vault: ss.VaultName, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt})
+			}
+			return out, nil
+		})
+
+	huma.Register(api, op("revoke-my-session", http.MethodDelete, "/v1/sessions/{id}", "Revoke a scoped session the caller minted (or the calling session itself)", "sessions", http.StatusNotFound),
+		func(ctx context.Context, in *MySessionIDInput) (*struct{}, error) {
+			c, err := s.access(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			ss, err := s.Store.ScopedSessionByID(ctx, in.ID)
+			mine := err == nil && (ss.ID == c.Actor.ID && c.Actor.Kind == authz.Session ||
+				string(ss.CreatorKind) == string(c.Actor.Kind) && ss.CreatorID == c.Actor.ID)
+			if !mine || ss.RevokedAt != nil {
+				return nil, s.problem(ctx, domain.Errorf(domain.CodeNotFound, "no live session %q minted by this caller", in.ID))
+			}
+			return nil, s.identitiesChanged(ctx, s.Store.RevokeScopedSession(ctx, ss.ID))
+		})
+}
+
+// MySessionView is a scoped session the caller minted; never its token.
+type MySessionView struct {
+	ID        string    `json:"id"`
+	Vault     string    `json:"vault"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type ListMySessionsOutput struct {
+	Body struct {
+		Sessions []MySessionView `json:"sessions"`
+	}
+}
+
+type MySessionIDInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+// live keeps the sessions whose creator still backs them; the others can
+// no longer authenticate and are not shown as live.
+func live(list []store.ScopedSession) []store.ScopedSession {
+	out := list[:0]
+	for _, ss := range list {
+		if _, err := authz.SessionRole(authz.SessionMintRole, authn.SessionCreator(ss)); err == nil {
+			out = append(out, ss)
+		}
+	}
+	return out
 }

@@ -23,11 +23,11 @@ func Resolve(ctx context.Context, st *store.Store, token string) (authz.Actor, e
 	hash := seal.HashToken(token)
 	switch {
 	case strings.HasPrefix(token, seal.PrefixSession):
-		u, _, err := st.UserBySession(ctx, hash)
+		u, exp, err := st.UserBySession(ctx, hash)
 		if err != nil {
 			return authz.Actor{}, err
 		}
-		return authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email, Role: u.Role, TokenHash: hash}, nil
+		return authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email, Role: u.Role, TokenHash: hash, ExpiresAt: exp}, nil
 	case strings.HasPrefix(token, seal.PrefixAgent):
 		a, err := st.AgentByToken(ctx, hash)
 		if err != nil {
@@ -39,13 +39,20 @@ func Resolve(ctx context.Context, st *store.Store, token string) (authz.Actor, e
 		if err != nil {
 			return authz.Actor{}, err
 		}
-		return authz.Actor{Kind: authz.Session, ID: ss.ID, Name: "session " + ss.ID[:8], VaultID: ss.VaultID, TokenHash: hash}, nil
+		// The session is only as strong as its creator right now.
+		role, err := authz.SessionRole(authz.SessionMintRole, SessionCreator(ss))
+		if err != nil {
+			return authz.Actor{}, err
+		}
+		return authz.Actor{Kind: authz.Session, ID: ss.ID, Name: "session " + ss.ID[:8], VaultID: ss.VaultID, SessionRole: role,
+			TokenHash: hash, ExpiresAt: ss.ExpiresAt}, nil
 	}
 	return authz.Actor{}, domain.Errorf(domain.CodeUnauthorized, "unrecognised token")
 }
 
 // VaultRole is the actor's role in a vault: from grants for users and
-// agents, proxy for a scoped session in its own vault, none otherwise.
+// agents, the derived role (see authz.SessionRole) for a scoped session in
+// its own vault, none otherwise.
 func VaultRole(ctx context.Context, st *store.Store, a authz.Actor, vaultID string) (domain.VaultRole, error) {
 	switch a.Kind {
 	case authz.User:
@@ -54,8 +61,18 @@ func VaultRole(ctx context.Context, st *store.Store, a authz.Actor, vaultID stri
 		return st.VaultRole(ctx, vaultID, store.PrincipalAgent, a.ID)
 	case authz.Session:
 		if a.VaultID == vaultID {
-			return domain.VaultProxy, nil
+			return a.SessionRole, nil
 		}
 	}
 	return "", nil
+}
+
+// SessionCreator reads the creator's current state off a session row.
+func SessionCreator(ss store.ScopedSession) authz.Creator {
+	kind := authz.User
+	if ss.CreatorKind == store.PrincipalAgent {
+		kind = authz.Agent
+	}
+	c := ss.Creator
+	return authz.Creator{Kind: kind, Exists: c.Exists, Revoked: c.Revoked, Role: c.Role, VaultRole: c.VaultRole}
 }

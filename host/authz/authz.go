@@ -5,6 +5,8 @@
 package authz
 
 import (
+	"time"
+
 	"github.com/agent-vault/agent-vault/host/domain"
 )
 
@@ -26,8 +28,13 @@ type Actor struct {
 	Name string
 	// Role is the instance role of a user or agent; sessions have none.
 	Role domain.InstanceRole
-	// VaultID is the one vault a scoped session is fixed to.
-	VaultID string
+	// VaultID is the one vault a scoped session is fixed to, and
+	// SessionRole its role there now (see SessionRole).
+	VaultID     string
+	SessionRole domain.VaultRole
+	// ExpiresAt is when the token stops being valid by itself (user and
+	// scoped sessions); zero for agent tokens, which do not expire.
+	ExpiresAt time.Time
 	// Token is the hash of the credential that authenticated the call (so
 	// logout can end exactly this session).
 	TokenHash []byte

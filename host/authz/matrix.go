@@ -61,5 +61,50 @@ func Markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(sessionsSection)
 	return b.String()
 }
+
+// sessionsSection explains how a scoped session's authority derives from
+// its creator (authz.SessionRole, host/store ScopedSessionByToken).
+const sessionsSection = `
+## Scoped sessions derive from their creator
+
+A scoped session (` + "`av_scp_`" + `, ` + "`POST /v1/sessions`" + `, what ` + "`agent-vault run`" + ` gives its
+program) is minted by a user or an agent holding a role in one vault. It is
+fixed to that vault and carries the proxy role there. It is only as strong as
+its creator *right now*: every time the token is resolved, the store reads the
+creator and its grant in the session's vault together with the session row,
+and ` + "`SessionRole`" + ` (host/authz/sessions.go) decides:
+
+| the creator now | the session |
+|---|---|
+| holds a role in the vault, account enabled | carries the proxy role (never more than the creator's role) |
+| was deleted | refused (401 on the API, 407 on the proxy); its sessions are also deleted with it |
+| is an agent that was revoked | refused |
+| is an agent whose token was rotated since it minted the session | refused (sessions are bound to the minting agent token) |
+| has instance role no-access (disabled) | refused |
+| lost its grant in the vault (removed, or only holds roles elsewhere) | refused |
+
+A user's session is bound to the user, not to the login session that minted
+it: logging out does not end it; removing, disabling or deleting the user does.
+Expiry and revocation of the session itself apply as before.
+
+The change is seen on the very next request. The API resolves the token on
+every call. The proxy answers from memory (host/vaultcache), which every
+identity change made through the API invalidates at once; an invalidation
+bumps a generation counter, and before each request on a connection that is
+already open (keep-alive, CONNECT tunnel, intercepted TLS) the proxy compares
+the principal's generation (one atomic load) and the token's expiry, and
+authenticates the token again when either moved. A refused token gets 407 or
+403 on its next request on any connection. Changes made outside this process
+are picked up within 5 seconds. Tunnels also close after
+` + "`--tunnel-max-lifetime`" + ` (default 1 h).
+
+Whoever mints a session can always list (` + "`list-my-sessions`" + `) and revoke
+(` + "`revoke-my-session`" + `) it, whatever their role in the vault is now; a session may
+revoke itself. Vault admins list and revoke every session of their vault
+(` + "`list-sessions`" + `, ` + "`revoke-session`" + `). ` + "`agent-vault run`" + ` revokes its program's
+session when the program exits, checks that the token is refused, and warns on
+stderr (keeping the program's exit code) when it is not.
+`

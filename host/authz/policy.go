@@ -61,6 +61,12 @@ var Policy = map[string]Rule{
 	"list-sessions":         {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
 	"revoke-session":        {Actors: users, Instance: member, Vault: vAdmin, OwnerManages: true},
 
+	// A session's minter lists and revokes it without any vault role (it
+	// may have lost it since); a session may revoke itself. The handler
+	// restricts both to the caller's own sessions.
+	"list-my-sessions":  {Actors: users | AllowAgent, Instance: noAccess},
+	"revoke-my-session": {Actors: everyone, Instance: noAccess},
+
 	// Credential stores. Connecting to (or creating on) an external store
 	// is further limited to instance owners by the handler: the server's
 	// identity, not the caller's, reads upstream.

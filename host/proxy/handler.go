@@ -42,7 +42,7 @@ func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "the request target has no usable host"})
 		return
 	}
-	pr, ok := p.authenticate(w, r, host)
+	pr, _, ok := p.authenticate(w, r, host)
 	if !ok {
 		return
 	}
@@ -51,34 +51,41 @@ func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
 
 // authenticate checks Proxy-Authorization and answers 407, 403 or 500 itself
 // when it fails.
-func (p *Proxy) authenticate(w http.ResponseWriter, r *http.Request, host string) (Principal, bool) {
-	fail := func(status int, code, msg string) (Principal, bool) {
-		if status == http.StatusProxyAuthRequired {
-			w.Header().Set("Proxy-Authenticate", `Basic realm="agent-vault"`)
-		}
-		writeError(w, status, errorBody{Error: code, Message: msg})
-		p.cfg.Log.Emit(Event{Time: time.Now(), Method: r.Method, Host: host, Status: status, Error: code})
-		return Principal{}, false
-	}
+func (p *Proxy) authenticate(w http.ResponseWriter, r *http.Request, host string) (Principal, tunnelAuth, bool) {
 	token, vault, ok := parseProxyAuthorization(r.Header.Get("Proxy-Authorization"))
 	if !ok {
-		return fail(http.StatusProxyAuthRequired, CodeProxyAuthRequired,
+		p.failAuth(w, r, host, http.StatusProxyAuthRequired, CodeProxyAuthRequired,
 			"proxy authentication required: use http://<token>:<vault>@<proxy> or Proxy-Authorization: Bearer <token>")
+		return Principal{}, tunnelAuth{}, false
 	}
 	pr, err := p.cfg.Auth.AuthenticateProxy(r.Context(), token, vault)
 	if err != nil {
-		var de *domain.Error
-		switch code := domain.CodeOf(err); {
-		case code == domain.CodeUnauthorized || code == domain.CodeInvalidCredentials:
-			return fail(http.StatusProxyAuthRequired, code, "the proxy token is invalid or expired")
-		case errors.As(err, &de) && code != domain.CodeInternal:
-			return fail(http.StatusForbidden, code, de.Message)
-		default:
-			p.cfg.Logger.Error("proxy authentication failed", "code", code)
-			return fail(http.StatusInternalServerError, domain.CodeInternal, "internal error while checking the proxy token")
-		}
+		p.authFailed(w, r, host, err)
+		return Principal{}, tunnelAuth{}, false
 	}
-	return pr, true
+	return pr, tunnelAuth{token: token, vault: vault}, true
+}
+
+// authFailed answers an Authenticator's error: 407, 403 or 500.
+func (p *Proxy) authFailed(w http.ResponseWriter, r *http.Request, host string, err error) {
+	var de *domain.Error
+	switch code := domain.CodeOf(err); {
+	case code == domain.CodeUnauthorized || code == domain.CodeInvalidCredentials:
+		p.failAuth(w, r, host, http.StatusProxyAuthRequired, code, "the proxy token is invalid or expired")
+	case errors.As(err, &de) && code != domain.CodeInternal:
+		p.failAuth(w, r, host, http.StatusForbidden, code, de.Message)
+	default:
+		p.cfg.Logger.Error("proxy authentication failed", "code", code)
+		p.failAuth(w, r, host, http.StatusInternalServerError, domain.CodeInternal, "internal error while checking the proxy token")
+	}
+}
+
+func (p *Proxy) failAuth(w http.ResponseWriter, r *http.Request, host string, status int, code, msg string) {
+	if status == http.StatusProxyAuthRequired {
+		w.Header().Set("Proxy-Authenticate", `Basic realm="agent-vault"`)
+	}
+	writeError(w, status, errorBody{Error: code, Message: msg})
+	p.cfg.Log.Emit(Event{Time: time.Now(), Method: r.Method, Host: host, Status: status, Error: code})
 }
 
 // connect answers CONNECT: it authenticates, acknowledges, then sniffs the
@@ -93,7 +100,7 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "CONNECT needs a host:port target"})
 		return
 	}
-	pr, ok := p.authenticate(w, r, host)
+	pr, auth, ok := p.authenticate(w, r, host)
 	if !ok {
 		return
 	}
@@ -116,7 +123,12 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	}
-	tc := &tunnelConn{Conn: &readerConn{Conn: conn, r: brw.Reader}, principal: pr, host: host, port: port, scheme: "http"}
+	if p.cfg.TunnelMaxLifetime > 0 {
+		// Counted from the CONNECT: the hand-shake is part of the tunnel's life.
+		end := time.AfterFunc(p.cfg.TunnelMaxLifetime, func() { conn.Close() })
+		defer end.Stop()
+	}
+	tc := &tunnelConn{Conn: &readerConn{Conn: conn, r: brw.Reader}, principal: pr, auth: auth, host: host, port: port, scheme: "http"}
 	if first[0] == 0x16 {
 		tlsConn := tls.Server(tc.Conn, &tls.Config{
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.cfg.Certificates(host) },
@@ -138,11 +150,15 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveTunnel handles a request read from inside a CONNECT tunnel. The
-// target is the CONNECT line's, whatever the Host header or an absolute-form
-// URL inside the tunnel says.
+// tunnel's token is authorised again first (it may have been revoked or
+// expired since the CONNECT). The target is the CONNECT line's, whatever
+// the Host header or an absolute-form URL inside the tunnel says.
 func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request, tc *tunnelConn) {
 	if r.Method == http.MethodConnect {
 		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "CONNECT inside a tunnel is not supported"})
+		return
+	}
+	if !p.reauthorize(w, r, tc) {
 		return
 	}
 	r.URL.Scheme, r.URL.Host = "", ""

@@ -50,6 +50,10 @@ type Principal struct {
 	VaultID   string
 	VaultName string
 	VaultRole domain.VaultRole
+	// Gen and ValidUntil are set by an Authenticator that implements
+	// Revalidator; the proxy only hands them back to Current.
+	Gen        uint64
+	ValidUntil time.Time
 }
 
 // Authenticator checks proxy credentials.
@@ -60,7 +64,9 @@ type Authenticator interface {
 	// any other *domain.Error answers 403 with its code and message (a
 	// session asking for another vault, an agent with several grants naming
 	// none); other errors answer 500. Called once per absolute-form request
-	// and once per CONNECT; must be fast (memory only).
+	// and once per CONNECT, and again inside a tunnel whenever the tunnel's
+	// principal is no longer current (see Revalidator); must be fast
+	// (memory only).
 	AuthenticateProxy(ctx context.Context, token, vault string) (Principal, error)
 }
 
@@ -127,6 +133,12 @@ type Config struct {
 	ReadHeaderTimeout     time.Duration
 	IdleTimeout           time.Duration
 	ResponseHeaderTimeout time.Duration
+	// TunnelMaxLifetime closes a CONNECT tunnel this long after it was
+	// opened, whatever it is doing (default DefaultTunnelMaxLifetime;
+	// negative means no limit). Requests inside a tunnel are authorised
+	// one by one; the limit also ends what is not a request (an upgraded
+	// websocket) and makes long-lived clients authenticate afresh.
+	TunnelMaxLifetime time.Duration
 }
 
 // Proxy is the proxy listener's handler. Create it with New, then call Serve.
@@ -154,6 +166,9 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	if cfg.ResponseHeaderTimeout == 0 {
 		cfg.ResponseHeaderTimeout = 10 * time.Minute
+	}
+	if cfg.TunnelMaxLifetime == 0 {
+		cfg.TunnelMaxLifetime = DefaultTunnelMaxLifetime
 	}
 	if cfg.Log == nil {
 		cfg.Log = discardSink{}

@@ -7,10 +7,12 @@ import (
 
 // tunnelConn is a client connection after CONNECT (TLS already terminated
 // when the client spoke TLS). It carries the pinned target and the
-// principal authenticated on the CONNECT request.
+// principal authenticated on the CONNECT request, kept current by
+// reauthorize.
 type tunnelConn struct {
 	net.Conn
 	principal  Principal
+	auth       tunnelAuth // the CONNECT's credentials, to authorise each request again
 	host, port string
 	scheme     string // "https" when intercepted, "http" for plain HTTP in the tunnel
 }

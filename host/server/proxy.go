@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +77,8 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 		Credentials:   cache,
 		Log:           sink,
 		Logger:        log,
+		// Zero means no limit here; the proxy reads zero as its default.
+		TunnelMaxLifetime: cmp.Or(cfg.TunnelMaxLifetime, -1),
 	})
 	if err != nil {
 		sink.Close()

@@ -55,6 +55,9 @@ type Config struct {
 	// PluginIdleRelease frees a store plugin's compiled code after it has
 	// been idle this long (plugin.Config.IdleRelease); zero keeps it.
 	PluginIdleRelease time.Duration
+	// TunnelMaxLifetime closes a proxy CONNECT tunnel this long after it
+	// opened; zero means no limit.
+	TunnelMaxLifetime time.Duration
 	Logger            *slog.Logger
 	// Ready, when set, receives the API's and the proxy's listening
 	// addresses once serving (the proxy's is empty when disabled).

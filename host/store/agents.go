@@ -131,32 +131,73 @@ func (s *Store) RevokeAgent(ctx context.Context, id string) error {
 	return mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id)
 }
 
-// DeleteAgent deletes an agent and its grants.
+// DeleteAgent deletes an agent, its grants and the scoped sessions it
+// minted.
 func (s *Store) DeleteAgent(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM agents WHERE id = ?`, id)
-	return mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM agents WHERE id = ?`, id)
+		if err := mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id); err != nil {
+			return err
+		}
+		return deleteCreatedSessions(ctx, tx, PrincipalAgent, id)
+	})
 }
 
-// ScopedSession is a proxy-role token fixed to one vault.
+// ScopedSession is a proxy-role token fixed to one vault. It derives its
+// authority from its creator: the Creator fields say what the creator
+// holds now (filled by the lookups, not stored).
 type ScopedSession struct {
 	ID          string
 	VaultID     string
+	VaultName   string // filled by the lookups
 	CreatorKind PrincipalKind
 	CreatorID   string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	RevokedAt   *time.Time
+	// CreatorTokenHash binds an agent's session to the token that minted
+	// it; nil for users.
+	CreatorTokenHash []byte
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
+	RevokedAt        *time.Time
+	Creator          SessionCreator
 }
 
-const scopedCols = `id, vault_id, creator_kind, creator_id, created_at, expires_at, revoked_at`
+// SessionCreator is the current state of a scoped session's creator.
+type SessionCreator struct {
+	// Exists is false when the user or agent was deleted.
+	Exists bool
+	// Revoked is true when the agent was revoked or its token rotated
+	// since it minted the session.
+	Revoked bool
+	// Role is the creator's instance role now.
+	Role domain.InstanceRole
+	// VaultRole is the creator's role in the session's vault now; empty
+	// without a grant.
+	VaultRole domain.VaultRole
+}
+
+// scopedSelect reads a session with its creator's current state. Both
+// creator joins are LEFT JOINs so that a deleted creator still yields the
+// row (with Exists false) and the caller can say why the session ended.
+const scopedSelect = `SELECT s.id, s.vault_id, v.name, s.creator_kind, s.creator_id, s.created_at, s.expires_at, s.revoked_at,
+	CASE WHEN a.id IS NOT NULL OR u.id IS NOT NULL THEN 1 ELSE 0 END,
+	CASE WHEN a.id IS NOT NULL AND (a.revoked_at IS NOT NULL OR s.creator_token_hash IS NULL OR a.token_hash <> s.creator_token_hash) THEN 1 ELSE 0 END,
+	COALESCE(a.role, u.role, ''), COALESCE(ga.role, gu.role, '')
+	FROM scoped_sessions s
+	JOIN vaults v ON v.id = s.vault_id
+	LEFT JOIN agents a ON s.creator_kind = 'agent' AND a.id = s.creator_id
+	LEFT JOIN vault_agents ga ON ga.agent_id = a.id AND ga.vault_id = s.vault_id
+	LEFT JOIN users u ON s.creator_kind = 'user' AND u.id = s.creator_id
+	LEFT JOIN vault_users gu ON gu.user_id = u.id AND gu.vault_id = s.vault_id `
 
 func scanScoped(row interface{ Scan(...any) error }) (ScopedSession, error) {
 	var ss ScopedSession
-	var kind string
+	var kind, role, vaultRole string
 	var created, expires int64
 	var revoked sql.NullInt64
-	err := row.Scan(&ss.ID, &ss.VaultID, &kind, &ss.CreatorID, &created, &expires, &revoked)
+	var exists, creatorRevoked int
+	err := row.Scan(&ss.ID, &ss.VaultID, &ss.VaultName, &kind, &ss.CreatorID, &created, &expires, &revoked, &exists, &creatorRevoked, &role, &vaultRole)
 	ss.CreatorKind, ss.CreatedAt, ss.ExpiresAt, ss.RevokedAt = PrincipalKind(kind), msToTime(created), msToTime(expires), nullMsToTime(revoked)
+	ss.Creator = SessionCreator{Exists: exists == 1, Revoked: creatorRevoked == 1, Role: domain.InstanceRole(role), VaultRole: domain.VaultRole(vaultRole)}
 	return ss, err
 }
 
@@ -164,15 +205,16 @@ func scanScoped(row interface{ Scan(...any) error }) (ScopedSession, error) {
 func (s *Store) CreateScopedSession(ctx context.Context, ss ScopedSession, tokenHash []byte) (ScopedSession, error) {
 	now := s.millis()
 	ss.ID, ss.CreatedAt = NewID(), msToTime(now)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO scoped_sessions (id, token_hash, vault_id, creator_kind, creator_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, ss.ID, tokenHash, ss.VaultID, string(ss.CreatorKind), ss.CreatorID, now, ss.ExpiresAt.UnixMilli())
+	_, err := s.db.ExecContext(ctx, `INSERT INTO scoped_sessions (id, token_hash, vault_id, creator_kind, creator_id, creator_token_hash, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ss.ID, tokenHash, ss.VaultID, string(ss.CreatorKind), ss.CreatorID, ss.CreatorTokenHash, now, ss.ExpiresAt.UnixMilli())
 	return ss, err
 }
 
-// ScopedSessionByToken finds a live (unexpired, unrevoked) scoped session.
+// ScopedSessionByToken finds an unexpired, unrevoked scoped session with
+// its creator's current state; whether that creator still backs it is
+// the caller's decision (authz.SessionRole).
 func (s *Store) ScopedSessionByToken(ctx context.Context, tokenHash []byte) (ScopedSession, error) {
-	ss, err := scanScoped(s.db.QueryRowContext(ctx, `SELECT `+scopedCols+` FROM scoped_sessions
-		WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ?`, tokenHash, s.millis()))
+	ss, err := scanScoped(s.db.QueryRowContext(ctx, scopedSelect+`WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?`, tokenHash, s.millis()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ss, notFound(domain.CodeUnauthorized, "scoped session expired, revoked or unknown")
 	}
@@ -181,17 +223,28 @@ func (s *Store) ScopedSessionByToken(ctx context.Context, tokenHash []byte) (Sco
 
 // ScopedSessionByID finds a scoped session by id.
 func (s *Store) ScopedSessionByID(ctx context.Context, id string) (ScopedSession, error) {
-	ss, err := scanScoped(s.db.QueryRowContext(ctx, `SELECT `+scopedCols+` FROM scoped_sessions WHERE id = ?`, id))
+	ss, err := scanScoped(s.db.QueryRowContext(ctx, scopedSelect+`WHERE s.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ss, notFound(domain.CodeNotFound, "no session with id %q", id)
 	}
 	return ss, err
 }
 
-// ListScopedSessions lists a vault's live scoped sessions, newest first.
+// ListScopedSessions lists a vault's unexpired, unrevoked scoped sessions,
+// newest first, with their creators' current state.
 func (s *Store) ListScopedSessions(ctx context.Context, vaultID string) ([]ScopedSession, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+scopedCols+` FROM scoped_sessions
-		WHERE vault_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC`, vaultID, s.millis())
+	return s.listScoped(ctx, `s.vault_id = ?`, vaultID)
+}
+
+// ListScopedSessionsByCreator lists the unexpired, unrevoked scoped
+// sessions one user or agent minted, in every vault, newest first.
+func (s *Store) ListScopedSessionsByCreator(ctx context.Context, kind PrincipalKind, creatorID string) ([]ScopedSession, error) {
+	return s.listScoped(ctx, `s.creator_kind = ? AND s.creator_id = ?`, string(kind), creatorID)
+}
+
+func (s *Store) listScoped(ctx context.Context, where string, args ...any) ([]ScopedSession, error) {
+	rows, err := s.db.QueryContext(ctx, scopedSelect+`WHERE `+where+` AND s.revoked_at IS NULL AND s.expires_at > ?
+		ORDER BY s.created_at DESC, s.id`, append(args, s.millis())...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,4 +264,13 @@ func (s *Store) ListScopedSessions(ctx context.Context, vaultID string) ([]Scope
 func (s *Store) RevokeScopedSession(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE scoped_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.millis(), id)
 	return mustAffect(res, err, domain.CodeNotFound, "no live session with id %q", id)
+}
+
+// deleteCreatedSessions removes the scoped sessions a deleted user or
+// agent minted. The lookups refuse them anyway (their creator is gone);
+// this keeps no orphans behind, since creator_id cannot be a foreign key
+// to two tables.
+func deleteCreatedSessions(ctx context.Context, tx *sql.Tx, kind PrincipalKind, id string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM scoped_sessions WHERE creator_kind = ? AND creator_id = ?`, string(kind), id)
+	return err
 }

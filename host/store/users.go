@@ -133,15 +133,18 @@ func (s *Store) SetUserRole(ctx context.Context, id string, role domain.Instance
 	})
 }
 
-// DeleteUser removes a user, their sessions and grants. The last owner
-// cannot be deleted (last_owner).
+// DeleteUser removes a user, their sessions, grants and the scoped
+// sessions they minted. The last owner cannot be deleted (last_owner).
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := guardLastOwner(ctx, tx, id, true); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
-		return mustAffect(res, err, domain.CodeNotFound, "no user with id %q", id)
+		if err := mustAffect(res, err, domain.CodeNotFound, "no user with id %q", id); err != nil {
+			return err
+		}
+		return deleteCreatedSessions(ctx, tx, PrincipalUser, id)
 	})
 }
 

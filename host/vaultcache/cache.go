@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/authn"
@@ -25,8 +26,10 @@ import (
 )
 
 // tokenTTL bounds how long a resolved token is trusted without asking the
-// store again; revocations through the API take effect at once anyway
-// (they Invalidate), this only covers expiry and changes made elsewhere.
+// store again. Changes through the API take effect at once (they
+// Invalidate, which bumps the generation every cached principal carries)
+// and a token never outlives its own expiry; this only covers changes made
+// elsewhere (another process on the same database).
 const tokenTTL = 5 * time.Second
 
 // DynamicResolver supplies credentials that are minted on demand (an
@@ -46,8 +49,13 @@ type Cache struct {
 
 	loads singleflight.Group
 
+	// gen is bumped by every Invalidate: a load started before it is not
+	// kept, and a principal authenticated before it is stale (Current).
+	// Read without the lock, so the proxy checks a principal with one
+	// atomic load.
+	gen atomic.Uint64
+
 	mu     sync.RWMutex
-	gen    uint64 // bumped by Invalidate; a load started before it is not kept
 	vaults map[string]*vaultEntry
 	names  map[string]string // vault name → id
 	ids    map[string]string // vault id → name
@@ -62,7 +70,11 @@ type vaultEntry struct {
 type tokenEntry struct {
 	actor  authz.Actor
 	grants map[string]domain.VaultRole // vault id → role (users and agents)
-	at     time.Time
+	// until is when the entry must be checked against the store again:
+	// tokenTTL after it was read, or the token's own expiry if sooner.
+	until time.Time
+	// gen is the cache generation the entry was read under.
+	gen uint64
 }
 
 // New returns an empty cache over st.
@@ -79,7 +91,7 @@ func (c *Cache) SetDynamic(d DynamicResolver) { c.dynamic = d }
 func (c *Cache) Invalidate(vaultID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	c.gen.Add(1)
 	if vaultID == "" {
 		c.vaults, c.tokens = map[string]*vaultEntry{}, map[string]tokenEntry{}
 		c.names, c.ids = map[string]string{}, map[string]string{}
@@ -120,7 +132,7 @@ func (c *Cache) Resolve(ctx context.Context, vaultID, key string) (string, bool,
 func (c *Cache) vault(ctx context.Context, vaultID string) (*vaultEntry, error) {
 	c.mu.RLock()
 	e, ok := c.vaults[vaultID]
-	gen := c.gen
+	gen := c.gen.Load()
 	c.mu.RUnlock()
 	if ok {
 		return e, nil
@@ -131,7 +143,7 @@ func (c *Cache) vault(ctx context.Context, vaultID string) (*vaultEntry, error) 
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.gen == gen { // nothing changed while loading: keep it
+		if c.gen.Load() == gen { // nothing changed while loading: keep it
 			c.vaults[vaultID] = e
 		}
 		c.mu.Unlock()
@@ -179,7 +191,7 @@ func (c *Cache) AuthenticateProxy(ctx context.Context, token, vault string) (pro
 		return proxy.Principal{}, err
 	}
 	a := t.actor
-	p := proxy.Principal{ActorID: a.ID, ActorKind: proxy.ActorKind(a.Kind)}
+	p := proxy.Principal{ActorID: a.ID, ActorKind: proxy.ActorKind(a.Kind), Gen: t.gen, ValidUntil: t.until}
 	if a.Kind != authz.Session && a.Role == domain.InstanceNoAccess {
 		return p, domain.Errorf(domain.CodeForbidden, "this account is disabled (instance role no-access)")
 	}
@@ -187,7 +199,7 @@ func (c *Cache) AuthenticateProxy(ctx context.Context, token, vault string) (pro
 	switch {
 	case a.Kind == authz.Session:
 		vaultID = a.VaultID
-		p.VaultRole = domain.VaultProxy
+		p.VaultRole = a.SessionRole
 	case vault == "" && len(t.grants) == 1:
 		for id, role := range t.grants {
 			vaultID, p.VaultRole = id, role
@@ -215,20 +227,33 @@ func (c *Cache) AuthenticateProxy(ctx context.Context, token, vault string) (pro
 	return p, nil
 }
 
+// Current reports whether a principal authenticated earlier still stands:
+// nothing was invalidated since and neither the token's expiry nor the
+// entry's trust period has passed. The proxy asks it before every request
+// on a connection whose principal it holds (a tunnel); when it answers
+// false, the proxy authenticates the connection's token again.
+func (c *Cache) Current(p *proxy.Principal) bool {
+	return p.Gen == c.gen.Load() && c.now().Before(p.ValidUntil)
+}
+
 func (c *Cache) token(ctx context.Context, token string) (tokenEntry, error) {
 	key := string(seal.HashToken(token))
 	c.mu.RLock()
 	t, ok := c.tokens[key]
-	gen := c.gen
+	gen := c.gen.Load()
 	c.mu.RUnlock()
-	if ok && c.now().Sub(t.at) < tokenTTL {
+	now := c.now()
+	if ok && now.Before(t.until) {
 		return t, nil
 	}
 	actor, err := authn.Resolve(ctx, c.st, token)
 	if err != nil {
 		return t, err
 	}
-	t = tokenEntry{actor: actor, grants: map[string]domain.VaultRole{}, at: c.now()}
+	t = tokenEntry{actor: actor, grants: map[string]domain.VaultRole{}, until: now.Add(tokenTTL), gen: gen}
+	if !actor.ExpiresAt.IsZero() && actor.ExpiresAt.Before(t.until) {
+		t.until = actor.ExpiresAt
+	}
 	if actor.Kind != authz.Session {
 		kind := store.PrincipalUser
 		if actor.Kind == authz.Agent {
@@ -243,7 +268,7 @@ func (c *Cache) token(ctx context.Context, token string) (tokenEntry, error) {
 		}
 	}
 	c.mu.Lock()
-	if c.gen == gen {
+	if c.gen.Load() == gen {
 		c.tokens[key] = t
 	}
 	c.mu.Unlock()
@@ -253,7 +278,7 @@ func (c *Cache) token(ctx context.Context, token string) (tokenEntry, error) {
 func (c *Cache) vaultID(ctx context.Context, name string) (string, error) {
 	c.mu.RLock()
 	id, ok := c.names[name]
-	gen := c.gen
+	gen := c.gen.Load()
 	c.mu.RUnlock()
 	if ok {
 		return id, nil
@@ -269,7 +294,7 @@ func (c *Cache) vaultID(ctx context.Context, name string) (string, error) {
 func (c *Cache) vaultName(ctx context.Context, id string) (string, error) {
 	c.mu.RLock()
 	name, ok := c.ids[id]
-	gen := c.gen
+	gen := c.gen.Load()
 	c.mu.RUnlock()
 	if ok {
 		return name, nil
@@ -286,7 +311,7 @@ func (c *Cache) vaultName(ctx context.Context, id string) (string, error) {
 // was read (the name may have changed).
 func (c *Cache) remember(v store.Vault, gen uint64) {
 	c.mu.Lock()
-	if c.gen == gen {
+	if c.gen.Load() == gen {
 		c.names[v.Name], c.ids[v.ID] = v.ID, v.Name
 	}
 	c.mu.Unlock()
@@ -295,6 +320,7 @@ func (c *Cache) remember(v store.Vault, gen uint64) {
 // Interface guards
 var (
 	_ proxy.Authenticator = (*Cache)(nil)
+	_ proxy.Revalidator   = (*Cache)(nil)
 	_ proxy.Vaults        = (*Cache)(nil)
 	_ proxy.Credentials   = (*Cache)(nil)
 )

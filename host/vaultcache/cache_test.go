@@ -61,9 +61,23 @@ func (f *fixture) agent(t testing.TB, name string, role domain.InstanceRole, gra
 	return tok
 }
 
+// session mints a scoped session for vaultID on behalf of a new agent
+// holding the proxy role there.
 func (f *fixture) session(t testing.TB, vaultID string) string {
+	ctx := context.Background()
+	name := "minter-" + store.NewID()
+	agentTok := f.agent(t, name, domain.InstanceMember, map[string]domain.VaultRole{vaultID: domain.VaultProxy})
+	a, err := f.st.AgentByName(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.mint(t, vaultID, store.PrincipalAgent, a.ID, seal.HashToken(agentTok), time.Now().Add(time.Hour))
+}
+
+func (f *fixture) mint(t testing.TB, vaultID string, kind store.PrincipalKind, creatorID string, creatorToken []byte, expires time.Time) string {
 	tok, hash := seal.NewToken(authn.PrefixScopedSession)
-	if _, err := f.st.CreateScopedSession(context.Background(), store.ScopedSession{VaultID: vaultID, CreatorKind: store.PrincipalUser, CreatorID: "u", ExpiresAt: time.Now().Add(time.Hour)}, hash); err != nil {
+	if _, err := f.st.CreateScopedSession(context.Background(), store.ScopedSession{VaultID: vaultID, CreatorKind: kind, CreatorID: creatorID,
+		CreatorTokenHash: creatorToken, ExpiresAt: expires}, hash); err != nil {
 		t.Fatal(err)
 	}
 	return tok
