@@ -178,9 +178,23 @@ func (s *vaultSessionCreateCmd) Run(c *apiClient, out *printer) error {
 type vaultSessionListCmd struct {
 	authFlag
 	vaultFlag
+	Mine bool `help:"List the live sessions you minted, in every vault (needs no role in them)."`
 }
 
 func (l *vaultSessionListCmd) Run(c *apiClient, out *printer) error {
+	if l.Mine {
+		res, err := decode[client.ListMySessionsOutputBody](c.api.ListMySessions(c.ctx))
+		if err != nil {
+			return err
+		}
+		return out.result(res, func() {
+			var rows [][]string
+			for _, s := range deref(res.Sessions) {
+				rows = append(rows, []string{s.Id, s.Vault, when(s.CreatedAt), when(s.ExpiresAt)})
+			}
+			out.table("You have no live scoped sessions.", []string{"id", "vault", "created", "expires"}, rows)
+		})
+	}
 	res, err := decode[client.ListSessionsOutputBody](c.api.ListSessions(c.ctx, l.Vault))
 	if err != nil {
 		return err

@@ -308,8 +308,8 @@ func TestRunRevokesUnderAnAgentToken(t *testing.T) {
 	if status, body := f.call(t, "GET", "/v1/auth/me", childToken, ""); status != 401 {
 		t.Fatalf("the program's session after run: %d %s, want 401", status, body)
 	}
-	if out := f.mustCall(t, "GET", "/v1/sessions", agentToken, "", 200); !strings.Contains(out, `"sessions":[]`) {
-		t.Fatalf("the agent's live sessions after run: %s", out)
+	if stdout, stderr, code := o.run(nil, "", env, "vault", "session", "list", "--mine"); code != 0 || stdout != "You have no live scoped sessions.\n" {
+		t.Fatalf("the agent's live sessions after run: exit %d\n%s%s", code, stdout, stderr)
 	}
 
 	// When the revoke cannot get through, run warns and keeps the
