@@ -235,3 +235,48 @@ func TestHTTP_throughGuest(t *testing.T) {
 		t.Fatalf("hits: granted %d, outside %d", up.hits.Load(), outside.hits.Load())
 	}
 }
+
+// TestHTTP_grants drives a third-party guest whose manifest requests a
+// fixed origin and the origins of HTTPGUEST_ORIGINS: it reaches only what
+// the operator's grant names, whatever the manifest or the environment
+// say, and a granted loopback origin is reachable because the operator
+// named it.
+func TestHTTP_grants(t *testing.T) {
+	up := newUpstream(t, "")
+	wasm := guest(t, "limits/http")
+	sum := sha256Hex(wasm)
+	denied := func(origin string) string {
+		return `plugin_error|guest|plugin "httpguest": export "probe": returned unknown code "http_origin_denied": origin ` + origin + ` is not granted to this plugin`
+	}
+	tests := []struct {
+		name  string
+		grant Grant
+		url   string
+		want  string
+	}{
+		{name: "env-origin-not-granted", grant: Grant{SHA256: sum, Env: []string{"HTTPGUEST_ORIGINS"}}, url: up.URL + "/x", want: denied(canon(up.URL))},
+		{name: "manifest-origin-not-granted", grant: Grant{SHA256: sum, Env: []string{"HTTPGUEST_ORIGINS"}}, url: "https://api.example.com/x", want: denied("https://api.example.com:443")},
+		{name: "env-not-granted", grant: Grant{SHA256: sum, HTTPOrigins: []string{up.URL}}, url: up.URL + "/x", want: denied(canon(up.URL))},
+		{name: "granted", grant: Grant{SHA256: sum, Env: []string{"HTTPGUEST_ORIGINS"}, HTTPOrigins: []string{canon(up.URL)}}, url: up.URL + "/x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newTestRuntime(t, func(c *Config) {
+				c.Env = envMap(map[string]string{"HTTPGUEST_ORIGINS": up.URL})
+				c.Grants = map[string]Grant{"httpguest": tc.grant}
+			})
+			p, err := rt.loadThirdParty(context.Background(), "httpguest", wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := up.hits.Load()
+			err = p.Probe(context.Background(), json.RawMessage(`{"method":"GET","url":"`+tc.url+`"}`))
+			if got := errString(err); got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+			if hit := up.hits.Load() != before; hit != (tc.want == "") {
+				t.Fatalf("upstream hit = %v", hit)
+			}
+		})
+	}
+}
