@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +37,9 @@ func (e *deniedError) Error() string { return e.msg }
 // newHTTPCapability grants origins (canonical, from resolveGrant) and dials
 // through guard, which already carries the exceptions for the origins the
 // operator named.
-func newHTTPCapability(origins []string, guard *netguard.Guard) *httpCapability {
+//
+// roots verify upstream TLS (nil: the system roots).
+func newHTTPCapability(origins []string, guard *netguard.Guard, roots *x509.CertPool) *httpCapability {
 	c := &httpCapability{granted: map[string]bool{}}
 	for _, o := range origins {
 		c.granted[o] = true
@@ -49,6 +53,7 @@ func newHTTPCapability(origins []string, guard *netguard.Guard) *httpCapability 
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 	}
 	c.client = &http.Client{
 		Transport: transport,

@@ -2,8 +2,10 @@ package plugin
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,7 +60,7 @@ func testCap(t *testing.T, manifest, operator []string) *httpCapability {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newHTTPCapability(origins, guard)
+	return newHTTPCapability(origins, guard, nil)
 }
 
 func do(c *httpCapability, method, url string) (*abi.HTTPResponse, *abi.Error) {
@@ -279,4 +281,46 @@ func TestHTTP_grants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTP_roots: an upstream behind a private CA is refused with the
+// system roots and reached once the operator's roots (RootCAs) hold it.
+func TestHTTP_roots(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	tests := []struct {
+		name     string
+		roots    *x509.CertPool
+		wantCode string
+	}{
+		{"system-roots", nil, abi.CodeHTTPFailed},
+		{"operator-roots", func() *x509.CertPool { p := x509.NewCertPool(); p.AddCert(srv.Certificate()); return p }(), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newHTTPCapability([]string{canon(srv.URL)}, testGuard(t, canon(srv.URL)), tc.roots)
+			resp, err := do(c, "GET", srv.URL+"/x")
+			if tc.wantCode != "" {
+				if err == nil || err.Code != tc.wantCode || !strings.Contains(err.Message, "certificate") {
+					t.Fatalf("got %v, %v; want %s naming the certificate", resp, err, tc.wantCode)
+				}
+				return
+			}
+			if err != nil || resp.Status != 200 {
+				t.Fatalf("got %+v, %v", resp, err)
+			}
+		})
+	}
+}
+
+func testGuard(t *testing.T, exempt ...string) *netguard.Guard {
+	base, err := netguard.New(netguard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := base.WithExceptions(exempt...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -178,7 +178,7 @@ func (rt *Runtime) register(p *Plugin, m abi.Manifest, shipped bool) error {
 	p.manifest = m
 	p.grant = g
 	p.services = &pluginServices{
-		http:   newHTTPCapability(g.origins, guard),
+		http:   newHTTPCapability(g.origins, guard, rt.cfg.RootCAs),
 		logger: rt.cfg.Logger.With("plugin", m.Kind),
 	}
 	rt.mu.Lock()

@@ -14,6 +14,7 @@ package plugin
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -77,6 +78,11 @@ type Config struct {
 	// ReservedKinds are the kinds of the shipped plugins, loaded or not; a
 	// third-party plugin may never take one.
 	ReservedKinds []string
+	// RootCAs verify the TLS of every plugin's HTTP capability. Nil: the
+	// system roots. The server passes the system roots plus
+	// --upstream-ca-file, the same roots the proxy trusts, so a store
+	// behind a private CA (an OpenBao with its own CA) is reachable.
+	RootCAs *x509.CertPool
 	// DenyPaths are trees no plugin may read a file from, whatever its
 	// grant (the server passes its data directory); /proc and /sys always
 	// are.

@@ -46,6 +46,11 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	pcfg.Env = getenv
 	pcfg.PluginDir = cfg.PluginDir
 	pcfg.IdleRelease = cfg.PluginIdleRelease
+	// Plugins trust what the proxy trusts: the system roots and
+	// --upstream-ca-file.
+	if pcfg.RootCAs, err = upstreamRoots(cfg.UpstreamCAFile); err != nil {
+		return nil, nil, err
+	}
 	rt, err := plugin.NewRuntime(ctx, pcfg)
 	if err != nil {
 		return nil, nil, err

@@ -13,17 +13,20 @@ import (
 )
 
 // TestConformance runs the SDK's conformance kit on the wasm build of this
-// plugin, in the real host runtime, against the emulator.
+// plugin, in the real host runtime, against the emulator served over HTTPS
+// with its own CA (as an OpenBao with a private CA, trusted through the
+// server's --upstream-ca-file).
 func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the plugin")
 	}
-	emu := seed(t)
+	emu := seed(t, openbaotest.WithTLS())
 	emu.Inject(openbaotest.RouteKVRead, openbaotest.Hang().OnPath("/slow"))
 
 	conformance.Run(t, wasm(t), conformance.Options{
-		Env:    map[string]string{envAddr: emu.URL(), envRoleID: "rid", envSecretID: "sid"},
-		Config: cfgOf(`"mount":"secret","path":"app/stripe","dynamic_roles":["pgrole=database/creds/readonly"]`),
+		CACertPEM: emu.CACertPEM(),
+		Env:       map[string]string{envAddr: emu.URL(), envRoleID: "rid", envSecretID: "sid"},
+		Config:    cfgOf(`"mount":"secret","path":"app/stripe","dynamic_roles":["pgrole=database/creds/readonly"]`),
 		InvalidConfigs: map[string]json.RawMessage{
 			"missing_path":     json.RawMessage(`{"mount":"secret"}`),
 			"bad_kv_version":   json.RawMessage(`{"mount":"secret","path":"a","kv_version":"3"}`),
@@ -49,8 +52,8 @@ func TestConformance(t *testing.T) {
 func cfgOf(members string) json.RawMessage { return json.RawMessage("{" + members + "}") }
 
 // seed is an emulator with the fixtures the plugin's tests share.
-func seed(t testing.TB) *openbaotest.Emulator {
-	emu := openbaotest.New(t)
+func seed(t testing.TB, opts ...openbaotest.Option) *openbaotest.Emulator {
+	emu := openbaotest.New(t, opts...)
 	emu.AddAppRole(openbaotest.AppRole{RoleID: "rid", SecretID: "sid", Policies: []string{"*"}, TTL: time.Hour})
 	emu.AddAppRole(openbaotest.AppRole{RoleID: "rid-narrow", SecretID: "sid-narrow", Policies: []string{"secret/data/other/"}, TTL: time.Hour})
 	emu.PutSecret("", "secret", "app/stripe", map[string]any{"API_KEY": "sk_1", "PORT": 5432})

@@ -13,6 +13,7 @@ package conformance
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +64,11 @@ type Options struct {
 	// deadline (DeadlineTimeout, default 1 s) and the host keep serving.
 	SlowConfig      json.RawMessage
 	DeadlineTimeout time.Duration
+	// CACertPEM holds extra PEM roots the plugin's HTTP capability trusts
+	// besides the system roots, as the server's --upstream-ca-file gives
+	// them: set it to an HTTPS test server's certificate (httptest's
+	// Certificate, encoded) to run the kit against HTTPS.
+	CACertPEM []byte
 }
 
 // ProbeCase is one expected probe failure.
@@ -361,7 +367,17 @@ func (k *kit) load(t testing.TB, env map[string]string, timeout time.Duration) *
 	for n, v := range env {
 		merged[n] = v
 	}
+	var roots *x509.CertPool
+	if len(k.opts.CACertPEM) > 0 {
+		if roots, _ = x509.SystemCertPool(); roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(k.opts.CACertPEM) {
+			t.Fatal("Options.CACertPEM holds no PEM certificate")
+		}
+	}
 	rt, err := plugin.NewRuntime(context.Background(), plugin.Config{
+		RootCAs:     roots,
 		CacheDir:    k.cache,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Env:         func(n string) string { return merged[n] },
