@@ -217,12 +217,15 @@ func TestPruneRequestLogs(t *testing.T) {
 		if err := s.DeleteVault(ctx, gone.ID); err != nil {
 			t.Fatal(err)
 		}
+		if got, _ := s.CountRequestLogs(ctx, gone.ID); got != 0 {
+			t.Fatalf("a deleted vault keeps %d log rows until retention", got)
+		}
 		n, err := s.PruneRequestLogs(ctx, now.Add(-7*24*time.Hour), 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 50+20+5 {
-			t.Fatalf("pruned %d, want 75", n)
+		if n != 50+20 {
+			t.Fatalf("pruned %d, want 70", n)
 		}
 		for _, c := range []struct {
 			id   string

@@ -69,7 +69,44 @@ type logInserter struct {
 // the twelve values: each string is copied into C memory, bound and later
 // unbound under the connection's mutex. The rest is SQLite's table and
 // vault index B-trees, WAL and checkpoints.
+//
+// A row whose vault is gone (deleted while the row was queued) is dropped,
+// never written: its vault's foreign key refuses the batch, the batch is
+// filtered against the vaults that exist and written again. A vault
+// deleted meanwhile again repeats that, a few times at most.
 func (s *Store) InsertRequestLogs(ctx context.Context, rows []RequestLog) error {
+	err := s.insertRequestLogs(ctx, rows)
+	for attempt := 0; isForeignKey(err) && attempt < 3; attempt++ {
+		if rows, err = s.withLiveVaults(ctx, rows); err == nil {
+			err = s.insertRequestLogs(ctx, rows)
+		}
+	}
+	return err
+}
+
+// withLiveVaults returns the rows whose vault still exists.
+func (s *Store) withLiveVaults(ctx context.Context, rows []RequestLog) ([]RequestLog, error) {
+	live := map[string]bool{}
+	for _, r := range rows {
+		if _, seen := live[r.VaultID]; seen {
+			continue
+		}
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM vaults WHERE id = ?`, r.VaultID).Scan(&n); err != nil {
+			return nil, err
+		}
+		live[r.VaultID] = n > 0
+	}
+	kept := rows[:0:0]
+	for _, r := range rows {
+		if live[r.VaultID] {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+func (s *Store) insertRequestLogs(ctx context.Context, rows []RequestLog) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -330,8 +367,9 @@ func (s *Store) RequestLogs(ctx context.Context, q RequestLogQuery) ([]RequestLo
 }
 
 // PruneRequestLogs enforces retention: it deletes rows older than
-// olderThan, rows beyond the newest maxRows of each vault, and rows of
-// vaults that no longer exist. It reports how many rows went.
+// olderThan and rows beyond the newest maxRows of each vault (a deleted
+// vault's rows went with it, by the foreign key). It reports how many rows
+// went.
 func (s *Store) PruneRequestLogs(ctx context.Context, olderThan time.Time, maxRows int) (int64, error) {
 	var total int64
 	exec := func(q string, args ...any) error {
@@ -358,9 +396,6 @@ func (s *Store) PruneRequestLogs(ctx context.Context, olderThan time.Time, maxRo
 			return total, err
 		}
 	case !errors.Is(err, sql.ErrNoRows):
-		return total, err
-	}
-	if err := exec(`DELETE FROM request_logs WHERE vault_id NOT IN (SELECT id FROM vaults)`); err != nil {
 		return total, err
 	}
 	vaults, err := s.db.QueryContext(ctx, `SELECT DISTINCT vault_id FROM request_logs`)

@@ -214,6 +214,15 @@ func isUnique(err error) bool {
 	return false
 }
 
+// isForeignKey reports whether err is a FOREIGN KEY violation.
+func isForeignKey(err error) bool {
+	if isPgForeignKey(err) {
+		return true
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 func msToTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 func nullMsToTime(ms sql.NullInt64) *time.Time {

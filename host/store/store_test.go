@@ -187,3 +187,126 @@ func TestExpiredSessionsDoNotResolve(t *testing.T) {
 		}
 	})
 }
+
+// Deleting a vault leaves no row anywhere that names it: every table and
+// every column is scanned for the ids the vault owned, in both dialects.
+func TestDeleteVaultLeavesNoResidue(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d Dialect) {
+		ctx := context.Background()
+		s := openTest(t, d)
+		u, err := s.RegisterOwner(ctx, User{Email: "o@example.com", PasswordHash: "h"}, Session{TokenHash: []byte("s"), ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.CreateVault(ctx, "doomed", &Grant{Kind: PrincipalUser, PrincipalID: u.ID, Role: domain.VaultAdmin}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateAgent(ctx, Agent{Name: "bot", Role: domain.InstanceMember}, []byte("t"), []AgentGrant{{VaultID: v.ID, Role: domain.VaultProxy}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutCredentials(ctx, v.ID, map[string][]byte{"K": []byte("sealed")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpsertServices(ctx, v.ID, []ServiceRow{{Name: "svc", Spec: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateScopedSession(ctx, ScopedSession{VaultID: v.ID, CreatorKind: PrincipalUser, CreatorID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}, []byte("ss")); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.CreateProposal(ctx, proposal(v.ID, time.Now().Add(time.Hour)), map[string][]byte{"K": []byte("sealed")}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ConnectStore(ctx, CredentialStore{VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), PollIntervalSeconds: 60}, map[string][]byte{"K": []byte("sealed")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertLease(ctx, LeaseRow{ID: NewID(), VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), SecretName: "db", LeaseID: "l1", ExpiresAt: time.Now().Add(time.Hour), InstanceID: "i"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now(), Path: "/"}}); err != nil {
+			t.Fatal(err)
+		}
+		owned := []string{v.ID, p.ID}
+		if n := countMentions(t, s, owned); n == 0 {
+			t.Fatal("the scan finds nothing before the delete: it cannot see rows")
+		}
+		if err := s.DeleteVault(ctx, v.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := countMentions(t, s, owned); n != 0 {
+			t.Fatalf("%d rows still name the deleted vault or what it owned", n)
+		}
+	})
+}
+
+// countMentions counts, over every table and column, the rows whose value
+// is one of ids, reporting each hit.
+func countMentions(t *testing.T, s *Store, ids []string) int {
+	t.Helper()
+	ctx := context.Background()
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
+	if s.dialect == Postgres {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	}
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if len(tables) < 10 {
+		t.Fatalf("found only tables %v", tables)
+	}
+	total := 0
+	for _, table := range tables {
+		r, err := s.db.QueryContext(ctx, `SELECT * FROM `+table+` LIMIT 0`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := r.Columns()
+		r.Close()
+		for _, col := range cols {
+			for _, id := range ids {
+				var n int
+				if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE CAST(`+col+` AS TEXT) = ?`, id).Scan(&n); err != nil {
+					t.Fatalf("%s.%s: %v", table, col, err)
+				}
+				if n > 0 {
+					t.Logf("%s.%s: %d rows name %s", table, col, n, id)
+				}
+				total += n
+			}
+		}
+	}
+	return total
+}
+
+// A log row queued for a vault deleted meanwhile is dropped; the rest of
+// its batch is written.
+func TestRequestLogOfDeletedVaultIsDropped(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d Dialect) {
+		ctx := context.Background()
+		s := openTest(t, d)
+		kept, _ := s.CreateVault(ctx, "kept", nil, nil)
+		gone, _ := s.CreateVault(ctx, "gone", nil, nil)
+		if err := s.DeleteVault(ctx, gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		batch := []RequestLog{{VaultID: kept.ID, At: time.Now(), Path: "/1"}, {VaultID: gone.ID, At: time.Now(), Path: "/x"}, {VaultID: kept.ID, At: time.Now(), Path: "/2"}}
+		if err := s.InsertRequestLogs(ctx, batch); err != nil {
+			t.Fatalf("a batch with a gone vault's row: %v", err)
+		}
+		if n, _ := s.CountRequestLogs(ctx, kept.ID); n != 2 {
+			t.Fatalf("kept vault has %d rows, want 2", n)
+		}
+		if n, _ := s.CountRequestLogs(ctx, gone.ID); n != 0 {
+			t.Fatalf("gone vault has %d rows, want 0", n)
+		}
+	})
+}
