@@ -19,38 +19,59 @@ const (
 )
 
 // loadOrCreateCA returns the instance's interception CA, creating and
-// persisting it on first start.
+// persisting it on first start. Replicas sharing a database share the CA:
+// the first to start creates it, atomically, and every other loads it.
 func loadOrCreateCA(ctx context.Context, st *store.Store, keyring *seal.Keyring) (*certs.Authority, error) {
+	for attempt := 0; ; attempt++ {
+		ca, half, err := loadCA(ctx, st, keyring)
+		if ca != nil || err != nil {
+			return ca, err
+		}
+		ca, certPEM, keyPEM, err := certs.New()
+		if err != nil {
+			return nil, err
+		}
+		sealedKey, err := keyring.Seal(keyPEM, seal.AAD("ca_key"))
+		if err != nil {
+			return nil, err
+		}
+		if half && attempt >= 2 {
+			// Still only one of the two after retries: left by a crash
+			// between two writes of an older version. Replace both.
+			if err := st.PutMeta(ctx, caKeyKey, sealedKey); err != nil {
+				return nil, err
+			}
+			return ca, st.PutMeta(ctx, caCertKey, certPEM)
+		}
+		wrote, err := st.InsertMetasIfAbsent(ctx, map[string][]byte{caKeyKey: sealedKey, caCertKey: certPEM})
+		if err != nil || wrote {
+			return ca, err
+		}
+		// Another replica stored its CA first, or its commit fell between
+		// our two reads: load again.
+	}
+}
+
+// loadCA loads the stored CA; nil without error when none is stored, and
+// half when only its certificate or only its key is.
+func loadCA(ctx context.Context, st *store.Store, keyring *seal.Keyring) (ca *certs.Authority, half bool, err error) {
 	certPEM, haveCert, err := st.Meta(ctx, caCertKey)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sealedKey, haveKey, err := st.Meta(ctx, caKeyKey)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if haveCert && haveKey {
 		keyPEM, err := keyring.Open(sealedKey, seal.AAD("ca_key"))
 		if err != nil {
-			return nil, fmt.Errorf("opening the interception CA key: %w", err)
+			return nil, false, fmt.Errorf("opening the interception CA key: %w", err)
 		}
-		return certs.Load(certPEM, keyPEM)
+		ca, err := certs.Load(certPEM, keyPEM)
+		return ca, false, err
 	}
-	ca, certPEM, keyPEM, err := certs.New()
-	if err != nil {
-		return nil, err
-	}
-	sealedKey, err = keyring.Seal(keyPEM, seal.AAD("ca_key"))
-	if err != nil {
-		return nil, err
-	}
-	if err := st.PutMeta(ctx, caKeyKey, sealedKey); err != nil {
-		return nil, err
-	}
-	if err := st.PutMeta(ctx, caCertKey, certPEM); err != nil {
-		return nil, err
-	}
-	return ca, nil
+	return nil, haveCert != haveKey, nil
 }
 
 // upstreamRoots is the system pool plus the operator's extra roots (a PEM

@@ -260,6 +260,35 @@ func (s *Store) InsertMetaIfAbsent(ctx context.Context, key string, value []byte
 	return n == 1, nil
 }
 
+// InsertMetasIfAbsent writes every entry of values in one transaction
+// unless any of the keys already exists, and reports whether it wrote.
+// Replicas starting together with a new database thus agree on one set of
+// related values (a certificate and its key).
+func (s *Store) InsertMetasIfAbsent(ctx context.Context, values map[string][]byte) (bool, error) {
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // one lock order for every writer
+	errExists := errors.New("exists")
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			res, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING`, k, values[k])
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return errExists
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errExists) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func notFound(code, format string, args ...any) error {
 	return domain.Errorf(code, format, args...)
 }
