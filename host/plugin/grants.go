@@ -204,6 +204,14 @@ func resolveGrant(m abi.Manifest, op *Grant, shipped bool, getenv func(string) s
 			requested = append(requested, req{canon, true})
 		}
 	}
+	allowed := map[string]bool{}
+	if op != nil {
+		for _, o := range op.HTTPOrigins {
+			if canon, err := abi.ParseOrigin(o); err == nil {
+				allowed[canon] = true
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for _, r := range requested {
 		if seen[r.origin] {
@@ -216,7 +224,7 @@ func resolveGrant(m abi.Manifest, op *Grant, shipped bool, getenv func(string) s
 			if r.operator {
 				g.exempt = append(g.exempt, r.origin)
 			}
-		case slices.Contains(op.HTTPOrigins, r.origin):
+		case allowed[r.origin]:
 			g.origins = append(g.origins, r.origin)
 			g.exempt = append(g.exempt, r.origin)
 		default:

@@ -69,6 +69,12 @@ type Options struct {
 	// them: set it to an HTTPS test server's certificate (httptest's
 	// Certificate, encoded) to run the kit against HTTPS.
 	CACertPEM []byte
+	// Grants, when set, are the operator grants to run the plugin under,
+	// keyed by kind, as in the server's grants file (sdk/README.md,
+	// "Granting it"): use the entry you tell operators to write, so the
+	// kit proves the plugin works with it. Without, the plugin gets what
+	// its manifest requests, as a shipped plugin does.
+	Grants map[string]plugin.Grant
 }
 
 // ProbeCase is one expected probe failure.
@@ -382,6 +388,7 @@ func (k *kit) load(t testing.TB, env map[string]string, timeout time.Duration) *
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Env:         func(n string) string { return merged[n] },
 		CallTimeout: timeout,
+		Grants:      k.opts.Grants,
 	})
 	if err != nil {
 		t.Fatal(err)

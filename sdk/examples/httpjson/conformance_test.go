@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/sdk/conformance"
 )
 
@@ -105,5 +106,10 @@ func TestConformance(t *testing.T) {
 		WantSecrets:  map[string]string{"API_KEY": "k1", "DB_PASSWORD": "p1"},
 		BadKeyConfig: cfg("badkeys"),
 		SlowConfig:   cfg("slow"),
+		// What an operator writes in the grants file for this plugin.
+		Grants: map[string]plugin.Grant{"httpjson": {
+			Env:         []string{"HTTPJSON_ORIGINS", "HTTPJSON_TOKEN"},
+			HTTPOrigins: []string{api.URL},
+		}},
 	})
 }
