@@ -69,8 +69,16 @@ func (m *Manager) nextSync(cs store.CredentialStore) time.Time {
 // sync_in_flight when a refresh of the vault is already running. On any
 // failure the previous snapshot keeps serving and the store records the
 // error; a snapshot fetched under a config that has since changed is
-// discarded.
+// discarded. Replicas sharing a database sync a vault one at a time,
+// cluster-wide (store.TrySyncLock): a sync asked of one replica while
+// another syncs the vault fails with sync_in_flight too.
 func (m *Manager) Sync(ctx context.Context, vaultID string) error {
+	return m.sync(ctx, vaultID, false)
+}
+
+// sync is Sync; scheduled syncs also skip a vault that another replica
+// synced since this one saw it due.
+func (m *Manager) sync(ctx context.Context, vaultID string, scheduled bool) error {
 	cs, found, err := m.cfg.Store.CredentialStoreOf(ctx, vaultID)
 	if err != nil {
 		return err
@@ -86,6 +94,22 @@ func (m *Manager) Sync(ctx context.Context, vaultID string) error {
 		return domain.Errorf(domain.CodeSyncInFlight, "a sync of this vault is already in flight")
 	}
 	defer m.inflight.Delete(vaultID)
+	release, ok, err := m.cfg.Store.TrySyncLock(ctx, vaultID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return domain.Errorf(domain.CodeSyncInFlight, "another replica is syncing this vault")
+	}
+	defer release()
+	// Read again under the lock: another replica may have synced (or the
+	// config changed) since.
+	if cs, found, err = m.cfg.Store.CredentialStoreOf(ctx, vaultID); err != nil || !found {
+		return err
+	}
+	if scheduled && m.cfg.Now().Before(m.nextSync(cs)) {
+		return nil
+	}
 
 	snapshot, err := p.Sync(ctx, cs.Config)
 	if err != nil {
@@ -175,7 +199,7 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 			go func(vaultID string) {
 				defer func() { <-slots }()
-				m.Sync(ctx, vaultID)
+				m.sync(ctx, vaultID, true)
 			}(cs.VaultID)
 		}
 	}
