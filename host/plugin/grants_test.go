@@ -179,3 +179,36 @@ func TestScrubGiven(t *testing.T) {
 		t.Fatalf("without a call: got %q", got)
 	}
 }
+
+// FuzzParseGrants: whatever a grants file says, what parses never grants an
+// AGENT_VAULT_* variable or a path under /proc or /sys, and its origins are
+// canonical.
+func FuzzParseGrants(f *testing.F) {
+	f.Add(`{"plugins":{"acme":{"sha256":"` + strings.Repeat("a", 64) + `","env":["ACME_TOKEN"],"files":["/etc/acme/token"],"http_origins":["https://acme.example"]}}}`)
+	f.Add(`{"plugins":{"a":{"files":["/etc/../proc/self/environ"],"env":["AGENT_VAULT_X"]}}}`)
+	f.Add(`{"plugins":{"a":{"files":["//proc/1/mem","/sys/"]}}}`)
+	f.Add(`{"plugins":{}}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		g, err := ParseGrants([]byte(in))
+		if err != nil {
+			return
+		}
+		for kind, e := range g {
+			for _, name := range e.Env {
+				if strings.HasPrefix(name, ReservedEnvPrefix) {
+					t.Fatalf("%s: granted %s", kind, name)
+				}
+			}
+			for _, p := range e.Files {
+				if under(p, alwaysDeniedPaths) || !filepath.IsAbs(p) {
+					t.Fatalf("%s: granted file %q", kind, p)
+				}
+			}
+			for _, o := range e.HTTPOrigins {
+				if c, err := abi.ParseOrigin(o); err != nil || c != o {
+					t.Fatalf("%s: origin %q is not canonical (%q, %v)", kind, o, c, err)
+				}
+			}
+		}
+	})
+}
