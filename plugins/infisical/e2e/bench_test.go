@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
+	"github.com/agent-vault/agent-vault/plugins/internal/storee2e"
 )
 
 // BenchmarkSync10k syncs a folder of 10 000 secrets end to end through the
@@ -44,17 +42,11 @@ func BenchmarkSync10k(b *testing.B) {
 
 // peakRSS reads a process's peak resident set size (Linux).
 func peakRSS(b *testing.B, pid int) int64 {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Skip("no /proc: ", err)
+	n := storee2e.PeakRSS(pid)
+	if n == 0 {
+		b.Skip("no /proc")
 	}
-	for _, line := range strings.Split(string(st), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return n
 }
 
 // BenchmarkProxy compares a proxied request whose credential is a static

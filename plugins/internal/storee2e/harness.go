@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -433,4 +434,20 @@ func (a *Agent) MustGet() string {
 		a.T.Fatalf("proxied request: status %d, err %v, body %q", status, err, body)
 	}
 	return body
+}
+
+// PeakRSS reads a process's peak resident set size, VmHWM (Linux); 0 when
+// it cannot.
+func PeakRSS(pid int) int64 {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
