@@ -327,11 +327,16 @@ func under(path string, dirs []string) bool {
 // API response. skip names a variable whose value is not secret (the
 // http_origins_env list, which error messages legitimately name).
 func scrubValues(msg string, env map[string]string, skip string) string {
+	var names []string
 	for name, v := range env {
-		if name == skip || len(v) < minScrubLen || !strings.Contains(msg, v) {
-			continue
+		if name != skip && len(v) >= minScrubLen && strings.Contains(msg, v) {
+			names = append(names, name)
 		}
-		msg = strings.ReplaceAll(msg, v, "[redacted:"+name+"]")
+	}
+	// Longest first: a value containing another must go whole.
+	sort.Slice(names, func(i, j int) bool { return len(env[names[i]]) > len(env[names[j]]) })
+	for _, name := range names {
+		msg = strings.ReplaceAll(msg, env[name], "[redacted:"+name+"]")
 	}
 	return msg
 }

@@ -148,6 +148,13 @@ func TestScrubValues(t *testing.T) {
 	if want := "login with [redacted:TOKEN] at https://vault.example failed (abc)"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+	// A value that contains another goes whole, whatever the map order.
+	nested := map[string]string{"LONG": "prefix-secret-suffix", "SHORT": "secret"}
+	for range 20 {
+		if got := scrubValues("x prefix-secret-suffix y secret", nested, ""); got != "x [redacted:LONG] y [redacted:SHORT]" {
+			t.Fatalf("got %q", got)
+		}
+	}
 }
 
 // TestGrantsDocExample keeps the grants file shown in sdk/README.md valid.
