@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/plugins/openbao/openbaotest"
 	"github.com/agent-vault/agent-vault/sdk/conformance"
 )
@@ -46,6 +47,12 @@ func TestConformance(t *testing.T) {
 		BadKeyConfig:  cfgOf(`"mount":"secret","path":"bad"`),
 		DynamicSecret: "pgrole",
 		SlowConfig:    cfgOf(`"mount":"secret","path":"slow"`),
+		// What an operator writes in the grants file for an AppRole (or
+		// token) set-up, e.g. when loading the plugin from --plugin-dir.
+		Grants: map[string]plugin.Grant{"openbao": {
+			Env:         []string{envAddr, envRoleID, envSecretID, envToken},
+			HTTPOrigins: []string{emu.URL()},
+		}},
 	})
 }
 
