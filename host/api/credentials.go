@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -41,6 +43,7 @@ type SetCredentialsInput struct {
 	Body struct {
 		Vault       string            `json:"vault" maxLength:"64"`
 		Credentials map[string]string `json:"credentials" minProperties:"1" maxProperties:"500" doc:"KEY: value. Keys match ^[A-Z][A-Z0-9_]*$"`
+		AllowEmpty  bool              `json:"allow_empty,omitempty" doc:"Store empty values as given; without it an empty value is refused with empty_credential_value"`
 	}
 }
 
@@ -94,6 +97,11 @@ func (s *server) registerCredentials(api huma.API) {
 			c, err := s.access(ctx, in.Body.Vault)
 			if err != nil {
 				return nil, err
+			}
+			for _, k := range slices.Sorted(maps.Keys(in.Body.Credentials)) {
+				if err := domain.CheckNotEmpty(k, in.Body.Credentials[k], in.Body.AllowEmpty); err != nil {
+					return nil, s.problem(ctx, err)
+				}
 			}
 			if err := s.Stores.ValidateWrite(ctx, c.Vault.ID, in.Body.Credentials); err != nil {
 				return nil, s.problem(ctx, err)

@@ -99,7 +99,7 @@ func codeForStatus(status int) string {
 // statusOf maps every stable domain code to its HTTP status, in one place.
 func statusOf(code string) int {
 	switch code {
-	case domain.CodeInvalidInput, domain.CodeInvalidVaultName, domain.CodeInvalidKey, domain.CodeValueTooLarge,
+	case domain.CodeInvalidInput, domain.CodeInvalidVaultName, domain.CodeInvalidKey, domain.CodeValueTooLarge, domain.CodeEmptyValue,
 		domain.CodeInvalidService, domain.CodeWeakPassword, domain.CodeInviteInvalid, domain.CodeInvalidStoreConfig,
 		domain.CodeExternalInvalidKey:
 		return http.StatusBadRequest

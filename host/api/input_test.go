@@ -46,6 +46,7 @@ func TestBadInput(t *testing.T) {
 		{"bad-key", "POST", "/v1/credentials", map[string]any{"vault": "shop", "credentials": map[string]string{"database-url": "x"}}, 400, domain.CodeInvalidKey},
 		{"lower-camel-key", "POST", "/v1/credentials", map[string]any{"vault": "shop", "credentials": map[string]string{"GOOD": "x", "stripeKey": "y"}}, 400, domain.CodeInvalidKey},
 		{"value-too-large", "POST", "/v1/credentials", map[string]any{"vault": "shop", "credentials": map[string]string{"BIG": strings.Repeat("x", domain.MaxValueBytes+1)}}, 400, domain.CodeValueTooLarge},
+		{"empty-value", "POST", "/v1/credentials", map[string]any{"vault": "shop", "credentials": map[string]string{"GOOD": "x", "STRIPE_KEY": ""}}, 400, domain.CodeEmptyValue},
 		{"empty-credentials", "POST", "/v1/credentials", map[string]any{"vault": "shop", "credentials": map[string]string{}}, 422, "invalid_input"},
 		{"oversized-body", "POST", "/v1/credentials", `{"vault":"shop","credentials":{"A":"` + strings.Repeat("x", 5<<20) + `"}}`, 413, "body_too_large"},
 		{"delete-unknown-key", "DELETE", "/v1/credentials", map[string]any{"vault": "shop", "keys": []string{"NOPE"}}, 404, domain.CodeCredentialNotFound},

@@ -364,6 +364,11 @@ func (s *server) checkProposal(svcs []ProposedService, creds []ProposedCredentia
 				if err := domain.CheckValue(cr.Key, *cr.Value); err != nil {
 					return domain.FieldError(domain.CodeValueTooLarge, at+".value", "%s", err.(*domain.Error).Message)
 				}
+				// A proposal has no way to say an empty value is meant:
+				// leave the value out and the approver supplies one.
+				if err := domain.CheckNotEmpty(cr.Key, *cr.Value, false); err != nil {
+					return domain.FieldError(domain.CodeEmptyValue, at+".value", "credential %q has an empty value; leave value out and the approver supplies one", cr.Key)
+				}
 			}
 			have[cr.Key] = true
 		case "delete":
@@ -471,6 +476,9 @@ func (s *server) approveProposal(ctx context.Context, c call, id string, human m
 			return domain.FieldError(domain.CodeInvalidProposal, "credentials."+k, "%q is not a credential slot of this proposal", k)
 		}
 		if err := domain.CheckValue(k, human[k]); err != nil {
+			return err
+		}
+		if err := domain.CheckNotEmpty(k, human[k], false); err != nil {
 			return err
 		}
 	}

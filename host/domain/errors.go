@@ -18,6 +18,7 @@ const (
 	CodeInvalidVaultName   = "invalid_vault_name"
 	CodeInvalidKey         = "invalid_credential_key"
 	CodeValueTooLarge      = "credential_value_too_large"
+	CodeEmptyValue         = "empty_credential_value"
 	CodeInvalidService     = "invalid_service"
 	CodeNotFound           = "not_found"
 	CodeVaultNotFound      = "vault_not_found"

@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/agent-vault/agent-vault/sdk/abi"
 )
@@ -22,10 +24,43 @@ const MaxValueBytes = abi.MaxValueBytes
 // ValidKey reports whether key is an acceptable credential key name.
 func ValidKey(key string) bool { return abi.ValidKey(key) }
 
-// CheckKey returns a CodeInvalidKey error naming key when it is not valid.
+// CheckKey returns a CodeInvalidKey error naming key when it is not valid,
+// with the fixed form when one is obvious (lower_case → LOWER_CASE).
 func CheckKey(key string) error {
 	if !ValidKey(key) {
-		return &Error{Code: CodeInvalidKey, Message: abi.InvalidKeyMessage(key)}
+		msg := abi.InvalidKeyMessage(key)
+		if s := SuggestKey(key); s != "" {
+			msg += "; did you mean " + strconv.Quote(s) + "?"
+		}
+		return &Error{Code: CodeInvalidKey, Message: msg}
+	}
+	return nil
+}
+
+// SuggestKey returns the valid key a person most likely meant by key:
+// upper-cased, with '-', '.' and spaces as '_'. It returns "" when that is
+// still not a valid key (a leading digit, other characters, too long).
+func SuggestKey(key string) string {
+	s := strings.Map(func(r rune) rune {
+		switch r {
+		case '-', '.', ' ':
+			return '_'
+		}
+		return unicode.ToUpper(r)
+	}, strings.TrimSpace(key))
+	if s == key || !ValidKey(s) {
+		return ""
+	}
+	return s
+}
+
+// CheckNotEmpty returns CodeEmptyValue for an empty value unless allowEmpty
+// says one is intended: an empty value is almost always an unset shell
+// variable, and the proxy would send it as a blank credential.
+func CheckNotEmpty(key, value string, allowEmpty bool) error {
+	if value == "" && !allowEmpty {
+		return &Error{Code: CodeEmptyValue, Message: "credential " + strconv.Quote(key) +
+			" has an empty value (an unset variable?); nothing was stored. Pass allow_empty (CLI: --allow-empty) if an empty value is intended"}
 	}
 	return nil
 }

@@ -12,10 +12,10 @@ func TestCheckKeyAndValue(t *testing.T) {
 		{name: "ok", key: "API_KEY", value: "v"},
 		{name: "longest-key", key: "K" + strings.Repeat("A", MaxKeyLength-1)},
 		{name: "largest-value", key: "PEM", value: strings.Repeat("x", MaxValueBytes)},
-		{name: "lower", key: "api_key", want: `invalid_credential_key: credential key "api_key" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters)`},
+		{name: "lower", key: "api_key", want: `invalid_credential_key: credential key "api_key" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters); did you mean "API_KEY"?`},
 		{name: "empty", key: "", want: `invalid_credential_key: credential key "" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters)`},
 		{name: "too-long", key: "K" + strings.Repeat("A", MaxKeyLength), want: `invalid_credential_key: credential key "K` + strings.Repeat("A", MaxKeyLength) + `" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters)`},
-		{name: "control", key: "A\n", want: `invalid_credential_key: credential key "A\n" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters)`},
+		{name: "control", key: "A\n", want: `invalid_credential_key: credential key "A\n" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters); did you mean "A"?`},
 		{name: "too-large", key: "PEM", value: strings.Repeat("x", MaxValueBytes+1), want: `credential_value_too_large: credential "PEM" is 65537 bytes; the limit is 65536`},
 	}
 	for _, tc := range tests {

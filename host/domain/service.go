@@ -179,7 +179,8 @@ func CheckServiceHosts(list []Service, allowPrivate bool) error {
 		if p.IP || p.Host == "localhost" || strings.HasSuffix(p.Host, ".localhost") ||
 			p.Suffix == "localhost" || strings.HasSuffix(p.Suffix, ".localhost") {
 			return FieldError(CodeInvalidService, fmt.Sprintf("services[%d].host", i),
-				"host %q is an IP address or localhost; such services need AGENT_VAULT_ALLOW_PRIVATE_RANGES=true", s.Host)
+				"host %q is an IP address or localhost, which a service may name only when the server allows private ranges: "+
+					"that is a server setting (--allow-private-ranges or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true) and takes a server restart", s.Host)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -138,7 +139,7 @@ func TestValidateServices(t *testing.T) {
 		{name: "bad-type", list: with(func(s *Service) { s.Auth.Type = "oauth" }),
 			wantField: "services[0].auth.type", wantMsg: `unknown auth type "oauth" (want bearer, basic, api-key, custom or passthrough)`},
 		{name: "bearer-bad-key", list: with(func(s *Service) { s.Auth.Token = "sk_live_123" }),
-			wantField: "services[0].auth.token", wantMsg: `credential key "sk_live_123" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters)`},
+			wantField: "services[0].auth.token", wantMsg: `credential key "sk_live_123" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters); did you mean "SK_LIVE_123"?`},
 		{name: "bearer-missing-token", list: with(func(s *Service) { s.Auth.Token = "" }),
 			wantField: "services[0].auth.token", wantMsg: `credential key "" must match ^[A-Z][A-Z0-9_]*$ (at most 128 characters)`},
 		{name: "bearer-foreign-field", list: with(func(s *Service) { s.Auth.Username = "U" }),
@@ -198,11 +199,11 @@ func TestCheckServiceHosts(t *testing.T) {
 		wantErr      string
 	}{
 		{host: "api.x.com"},
-		{host: "127.0.0.1:9000", wantErr: `invalid_service: services[0].host: host "127.0.0.1:9000" is an IP address or localhost; such services need AGENT_VAULT_ALLOW_PRIVATE_RANGES=true`},
-		{host: "[::1]", wantErr: `invalid_service: services[0].host: host "[::1]" is an IP address or localhost; such services need AGENT_VAULT_ALLOW_PRIVATE_RANGES=true`},
-		{host: "localhost:8080", wantErr: `invalid_service: services[0].host: host "localhost:8080" is an IP address or localhost; such services need AGENT_VAULT_ALLOW_PRIVATE_RANGES=true`},
-		{host: "app.localhost", wantErr: `invalid_service: services[0].host: host "app.localhost" is an IP address or localhost; such services need AGENT_VAULT_ALLOW_PRIVATE_RANGES=true`},
-		{host: "*.dev.localhost", wantErr: `invalid_service: services[0].host: host "*.dev.localhost" is an IP address or localhost; such services need AGENT_VAULT_ALLOW_PRIVATE_RANGES=true`},
+		{host: "127.0.0.1:9000", wantErr: `invalid_service: services[0].host: host "127.0.0.1:9000" is an IP address or localhost, which a service may name only when the server allows private ranges: that is a server setting (--allow-private-ranges or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true) and takes a server restart`},
+		{host: "[::1]", wantErr: `invalid_service: services[0].host: host "[::1]" is an IP address or localhost, which a service may name only when the server allows private ranges: that is a server setting (--allow-private-ranges or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true) and takes a server restart`},
+		{host: "localhost:8080", wantErr: `invalid_service: services[0].host: host "localhost:8080" is an IP address or localhost, which a service may name only when the server allows private ranges: that is a server setting (--allow-private-ranges or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true) and takes a server restart`},
+		{host: "app.localhost", wantErr: `invalid_service: services[0].host: host "app.localhost" is an IP address or localhost, which a service may name only when the server allows private ranges: that is a server setting (--allow-private-ranges or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true) and takes a server restart`},
+		{host: "*.dev.localhost", wantErr: `invalid_service: services[0].host: host "*.dev.localhost" is an IP address or localhost, which a service may name only when the server allows private ranges: that is a server setting (--allow-private-ranges or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true) and takes a server restart`},
 		{host: "127.0.0.1:9000", allowPrivate: true},
 		{host: "localhost", allowPrivate: true},
 	}
@@ -327,5 +328,41 @@ func TestServiceJSONGolden(t *testing.T) {
 	var back []Service
 	if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back, list) {
 		t.Fatalf("round trip: %v\n%+v", err, back)
+	}
+}
+
+func TestSuggestKey(t *testing.T) {
+	tests := []struct{ key, want string }{
+		{"lower_case", "LOWER_CASE"},
+		{"stripe-key", "STRIPE_KEY"},
+		{"db.pass", "DB_PASS"},
+		{"Mixed_Case9", "MIXED_CASE9"},
+		{"9LIVES", ""},   // a leading digit has no obvious fix
+		{"KEY$", ""},     // nor does a character outside the rule
+		{"GOOD_KEY", ""}, // already valid: nothing to suggest
+	}
+	for _, tc := range tests {
+		t.Run(tc.key, func(t *testing.T) {
+			if got := SuggestKey(tc.key); got != tc.want {
+				t.Fatalf("SuggestKey(%q) = %q, want %q", tc.key, got, tc.want)
+			}
+		})
+	}
+	if err := CheckKey("lower_case"); err == nil || !strings.Contains(err.Error(), `did you mean "LOWER_CASE"?`) {
+		t.Fatalf("CheckKey(lower_case) = %v, want the suggestion", err)
+	}
+}
+
+func TestCheckNotEmpty(t *testing.T) {
+	err := CheckNotEmpty("STRIPE_KEY", "", false)
+	var de *Error
+	if !errors.As(err, &de) || de.Code != CodeEmptyValue || !strings.Contains(de.Message, `"STRIPE_KEY"`) {
+		t.Fatalf("CheckNotEmpty(empty) = %v, want %s naming the key", err, CodeEmptyValue)
+	}
+	if err := CheckNotEmpty("STRIPE_KEY", "", true); err != nil {
+		t.Fatalf("an intended empty value: %v", err)
+	}
+	if err := CheckNotEmpty("STRIPE_KEY", "x", false); err != nil {
+		t.Fatalf("a value: %v", err)
 	}
 }
