@@ -62,6 +62,10 @@ type Deps struct {
 	// notifications are being received); nil means a single process,
 	// always current. GET /ready answers 503 while it is false.
 	CachesCurrent func() bool
+	// RequestLogFollow is the request-log writer's Follow: a reader that
+	// waits for new rows (list-request-logs with wait) gets them written
+	// promptly and is told after each write. May be nil: waits then poll.
+	RequestLogFollow func() (written <-chan struct{}, release func())
 }
 
 type server struct {

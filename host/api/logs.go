@@ -35,6 +35,7 @@ type ListLogsInput struct {
 	StatusBucket string `query:"status_bucket" enum:"1xx,2xx,3xx,4xx,5xx"`
 	Service      string `query:"service" maxLength:"64"`
 	Actor        string `query:"actor" maxLength:"128" doc:"An actor id"`
+	Wait         int    `query:"wait" minimum:"0" maximum:"30" doc:"Wait up to this many seconds for an entry newer than after (0: any entry) before answering (long poll)"`
 }
 
 type ListLogsOutput struct {
@@ -63,7 +64,7 @@ func (s *server) registerLogs(api huma.API) {
 				q.StatusMin = int(in.StatusBucket[0]-'0') * 100
 				q.StatusMax = q.StatusMin + 99
 			}
-			rows, more, err := s.Store.RequestLogs(ctx, q)
+			rows, more, err := s.tailRequestLogs(ctx, q, time.Duration(in.Wait)*time.Second)
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -91,6 +92,44 @@ func (s *server) registerLogs(api huma.API) {
 			}
 			return out, nil
 		})
+}
+
+// tailRequestLogs is RequestLogs that, with wait, answers as soon as a newer row exists or wait has passed. It wakes
+// on this server's request-log writes, and at least every second for rows
+// another replica wrote.
+func (s *server) tailRequestLogs(ctx context.Context, q store.RequestLogQuery, wait time.Duration) ([]store.RequestLog, bool, error) {
+	if wait <= 0 {
+		return s.Store.RequestLogs(ctx, q)
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		var written <-chan struct{}
+		release := func() {}
+		if s.RequestLogFollow != nil {
+			written, release = s.RequestLogFollow() // before the query: no write slips between
+		}
+		rows, more, err := s.Store.RequestLogs(ctx, q)
+		if err != nil || len(rows) > 0 {
+			release()
+			return rows, more, err
+		}
+		poll := time.NewTimer(time.Second)
+		select {
+		case <-written:
+		case <-poll.C:
+		case <-deadline.C:
+			release()
+			poll.Stop()
+			return rows, more, nil
+		case <-ctx.Done(): // the client left or the server is stopping
+			release()
+			poll.Stop()
+			return rows, more, nil
+		}
+		poll.Stop()
+		release()
+	}
 }
 
 // nameActors fills actor names for a page: a few lookups per distinct

@@ -11,7 +11,9 @@
 // last half second of traffic. That delay is what keeps the log cheap: a
 // steady stream costs two transactions a second instead of one per request,
 // and an Emit wakes the writing goroutine only when the queue was empty or
-// a batch is full.
+// a batch is full. While someone follows the log (Follow), the writer
+// lingers FollowLinger instead, so a follower sees a row well within 200ms
+// of its request; only a watched log pays for the extra transactions.
 package requestlog
 
 import (
@@ -46,6 +48,8 @@ type Options struct {
 	// Without it a steady trickle costs one SQLite transaction per
 	// request, CPU the proxy's own requests need on a small machine.
 	Linger time.Duration
+	// FollowLinger replaces Linger while a Follow is open (default 50ms).
+	FollowLinger time.Duration
 	// WarnEvery spaces the warnings about dropped events (default 10s).
 	WarnEvery time.Duration
 	Logger    *slog.Logger
@@ -77,6 +81,11 @@ type Writer struct {
 
 	written, dropped, failed atomic.Uint64
 
+	// followers counts open Follows; flushed (under mu) is closed after
+	// the next write, for them to wait on.
+	followers atomic.Int32
+	flushed   chan struct{}
+
 	// Owned by the writing goroutine.
 	batch     []store.RequestLog
 	reported  uint64
@@ -94,6 +103,9 @@ func New(ins Inserter, opts Options) *Writer {
 	}
 	if opts.Linger == 0 {
 		opts.Linger = 500 * time.Millisecond
+	}
+	if opts.FollowLinger <= 0 {
+		opts.FollowLinger = 50 * time.Millisecond
 	}
 	if opts.WarnEvery <= 0 {
 		opts.WarnEvery = 10 * time.Second
@@ -177,25 +189,51 @@ func (w *Writer) queued() int {
 	return len(w.queue) - w.head
 }
 
-// linger waits until Linger has passed since the last write, returning
-// early when a batch's worth of events waits or the writer is closed. It
-// returns at once after a quiet spell.
+// linger waits until Linger (FollowLinger while the log is followed) has
+// passed since the last write, returning early when a batch's worth of
+// events waits or the writer is closed. It returns at once after a quiet
+// spell.
 func (w *Writer) linger() {
-	wait := w.opts.Linger - time.Since(w.flushedAt)
-	if w.opts.Linger < 0 || wait <= 0 {
-		return
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for w.queued() < w.opts.Batch {
+	for {
+		linger := w.opts.Linger
+		if w.followers.Load() > 0 {
+			linger = min(linger, w.opts.FollowLinger)
+		}
+		wait := linger - time.Since(w.flushedAt)
+		if w.opts.Linger < 0 || wait <= 0 || w.queued() >= w.opts.Batch {
+			return
+		}
+		t := time.NewTimer(wait)
 		select {
-		case <-w.wake:
+		case <-w.wake: // more events, or a follower arrived: look again
+			t.Stop()
 		case <-t.C:
 			return
 		case <-w.stop:
+			t.Stop()
 			return
 		}
 	}
+}
+
+// Follow is for a reader tailing the log: until release is called, queued
+// events are written after FollowLinger rather than Linger. written is
+// closed after the writer's next write; a reader registers with Follow
+// before it queries, then waits on written, so no row slips between.
+func (w *Writer) Follow() (written <-chan struct{}, release func()) {
+	w.followers.Add(1)
+	w.mu.Lock()
+	if w.flushed == nil {
+		w.flushed = make(chan struct{})
+	}
+	ch := w.flushed
+	w.mu.Unlock()
+	select { // a lingering writer re-reads its linger
+	case w.wake <- struct{}{}:
+	default:
+	}
+	var once sync.Once
+	return ch, func() { once.Do(func() { w.followers.Add(-1) }) }
 }
 
 // take moves up to Batch of the oldest queued events into w.batch as rows.
@@ -235,6 +273,12 @@ func (w *Writer) flush(batch []store.RequestLog) bool {
 	err := w.ins.InsertRequestLogs(ctx, batch)
 	cancel()
 	w.flushedAt = time.Now()
+	w.mu.Lock()
+	if w.flushed != nil {
+		close(w.flushed)
+		w.flushed = nil
+	}
+	w.mu.Unlock()
 	if err != nil {
 		w.failed.Add(uint64(len(batch)))
 		// Rows hold key names and paths only, but the error is all we log.

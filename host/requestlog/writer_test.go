@@ -136,6 +136,36 @@ func TestWriterLingerEnds(t *testing.T) {
 	}
 }
 
+// TestWriterFollowShortensLinger: with Linger an hour, an event right
+// behind a write lingers; once a reader follows the log it is written after
+// FollowLinger, and the follower's channel closes with that write. (No
+// timing is asserted: an hour-long linger either ended early or the test
+// times out.)
+func TestWriterFollowShortensLinger(t *testing.T) {
+	ins := &countingInserter{calls: make(chan int, 4)}
+	w := New(ins, Options{Linger: time.Hour, FollowLinger: time.Millisecond})
+	defer w.Close()
+	w.Emit(event("v1", 0))
+	<-ins.calls // the first after a quiet spell goes at once
+	w.Emit(event("v1", 1))
+	select {
+	case <-ins.calls:
+		t.Fatal("the second event was written before anyone followed: Linger was not applied")
+	default:
+	}
+	written, release := w.Follow()
+	defer release()
+	if n := <-ins.calls; n != 1 {
+		t.Fatalf("batch of %d, want 1", n)
+	}
+	<-written
+	release()
+	release() // idempotent
+	if got := w.followers.Load(); got != 0 {
+		t.Fatalf("%d followers after release", got)
+	}
+}
+
 // gatedInserter blocks its first call until released, to hold the writer.
 type gatedInserter struct {
 	entered chan struct{}

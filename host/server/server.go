@@ -140,6 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if mitm != nil {
 		deps.CACertPEM, deps.MITMPort = mitm.ca.CertPEM(), mitm.port()
 		deps.RequestLogDropped = func() uint64 { return mitm.sink.Stats().Dropped }
+		deps.RequestLogFollow = mitm.sink.Follow
 	}
 	handler, _ := api.New(deps)
 	srv := &http.Server{
@@ -148,6 +149,11 @@ func Run(ctx context.Context, cfg Config) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutting down ends long polls (the request log's wait) at once rather
+	// than waiting them out.
+	baseCtx, endRequests := context.WithCancel(context.Background())
+	srv.BaseContext = func(net.Listener) context.Context { return baseCtx }
+	srv.RegisterOnShutdown(endRequests)
 	errc := make(chan error, 2)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
