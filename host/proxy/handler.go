@@ -191,7 +191,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 	}
 	*st = reqState{rec: recorder{ResponseWriter: w}, ev: Event{
 		Time: start, VaultID: pr.VaultID, VaultName: pr.VaultName, ActorID: pr.ActorID, ActorKind: pr.ActorKind,
-		Method: r.Method, Host: host, Path: r.URL.Path, // the path before substitution: it never holds a value
+		// The logged host keeps a port that is not the scheme's default, so
+		// api.test:8443 and api.test read apart. The path is the one before
+		// substitution: it never holds a value.
+		Method: r.Method, Host: hostHeader(scheme, host, port), Path: r.URL.Path,
 	}}
 	rec := &st.rec
 	st.clientBody, _ = r.Body.(*requestBody)
