@@ -145,6 +145,9 @@ func (e *apiError) Error() string {
 	b.WriteString(e.p.Code + ": " + msg)
 	if e.p.Errors != nil {
 		for _, d := range *e.p.Errors {
+			if d.Message != nil && *d.Message == msg {
+				continue // the detail already said it
+			}
 			b.WriteString("\n  ")
 			if d.Location != nil && *d.Location != "" {
 				b.WriteString(*d.Location + ": ")
@@ -160,20 +163,53 @@ func (e *apiError) Error() string {
 	return b.String()
 }
 
-// cliError is a failure found before or without the server, with its code.
+// cliError is a failure found before or without the server, with its exit
+// code and, when it has one, a stable error code.
 type cliError struct {
 	exit int
+	code string
 	msg  string
 }
 
-func (e *cliError) Error() string { return e.msg }
+func (e *cliError) Error() string {
+	if e.code == "" {
+		return e.msg
+	}
+	return e.code + ": " + e.msg
+}
 
 func usageErrorf(format string, args ...any) error {
 	return &cliError{exit: exitUsage, msg: fmt.Sprintf(format, args...)}
 }
 
 func codedErrorf(exit int, code, format string, args ...any) error {
-	return &cliError{exit: exit, msg: code + ": " + fmt.Sprintf(format, args...)}
+	return &cliError{exit: exit, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// Codes of failures the CLI finds itself, for --json errors.
+const (
+	codeUsage  = "invalid_usage"
+	codeFailed = "command_failed"
+)
+
+// errorParts splits err into the stable code and the message that --json
+// prints: the server's code for an API error, the CLI's own otherwise.
+func errorParts(err error) (code, msg string) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.p.Code, strings.TrimPrefix(ae.Error(), ae.p.Code+": ")
+	}
+	var ce *cliError
+	if errors.As(err, &ce) {
+		switch {
+		case ce.code != "":
+			return ce.code, ce.msg
+		case ce.exit == exitUsage:
+			return codeUsage, ce.msg
+		}
+		return codeFailed, ce.msg
+	}
+	return codeFailed, err.Error()
 }
 
 // exitCodeOf maps an error to the documented exit codes.

@@ -32,7 +32,21 @@ type credentialsFlags struct {
 	PasswordStdin bool   `name:"password-stdin" help:"Read the password from the first line of standard input."`
 }
 
+// minPasswordLength is the server's rule for a new password (POST
+// /v1/auth/register and invite accept), said before the prompt asks.
+const minPasswordLength = 8
+
 func (f *credentialsFlags) read(e *env) (email, password string, err error) {
+	return f.readWith(e, false)
+}
+
+// readNew is read for a password being chosen (register, invite accept):
+// on a terminal it states the rule first and asks twice.
+func (f *credentialsFlags) readNew(e *env) (email, password string, err error) {
+	return f.readWith(e, true)
+}
+
+func (f *credentialsFlags) readWith(e *env, choosing bool) (email, password string, err error) {
 	email = f.Email
 	if email == "" {
 		if email, err = promptLine(e, "Email: "); err != nil {
@@ -49,12 +63,28 @@ func (f *credentialsFlags) read(e *env) (email, password string, err error) {
 		}
 		return email, strings.TrimRight(line, "\r\n"), nil
 	}
+	if choosing && terminal(e) != nil {
+		fmt.Fprintf(e.Stderr, "Choose a password of at least %d characters.\n", minPasswordLength)
+	}
 	pw, ok, err := promptSecret(e, "Password: ")
 	if err != nil {
 		return "", "", err
 	}
 	if !ok {
 		return "", "", usageErrorf("no terminal to ask for the password; pass --password-stdin")
+	}
+	if !choosing {
+		return email, pw, nil
+	}
+	if len(pw) < minPasswordLength {
+		return "", "", codedErrorf(exitFailure, "weak_password", "the password has %d characters; it needs at least %d", len(pw), minPasswordLength)
+	}
+	again, _, err := promptSecret(e, "Repeat the password: ")
+	if err != nil {
+		return "", "", err
+	}
+	if again != pw {
+		return "", "", codedErrorf(exitFailure, "password_mismatch", "the two passwords differ; nothing was changed")
 	}
 	return email, pw, nil
 }
@@ -79,7 +109,7 @@ func (registerCmd) Help() string {
 }
 
 func (r *registerCmd) Run(e *env, c *apiClient, out *printer) error {
-	email, pw, err := r.read(e)
+	email, pw, err := r.readNew(e)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,14 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -134,14 +137,22 @@ func run(parser *kong.Kong, args []string, e *env, code *int) (exit int) {
 			exit = *code
 		}
 	}()
+	if len(args) == 0 {
+		args = []string{"--help"} // a bare agent-vault shows what it can do
+	}
+	asJSON := jsonRequested(args)
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		parser.Errorf("%s", err)
 		hint := "agent-vault"
 		var perr *kong.ParseError
 		if errors.As(err, &perr) && perr.Context != nil && perr.Context.Selected() != nil {
-			hint = perr.Context.Selected().FullPath()
+			hint = commandPath(perr.Context.Selected())
 		}
+		if asJSON {
+			writeJSONError(e.Stderr, codeUsage, fmt.Sprintf("%s; run '%s --help' for usage", err, hint))
+			return exitUsage
+		}
+		parser.Errorf("%s", err)
 		fmt.Fprintf(e.Stderr, "Run '%s --help' for usage.\n", hint)
 		return exitUsage
 	}
@@ -150,10 +161,59 @@ func run(parser *kong.Kong, args []string, e *env, code *int) (exit int) {
 		if errors.As(err, &child) {
 			return child.code
 		}
-		fmt.Fprintln(e.Stderr, "error:", err)
+		if asJSON {
+			code, msg := errorParts(err)
+			writeJSONError(e.Stderr, code, msg)
+		} else {
+			fmt.Fprintln(e.Stderr, "error:", err)
+		}
 		return exitCodeOf(err)
 	}
 	return exitOK
+}
+
+// commandPath is the command line that selects n, for a "--help" hint a
+// person can paste: command names only (kong's FullPath adds aliases).
+func commandPath(n *kong.Node) string {
+	var names []string
+	for ; n != nil && n.Parent != nil; n = n.Parent {
+		if n.Type == kong.CommandNode {
+			names = append([]string{n.Name}, names...)
+		}
+	}
+	return strings.Join(append([]string{"agent-vault"}, names...), " ")
+}
+
+// jsonRequested reports whether --json is among the flags (before "--"),
+// so even a command line that does not parse gets a JSON error.
+func jsonRequested(args []string) bool {
+	for _, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "--json":
+			return true
+		case strings.HasPrefix(a, "--json="):
+			v, err := strconv.ParseBool(strings.TrimPrefix(a, "--json="))
+			return err == nil && v
+		}
+	}
+	return false
+}
+
+// writeJSONError prints {"error":{"code":…,"message":…}} on stderr: with
+// --json, scripts read errors the way they read results.
+func writeJSONError(w io.Writer, code, msg string) {
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	body.Error.Code, body.Error.Message = code, msg
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(body)
 }
 
 type versionCmd struct{}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
@@ -184,6 +185,10 @@ credentials:
 		{name: "creds-set-two-stdin-json", stdin: "u-value\np-value\n", args: []string{"vault", "creds", "set", "--vault=my-app", "DB_POSTGRES_USERNAME=-", "DB_POSTGRES_PASSWORD=-", "--json"}},
 		{name: "creds-set-bad-key", args: []string{"vault", "creds", "set", "--vault", "my-app", "lower=secret-value"}, wantExit: 1},
 		{name: "creds-set-not-a-pair", args: []string{"vault", "creds", "set", "--vault", "my-app", "secret-value"}, wantExit: 2},
+		{name: "creds-set-empty-stdin", stdin: "", args: []string{"vault", "credential", "set", "--vault", "my-app", "EMPTY_KEY=-"}, wantExit: 1},
+		{name: "creds-set-empty-inline-json", args: []string{"vault", "credential", "set", "--vault", "my-app", "EMPTY_KEY=", "--json"}, wantExit: 1},
+		{name: "creds-set-empty-allowed", stdin: "", args: []string{"vault", "credential", "set", "--vault", "my-app", "EMPTY_KEY=-", "--allow-empty"}},
+		{name: "creds-delete-empty", args: []string{"vault", "creds", "delete", "--vault", "my-app", "EMPTY_KEY"}},
 		{name: "creds-list", args: []string{"vault", "creds", "list", "--vault", "my-app"}},
 		{name: "creds-list-json", env: []string{"AGENT_VAULT_VAULT=my-app"}, args: []string{"vault", "creds", "ls", "--json"}},
 		{name: "creds-list-empty-default", args: []string{"vault", "creds", "list"}},
@@ -303,6 +308,12 @@ credentials:
 		{name: "unreachable", args: []string{"status", "--addr", "http://127.0.0.1:9"}, wantExit: 1},
 		{name: "bad-addr", args: []string{"status", "--addr", "ftp://x"}, wantExit: 2},
 		{name: "unknown-command", args: []string{"vault", "frobnicate"}, wantExit: 2},
+		{name: "unknown-command-json", args: []string{"vault", "frobnicate", "--json"}, wantExit: 2},
+		{name: "unknown-flag-after-alias", args: []string{"vault", "ls", "--bogus"}, wantExit: 2},
+		{name: "missing-vault-json", args: []string{"vault", "show", "nope", "--json"}, wantExit: 3},
+		{name: "service-private-host", args: []string{"service", "set", "local", "--vault=my-app", "--host=10.0.0.1", "--auth=bearer", "--token=A_KEY"}, wantExit: 1},
+		{name: "run-unknown-flag", args: []string{"run", "--vault=my-app", "--no-such-flag", "--", "true"}, wantExit: 2},
+		{name: "bare", args: []string{}, quiet: true},
 		{name: "version", args: []string{"version"}},
 		{name: "version-json", args: []string{"version", "--json"}},
 		{name: "completion-fish", args: []string{"completion", "fish"}},
@@ -445,6 +456,31 @@ func testConfirm(t *testing.T, owner *operator) {
 			}
 			if got := vaultExists(t, owner, "doomed"); got != tc.wantExists {
 				t.Errorf("vault exists = %v, want %v", got, tc.wantExists)
+			}
+		})
+	}
+}
+
+// TestRegisterPrompts chooses the first password on a terminal: the rule
+// is said before the prompt, a short one is refused before it is repeated,
+// two different ones are refused, and two equal ones register.
+func TestRegisterPrompts(t *testing.T) {
+	s := startServer(t, newDataDir(t))
+	o := newOperator(t, s.URL)
+	const rule = "Email: Choose a password of at least 8 characters.\nPassword: \n"
+	tests := []struct {
+		name, typed, wantStderr string
+		wantExit                int
+	}{
+		{"too-short", "you@example.com\nshort\n", rule + "error: weak_password: the password has 5 characters; it needs at least 8\n", 1},
+		{"mismatch", "you@example.com\npassword1\npassword2\n", rule + "Repeat the password: \nerror: password_mismatch: the two passwords differ; nothing was changed\n", 1},
+		{"ok", "you@example.com\npassword1\npassword1\n", rule + "Repeat the password: \n", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := withTerminal(t, o, tc.typed, "register")
+			if code != tc.wantExit || stderr != tc.wantStderr {
+				t.Fatalf("exit %d (want %d)\nstderr %q\nwant   %q\nstdout %s", code, tc.wantExit, stderr, tc.wantStderr, stdout)
 			}
 		})
 	}
@@ -593,10 +629,21 @@ func TestRun(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The host keeps the upstream's port, which is not 443.
+	upstreamHost := strings.TrimPrefix(upstream.URL, "https://")
 	for _, l := range logs.Logs {
-		if l.Host != "127.0.0.1" || l.Service != "up" || strings.Join(l.Keys, ",") != "UPSTREAM_TOKEN" || l.Status != 200 {
-			t.Errorf("log entry %+v", l)
+		if l.Host != upstreamHost || l.Service != "up" || strings.Join(l.Keys, ",") != "UPSTREAM_TOKEN" || l.Status != 200 {
+			t.Errorf("log entry %+v, want host %s", l, upstreamHost)
 		}
+	}
+	// The table names the actor by kind and a short session id.
+	if stdout, _, _ := o.run(nil, "", nil, "vault", "logs", "--vault=my-app"); !regexp.MustCompile(`(?m)^\S+ \S+  session [0-9a-f-]{4}…  GET     ` + regexp.QuoteMeta(upstreamHost) + ` `).MatchString(stdout) {
+		t.Errorf("vault logs table:\n%s", stdout)
+	}
+	testFollow(t, o, curl, upstream.URL)
+	// Without --vault (flag or AGENT_VAULT_VAULT), run says which vault it used.
+	if _, stderr, code := o.run(nil, "", nil, "run", "--", "true"); code != 0 || !strings.Contains(stderr, `agent-vault: using vault "default"`) {
+		t.Errorf("run without --vault: exit %d, stderr %q", code, stderr)
 	}
 	stdout, _, code := o.run(nil, "", nil, "vault", "explain", upstream.URL+"/x", "--vault=my-app")
 	if code != 0 || !strings.Contains(stdout, "decision               inject\n") || !strings.Contains(stdout, "credential             UPSTREAM_TOKEN (static)\n") {
@@ -606,6 +653,58 @@ func TestRun(t *testing.T) {
 	stdout, stderr, code := o.run(nil, "", nil, "vault", "session", "list", "--vault=my-app")
 	if code != 0 || stdout != "No scoped sessions in vault my-app.\n" {
 		t.Fatalf("sessions after run: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// testFollow starts `vault logs --follow` and checks that a request made
+// after it shows up as a new line. How soon it does is reported, not
+// asserted (timings belong to benchmarks): the follower long-polls, and the
+// request-log writer lingers only briefly while someone follows.
+func testFollow(t *testing.T, o *operator, curl, url string) {
+	t.Helper()
+	cmd := exec.Command(binary, "vault", "logs", "--vault=my-app", "--follow", "--json", "--limit=1")
+	cmd.Env = []string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// The follower first prints the newest entry: wait for it, so what
+	// comes next is new.
+	for line := range lines {
+		if line == "}" {
+			break
+		}
+	}
+	if _, stderr, code := o.run(nil, "", nil, "run", "--vault=my-app", "--", curl, "-sS", url+"/followed"); code != 0 {
+		t.Fatalf("run: %d %s", code, stderr)
+	}
+	sent := time.Now()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("vault logs --follow ended")
+			}
+			if strings.Contains(line, `"path": "/followed"`) {
+				t.Logf("the followed row arrived %v after `run` returned (it was shown before)", time.Since(sent))
+				return
+			}
+		case <-timeout:
+			t.Fatal("vault logs --follow did not show the new request within 10s")
+		}
 	}
 }
 

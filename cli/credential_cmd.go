@@ -41,7 +41,8 @@ func (l *credentialListCmd) Run(c *apiClient, out *printer) error {
 type credentialSetCmd struct {
 	authFlag
 	vaultFlag
-	Pairs []string `arg:"" name:"KEY=VALUE" help:"Credentials to set. KEY=- reads the value from standard input (the whole input for one such key, one line each for several), so it stays out of shell history."`
+	Pairs      []string `arg:"" name:"KEY=VALUE" help:"Credentials to set. KEY=- reads the value from standard input (the whole input for one such key, one line each for several), so it stays out of shell history."`
+	AllowEmpty bool     `name:"allow-empty" help:"Store empty values; without it an empty value (usually an unset variable) is refused with empty_credential_value."`
 }
 
 func (credentialSetCmd) Help() string {
@@ -55,7 +56,7 @@ func (s *credentialSetCmd) Run(e *env, c *apiClient, out *printer) error {
 	if err != nil {
 		return err
 	}
-	res, err := decode[client.KeysOutputBody](c.api.SetCredentials(c.ctx, client.SetCredentialsJSONRequestBody{Vault: s.Vault, Credentials: values}))
+	res, err := decode[client.KeysOutputBody](c.api.SetCredentials(c.ctx, client.SetCredentialsJSONRequestBody{Vault: s.Vault, Credentials: values, AllowEmpty: &s.AllowEmpty}))
 	if err != nil {
 		return err
 	}

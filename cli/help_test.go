@@ -93,12 +93,30 @@ func TestCompletions(t *testing.T) {
 		{"root", nil, rootWords},
 		{"vault-creds", []string{"vault", "creds"}, "--addr --help --json delete list ls rm set"},
 		{"flags-skipped", []string{"--json", "agent"}, "--addr --help --json create delete list ls revoke rm rotate"},
-		{"leaf", []string{"vault", "delete"}, "--addr --help --json --token --yes"},
+		{"leaf", []string{"vault", "delete", "my-app"}, "--addr --help --json --token --yes"},
 		{"unknown-word-stops", []string{"nope", "vault"}, rootWords},
+		{"vault-flag", []string{"vault", "creds", "list", "--vault"}, "my-app other"},
+		{"vault-flag-equals", []string{"run", "--vault", "="}, "my-app other"},
+		{"vault-name-arg", []string{"vault", "delete"}, "--addr --help --json --token --yes my-app other"},
+		{"vault-create-new-name", []string{"vault", "create"}, "--addr --credential-store --help --infisical-environment --infisical-path --infisical-project-id --json --poll-interval-seconds --token"},
+		{"service-name-default-vault", []string{"service", "enable"}, "--addr --help --json --token --vault default-svc"},
+		{"service-name-of-vault", []string{"vault", "service", "disable", "--vault", "my-app"}, "--addr --help --json --token --vault my-app-svc"},
+		{"service-name-of-vault-equals", []string{"service", "enable", "--vault", "=", "other"}, "--addr --help --json --token --vault other-svc"},
+		{"service-add-new-name", []string{"service", "add", "--vault=my-app"}, "--addr --allow-plain-http --allow-set-cookie --auth --custom-header --disabled --header --help --host --json --key --password --prefix --token --username --vault"},
 	}
+	lookup := func(what nameKind, vault string) []string {
+		switch what {
+		case vaultNames:
+			return []string{"other", "my-app"}
+		case serviceNames:
+			return []string{vault + "-svc"}
+		}
+		return nil
+	}
+	t.Setenv("AGENT_VAULT_VAULT", "")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := strings.Join(completions(p.Model.Node, tc.words), " ")
+			got := strings.Join(completions(p.Model.Node, tc.words, lookup), " ")
 			if got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}

@@ -167,7 +167,7 @@ type vaultLogsCmd struct {
 	Status  string        `enum:"1xx,2xx,3xx,4xx,5xx," default:"" placeholder:"CLASS" help:"Only responses of this class: 2xx, 4xx, …"`
 	Service string        `help:"Only requests that matched this service."`
 	Follow  bool          `short:"f" help:"Keep printing new entries until interrupted."`
-	Every   time.Duration `default:"2s" help:"How often --follow asks for new entries."`
+	Every   time.Duration `default:"25s" help:"How long each --follow request waits on the server for new entries (they are shown as they arrive)."`
 }
 
 func (l *vaultLogsCmd) Run(c *apiClient, out *printer) error {
@@ -209,16 +209,12 @@ func (l *vaultLogsCmd) Run(c *apiClient, out *printer) error {
 	if err := emit(deref(res.Logs)); err != nil {
 		return err
 	}
+	// Long poll: the server answers as soon as a newer entry is written,
+	// and writes entries promptly while someone waits (well within 200ms).
 	after := res.LatestId
-	tick := time.NewTicker(l.Every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		params := &client.ListRequestLogsParams{After: &after, StatusBucket: params.StatusBucket, Service: params.Service}
+	wait := int64(min(max(l.Every, time.Second), 30*time.Second) / time.Second)
+	for c.ctx.Err() == nil {
+		params := &client.ListRequestLogsParams{After: &after, Wait: &wait, StatusBucket: params.StatusBucket, Service: params.Service}
 		res, err := decode[client.ListLogsOutputBody](c.api.ListRequestLogs(c.ctx, l.Vault, params))
 		if err != nil {
 			if c.ctx.Err() != nil {
@@ -233,6 +229,7 @@ func (l *vaultLogsCmd) Run(c *apiClient, out *printer) error {
 			after = res.LatestId
 		}
 	}
+	return nil
 }
 
 var logHeaders = []string{"TIME", "ACTOR", "METHOD", "HOST", "PATH", "SERVICE", "KEYS", "STATUS", "MS", "ERROR"}
@@ -240,14 +237,24 @@ var logHeaders = []string{"TIME", "ACTOR", "METHOD", "HOST", "PATH", "SERVICE", 
 func logRows(entries []client.LogEntry) [][]string {
 	rows := make([][]string, 0, len(entries))
 	for _, x := range entries {
-		actor := x.ActorKind + ":" + x.ActorId
-		if x.ActorName != nil && *x.ActorName != "" {
-			actor = x.ActorKind + ":" + *x.ActorName
-		}
-		rows = append(rows, []string{x.Time.UTC().Format(time.DateTime), actor, x.Method, x.Host, oneLine(x.Path, 40), str(x.Service),
+		rows = append(rows, []string{x.Time.UTC().Format(time.DateTime), logActor(x), x.Method, x.Host, oneLine(x.Path, 40), str(x.Service),
 			strings.Join(deref(x.Keys), ","), fmt.Sprint(x.Status), fmt.Sprint(x.LatencyMs), str(x.Error)})
 	}
 	return rows
+}
+
+// logActor reads "agent bench-agent", "user you@example.com" or
+// "session 4f2c…": a session's id is a handle, so four characters tell
+// sessions apart on one screen.
+func logActor(x client.LogEntry) string {
+	name := str(x.ActorName)
+	if name == "" || x.ActorKind == "session" {
+		name = x.ActorId
+		if len(name) > 4 {
+			name = name[:4] + "…"
+		}
+	}
+	return x.ActorKind + " " + name
 }
 
 // vaultExplainCmd asks why a request would or would not get credentials.

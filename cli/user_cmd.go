@@ -113,7 +113,7 @@ type inviteAcceptCmd struct {
 }
 
 func (a *inviteAcceptCmd) Run(e *env, c *apiClient, out *printer) error {
-	email, pw, err := a.read(e)
+	email, pw, err := a.readNew(e)
 	if err != nil {
 		return err
 	}

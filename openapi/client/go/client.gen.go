@@ -1198,6 +1198,9 @@ type SessionView struct {
 
 // SetCredentialsInputBody defines model for SetCredentialsInputBody.
 type SetCredentialsInputBody struct {
+	// AllowEmpty Store empty values as given; without it an empty value is refused with empty_credential_value
+	AllowEmpty *bool `json:"allow_empty,omitempty"`
+
 	// Credentials KEY: value. Keys match ^[A-Z][A-Z0-9_]*$
 	Credentials map[string]string `json:"credentials"`
 	Vault       string            `json:"vault"`
@@ -1413,6 +1416,9 @@ type ListRequestLogsParams struct {
 
 	// Actor An actor id
 	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Wait Wait up to this many seconds for an entry newer than after (0: any entry) before answering (long poll)
+	Wait *int64 `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
 // ListRequestLogsParamsStatusBucket defines parameters for ListRequestLogs.
@@ -5258,6 +5264,18 @@ func NewListRequestLogsRequest(server string, name string, params *ListRequestLo
 		if params.Actor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -1231,6 +1231,8 @@ export interface components {
             id: string;
         };
         SetCredentialsInputBody: {
+            /** @description Store empty values as given; without it an empty value is refused with empty_credential_value */
+            allow_empty?: boolean;
             /** @description KEY: value. Keys match ^[A-Z][A-Z0-9_]*$ */
             credentials: {
                 [key: string]: string;
@@ -4389,6 +4391,8 @@ export interface operations {
                 service?: string;
                 /** @description An actor id */
                 actor?: string;
+                /** @description Wait up to this many seconds for an entry newer than after (0: any entry) before answering (long poll) */
+                wait?: number;
             };
             header?: never;
             path: {
