@@ -98,7 +98,7 @@ func TestCompletions(t *testing.T) {
 		{"vault-flag", []string{"vault", "creds", "list", "--vault"}, "my-app other"},
 		{"vault-flag-equals", []string{"run", "--vault", "="}, "my-app other"},
 		{"vault-name-arg", []string{"vault", "delete"}, "--addr --help --json --token --yes my-app other"},
-		{"vault-create-new-name", []string{"vault", "create"}, "--addr --credential-store --help --infisical-environment --infisical-path --infisical-project-id --json --poll-interval-seconds --token"},
+		{"vault-rename-new-name", []string{"vault", "rename", "my-app"}, "--addr --help --json --token"},
 		{"service-name-default-vault", []string{"service", "enable"}, "--addr --help --json --token --vault default-svc"},
 		{"service-name-of-vault", []string{"vault", "service", "disable", "--vault", "my-app"}, "--addr --help --json --token --vault my-app-svc"},
 		{"service-name-of-vault-equals", []string{"service", "enable", "--vault", "=", "other"}, "--addr --help --json --token --vault other-svc"},
