@@ -51,6 +51,7 @@ type root struct {
 
 	Server         serverCmd         `cmd:"" group:"server" help:"Run the Agent Vault server (API and proxy) in the foreground."`
 	MasterPassword masterPasswordCmd `cmd:"" group:"server" name:"master-password" help:"Set, change or remove the master password (server stopped)."`
+	MigrateDB      migrateDBCmd      `cmd:"" group:"server" name:"migrate-db" help:"Copy an instance from its SQLite data directory into an empty PostgreSQL database."`
 	Status         statusCmd         `cmd:"" group:"server" help:"Show whether the server is up, its version and whether it has an owner."`
 
 	Register registerCmd `cmd:"" group:"account" help:"Create the first (owner) account on a new server and sign in."`

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,30 +69,7 @@ func TestReplicasShareChanges(t *testing.T) {
 	rs := startReplicas(t, 2)
 	a, b := rs[0], rs[1]
 	o := newOperator(t, a.URL)
-	host := strings.TrimPrefix(upstream.URL, "http://")
-	var agentToken string
-	for _, step := range []struct {
-		args  []string
-		stdin string
-	}{
-		{[]string{"register", "--email", "owner@example.com", "--password-stdin"}, "password1\n"},
-		{[]string{"vault", "create", "my-app"}, ""},
-		{[]string{"vault", "creds", "set", "--vault=my-app", "UPSTREAM_TOKEN=-"}, "secret-1\n"},
-		{[]string{"service", "set", "up", "--vault=my-app", "--host=" + host, "--auth=bearer", "--token=UPSTREAM_TOKEN"}, ""},
-		{[]string{"agent", "create", "bot", "--grant", "my-app=proxy", "--json"}, ""},
-	} {
-		stdout, stderr, code := o.run(nil, step.stdin, nil, step.args...)
-		if code != 0 {
-			t.Fatalf("%v on replica A: exit %d\n%s", step.args, code, stderr)
-		}
-		if step.args[0] == "agent" {
-			var out struct{ Token string }
-			if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.Token == "" {
-				t.Fatalf("agent token: %v in %s", err, stdout)
-			}
-			agentToken = out.Token
-		}
-	}
+	agentToken := setUpProxying(t, o, upstream.URL)
 	for _, r := range rs {
 		within(t, 5*time.Second, "replica ready", func() bool {
 			res, err := http.Get(r.URL + "/ready")
@@ -128,5 +107,85 @@ func TestReplicasShareChanges(t *testing.T) {
 			return code == http.StatusProxyAuthRequired || code == http.StatusForbidden
 		})
 		t.Logf("revocation on A refused by B (%s) after %v", name, took)
+	}
+}
+
+// setUpProxying creates, through o's server, vault my-app with credential
+// UPSTREAM_TOKEN=secret-1 injected as a bearer token for the upstream, and
+// an agent with proxy access; it returns the agent's token.
+func setUpProxying(t *testing.T, o *operator, upstreamURL string) string {
+	t.Helper()
+	host := strings.TrimPrefix(upstreamURL, "http://")
+	var agentToken string
+	for _, step := range []struct {
+		args  []string
+		stdin string
+	}{
+		{[]string{"register", "--email", "owner@example.com", "--password-stdin"}, "password1\n"},
+		{[]string{"vault", "create", "my-app"}, ""},
+		{[]string{"vault", "creds", "set", "--vault=my-app", "UPSTREAM_TOKEN=-"}, "secret-1\n"},
+		{[]string{"service", "set", "up", "--vault=my-app", "--host=" + host, "--auth=bearer", "--token=UPSTREAM_TOKEN"}, ""},
+		{[]string{"agent", "create", "bot", "--grant", "my-app=proxy", "--json"}, ""},
+	} {
+		stdout, stderr, code := o.run(nil, step.stdin, nil, step.args...)
+		if code != 0 {
+			t.Fatalf("%v on replica A: exit %d\n%s", step.args, code, stderr)
+		}
+		if step.args[0] == "agent" {
+			var out struct{ Token string }
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.Token == "" {
+				t.Fatalf("agent token: %v in %s", err, stdout)
+			}
+			agentToken = out.Token
+		}
+	}
+	return agentToken
+}
+
+// Proof 7: an instance copied from SQLite into PostgreSQL by migrate-db
+// serves the same proxied requests and the same API answers.
+func TestMigrateDBThenServe(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "auth=%s", r.Header.Get("Authorization"))
+	}))
+	defer upstream.Close()
+	dir := newDataDir(t)
+	flags := []string{"--mitm-port=-1", "--allow-private-ranges"}
+	s := startServerWith(t, dir, flags)
+	o := newOperator(t, s.URL)
+	token := setUpProxying(t, o, upstream.URL)
+	if code, body := get(proxyClient(s, token, "my-app", false), upstream.URL+"/"); code != 200 || body != "auth=Bearer secret-1" {
+		t.Fatalf("before: %d %q", code, body)
+	}
+	var saved struct{ Token string }
+	if b, err := os.ReadFile(filepath.Join(o.home, ".agent-vault", "session.json")); err != nil || json.Unmarshal(b, &saved) != nil || saved.Token == "" {
+		t.Fatalf("reading the session: %v", err)
+	}
+	list := func() string { // the owner's login session moves with the instance
+		out, stderr, code := o.run(nil, "", []string{"AGENT_VAULT_TOKEN=" + saved.Token}, "vault", "creds", "list", "--vault=my-app", "--json")
+		if code != 0 {
+			t.Fatalf("creds list: %s", stderr)
+		}
+		return out
+	}
+	before := list()
+	s.stop(t)
+
+	db := pgtest.URL(t)
+	out, stderr, code := o.run(nil, "", nil, "migrate-db", "--from", dir, "--to", db)
+	if code != 0 || !strings.Contains(out, "Copied and verified") {
+		t.Fatalf("migrate-db: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, stderr, code := o.run(nil, "", nil, "migrate-db", "--from", dir, "--to", db); code == 0 || !strings.Contains(stderr, "not empty") {
+		t.Fatalf("a second migrate-db into the same database: exit %d\n%s", code, stderr)
+	}
+
+	pg := startServerWith(t, newDataDir(t), append(flags, "--database-url", db))
+	o.addr = pg.URL
+	if code, body := get(proxyClient(pg, token, "my-app", false), upstream.URL+"/"); code != 200 || body != "auth=Bearer secret-1" {
+		t.Fatalf("after: %d %q", code, body)
+	}
+	if after := list(); after != before {
+		t.Fatalf("the API answers differently after the copy:\nbefore %s\nafter  %s", before, after)
 	}
 }

@@ -194,39 +194,7 @@ func TestDeleteVaultLeavesNoResidue(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d Dialect) {
 		ctx := context.Background()
 		s := openTest(t, d)
-		u, err := s.RegisterOwner(ctx, User{Email: "o@example.com", PasswordHash: "h"}, Session{TokenHash: []byte("s"), ExpiresAt: time.Now().Add(time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := s.CreateVault(ctx, "doomed", &Grant{Kind: PrincipalUser, PrincipalID: u.ID, Role: domain.VaultAdmin}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.CreateAgent(ctx, Agent{Name: "bot", Role: domain.InstanceMember}, []byte("t"), []AgentGrant{{VaultID: v.ID, Role: domain.VaultProxy}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.PutCredentials(ctx, v.ID, map[string][]byte{"K": []byte("sealed")}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.UpsertServices(ctx, v.ID, []ServiceRow{{Name: "svc", Spec: []byte(`{}`)}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.CreateScopedSession(ctx, ScopedSession{VaultID: v.ID, CreatorKind: PrincipalUser, CreatorID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}, []byte("ss")); err != nil {
-			t.Fatal(err)
-		}
-		p, err := s.CreateProposal(ctx, proposal(v.ID, time.Now().Add(time.Hour)), map[string][]byte{"K": []byte("sealed")}, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.ConnectStore(ctx, CredentialStore{VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), PollIntervalSeconds: 60}, map[string][]byte{"K": []byte("sealed")}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.InsertLease(ctx, LeaseRow{ID: NewID(), VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), SecretName: "db", LeaseID: "l1", ExpiresAt: time.Now().Add(time.Hour), InstanceID: "i"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now(), Path: "/"}}); err != nil {
-			t.Fatal(err)
-		}
+		v, p := populate(t, s)
 		owned := []string{v.ID, p.ID}
 		if n := countMentions(t, s, owned); n == 0 {
 			t.Fatal("the scan finds nothing before the delete: it cannot see rows")
@@ -309,4 +277,98 @@ func TestRequestLogOfDeletedVaultIsDropped(t *testing.T) {
 			t.Fatalf("gone vault has %d rows, want 0", n)
 		}
 	})
+}
+
+// populate gives every table rows: an owner with a login session and an
+// invite, a vault "doomed" with a grant, an agent, a credential, a service,
+// a scoped session, a proposal with a value, an external store, a lease
+// and a request-log row.
+func populate(t *testing.T, s *Store) (Vault, Proposal) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.RegisterOwner(ctx, User{Email: "o@example.com", PasswordHash: "h"}, Session{TokenHash: []byte("s"), ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.CreateVault(ctx, "doomed", &Grant{Kind: PrincipalUser, PrincipalID: u.ID, Role: domain.VaultAdmin}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAgent(ctx, Agent{Name: "bot", Role: domain.InstanceMember}, []byte("t"), []AgentGrant{{VaultID: v.ID, Role: domain.VaultProxy}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutCredentials(ctx, v.ID, map[string][]byte{"K": []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertServices(ctx, v.ID, []ServiceRow{{Name: "svc", Spec: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateScopedSession(ctx, ScopedSession{VaultID: v.ID, CreatorKind: PrincipalUser, CreatorID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}, []byte("ss")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreateProposal(ctx, proposal(v.ID, time.Now().Add(time.Hour)), map[string][]byte{"K": []byte("sealed")}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConnectStore(ctx, CredentialStore{VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), PollIntervalSeconds: 60}, map[string][]byte{"K": []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertLease(ctx, LeaseRow{ID: NewID(), VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), SecretName: "db", LeaseID: "l1", ExpiresAt: time.Now().Add(time.Hour), InstanceID: "i"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now(), Path: "/"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateInvite(ctx, Invite{TokenHash: []byte("inv"), Email: "m@example.com", Role: domain.InstanceMember, CreatedBy: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	return v, p
+}
+
+// CopyInto copies a populated SQLite instance into an empty PostgreSQL
+// database with every table non-empty, verifies it, and refuses to copy
+// into a database that holds anything.
+func TestCopyIntoPostgres(t *testing.T) {
+	ctx := context.Background()
+	src := openTest(t, SQLite)
+	v, _ := populate(t, src)
+	if err := src.PutMeta(ctx, "key_envelope", []byte{0, 1, 2, 0xff}); err != nil {
+		t.Fatal(err)
+	}
+	dst := openTest(t, Postgres) // holds the default vault: not empty
+	if _, err := CopyInto(ctx, src, dst); domain.CodeOf(err) != domain.CodeConflict {
+		t.Fatalf("copy into a non-empty database: %v, want conflict", err)
+	}
+	empty, err := openDialect(t, Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	report, err := CopyInto(ctx, src, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range report {
+		if tc.Rows == 0 {
+			t.Errorf("table %s is empty in the source: the test does not cover it", tc.Table)
+		}
+	}
+	if len(report) < 14 {
+		t.Fatalf("copied only %d tables", len(report))
+	}
+	// The copy serves the same answers.
+	creds, err := empty.SealedCredentials(ctx, v.ID)
+	if err != nil || len(creds) != 1 || string(creds[0].Sealed) != "sealed" {
+		t.Fatalf("credentials after the copy: %v %v", creds, err)
+	}
+	env, _, err := empty.Meta(ctx, "key_envelope")
+	if err != nil || string(env) != string([]byte{0, 1, 2, 0xff}) {
+		t.Fatalf("meta after the copy: %v %v", env, err)
+	}
+	if err := empty.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now()}}); err != nil {
+		t.Fatalf("a new log row after the copy (ids continue): %v", err)
+	}
+	if _, err := CopyInto(ctx, src, empty); domain.CodeOf(err) != domain.CodeConflict {
+		t.Fatalf("second copy: %v, want conflict", err)
+	}
 }
