@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,50 @@ func TestMigrateDBThenServe(t *testing.T) {
 	if after := list(); after != before {
 		t.Fatalf("the API answers differently after the copy:\nbefore %s\nafter  %s", before, after)
 	}
+}
+
+// TestMeasureRevocationAcrossReplicas measures, over 100 trials, the time
+// from an agent's revocation answered by replica A to the first refusal
+// by replica B (polled every millisecond on new connections). It prints
+// p50/p99 and runs only with AGENT_VAULT_MEASURE=1.
+func TestMeasureRevocationAcrossReplicas(t *testing.T) {
+	if os.Getenv("AGENT_VAULT_MEASURE") != "1" {
+		t.Skip("a measurement: set AGENT_VAULT_MEASURE=1")
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer upstream.Close()
+	rs := startReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	o := newOperator(t, a.URL)
+	setUpProxying(t, o, upstream.URL)
+	var saved struct{ Token string }
+	if raw, err := os.ReadFile(filepath.Join(o.home, ".agent-vault", "session.json")); err != nil || json.Unmarshal(raw, &saved) != nil {
+		t.Fatalf("reading the session: %v", err)
+	}
+	var took []time.Duration
+	for range 100 {
+		code, body := post(t, a.URL+"/v1/agents/bot/rotate", saved.Token, `{}`)
+		m := tokenField.FindStringSubmatch(body)
+		if code != 200 || m == nil {
+			t.Fatalf("rotate: %d %s", code, body)
+		}
+		c := proxyClient(b, m[1], "my-app", false)
+		within(t, 5*time.Second, "B serves the rotated token", func() bool { code, _ := get(c, upstream.URL+"/"); return code == 200 })
+		if code, body := post(t, a.URL+"/v1/agents/bot/revoke", saved.Token, `{}`); code/100 != 2 {
+			t.Fatalf("revoke: %d %s", code, body)
+		}
+		start := time.Now()
+		for {
+			if code, _ := get(c, upstream.URL+"/"); code == http.StatusProxyAuthRequired || code == http.StatusForbidden {
+				break
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Fatal("B never refused")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	t.Logf("revocation on A to refusal on B over %d trials: p50 %v, p99 %v, max %v", len(took), took[len(took)/2], took[len(took)*99/100-1], took[len(took)-1])
 }

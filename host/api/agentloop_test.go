@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,12 +69,7 @@ type loopEnv struct {
 func newLoopEnv(t *testing.T) *loopEnv {
 	t.Helper()
 	ctx := context.Background()
-	dbPath := filepath.Join(t.TempDir(), store.FileName)
-	st, err := store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, dbPath := openStore(t)
 	_, kr, err := seal.Create("")
 	if err != nil {
 		t.Fatal(err)

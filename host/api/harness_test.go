@@ -20,6 +20,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
+	"github.com/agent-vault/agent-vault/host/store/pgtest"
 	"github.com/agent-vault/agent-vault/plugins"
 )
 
@@ -52,15 +53,30 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *testEnv {
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// openStore opens the store the tests run on: a SQLite file (dbPath names
+// it), or, with AGENT_VAULT_TEST_DATABASE=postgres, a fresh schema on a
+// real PostgreSQL server (dbPath is empty: there is no file to scan).
+func openStore(t *testing.T) (st *store.Store, dbPath string) {
 	t.Helper()
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, store.FileName)
-	st, err := store.Open(context.Background(), dbPath)
+	var err error
+	if os.Getenv("AGENT_VAULT_TEST_DATABASE") == "postgres" {
+		st, err = store.OpenPostgres(context.Background(), pgtest.URL(t))
+	} else {
+		dbPath = filepath.Join(t.TempDir(), store.FileName)
+		st, err = store.Open(context.Background(), dbPath)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st, dbPath
+}
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	st, dbPath := openStore(t)
 	if err := st.EnsureDefaultVault(context.Background()); err != nil {
 		t.Fatal(err)
 	}
