@@ -30,7 +30,7 @@ type serverCmd struct {
 	PluginGrants       string        `name:"plugin-grants" env:"AGENT_VAULT_PLUGIN_GRANTS" type:"path" help:"JSON file granting store plugins their environment variables, files and HTTP origins; a plugin in --plugin-dir loads only when it is named here with its sha256."`
 	PluginIdleRelease  time.Duration `name:"plugin-idle-release" default:"2m" env:"AGENT_VAULT_PLUGIN_IDLE_RELEASE" help:"Free a store plugin's compiled code after it has been idle this long; the next use reloads it from the cache (0 keeps plugins loaded)."`
 	UpstreamCAFile     string        `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS, by the proxy and by store plugins (e.g. the CA of an OpenBao server)."`
-	TunnelMaxLifetime  time.Duration `name:"tunnel-max-lifetime" default:"1h" env:"AGENT_VAULT_TUNNEL_MAX_LIFETIME" help:"Close a proxy CONNECT tunnel this long after it opened; the client reconnects and authenticates afresh (0: no limit)."`
+	TunnelMaxLifetime  time.Duration `name:"tunnel-max-lifetime" default:"1h" env:"AGENT_VAULT_TUNNEL_MAX_LIFETIME" help:"Close a proxy CONNECT tunnel or upgraded (websocket) connection this long after it opened; the client reconnects and authenticates afresh (0: no limit)."`
 }
 
 func (c *serverCmd) Help() string {

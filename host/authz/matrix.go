@@ -98,7 +98,8 @@ already open (keep-alive, CONNECT tunnel, intercepted TLS) the proxy compares
 the principal's generation (one atomic load) and the token's expiry, and
 authenticates the token again when either moved. A refused token gets 407 or
 403 on its next request on any connection. Changes made outside this process
-are picked up within 5 seconds. Tunnels also close after
+are picked up within 5 seconds. Tunnels and upgraded (websocket) connections,
+which carry no further requests to authorise, close after
 ` + "`--tunnel-max-lifetime`" + ` (default 1 h).
 
 Whoever mints a session can always list (` + "`list-my-sessions`" + `) and revoke

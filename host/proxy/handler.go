@@ -15,6 +15,7 @@ import (
 
 	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"golang.org/x/net/http/httpguts"
 )
 
 // serveOuter handles requests on the listening port: CONNECT or
@@ -45,6 +46,14 @@ func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
 	pr, _, ok := p.authenticate(w, r, host)
 	if !ok {
 		return
+	}
+	if lt := p.cfg.TunnelMaxLifetime; lt > 0 && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade") {
+		// An upgraded connection carries no more requests to authorise:
+		// it is a tunnel, and ends at a tunnel's lifetime (the relay
+		// closes both sides when the request's context ends).
+		ctx, cancel := context.WithTimeout(r.Context(), lt)
+		defer cancel()
+		r = r.WithContext(ctx)
 	}
 	p.forward(w, r, &pr, "http", host, port)
 }

@@ -133,7 +133,8 @@ type Config struct {
 	ReadHeaderTimeout     time.Duration
 	IdleTimeout           time.Duration
 	ResponseHeaderTimeout time.Duration
-	// TunnelMaxLifetime closes a CONNECT tunnel this long after it was
+	// TunnelMaxLifetime closes a CONNECT tunnel, and an upgraded
+	// (websocket) connection on the proxy's port, this long after it was
 	// opened, whatever it is doing (default DefaultTunnelMaxLifetime;
 	// negative means no limit). Requests inside a tunnel are authorised
 	// one by one; the limit also ends what is not a request (an upgraded

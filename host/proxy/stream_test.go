@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSSEStreamsPromptly: the upstream sends the next event only after the
@@ -256,4 +257,49 @@ type zeros struct{}
 func (zeros) Read(b []byte) (int, error) {
 	clear(b)
 	return len(b), nil
+}
+
+// An upgraded connection, on the proxy's port or inside a tunnel, ends at
+// the tunnel lifetime: it carries no requests that could be authorised
+// again.
+func TestUpgradeEndsAtTunnelMaxLifetime(t *testing.T) {
+	const lifetime = 300 * time.Millisecond
+	e := newEnv(t, testServices(), func(c *Config) { c.TunnelMaxLifetime = lifetime })
+	e.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		io.Copy(io.Discard, brw) // until the proxy hangs up
+	})
+	auth := base64.StdEncoding.EncodeToString([]byte("tok1:main"))
+	for _, mode := range []string{"absolute-form", "connect-tls"} {
+		t.Run(mode, func(t *testing.T) {
+			start := time.Now()
+			var conn net.Conn
+			target := "/ws"
+			if mode == "absolute-form" {
+				conn, target = dialProxy(t, e), "http://api.test/ws"
+			} else {
+				conn = tls.Client(e.rawConnect("api.test:443", "tok1:main"), &tls.Config{ServerName: "api.test", RootCAs: e.mitmCA.pool})
+			}
+			fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: api.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nProxy-Authorization: Basic %s\r\n\r\n", target, auth)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != 101 {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			_, err = br.ReadByte()
+			if ne, ok := err.(net.Error); err == nil || ok && ne.Timeout() {
+				t.Fatalf("the upgraded connection is still open: %v", err)
+			}
+			if lived := time.Since(start); lived < lifetime {
+				t.Fatalf("closed after %v, before the lifetime", lived)
+			}
+		})
+	}
 }

@@ -190,3 +190,32 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkCurrent is what every request inside a tunnel pays to learn
+// that its principal still stands; BenchmarkAuthenticateProxy is what an
+// absolute-form request pays (and a tunnel request after any change).
+func BenchmarkCurrent(b *testing.B) {
+	f := newFixture(b)
+	tok := f.agent(b, "a", domain.InstanceMember, map[string]domain.VaultRole{f.shop.ID: domain.VaultProxy})
+	p, err := f.c.AuthenticateProxy(context.Background(), tok, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !f.c.Current(&p) {
+			b.Fatal("not current")
+		}
+	}
+}
+
+func BenchmarkAuthenticateProxy(b *testing.B) {
+	f := newFixture(b)
+	tok := f.agent(b, "a", domain.InstanceMember, map[string]domain.VaultRole{f.shop.ID: domain.VaultProxy})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.c.AuthenticateProxy(context.Background(), tok, "shop"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
