@@ -159,10 +159,16 @@ func TestRequestLogsAtIndexMigration(t *testing.T) {
 }
 
 // BenchmarkInsertRequestLogs is the request-log writer's cost per row for
-// a batch of 512.
-func BenchmarkInsertRequestLogs(b *testing.B) {
+// a batch of 512 (SQLite).
+func BenchmarkInsertRequestLogs(b *testing.B) { benchmarkInsertRequestLogs(b, SQLite) }
+
+// BenchmarkInsertRequestLogsPostgres is the same on the PostgreSQL test
+// server (on loopback; fsync off, as the test server runs).
+func BenchmarkInsertRequestLogsPostgres(b *testing.B) { benchmarkInsertRequestLogs(b, Postgres) }
+
+func benchmarkInsertRequestLogs(b *testing.B, d Dialect) {
 	ctx := context.Background()
-	s, err := Open(ctx, b.TempDir()+"/"+FileName)
+	s, err := openDialect(b, d)
 	if err != nil {
 		b.Fatal(err)
 	}
