@@ -97,8 +97,10 @@ bumps a generation counter, and before each request on a connection that is
 already open (keep-alive, CONNECT tunnel, intercepted TLS) the proxy compares
 the principal's generation (one atomic load) and the token's expiry, and
 authenticates the token again when either moved. A refused token gets 407 or
-403 on its next request on any connection. Changes made outside this process
-are picked up within 5 seconds. Tunnels and upgraded (websocket) connections,
+403 on its next request on any connection. A change made through another
+replica reaches this one through the database's change notifications (see the
+README's replicas section), which invalidate the same way; the cache re-reads
+a token from the database at least every 5 seconds regardless. Tunnels and upgraded (websocket) connections,
 which carry no further requests to authorise, close after
 ` + "`--tunnel-max-lifetime`" + ` (default 1 h).
 
