@@ -170,11 +170,16 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), store.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureOn(t, st)
+}
+
+// newFixtureOn is newFixture over an open store.
+func newFixtureOn(t testing.TB, st *store.Store) *fixture {
+	t.Helper()
 	t.Cleanup(func() { st.Close() })
 	_, kr, err := seal.Create("")
 	if err != nil {
