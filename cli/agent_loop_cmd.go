@@ -157,6 +157,6 @@ func (guideCmd) Run(c *apiClient, out *printer) error {
 	if out.json {
 		return out.result(map[string]string{"guide": string(b)}, nil)
 	}
-	_, err = fmt.Fprint(out.out, string(b))
+	_, err = fmt.Fprint(out.out, safeBlock(string(b)))
 	return err
 }

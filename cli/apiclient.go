@@ -142,7 +142,9 @@ func (e *apiError) Error() string {
 		msg = *e.p.Detail
 	}
 	var b strings.Builder
-	b.WriteString(e.p.Code + ": " + msg)
+	// Details can quote what an agent or an upstream wrote: made safe here,
+	// so the lines below stay the only line breaks.
+	b.WriteString(safeText(e.p.Code) + ": " + safeText(msg))
 	if e.p.Errors != nil {
 		for _, d := range *e.p.Errors {
 			if d.Message != nil && *d.Message == msg {
@@ -150,10 +152,10 @@ func (e *apiError) Error() string {
 			}
 			b.WriteString("\n  ")
 			if d.Location != nil && *d.Location != "" {
-				b.WriteString(*d.Location + ": ")
+				b.WriteString(safeText(*d.Location) + ": ")
 			}
 			if d.Message != nil {
-				b.WriteString(*d.Message)
+				b.WriteString(safeText(*d.Message))
 			}
 		}
 	}

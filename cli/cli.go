@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,7 +167,7 @@ func run(parser *kong.Kong, args []string, e *env, code *int) (exit int) {
 			code, msg := errorParts(err)
 			writeJSONError(e.Stderr, code, msg)
 		} else {
-			fmt.Fprintln(e.Stderr, "error:", err)
+			printError(e, err)
 		}
 		return exitCodeOf(err)
 	}
@@ -212,9 +213,17 @@ func writeJSONError(w io.Writer, code, msg string) {
 		} `json:"error"`
 	}
 	body.Error.Code, body.Error.Message = code, msg
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.Encode(body)
+	w.Write(safeJSON(buf.Bytes())) // the message can quote the server
+}
+
+// printError prints a command's failure; its text may quote the server, so
+// it is made safe (safeBlock) like every other output.
+func printError(e *env, err error) {
+	fmt.Fprintln(e.Stderr, "error:", safeBlock(err.Error()))
 }
 
 type versionCmd struct{}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,31 +29,42 @@ func newPrinter(e *env, asJSON bool) *printer {
 // result prints v as JSON with --json, else calls human.
 func (p *printer) result(v any, human func()) error {
 	if p.json {
-		enc := json.NewEncoder(p.out)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		return enc.Encode(v)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		_, err := p.out.Write(safeJSON(buf.Bytes()))
+		return err
 	}
 	human()
 	return nil
 }
 
-// line prints one sentence for people.
+// line prints one sentence for people; the arguments' text is made safe
+// (safeText), the format is the program's own.
 func (p *printer) line(format string, args ...any) {
-	fmt.Fprintf(p.out, format+"\n", args...)
+	fmt.Fprintf(p.out, format+"\n", safeArgs(args)...)
 }
 
 // table prints rows under upper-case headers, columns aligned; an empty
 // table prints the empty message instead.
 func (p *printer) table(empty string, headers []string, rows [][]string) {
 	if len(rows) == 0 {
-		fmt.Fprintln(p.out, empty)
+		fmt.Fprintln(p.out, safeText(empty))
 		return
 	}
 	tw := tabwriter.NewWriter(p.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(headers, "\t")))
+	cells := make([]string, 0, len(headers))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells = cells[:0]
+		for _, c := range r {
+			cells = append(cells, safeText(c)) // a tab or newline in a cell would break the columns
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }

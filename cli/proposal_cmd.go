@@ -33,6 +33,10 @@ func (l *proposalListCmd) Run(c *apiClient, out *printer) error {
 	if err != nil {
 		return err
 	}
+	return printProposals(out, res)
+}
+
+func printProposals(out *printer, res *client.ProposalListOutputBody) error {
 	return out.result(res, func() {
 		var rows [][]string
 		for _, p := range deref(res.Proposals) {
@@ -184,9 +188,7 @@ func (l *vaultLogsCmd) Run(c *apiClient, out *printer) error {
 		return err
 	}
 	if !l.Follow {
-		return out.result(res, func() {
-			out.table("No requests logged in vault "+res.Vault+".", logHeaders, logRows(deref(res.Logs)))
-		})
+		return printLogs(out, res)
 	}
 	// Follow: oldest first, then only what is new; one JSON object per line.
 	printed := false
@@ -202,7 +204,7 @@ func (l *vaultLogsCmd) Run(c *apiClient, out *printer) error {
 				out.line("%s", strings.Join(logHeaders, "  "))
 				printed = true
 			}
-			out.line("%s", strings.Join(logRows(entries[i : i+1])[0], "  "))
+			printLogLine(out, entries[i])
 		}
 		return nil
 	}
@@ -230,6 +232,17 @@ func (l *vaultLogsCmd) Run(c *apiClient, out *printer) error {
 		}
 	}
 	return nil
+}
+
+func printLogs(out *printer, res *client.ListLogsOutputBody) error {
+	return out.result(res, func() {
+		out.table("No requests logged in vault "+res.Vault+".", logHeaders, logRows(deref(res.Logs)))
+	})
+}
+
+// printLogLine is one entry of --follow.
+func printLogLine(out *printer, x client.LogEntry) {
+	out.line("%s", strings.Join(logRows([]client.LogEntry{x})[0], "  "))
 }
 
 var logHeaders = []string{"TIME", "ACTOR", "METHOD", "HOST", "PATH", "SERVICE", "KEYS", "STATUS", "MS", "ERROR"}
@@ -270,6 +283,10 @@ func (x *vaultExplainCmd) Run(c *apiClient, out *printer) error {
 	if err != nil {
 		return err
 	}
+	return printExplain(out, res)
+}
+
+func printExplain(out *printer, res *client.ExplainOutputBody) error {
 	return out.result(res, func() {
 		rows := [][]string{
 			{"request", res.Method + " " + res.Host + ":" + res.Port + res.Path},
@@ -306,6 +323,10 @@ func (d *discoverCmd) Run(c *apiClient, out *printer) error {
 	if err != nil {
 		return err
 	}
+	return printDiscover(out, res)
+}
+
+func printDiscover(out *printer, res *client.DiscoverOutputBody) error {
 	return out.result(res, func() {
 		var rows [][]string
 		for _, s := range deref(res.Services) {

@@ -2,6 +2,7 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { errorText } from "./api/client";
+import { visible } from "./untrusted";
 
 type BtnProps = JSX.HTMLAttributes<HTMLButtonElement> & {
   kind?: "primary" | "danger" | "plain";
@@ -49,7 +50,8 @@ export function Banner({ kind = "info", children, testid }: { kind?: "info" | "e
 
 export function ErrorBanner({ error }: { error: unknown }) {
   if (!error) return null;
-  return <Banner kind="error">{errorText(error)}</Banner>;
+  // Errors can quote what an agent or an upstream wrote.
+  return <Banner kind="error">{visible(errorText(error))}</Banner>;
 }
 
 export function Loading({ what = "Loading" }: { what?: string }) {

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
 import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag } from "../ui";
 import { needWriter, type Perms } from "./vault";
+import { Untrusted } from "../untrusted";
 
 type Entry = Schemas["LogEntry"];
 type Bucket = "" | "1xx" | "2xx" | "3xx" | "4xx" | "5xx";
@@ -118,15 +119,19 @@ export function LogsTab({ vault, perms }: { vault: string; perms: Perms }) {
                 </td>
                 <td class="req">
                   <code>
-                    {e.method} {e.host}
-                    {e.path}
+                    <Untrusted text={e.method} /> <Untrusted text={e.host} />
+                    <Untrusted text={e.path} />
                   </code>
-                  {e.error ? <div class="field-error">{e.error}</div> : null}
+                  {e.error ? (
+                    <div class="field-error">
+                      <Untrusted text={e.error} />
+                    </div>
+                  ) : null}
                   {e.keys && e.keys.length ? <div class="muted small">keys: {e.keys.join(", ")}</div> : null}
                 </td>
-                <td class="hide-sm">{e.service || <span class="muted">—</span>}</td>
+                <td class="hide-sm">{e.service ? <Untrusted text={e.service} /> : <span class="muted">—</span>}</td>
                 <td class="hide-sm small">
-                  {e.actor_kind}:{e.actor_id}
+                  {e.actor_kind}:<Untrusted text={e.actor_name || e.actor_id} />
                 </td>
                 <td class="hide-sm small">{e.latency_ms}</td>
               </tr>

@@ -6,6 +6,7 @@ import { ApiError, api, unwrap, type Schemas } from "../api/client";
 import { linkProps } from "../router";
 import { Banner, Button, Empty, ErrorBanner, Field, Loading, Tag, fmtTime, useAsync } from "../ui";
 import { needWriter, type Perms } from "./vault";
+import { Untrusted, visible } from "../untrusted";
 
 type Proposal = Schemas["ProposalView"];
 type Status = Proposal["status"];
@@ -67,7 +68,7 @@ export function ProposalsTab({ vault, perms }: { vault: string; perms: Perms }) 
               <div class="row wrap">
                 <Tag kind={statusTag[p.status]}>{p.status}</Tag>
                 <span class="muted">
-                  from {p.created_by.kind} <strong>{p.created_by.name}</strong> · {fmtTime(p.created_at)}
+                  from {p.created_by.kind} <strong><Untrusted text={p.created_by.name} /></strong> · {fmtTime(p.created_at)}
                 </span>
                 <span class="spacer" />
                 <a class="btn btn-plain" {...linkProps(proposalPath(vault, p.id))}>
@@ -90,16 +91,16 @@ function ProposalSummary({ p }: { p: Proposal }) {
   return (
     <div class="proposal">
       <p class="agent-text" data-testid="proposal-message">
-        {p.message}
+        <Untrusted text={p.message} />
       </p>
       {p.status === "rejected" && p.reason ? (
         <p class="muted" data-testid="proposal-reason">
-          Rejected by {p.decided_by ?? "a reviewer"}: <span class="agent-text">{p.reason}</span>
+          Rejected by <Untrusted text={p.decided_by} fallback="a reviewer" />: <span class="agent-text"><Untrusted text={p.reason} /></span>
         </p>
       ) : null}
       {p.user_message ? (
         <blockquote class="agent-text muted" data-testid="proposal-user-message">
-          User asked: {p.user_message}
+          User asked: <Untrusted text={p.user_message} />
         </blockquote>
       ) : null}
       {svcs.length ? (
@@ -117,10 +118,10 @@ function ProposalSummary({ p }: { p: Proposal }) {
             {svcs.map((s) => (
               <tr key={s.name} data-proposed-service={s.name}>
                 <td>
-                  {s.action === "delete" ? <Tag kind="error">remove</Tag> : <Tag kind="ok">add</Tag>} <strong>{s.name}</strong>
+                  {s.action === "delete" ? <Tag kind="error">remove</Tag> : <Tag kind="ok">add</Tag>} <strong><Untrusted text={s.name} /></strong>
                 </td>
                 <td>
-                  <code>{s.host ?? "—"}</code>
+                  <code><Untrusted text={s.host} /></code>
                 </td>
                 <td>{s.auth ? <Tag kind="auth">{s.auth.type}</Tag> : "—"}</td>
                 <td>
@@ -153,7 +154,7 @@ function ProposalSummary({ p }: { p: Proposal }) {
                   {c.action === "delete" ? <Tag kind="error">remove</Tag> : <Tag kind="ok">set</Tag>} <code>{c.key}</code>
                   {c.has_value ? <span class="muted"> · agent supplied a value</span> : null}
                 </td>
-                <td class="agent-text">{c.description || "—"}</td>
+                <td class="agent-text"><Untrusted text={c.description} /></td>
                 <td class="agent-text">
                   <Obtain text={c.obtain} />
                 </td>
@@ -174,11 +175,11 @@ function Obtain({ text }: { text?: string }) {
   if (/^https?:\/\/\S+$/.test(text)) {
     return (
       <a href={text} target="_blank" rel="noopener noreferrer">
-        {text}
+        <Untrusted text={text} />
       </a>
     );
   }
-  return <>{text}</>;
+  return <Untrusted text={text} />;
 }
 
 // ProposalPage is the approval page (a proposal's approval_url).
@@ -203,12 +204,12 @@ export function ProposalPage({ vault, id, perms }: { vault: string; id: string; 
     <>
       {back}
       <div class="page-head">
-        <h2>Proposal from {p.created_by.name}</h2>
+        <h2>Proposal from <Untrusted text={p.created_by.name} /></h2>
         <Tag kind={statusTag[p.status]}>{p.status}</Tag>
       </div>
       <p class="muted">
         {p.created_by.kind} · proposed {fmtTime(p.created_at)} · {p.status === "pending" ? "expires " + fmtTime(p.expires_at) : "decided " + fmtTime(p.decided_at)}
-        {p.decided_by ? " by " + p.decided_by : ""}
+        {p.decided_by ? <> by <Untrusted text={p.decided_by} /></> : ""}
       </p>
       <ProposalSummary p={p} />
       {p.status === "pending" ? (
@@ -218,7 +219,7 @@ export function ProposalPage({ vault, id, perms }: { vault: string; id: string; 
           {p.status === "approved"
             ? "Approved: its services and credentials are in the vault."
             : p.status === "rejected"
-              ? "Rejected" + (p.reason ? ": " + p.reason : ".")
+              ? "Rejected" + (p.reason ? ": " + visible(p.reason) : ".")
               : "Expired before anyone decided."}
         </Banner>
       )}
