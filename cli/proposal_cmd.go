@@ -40,10 +40,14 @@ func printProposals(out *printer, res *client.ProposalListOutputBody) error {
 	return out.result(res, func() {
 		var rows [][]string
 		for _, p := range deref(res.Proposals) {
+			existing := "no"
+			if n := len(deref(p.Changes)); n > 0 {
+				existing = fmt.Sprintf("YES (%d)", n)
+			}
 			rows = append(rows, []string{p.Id, string(p.Status), string(p.CreatedBy.Kind) + ":" + p.CreatedBy.Name,
-				fmt.Sprint(len(deref(p.Services))), fmt.Sprint(len(deref(p.Credentials))), when(p.CreatedAt), oneLine(p.Message, 40)})
+				fmt.Sprint(len(deref(p.Services))), fmt.Sprint(len(deref(p.Credentials))), existing, when(p.CreatedAt), oneLine(p.Message, 40)})
 		}
-		out.table("No proposals in vault "+res.Vault+".", []string{"id", "status", "from", "services", "credentials", "created", "message"}, rows)
+		out.table("No proposals in vault "+res.Vault+".", []string{"id", "status", "from", "services", "credentials", "changes-existing", "created", "message"}, rows)
 	})
 }
 
@@ -56,8 +60,39 @@ func oneLine(s string, max int) string {
 	return s
 }
 
+// printChanges puts what a proposal would replace in the vault first, in
+// capitals: the reviewer must not mistake a replacement for an addition.
+func printChanges(out *printer, changes []client.ProposalChange) {
+	if len(changes) == 0 {
+		return
+	}
+	out.line("WARNING: this proposal changes what the vault already holds:")
+	for _, ch := range changes {
+		out.line("  %s %s %s", strings.ToUpper(string(ch.Action)), string(ch.Target), ch.Name)
+		for _, f := range deref(ch.Fields) {
+			before, after := f.Before, f.After
+			if before == "" {
+				before = "(none)"
+			}
+			if after == "" {
+				after = "(none)"
+			}
+			out.line("      %s: %s -> %s", f.Field, before, after)
+		}
+		if ch.Confirm != nil && *ch.Confirm != "" {
+			out.line("      approving needs --confirm %s", *ch.Confirm)
+		}
+	}
+	out.line("")
+}
+
 func printProposal(out *printer, p *client.ProposalView) error {
 	return out.result(p, func() {
+		printChanges(out, deref(p.Changes))
+		verb := map[string]string{}
+		for _, ch := range deref(p.Changes) {
+			verb[string(ch.Target)+":"+ch.Name] = strings.ToUpper(string(ch.Action))
+		}
 		rows := [][]string{
 			{"id", p.Id}, {"vault", p.Vault}, {"status", string(p.Status)},
 			{"from", string(p.CreatedBy.Kind) + ":" + p.CreatedBy.Name},
@@ -74,7 +109,11 @@ func printProposal(out *printer, p *client.ProposalView) error {
 			rows = append(rows, []string{"decided-by", *p.DecidedBy})
 		}
 		for _, s := range deref(p.Services) {
-			desc := string(s.Action) + " " + s.Name
+			action := string(s.Action)
+			if v := verb["service:"+s.Name]; v != "" {
+				action = v
+			}
+			desc := action + " " + s.Name
 			if s.Host != nil {
 				desc += " host=" + *s.Host
 			}
@@ -84,7 +123,11 @@ func printProposal(out *printer, p *client.ProposalView) error {
 			rows = append(rows, []string{"service", desc})
 		}
 		for _, cr := range deref(p.Credentials) {
-			desc := string(cr.Action) + " " + cr.Key
+			action := string(cr.Action)
+			if v := verb["credential:"+cr.Key]; v != "" {
+				action = v
+			}
+			desc := action + " " + cr.Key
 			if cr.HasValue {
 				desc += " (agent supplied a value)"
 			}
@@ -118,12 +161,16 @@ func (s *proposalShowCmd) Run(c *apiClient, out *printer) error {
 type proposalApproveCmd struct {
 	authFlag
 	vaultFlag
-	ID     string   `arg:"" name:"id" help:"Proposal id."`
-	Values []string `arg:"" optional:"" name:"KEY=VALUE" help:"Values for the proposal's credential slots; KEY=- reads one from standard input. A value given here replaces one the agent supplied."`
+	ID      string   `arg:"" name:"id" help:"Proposal id."`
+	Values  []string `arg:"" optional:"" name:"KEY=VALUE" help:"Values for the proposal's credential slots; KEY=- reads one from standard input. A value given here replaces one the agent supplied."`
+	Confirm []string `placeholder:"CHANGE" help:"Accept one replacement of what the vault holds, as 'proposal show' lists it (service:NAME moves an existing service, credential:KEY overwrites an existing value); repeat for each."`
 }
 
 func (a *proposalApproveCmd) Run(e *env, c *apiClient, out *printer) error {
 	body := client.ApproveProposalJSONRequestBody{Vault: a.Vault}
+	if len(a.Confirm) > 0 {
+		body.ConfirmChanges = &a.Confirm
+	}
 	if len(a.Values) > 0 {
 		values, err := parsePairs(e, a.Values)
 		if err != nil {

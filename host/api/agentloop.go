@@ -110,7 +110,7 @@ func (s *server) loopProblem(ctx context.Context, err error) error {
 		switch de.Code {
 		case domain.CodeTooManyProposals:
 			status = http.StatusTooManyRequests
-		case domain.CodeProposalNotPending:
+		case domain.CodeProposalNotPending, domain.CodeProposalChangeUnconfirmed:
 			status = http.StatusConflict
 		case domain.CodeInvalidProposal, domain.CodeVaultRequired:
 			status = http.StatusBadRequest

@@ -119,7 +119,7 @@ func statusOf(code string) int {
 		return http.StatusBadGateway
 	case domain.CodePluginTimeout:
 		return http.StatusGatewayTimeout
-	case credstore.CodeNotExternal, domain.CodeProposalNotPending:
+	case credstore.CodeNotExternal, domain.CodeProposalNotPending, domain.CodeProposalChangeUnconfirmed:
 		return http.StatusConflict
 	case domain.CodeTooManyProposals:
 		return http.StatusTooManyRequests

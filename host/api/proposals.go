@@ -71,6 +71,7 @@ type ProposalView struct {
 	Status      string                   `json:"status" enum:"pending,approved,rejected,expired"`
 	Services    []ProposedService        `json:"services"`
 	Credentials []ProposedCredentialView `json:"credentials"`
+	Changes     []ProposalChange         `json:"changes" doc:"What this proposal would replace, overwrite or delete in the vault as it is now (pending proposals only); each change with confirm set must be listed in confirm_changes to approve"`
 	Message     string                   `json:"message"`
 	UserMessage string                   `json:"user_message,omitempty"`
 	CreatedBy   ProposalActor            `json:"created_by"`
@@ -130,8 +131,9 @@ type AdminListProposalsInput struct {
 type ApproveProposalInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		Vault       string            `json:"vault" maxLength:"64"`
-		Credentials map[string]string `json:"credentials,omitempty" maxProperties:"20" doc:"KEY: value for the proposal's credential slots; overrides a value the agent supplied (write-only)"`
+		Vault          string            `json:"vault" maxLength:"64"`
+		Credentials    map[string]string `json:"credentials,omitempty" maxProperties:"20" doc:"KEY: value for the proposal's credential slots; overrides a value the agent supplied (write-only)"`
+		ConfirmChanges []string          `json:"confirm_changes,omitempty" maxItems:"40" doc:"The confirm string of every change the approver accepts (see changes): replacing an existing service or overwriting an existing credential is refused with proposal_change_unconfirmed unless listed here"`
 	}
 }
 
@@ -159,7 +161,7 @@ func (s *server) registerProposals(api huma.API) {
 			if err != nil {
 				return nil, s.loopProblem(ctx, err)
 			}
-			return &ProposalOutput{Body: s.proposalView(p, c.Vault.Name)}, nil
+			return s.proposalOutput(ctx, c, p.ID)
 		})
 
 	huma.Register(api, op("list-proposals", http.MethodGet, "/v1/proposals", "List the vault's proposals, newest first", "proposals",
@@ -183,11 +185,7 @@ func (s *server) registerProposals(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			p, err := s.Store.ProposalByID(ctx, c.Vault.ID, in.ID)
-			if err != nil {
-				return nil, s.problem(ctx, err)
-			}
-			return &ProposalOutput{Body: s.proposalView(p, c.Vault.Name)}, nil
+			return s.proposalOutput(ctx, c, in.ID)
 		})
 
 	huma.Register(api, op("admin-list-proposals", http.MethodGet, "/v1/admin/proposals", "Review: list a vault's proposals", "proposals",
@@ -203,7 +201,7 @@ func (s *server) registerProposals(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			if err := s.approveProposal(ctx, c, in.ID, in.Body.Credentials); err != nil {
+			if err := s.approveProposal(ctx, c, in.ID, in.Body.Credentials, in.Body.ConfirmChanges); err != nil {
 				return nil, s.loopProblem(ctx, err)
 			}
 			s.changed(c.Vault.ID)
@@ -233,10 +231,14 @@ func (s *server) listProposals(ctx context.Context, vaultName, status string) (*
 	if err != nil {
 		return nil, s.problem(ctx, err)
 	}
+	basis, err := s.vaultBasis(ctx, c.Vault.ID)
+	if err != nil {
+		return nil, s.problem(ctx, err)
+	}
 	out := &ProposalListOutput{}
 	out.Body.Vault, out.Body.Proposals = c.Vault.Name, make([]ProposalView, 0, len(list))
 	for _, p := range list {
-		out.Body.Proposals = append(out.Body.Proposals, s.proposalView(p, c.Vault.Name))
+		out.Body.Proposals = append(out.Body.Proposals, s.proposalView(p, c.Vault.Name, basis))
 	}
 	return out, nil
 }
@@ -246,10 +248,16 @@ func (s *server) proposalOutput(ctx context.Context, c call, id string) (*Propos
 	if err != nil {
 		return nil, s.problem(ctx, err)
 	}
-	return &ProposalOutput{Body: s.proposalView(p, c.Vault.Name)}, nil
+	basis, err := s.vaultBasis(ctx, c.Vault.ID)
+	if err != nil {
+		return nil, s.problem(ctx, err)
+	}
+	return &ProposalOutput{Body: s.proposalView(p, c.Vault.Name, basis)}, nil
 }
 
-func (s *server) proposalView(p store.Proposal, vaultName string) ProposalView {
+// proposalView shows a stored proposal; a pending one lists what it would
+// replace in the vault as basis describes it now.
+func (s *server) proposalView(p store.Proposal, vaultName string, basis *vaultBasis) ProposalView {
 	var spec proposalSpec
 	json.Unmarshal(p.Spec, &spec) //nolint:errcheck // written by createProposal; an empty view beats a 500
 	if spec.Services == nil {
@@ -258,8 +266,12 @@ func (s *server) proposalView(p store.Proposal, vaultName string) ProposalView {
 	if spec.Credentials == nil {
 		spec.Credentials = []ProposedCredentialView{}
 	}
+	changes := []ProposalChange{}
+	if p.Status == domain.ProposalPending && basis != nil {
+		changes = basis.changes(spec)
+	}
 	return ProposalView{
-		ID: p.ID, Vault: vaultName, Status: p.Status, Services: spec.Services, Credentials: spec.Credentials,
+		ID: p.ID, Vault: vaultName, Status: p.Status, Services: spec.Services, Credentials: spec.Credentials, Changes: changes,
 		Message: p.Message, UserMessage: p.UserMessage,
 		CreatedBy: ProposalActor{Kind: p.CreatorKind, ID: p.CreatorID, Name: p.CreatorName},
 		CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt, DecidedAt: p.DecidedAt, DecidedBy: p.DecidedBy, Reason: p.Reason,
@@ -440,8 +452,9 @@ func (ps ProposedService) service() domain.Service {
 	return svc
 }
 
-// approveProposal turns a pending proposal into one store transaction.
-func (s *server) approveProposal(ctx context.Context, c call, id string, human map[string]string) error {
+// approveProposal turns a pending proposal into one store transaction. A
+// replacement of an existing service or credential must be in confirmed.
+func (s *server) approveProposal(ctx context.Context, c call, id string, human map[string]string, confirmed []string) error {
 	p, err := s.Store.ProposalByID(ctx, c.Vault.ID, id)
 	if err != nil {
 		return err
@@ -452,6 +465,14 @@ func (s *server) approveProposal(ctx context.Context, c call, id string, human m
 	var spec proposalSpec
 	if err := json.Unmarshal(p.Spec, &spec); err != nil {
 		return fmt.Errorf("proposal %s: stored spec does not decode: %w", id, err)
+	}
+	basis, err := s.vaultBasis(ctx, c.Vault.ID)
+	if err != nil {
+		return err
+	}
+	changes := basis.changes(spec)
+	if missing := unconfirmed(changes, confirmed); len(missing) > 0 {
+		return unconfirmedError(changes, missing)
 	}
 	slots := map[string]bool{}
 	var ch store.ProposalChanges
@@ -532,6 +553,18 @@ func (s *server) approveProposal(ctx context.Context, c call, id string, human m
 		}
 	}
 	ch.RequireKeys = sortedMapKeys(required)
+	// What was new when checked must still be new when applied: a service
+	// or key created meanwhile would be replaced without confirmation.
+	for _, ps := range spec.Services {
+		if _, ok := basis.services[ps.Name]; !ok && ps.Action == "set" {
+			ch.NewServices = append(ch.NewServices, ps.Name)
+		}
+	}
+	for _, k := range sortedMapKeys(slots) {
+		if !basis.static[k] {
+			ch.NewCredentials = append(ch.NewCredentials, k)
+		}
+	}
 	return s.Store.ApproveProposal(ctx, c.Vault.ID, id, c.Actor.Name, ch)
 }
 

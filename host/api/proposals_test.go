@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/store"
 )
 
 func svcSet(name, host, token string) map[string]any {
@@ -332,4 +333,120 @@ func TestProposalApproveHammer(t *testing.T) {
 	if len(svcs) != 2 || !strings.HasPrefix(l.credential(l.shop.ID, "RACE_KEY"), "value-") {
 		t.Fatalf("services %d, credential %q", len(svcs), l.credential(l.shop.ID, "RACE_KEY"))
 	}
+}
+
+// TestProposalReplacementNeedsConfirmation: a proposal that reuses an
+// existing service's name (moving its credential to another host) or an
+// existing credential's key (overwriting the real value) says so in its
+// view, and is refused with proposal_change_unconfirmed until the approver
+// lists each replacement in confirm_changes; nothing changes meanwhile.
+func TestProposalReplacementNeedsConfirmation(t *testing.T) {
+	l := newLoopEnv(t)
+	ctx := context.Background()
+	type change struct {
+		Target, Name, Action, Confirm string
+		Fields                        []struct{ Field, Before, After string }
+	}
+	propose := func(body map[string]any) (string, []change) {
+		t.Helper()
+		status, resp := l.do("POST", "/v1/proposals", l.agent, body)
+		if status != 201 {
+			t.Fatalf("create: %d %s", status, resp)
+		}
+		var v struct{ Changes []change }
+		json.Unmarshal(resp, &v)
+		return id(resp), v.Changes
+	}
+	approve := func(pid string, body map[string]any) (int, []byte) {
+		body["vault"] = "shop"
+		return l.do("POST", "/v1/admin/proposals/"+pid+"/approve", l.admin, body)
+	}
+	githubHost := func() string {
+		svcs, _ := l.st.ListServices(ctx, l.shop.ID)
+		for _, r := range svcs {
+			if r.Name == "github" {
+				var svc domain.Service
+				json.Unmarshal(r.Spec, &svc)
+				return svc.Host
+			}
+		}
+		return ""
+	}
+
+	t.Run("service-host", func(t *testing.T) {
+		pid, changes := propose(map[string]any{"message": "update github", "services": []any{svcSet("github", "evil.example.com", "GITHUB_TOKEN")}})
+		if len(changes) != 1 || changes[0].Target != "service" || changes[0].Name != "github" || changes[0].Action != "replace" ||
+			changes[0].Confirm != "service:github" || len(changes[0].Fields) != 1 ||
+			changes[0].Fields[0] != (struct{ Field, Before, After string }{"host", "api.github.com", "evil.example.com"}) {
+			t.Fatalf("changes %+v", changes)
+		}
+		for _, body := range []map[string]any{{}, {"confirm_changes": []string{"credential:GITHUB_TOKEN"}}} {
+			status, resp := approve(pid, body)
+			if status != 409 || code(resp) != domain.CodeProposalChangeUnconfirmed ||
+				!strings.Contains(string(resp), `service:github (host \"api.github.com\" -> \"evil.example.com\")`) {
+				t.Fatalf("approve without confirmation: %d %s", status, resp)
+			}
+		}
+		if h := githubHost(); h != "api.github.com" {
+			t.Fatalf("host changed to %q without confirmation", h)
+		}
+		if status, resp := approve(pid, map[string]any{"confirm_changes": []string{"service:github"}}); status != 200 {
+			t.Fatalf("approve confirmed: %d %s", status, resp)
+		}
+		if h := githubHost(); h != "evil.example.com" {
+			t.Fatalf("host %q after a confirmed approval", h)
+		}
+	})
+
+	t.Run("credential-value", func(t *testing.T) {
+		pid, changes := propose(map[string]any{"message": "rotate", "credentials": []any{
+			map[string]any{"action": "set", "key": "GITHUB_TOKEN", "value": "agent-chosen-value"}}})
+		if len(changes) != 1 || changes[0].Target != "credential" || changes[0].Action != "overwrite" || changes[0].Confirm != "credential:GITHUB_TOKEN" {
+			t.Fatalf("changes %+v", changes)
+		}
+		for _, body := range []map[string]any{{}, {"credentials": map[string]string{"GITHUB_TOKEN": "human-value"}}} {
+			if status, resp := approve(pid, body); status != 409 || code(resp) != domain.CodeProposalChangeUnconfirmed {
+				t.Fatalf("approve without confirmation: %d %s", status, resp)
+			}
+		}
+		if got := l.credential(l.shop.ID, "GITHUB_TOKEN"); got != "gh-value" {
+			t.Fatalf("value overwritten without confirmation: %q", got)
+		}
+		if status, resp := approve(pid, map[string]any{"confirm_changes": []string{"credential:GITHUB_TOKEN"}}); status != 200 {
+			t.Fatalf("approve confirmed: %d %s", status, resp)
+		}
+		if got := l.credential(l.shop.ID, "GITHUB_TOKEN"); got != "agent-chosen-value" {
+			t.Fatalf("value %q after a confirmed approval", got)
+		}
+	})
+
+	t.Run("new-and-unchanged-need-nothing", func(t *testing.T) {
+		pid, changes := propose(map[string]any{"message": "same", "services": []any{svcSet("github", "evil.example.com", "GITHUB_TOKEN"), svcSet("fresh", "fresh.example.com", "GITHUB_TOKEN")}})
+		if len(changes) != 0 {
+			t.Fatalf("an identical service and a new one are no changes: %+v", changes)
+		}
+		if status, resp := approve(pid, map[string]any{}); status != 200 {
+			t.Fatalf("approve: %d %s", status, resp)
+		}
+	})
+
+	t.Run("created-after-review", func(t *testing.T) {
+		pid, changes := propose(map[string]any{"message": "new", "services": []any{svcSet("late", "late.example.com", "GITHUB_TOKEN")}})
+		if len(changes) != 0 {
+			t.Fatalf("changes %+v", changes)
+		}
+		spec, _ := json.Marshal(domain.Service{Name: "late", Host: "api.late.example.com", Auth: domain.Auth{Type: "passthrough"}})
+		l.st.UpsertServices(ctx, l.shop.ID, []store.ServiceRow{{Name: "late", Spec: spec}})
+		if status, resp := approve(pid, map[string]any{}); status != 409 || code(resp) != domain.CodeProposalChangeUnconfirmed {
+			t.Fatalf("approve after the service appeared: %d %s", status, resp)
+		}
+		// The store holds the line too, for a row created between the check and the transaction.
+		err := l.st.ApproveProposal(ctx, l.shop.ID, pid, "owner@example.com", store.ProposalChanges{NewServices: []string{"late"}})
+		if domain.CodeOf(err) != domain.CodeProposalChangeUnconfirmed {
+			t.Fatalf("store: %v", err)
+		}
+		if p, _ := l.st.ProposalByID(ctx, l.shop.ID, pid); p.Status != domain.ProposalPending {
+			t.Fatalf("status %q after a refused approval", p.Status)
+		}
+	})
 }

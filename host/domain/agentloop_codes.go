@@ -14,6 +14,10 @@ const (
 	// CodeVaultRequired: the token reaches several vaults and the request
 	// did not name one (400).
 	CodeVaultRequired = "vault_required"
+	// CodeProposalChangeUnconfirmed: approving would replace an existing
+	// service or overwrite an existing credential and the approver did not
+	// confirm that replacement (409).
+	CodeProposalChangeUnconfirmed = "proposal_change_unconfirmed"
 )
 
 // Proposal statuses.

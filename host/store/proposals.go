@@ -139,6 +139,10 @@ type ProposalChanges struct {
 	// are applied (the keys the proposal's services reference that no
 	// dynamic secret provides).
 	RequireKeys []string
+	// NewServices and NewCredentials must not exist when the changes are
+	// applied: the approver confirmed no replacement of them.
+	NewServices    []string
+	NewCredentials []string
 }
 
 // ApproveProposal marks a pending proposal approved and applies its changes
@@ -151,6 +155,16 @@ func (s *Store) ApproveProposal(ctx context.Context, vaultID, id, decidedBy stri
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := decide(ctx, tx, vaultID, id, domain.ProposalApproved, decidedBy, "", now); err != nil {
 			return err
+		}
+		for _, n := range ch.NewServices {
+			if err := mustBeAbsent(ctx, tx, `SELECT COUNT(*) FROM services WHERE vault_id = ? AND name = ?`, vaultID, n, "service"); err != nil {
+				return err
+			}
+		}
+		for _, k := range ch.NewCredentials {
+			if err := mustBeAbsent(ctx, tx, `SELECT COUNT(*) FROM credentials WHERE vault_id = ? AND key = ?`, vaultID, k, "credential"); err != nil {
+				return err
+			}
 		}
 		for _, n := range ch.DeleteServices {
 			res, err := tx.ExecContext(ctx, `DELETE FROM services WHERE vault_id = ? AND name = ?`, vaultID, n)
@@ -182,6 +196,19 @@ func (s *Store) ApproveProposal(ctx context.Context, vaultID, id, decidedBy stri
 		_, err := tx.ExecContext(ctx, `DELETE FROM proposal_values WHERE proposal_id = ?`, id)
 		return err
 	})
+}
+
+// mustBeAbsent fails with proposal_change_unconfirmed when the row that
+// query counts exists.
+func mustBeAbsent(ctx context.Context, tx *sql.Tx, query, vaultID, name, what string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, query, vaultID, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return domain.Errorf(domain.CodeProposalChangeUnconfirmed, "%s %q was created after the review; approving would replace it: review the proposal again", what, name)
+	}
+	return nil
 }
 
 // RejectProposal marks a pending proposal rejected with a reason.

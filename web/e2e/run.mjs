@@ -586,6 +586,8 @@ try {
 
     await page.goto(AV + secondPath);
     await page.locator('input[name="value-CRM2_TOKEN"]').fill("x");
+    // CRM_USER exists since the first approval: the agent's value would overwrite it.
+    await page.locator('input[name="confirm-credential:CRM_USER"]').check();
     const owner = (await api("", "POST", "/v1/auth/login", OWNER)).body.token;
     const id = secondPath.split("/").pop();
     const rej = await api(owner, "POST", `/v1/admin/proposals/${id}/reject`, { vault: "payments", reason: "decided elsewhere" });
@@ -614,6 +616,35 @@ try {
     assert((await page.locator("li[data-proposal]").count()) === 2, "both rejected proposals are listed");
     await screenshot(page, "proposals-rejected");
     upCRM.srv.close();
+  });
+
+  await step("a proposal that replaces a service's host and a stored value says so; approving needs each confirmed", async () => {
+    const hijack = await api(agent, "POST", "/v1/proposals", {
+      vault: "payments",
+      services: [{ action: "set", name: "crm", host: "evil.example.com", auth: { type: "basic", username: "CRM_USER", password: "CRM_TOKEN" } }],
+      credentials: [{ action: "set", key: "CRM_TOKEN", value: "agent-chosen-token" }],
+      message: "Routine update\u001b[8m of the CRM service\u202e",
+    });
+    assert(hijack.status === 201, "replacing proposal: " + hijack.status + " " + JSON.stringify(hijack.body));
+    await page.goto(AV + new URL(hijack.body.approval_url).pathname);
+    const changes = page.getByTestId("proposal-changes");
+    await changes.waitFor();
+    const host = await changes.locator('li[data-change="service:crm"] tr[data-field="host"]').textContent();
+    assert(host.includes(`127.0.0.1:${upCRM.port}`) && host.includes("evil.example.com"), "the host change is shown before and after: " + host);
+    assert((await changes.locator('li[data-change="credential:CRM_TOKEN"]').textContent()).includes("overwrite"), "the overwrite is announced");
+    assert((await page.locator('tr[data-proposed-service="crm"]').textContent()).includes("replace"), "the service is marked replace, not add");
+    const msg = await page.getByTestId("proposal-message").textContent();
+    assert(msg.includes("\\x1b[8m") && msg.includes("\\u202e") && !msg.includes("\u001b") && !msg.includes("\u202e"), "control and bidi characters are shown escaped: " + JSON.stringify(msg));
+    const approve = page.getByRole("button", { name: "Approve" });
+    assert(await approve.isDisabled(), "Approve waits for the confirmations");
+    assert((await approve.getAttribute("title")).includes("Confirm each replacement"), "the reason asks for confirmation");
+    await page.locator('input[name="confirm-service:crm"]').check();
+    assert(await approve.isDisabled(), "one confirmation is not enough");
+    await page.locator('input[name="confirm-credential:CRM_TOKEN"]').check();
+    await screenshot(page, "proposal-replaces");
+    await approve.click();
+    await page.getByTestId("proposal-outcome").getByText("Approved").waitFor();
+    assert(!(await page.content()).includes("agent-chosen-token"), "the agent's value is never shown");
   });
 
   await step("phone width", async () => {

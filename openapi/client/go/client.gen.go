@@ -243,6 +243,45 @@ func (e ProposalActorKind) Valid() bool {
 	}
 }
 
+// Defines values for ProposalChangeAction.
+const (
+	ProposalChangeActionDelete    ProposalChangeAction = "delete"
+	ProposalChangeActionOverwrite ProposalChangeAction = "overwrite"
+	ProposalChangeActionReplace   ProposalChangeAction = "replace"
+)
+
+// Valid indicates whether the value is a known member of the ProposalChangeAction enum.
+func (e ProposalChangeAction) Valid() bool {
+	switch e {
+	case ProposalChangeActionDelete:
+		return true
+	case ProposalChangeActionOverwrite:
+		return true
+	case ProposalChangeActionReplace:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProposalChangeTarget.
+const (
+	ProposalChangeTargetCredential ProposalChangeTarget = "credential"
+	ProposalChangeTargetService    ProposalChangeTarget = "service"
+)
+
+// Valid indicates whether the value is a known member of the ProposalChangeTarget enum.
+func (e ProposalChangeTarget) Valid() bool {
+	switch e {
+	case ProposalChangeTargetCredential:
+		return true
+	case ProposalChangeTargetService:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProposalViewStatus.
 const (
 	ProposalViewStatusApproved ProposalViewStatus = "approved"
@@ -623,6 +662,9 @@ type AgentViewRole string
 
 // ApproveProposalInputBody defines model for ApproveProposalInputBody.
 type ApproveProposalInputBody struct {
+	// ConfirmChanges The confirm string of every change the approver accepts (see changes): replacing an existing service or overwriting an existing credential is refused with proposal_change_unconfirmed unless listed here
+	ConfirmChanges *[]string `json:"confirm_changes,omitempty"`
+
 	// Credentials KEY: value for the proposal's credential slots; overrides a value the agent supplied (write-only)
 	Credentials *map[string]string `json:"credentials,omitempty"`
 	Vault       string             `json:"vault"`
@@ -858,6 +900,13 @@ type ExplainedService struct {
 	Name     string `json:"name"`
 }
 
+// FieldChange defines model for FieldChange.
+type FieldChange struct {
+	After  string `json:"after"`
+	Before string `json:"before"`
+	Field  string `json:"field"`
+}
+
 // HealthOutputBody defines model for HealthOutputBody.
 type HealthOutputBody struct {
 	// Status Examples: ok
@@ -1048,6 +1097,28 @@ type ProposalActor struct {
 // ProposalActorKind defines model for ProposalActor.Kind.
 type ProposalActorKind string
 
+// ProposalChange defines model for ProposalChange.
+type ProposalChange struct {
+	// Action replace: an existing service gets new settings; overwrite: an existing credential gets a new value; delete: it is removed
+	Action ProposalChangeAction `json:"action"`
+
+	// Confirm When set, approving needs this string in confirm_changes: the approver accepts this replacement explicitly
+	Confirm *string `json:"confirm,omitempty"`
+
+	// Fields Every field that differs, before and after (credential values are never shown)
+	Fields *[]FieldChange `json:"fields"`
+
+	// Name The service name or credential key
+	Name   string               `json:"name"`
+	Target ProposalChangeTarget `json:"target"`
+}
+
+// ProposalChangeAction replace: an existing service gets new settings; overwrite: an existing credential gets a new value; delete: it is removed
+type ProposalChangeAction string
+
+// ProposalChangeTarget defines model for ProposalChange.Target.
+type ProposalChangeTarget string
+
 // ProposalListOutputBody defines model for ProposalListOutputBody.
 type ProposalListOutputBody struct {
 	// Proposals Newest first, at most 200
@@ -1058,7 +1129,10 @@ type ProposalListOutputBody struct {
 // ProposalView defines model for ProposalView.
 type ProposalView struct {
 	// ApprovalUrl The page where a human reviews this proposal
-	ApprovalUrl string                    `json:"approval_url"`
+	ApprovalUrl string `json:"approval_url"`
+
+	// Changes What this proposal would replace, overwrite or delete in the vault as it is now (pending proposals only); each change with confirm set must be listed in confirm_changes to approve
+	Changes     *[]ProposalChange         `json:"changes"`
 	CreatedAt   time.Time                 `json:"created_at"`
 	CreatedBy   ProposalActor             `json:"created_by"`
 	Credentials *[]ProposedCredentialView `json:"credentials"`

@@ -788,6 +788,8 @@ export interface components {
             vaults: components["schemas"]["VaultGrantView"][] | null;
         };
         ApproveProposalInputBody: {
+            /** @description The confirm string of every change the approver accepts (see changes): replacing an existing service or overwriting an existing credential is refused with proposal_change_unconfirmed unless listed here */
+            confirm_changes?: string[] | null;
             /** @description KEY: value for the proposal's credential slots; overrides a value the agent supplied (write-only) */
             credentials?: {
                 [key: string]: string;
@@ -972,6 +974,11 @@ export interface components {
             host: string;
             name: string;
         };
+        FieldChange: {
+            after: string;
+            before: string;
+            field: string;
+        };
         HealthOutputBody: {
             /** @example ok */
             status: string;
@@ -1119,6 +1126,21 @@ export interface components {
             kind: "user" | "agent" | "session";
             name: string;
         };
+        ProposalChange: {
+            /**
+             * @description replace: an existing service gets new settings; overwrite: an existing credential gets a new value; delete: it is removed
+             * @enum {string}
+             */
+            action: "replace" | "overwrite" | "delete";
+            /** @description When set, approving needs this string in confirm_changes: the approver accepts this replacement explicitly */
+            confirm?: string;
+            /** @description Every field that differs, before and after (credential values are never shown) */
+            fields: components["schemas"]["FieldChange"][] | null;
+            /** @description The service name or credential key */
+            name: string;
+            /** @enum {string} */
+            target: "service" | "credential";
+        };
         ProposalListOutputBody: {
             /** @description Newest first, at most 200 */
             proposals: components["schemas"]["ProposalView"][] | null;
@@ -1127,6 +1149,8 @@ export interface components {
         ProposalView: {
             /** @description The page where a human reviews this proposal */
             approval_url: string;
+            /** @description What this proposal would replace, overwrite or delete in the vault as it is now (pending proposals only); each change with confirm set must be listed in confirm_changes to approve */
+            changes: components["schemas"]["ProposalChange"][] | null;
             /** Format: date-time */
             created_at: string;
             created_by: components["schemas"]["ProposalActor"];

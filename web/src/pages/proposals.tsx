@@ -11,6 +11,7 @@ import { Untrusted, visible } from "../untrusted";
 type Proposal = Schemas["ProposalView"];
 type Status = Proposal["status"];
 type ProposedService = Schemas["ProposedService"];
+type Change = Schemas["ProposalChange"];
 
 const statuses: Status[] = ["pending", "approved", "rejected", "expired"];
 const statusTag: Record<Status, string> = { pending: "warn", approved: "ok", rejected: "error", expired: "muted" };
@@ -84,12 +85,58 @@ export function ProposalsTab({ vault, perms }: { vault: string; perms: Perms }) 
   );
 }
 
+// changeOf finds what a proposed service or credential would replace.
+function changeOf(p: Proposal, target: Change["target"], name: string): Change | undefined {
+  return (p.changes ?? []).find((c) => c.target === target && c.name === name);
+}
+
+// Changes warns, before anything else, that the proposal replaces or
+// deletes what the vault holds, with every field before and after.
+function Changes({ p }: { p: Proposal }) {
+  const changes = p.changes ?? [];
+  if (!changes.length) return null;
+  return (
+    <Banner kind="warn" testid="proposal-changes">
+      <strong>This proposal changes what the vault already holds.</strong> Approving it replaces the existing settings below
+      {changes.some((c) => c.confirm) ? "; you must confirm each replacement." : "."}
+      <ul class="changes">
+        {changes.map((c) => (
+          <li key={c.target + ":" + c.name} data-change={c.target + ":" + c.name}>
+            <Tag kind="error">{c.action}</Tag> {c.target} <strong><Untrusted text={c.name} /></strong>
+            {(c.fields ?? []).length ? (
+              <table class="table compact" aria-label={"Changes to " + c.name}>
+                <tbody>
+                  {(c.fields ?? []).map((f) => (
+                    <tr key={f.field} data-field={f.field}>
+                      <td>
+                        <code>{f.field}</code>
+                      </td>
+                      <td>
+                        <code class="before"><Untrusted text={f.before} fallback="(none)" /></code>
+                      </td>
+                      <td aria-hidden="true">→</td>
+                      <td>
+                        <code class="after"><Untrusted text={f.after} fallback="(none)" /></code>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+    </Banner>
+  );
+}
+
 // ProposalSummary shows the agent's message and what the proposal changes.
 function ProposalSummary({ p }: { p: Proposal }) {
   const svcs = p.services ?? [];
   const creds = p.credentials ?? [];
   return (
     <div class="proposal">
+      <Changes p={p} />
       <p class="agent-text" data-testid="proposal-message">
         <Untrusted text={p.message} />
       </p>
@@ -118,7 +165,13 @@ function ProposalSummary({ p }: { p: Proposal }) {
             {svcs.map((s) => (
               <tr key={s.name} data-proposed-service={s.name}>
                 <td>
-                  {s.action === "delete" ? <Tag kind="error">remove</Tag> : <Tag kind="ok">add</Tag>} <strong><Untrusted text={s.name} /></strong>
+                  {s.action === "delete" ? (
+                    <Tag kind="error">remove</Tag>
+                  ) : changeOf(p, "service", s.name) ? (
+                    <Tag kind="error">replace</Tag>
+                  ) : (
+                    <Tag kind="ok">add</Tag>
+                  )} <strong><Untrusted text={s.name} /></strong>
                 </td>
                 <td>
                   <code><Untrusted text={s.host} /></code>
@@ -151,7 +204,13 @@ function ProposalSummary({ p }: { p: Proposal }) {
             {creds.map((c) => (
               <tr key={c.key} data-proposed-key={c.key}>
                 <td>
-                  {c.action === "delete" ? <Tag kind="error">remove</Tag> : <Tag kind="ok">set</Tag>} <code>{c.key}</code>
+                  {c.action === "delete" ? (
+                    <Tag kind="error">remove</Tag>
+                  ) : changeOf(p, "credential", c.key) ? (
+                    <Tag kind="error">overwrite</Tag>
+                  ) : (
+                    <Tag kind="ok">set</Tag>
+                  )} <code>{c.key}</code>
                   {c.has_value ? <span class="muted"> · agent supplied a value</span> : null}
                 </td>
                 <td class="agent-text"><Untrusted text={c.description} /></td>
@@ -236,6 +295,10 @@ function Decide({ p, perms, onDecided }: { p: Proposal; perms: Perms; onDecided:
   const [err, setErr] = useState<unknown>(null);
   const why = perms.writeCredentials ? undefined : needWriter;
   const missing = slots.filter((c) => !c.has_value && !values[c.key]).map((c) => c.key);
+  // Each replacement of what the vault holds is confirmed on its own.
+  const toConfirm = (p.changes ?? []).filter((c) => c.confirm);
+  const [confirmed, setConfirmed] = useState<Record<string, boolean>>({});
+  const unconfirmed = toConfirm.filter((c) => !confirmed[c.confirm!]);
 
   const decide = async (what: "approve" | "reject") => {
     setBusy(what);
@@ -244,7 +307,8 @@ function Decide({ p, perms, onDecided }: { p: Proposal; perms: Perms; onDecided:
       if (what === "approve") {
         const credentials: Record<string, string> = {};
         for (const c of slots) if (values[c.key]) credentials[c.key] = values[c.key];
-        await unwrap(api.POST("/v1/admin/proposals/{id}/approve", { params: { path: { id: p.id } }, body: { vault: p.vault, credentials } }));
+        const confirm_changes = toConfirm.filter((c) => confirmed[c.confirm!]).map((c) => c.confirm!);
+        await unwrap(api.POST("/v1/admin/proposals/{id}/approve", { params: { path: { id: p.id } }, body: { vault: p.vault, credentials, confirm_changes } }));
       } else {
         await unwrap(api.POST("/v1/admin/proposals/{id}/reject", { params: { path: { id: p.id } }, body: { vault: p.vault, reason } }));
       }
@@ -290,6 +354,38 @@ function Decide({ p, perms, onDecided }: { p: Proposal; perms: Perms; onDecided:
           />
         </Field>
       ))}
+      {why || rejecting
+        ? null
+        : toConfirm.map((c) => {
+            const host = (c.fields ?? []).find((f) => f.field === "host");
+            return (
+              <label key={c.confirm} class="check confirm-change">
+                <input
+                  type="checkbox"
+                  name={"confirm-" + c.confirm}
+                  checked={!!confirmed[c.confirm!]}
+                  onChange={(e) => setConfirmed({ ...confirmed, [c.confirm!]: e.currentTarget.checked })}
+                />
+                <span>
+                  {c.target === "service" ? (
+                    <>
+                      Replace the existing service <strong><Untrusted text={c.name} /></strong>
+                      {host ? (
+                        <>
+                          {" "}
+                          and send its credentials to <code><Untrusted text={host.after} /></code> instead of <code><Untrusted text={host.before} /></code>
+                        </>
+                      ) : null}
+                    </>
+                  ) : (
+                    <>
+                      Overwrite the stored value of <code><Untrusted text={c.name} /></code>
+                    </>
+                  )}
+                </span>
+              </label>
+            );
+          })}
       {rejecting ? (
         <Field label="Reason" hint="The agent reads this.">
           <input name="reject-reason" value={reason} autoComplete="off" onInput={(e) => setReason(e.currentTarget.value)} />
@@ -317,7 +413,14 @@ function Decide({ p, perms, onDecided }: { p: Proposal; perms: Perms; onDecided:
               type="submit"
               kind="primary"
               busy={busy === "approve"}
-              reason={why ?? (missing.length ? "Enter a value for " + missing.join(", ") + "." : undefined)}
+              reason={
+                why ??
+                (missing.length
+                  ? "Enter a value for " + missing.join(", ") + "."
+                  : unconfirmed.length
+                    ? "Confirm each replacement of what the vault holds first."
+                    : undefined)
+              }
             >
               Approve
             </Button>
