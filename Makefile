@@ -13,7 +13,7 @@ ARGS    ?=
 VERSION ?= $(shell v=$$(git describe --tags --dirty 2>/dev/null) && echo "$${v\#v}" || { h=$$(git describe --always --dirty 2>/dev/null) && echo "0.0.0-dev+$$h" || echo 0.0.0-dev; })
 LDFLAGS := -X github.com/agent-vault/agent-vault/host/version.Version=$(VERSION)
 
-.PHONY: all build run test plugins generate bench bench-proxy clean
+.PHONY: all build run test plugins generate bench bench-proxy bench-start clean
 
 all: build
 
@@ -75,6 +75,11 @@ bench: plugins
 bench-proxy: build
 	$(GO) run ./host/proxy/loadtest -bin $(BIN) -rounds 3
 	$(GO) test -run '^$$' -bench BenchmarkProxy -benchtime 5000x ./host/proxy
+
+# bench-start times the server's first start (fresh data directory) and a
+# restart until both ports answer, with its RSS at ready and its peak.
+bench-start: build
+	$(GO) run ./host/server/startbench -bin $(BIN) -n 5
 
 clean:
 	rm -rf bin plugins/dist/*.wasm plugins/dist/_examples

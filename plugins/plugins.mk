@@ -25,7 +25,13 @@ WAT_SRC        := $(wildcard host/plugin/testdata/*/*.wat)
 .PHONY: plugins testdata
 .FORCE:
 
-plugins: $(PLUGIN_WASM) $(EXAMPLE_WASM)
+plugins: plugins/dist/manifests.json $(EXAMPLE_WASM)
+
+# The shipped kinds' manifests, recorded at build time so the server never
+# compiles a plugin just to learn what it is (plugins/internal/manifestgen; an
+# unchanged module is not loaded again).
+plugins/dist/manifests.json: $(PLUGIN_WASM)
+	$(GO) run ./plugins/internal/manifestgen -o $@ $(PLUGIN_WASM)
 
 # Go tracks staleness itself, so the wasm targets always run `go build`,
 # which is a cache hit when nothing changed.

@@ -20,4 +20,8 @@ var (
 	infisicalWasm string
 	//go:embed dist/openbao.wasm
 	openbaoWasm string
+	// manifestsJSON is plugins/internal/manifestgen's record of each kind's
+	// manifest and module SHA-256 (see BuildManifest).
+	//go:embed dist/manifests.json
+	manifestsJSON string
 )

@@ -5,9 +5,12 @@
 package plugins
 
 import (
+	"sync"
 	"unsafe"
 
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/plugins/internal/manifests"
+	"github.com/agent-vault/agent-vault/sdk/abi"
 )
 
 // Kinds lists the shipped plugin kinds, each a plugins/<kind>/main.go that
@@ -39,3 +42,21 @@ func All() (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// BuildManifest returns the manifest of a shipped kind as the build
+// recorded it (plugins/dist/manifests.json), so the server learns what a
+// kind needs without compiling it. ok is false when the record is missing
+// or unreadable; the caller then loads the plugin to ask it.
+// TestBuildManifestsMatchModules keeps the record in step with the modules.
+func BuildManifest(kind string) (m abi.Manifest, ok bool) {
+	buildManifestsOnce.Do(func() {
+		buildManifests, _ = manifests.Decode([]byte(manifestsJSON))
+	})
+	e, ok := buildManifests[kind]
+	return e.Manifest, ok
+}
+
+var (
+	buildManifestsOnce sync.Once
+	buildManifests     manifests.Set
+)

@@ -1,10 +1,14 @@
 package plugins
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/agent-vault/agent-vault/plugins/internal/manifests"
 )
 
 // TestKindsHaveDirectories checks that Kinds and the plugins/<kind>/main.go
@@ -42,5 +46,32 @@ func TestShipped(t *testing.T) {
 		if err != nil || string(b) != string(onDisk) || string(b[:4]) != "\x00asm" {
 			t.Fatalf("%s: %d bytes embedded, %d on disk (%v)", kind, len(b), len(onDisk), err)
 		}
+	}
+}
+
+// TestBuildManifestsMatchModules: the build's manifest record names every
+// shipped kind with the SHA-256 of the module embedded beside it, so a
+// stale manifests.json (a module rebuilt without manifestgen) fails here.
+func TestBuildManifestsMatchModules(t *testing.T) {
+	set, err := manifests.Decode([]byte(manifestsJSON))
+	if err != nil {
+		t.Fatalf("dist/manifests.json: %v (make plugins writes it)", err)
+	}
+	for _, kind := range Kinds {
+		e, ok := set[kind]
+		if !ok {
+			t.Errorf("dist/manifests.json has no entry for %s", kind)
+			continue
+		}
+		sum := sha256.Sum256([]byte(embedded[kind]))
+		if got := hex.EncodeToString(sum[:]); got != e.SHA256 {
+			t.Errorf("%s: module sha256 %s, manifests.json records %s: run make plugins", kind, got, e.SHA256)
+		}
+		if m, ok := BuildManifest(kind); !ok || m.Kind != kind {
+			t.Errorf("BuildManifest(%s) = %q, %v", kind, m.Kind, ok)
+		}
+	}
+	if len(set) != len(Kinds) {
+		t.Errorf("manifests.json has %d kinds, want %d", len(set), len(Kinds))
 	}
 }

@@ -104,6 +104,18 @@ func (p *Plugin) releaseLocked(ctx context.Context) {
 	p.compiled, p.pool = nil, nil
 }
 
+// Warm compiles the plugin now if it is not resident, as a call would;
+// the server runs it in the background for configured kinds. The idle
+// release applies afterwards as after any call.
+func (p *Plugin) Warm(ctx context.Context) error {
+	if _, err := p.acquire(ctx); err != nil {
+		p.rt.cfg.Logger.Warn("store plugin failed to compile in the background; its calls will report why", "plugin", p.name(), "error", err)
+		return err
+	}
+	p.done()
+	return nil
+}
+
 // Resident reports whether the plugin is compiled now.
 func (p *Plugin) Resident() bool {
 	p.mu.Lock()

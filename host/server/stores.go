@@ -68,18 +68,32 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	unloaded := map[string]abi.Manifest{}
 	var g errgroup.Group
 	for kind, wasm := range shipped {
-		if man, ok := manifests.get(wasm); ok {
-			// Hashing read every page of the embedded module; nothing
-			// reads it again until a compile.
-			plugins.DropPages(kind)
+		// The build recorded every shipped manifest (plugins.BuildManifest),
+		// so normally nothing is compiled or even hashed here; the data
+		// directory's record serves a binary built without it.
+		man, ok := plugins.BuildManifest(kind)
+		if !ok {
+			if man, ok = manifests.get(wasm); ok {
+				// Hashing read every page of the embedded module; nothing
+				// reads it again until a compile.
+				plugins.DropPages(kind)
+			}
+		}
+		if ok {
 			if err := credstore.Configured(man, getenv); err != nil && kind != credstore.BuiltinKind {
 				log.Info("store plugin not loaded: its kind is not configured", "plugin", kind, "reason", err.Error())
 				unloaded[kind] = man
 				continue
 			}
-			if _, err := rt.Register(kind, wasm, man); err != nil {
+			p, err := rt.Register(kind, wasm, man)
+			if err != nil {
 				closeRT()
 				return nil, nil, fmt.Errorf("registering the shipped %s store plugin: %w", kind, err)
+			}
+			// A configured kind compiles in the background, so its first
+			// call rarely waits; one that comes sooner waits for it.
+			if kind != credstore.BuiltinKind {
+				go p.Warm(ctx)
 			}
 			continue
 		}
