@@ -297,7 +297,7 @@ var logHeaders = []string{"TIME", "ACTOR", "METHOD", "HOST", "PATH", "SERVICE", 
 func logRows(entries []client.LogEntry) [][]string {
 	rows := make([][]string, 0, len(entries))
 	for _, x := range entries {
-		rows = append(rows, []string{x.Time.UTC().Format(time.DateTime), logActor(x), x.Method, x.Host, oneLine(x.Path, 40), str(x.Service),
+		rows = append(rows, []string{x.Time.UTC().Format(time.DateTime), logActor(x), safeText(x.Method), safeText(x.Host), oneLine(x.Path, 40), str(x.Service),
 			strings.Join(deref(x.Keys), ","), fmt.Sprint(x.Status), fmt.Sprint(x.LatencyMs), str(x.Error)})
 	}
 	return rows
@@ -314,7 +314,7 @@ func logActor(x client.LogEntry) string {
 			name = name[:4] + "…"
 		}
 	}
-	return x.ActorKind + " " + name
+	return safeText(x.ActorKind + " " + name) // an agent's name is the agent's to choose
 }
 
 // vaultExplainCmd asks why a request would or would not get credentials.
