@@ -18,6 +18,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/credstore"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/loginguard"
 	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -66,6 +67,11 @@ type Deps struct {
 	// waits for new rows (list-request-logs with wait) gets them written
 	// promptly and is told after each write. May be nil: waits then poll.
 	RequestLogFollow func() (written <-chan struct{}, release func())
+	// Passwords runs password hashes, a few at a time; nil means a pool
+	// with loginguard's defaults.
+	Passwords *loginguard.Pool
+	// Logins throttles failed sign-ins; nil means loginguard's defaults.
+	Logins *loginguard.Throttle
 }
 
 type server struct {
@@ -80,6 +86,12 @@ func New(d Deps) (http.Handler, huma.API) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Passwords == nil {
+		d.Passwords = loginguard.NewPool(loginguard.PoolConfig{})
+	}
+	if d.Logins == nil {
+		d.Logins = loginguard.NewThrottle(loginguard.ThrottleConfig{Now: d.Now})
 	}
 	s := &server{Deps: d}
 	mux := http.NewServeMux()

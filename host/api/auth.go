@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/loginguard"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/danielgtaylor/huma/v2"
@@ -23,6 +26,7 @@ const userSessionTTL = 7 * 24 * time.Hour
 // leaves the caller anonymous, so protected operations answer 401.
 func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	ctx = huma.WithValue(ctx, opKey, ctx.Operation().OperationID)
+	ctx = huma.WithValue(ctx, remoteAddrKey{}, ctx.RemoteAddr())
 	if token, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer "); ok {
 		if a, err := authn.Resolve(ctx.Context(), s.Store, strings.TrimSpace(token)); err == nil {
 			ctx = huma.WithValue(ctx, actorKey, a)
@@ -71,28 +75,31 @@ type AcceptInviteInput struct {
 }
 
 func (s *server) registerAuth(api huma.API) {
-	huma.Register(api, created(op("register", http.MethodPost, "/v1/auth/register", "Register the first user as instance owner", "auth", http.StatusConflict)),
+	huma.Register(api, created(op("register", http.MethodPost, "/v1/auth/register", "Register the first user as instance owner", "auth",
+		http.StatusConflict, http.StatusServiceUnavailable)),
 		func(ctx context.Context, in *RegisterInput) (*SessionOutput, error) {
+			// Once the instance has an owner, registration is over: say so
+			// before spending a hash on it.
+			if n, err := s.Store.CountUsers(ctx); err != nil || n > 0 {
+				if err == nil {
+					err = errAlreadyInitialized
+				}
+				return nil, s.problem(ctx, err)
+			}
 			return s.signUp(ctx, in.Body, "instance owner registered", func(u store.User, sess store.Session) (store.User, error) {
 				return s.Store.RegisterOwner(ctx, u, sess)
 			})
 		})
 
-	huma.Register(api, op("login", http.MethodPost, "/v1/auth/login", "Sign in with email and password", "auth"),
+	huma.Register(api, op("login", http.MethodPost, "/v1/auth/login", "Sign in with email and password", "auth",
+		http.StatusTooManyRequests, http.StatusServiceUnavailable),
 		func(ctx context.Context, in *LoginInput) (*SessionOutput, error) {
 			if _, err := s.access(ctx, ""); err != nil {
 				return nil, err
 			}
-			bad := domain.Errorf(domain.CodeInvalidCredentials, "email or password is wrong")
-			u, err := s.Store.UserByEmail(ctx, in.Body.Email)
+			u, err := s.login(ctx, in.Body)
 			if err != nil {
-				// Spend the same work as a real check, so timing does not
-				// tell which emails exist.
-				seal.VerifyPassword(dummyHash(), in.Body.Password)
-				return nil, s.problem(ctx, bad)
-			}
-			if ok, err := seal.VerifyPassword(u.PasswordHash, in.Body.Password); err != nil || !ok {
-				return nil, s.problem(ctx, bad)
+				return nil, s.refusal(ctx, err)
 			}
 			sess, out := s.newSession()
 			if err := s.Store.CreateSession(ctx, u.ID, sess); err != nil {
@@ -128,8 +135,13 @@ func (s *server) registerAuth(api huma.API) {
 			return out, nil
 		})
 
-	huma.Register(api, created(op("accept-invite", http.MethodPost, "/v1/users/invites/{token}/accept", "Join the instance with an invite", "users", http.StatusBadRequest, http.StatusConflict)),
+	huma.Register(api, created(op("accept-invite", http.MethodPost, "/v1/users/invites/{token}/accept", "Join the instance with an invite", "users",
+		http.StatusBadRequest, http.StatusConflict, http.StatusServiceUnavailable)),
 		func(ctx context.Context, in *AcceptInviteInput) (*SessionOutput, error) {
+			// An unknown or used invite is refused before spending a hash.
+			if err := s.Store.CheckInvite(ctx, seal.HashToken(in.Token), in.Body.Email); err != nil {
+				return nil, s.problem(ctx, err)
+			}
 			return s.signUp(ctx, in.Body, "invite accepted", func(u store.User, sess store.Session) (store.User, error) {
 				return s.Store.AcceptInvite(ctx, seal.HashToken(in.Token), u, sess)
 			})
@@ -142,9 +154,12 @@ func (s *server) signUp(ctx context.Context, in emailPassword, event string, cre
 	if _, err := s.access(ctx, ""); err != nil {
 		return nil, err
 	}
-	hash, err := seal.HashPassword(in.Password)
-	if err != nil {
-		return nil, s.problem(ctx, err)
+	var hash string
+	if err := s.Passwords.Do(ctx, func() (err error) {
+		hash, err = seal.HashPassword(in.Password)
+		return err
+	}); err != nil {
+		return nil, s.refusal(ctx, err)
 	}
 	sess, out := s.newSession()
 	u, err := create(store.User{Email: in.Email, PasswordHash: hash}, sess)
@@ -153,6 +168,66 @@ func (s *server) signUp(ctx context.Context, in emailPassword, event string, cre
 	}
 	s.Logger.InfoContext(ctx, event, "user", u.Email, "role", u.Role)
 	return out, nil
+}
+
+var errAlreadyInitialized = domain.Errorf(domain.CodeAlreadyInitialized, "this instance already has an owner; ask them for an invite")
+
+// remoteAddrKey holds the client's address ("ip:port") in a request's context.
+type remoteAddrKey struct{}
+
+// login checks an email and password, throttled per account and per client
+// address, with the hash run in the bounded pool. Every failure is logged
+// with the email and the address, never the password.
+func (s *server) login(ctx context.Context, in emailPassword) (store.User, error) {
+	addr, _ := ctx.Value(remoteAddrKey{}).(string)
+	if err := s.Logins.Check(in.Email, addr); err != nil {
+		return store.User{}, err
+	}
+	var u store.User
+	var ok bool
+	err := s.Passwords.Do(ctx, func() error {
+		// Checked again: while this sign-in waited for a slot, others
+		// from the same address or for the same account may have failed.
+		if err := s.Logins.Check(in.Email, addr); err != nil {
+			return err
+		}
+		var err error
+		if u, err = s.Store.UserByEmail(ctx, in.Email); err != nil {
+			if domain.CodeOf(err) != domain.CodeNotFound {
+				return err
+			}
+			// Spend the same work as a real check, so timing does not
+			// tell which emails exist.
+			seal.VerifyPassword(dummyHash(), in.Password)
+			return nil
+		}
+		ok, err = seal.VerifyPassword(u.PasswordHash, in.Password)
+		if err != nil {
+			s.Logger.ErrorContext(ctx, "stored password hash unusable", "user", u.Email, "code", domain.CodeOf(err))
+			ok = false
+		}
+		return nil
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	if !ok {
+		backingOff := s.Logins.Failed(in.Email, addr)
+		s.Logger.WarnContext(ctx, "login failed", "email", in.Email, "address", addr, "backing_off", backingOff)
+		return store.User{}, domain.Errorf(domain.CodeInvalidCredentials, "email or password is wrong")
+	}
+	s.Logins.Succeeded(in.Email)
+	return u, nil
+}
+
+// refusal turns err into a problem, with Retry-After when the refusal is
+// only for now (throttled, busy).
+func (s *server) refusal(ctx context.Context, err error) error {
+	var r *loginguard.Refusal
+	if errors.As(err, &r) {
+		return huma.ErrorWithHeaders(s.problem(ctx, r.Err), http.Header{"Retry-After": {strconv.Itoa(r.RetryAfterSeconds())}})
+	}
+	return s.problem(ctx, err)
 }
 
 // dummyHash is verified against when an email is unknown.

@@ -121,8 +121,10 @@ func statusOf(code string) int {
 		return http.StatusGatewayTimeout
 	case credstore.CodeNotExternal, domain.CodeProposalNotPending, domain.CodeProposalChangeUnconfirmed:
 		return http.StatusConflict
-	case domain.CodeTooManyProposals:
+	case domain.CodeTooManyProposals, domain.CodeLoginThrottled, domain.CodeRateLimited:
 		return http.StatusTooManyRequests
+	case domain.CodeServerBusy:
+		return http.StatusServiceUnavailable
 	case domain.CodeInvalidProposal, domain.CodeVaultRequired:
 		return http.StatusBadRequest
 	case domain.CodeNotImplemented, domain.CodePluginUnsupported:

@@ -79,3 +79,19 @@ func CodeOf(err error) string {
 	}
 	return CodeInternal
 }
+
+// Codes of requests refused to bound what a caller can make the server spend.
+const (
+	// CodeLoginThrottled: too many failed sign-ins from this account or
+	// address; the response says when to retry (429, Retry-After).
+	CodeLoginThrottled = "login_throttled"
+	// CodeServerBusy: the server sheds work it cannot take on now (503,
+	// Retry-After).
+	CodeServerBusy = "server_busy"
+	// CodeRateLimited: a proxy caller or vault exceeded its request rate
+	// (429, Retry-After).
+	CodeRateLimited = "rate_limited"
+	// CodeHostNotServed: the API was called with a Host header that names
+	// none of the names it serves (a DNS-rebinding defence).
+	CodeHostNotServed = "host_not_served"
+)

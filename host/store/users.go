@@ -221,6 +221,26 @@ func (s *Store) CreateInvite(ctx context.Context, inv Invite) error {
 	return err
 }
 
+// CheckInvite fails with invite_invalid when no open invite has tokenHash,
+// or when the invite is for another email than email. AcceptInvite checks
+// the same in its transaction; this is the cheap check before any
+// password is hashed.
+func (s *Store) CheckInvite(ctx context.Context, tokenHash []byte, email string) error {
+	var want string
+	err := s.db.QueryRowContext(ctx, `SELECT email FROM invites
+		WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ?`, tokenHash, s.millis()).Scan(&want)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Errorf(domain.CodeInviteInvalid, "the invite is unknown, expired or already used")
+	}
+	if err != nil {
+		return err
+	}
+	if want != "" && !equalFoldASCII(want, email) {
+		return domain.FieldError(domain.CodeInviteInvalid, "email", "this invite is for a different email address")
+	}
+	return nil
+}
+
 // AcceptInvite creates the invited user and opens their session in one
 // transaction; the invite can be used once. When the invite names an email,
 // u.Email must match it.
