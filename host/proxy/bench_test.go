@@ -31,6 +31,9 @@ import (
 func BenchmarkProxy(b *testing.B) {
 	e := newEnv(b, testServices(), func(c *Config) {
 		c.Log = NewAsyncSink(4096, func(Event) {})
+		// The rate check runs on every request as in production, with
+		// limits no benchmark reaches.
+		c.RateLimits = RateLimits{PerActor: 1e9, PerVault: 1e9}
 	})
 	e.mux.HandleFunc("/tiny", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -38,6 +38,13 @@ func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("absolute-form %s:// requests are refused; use CONNECT (set HTTPS_PROXY) for https", strings.ToLower(r.URL.Scheme))})
 		return
 	}
+	if r.URL.User != nil {
+		// http://user:pass@host/ in the request line: the userinfo would be
+		// dropped on the way, and a target that carries credentials of its
+		// own is not what the agent should be sending through a broker.
+		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "the request target must not contain userinfo (user:password@)"})
+		return
+	}
 	host, port, err := broker.SplitTarget(r.URL.Host, "80")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "the request target has no usable host"})
@@ -219,6 +226,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 		st.ev.Error = body.Error
 		writeError(rec, status, body)
 	}
+	if p.refuseOverRate(rec, pr, fail) {
+		return
+	}
 
 	if max := p.cfg.MaxRequestBody; max > 0 {
 		if r.ContentLength > max {
@@ -260,7 +270,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 			return
 		}
 		st.allowSetCookie = svc.AllowSetCookie
-		if scheme == "http" && injects(svc) && !svc.AllowPlainHTTP && !localHost(host) {
+		if scheme == "http" && injects(svc) && !svc.AllowPlainHTTP && !loopbackHost(host) {
 			fail(http.StatusForbidden, errorBody{Error: CodePlaintextRefused,
 				Message: fmt.Sprintf("service %q attaches credentials, which are never sent in clear text to %s: call https://%s (through CONNECT, e.g. HTTPS_PROXY) instead", svc.Name, host, host)})
 			return
@@ -295,14 +305,15 @@ func injects(svc *domain.Service) bool {
 	return svc.Auth.Type != domain.AuthPassthrough || len(svc.Substitutions) > 0
 }
 
-// localHost reports whether host is this machine or a private address,
-// where plain http does not cross an untrusted network.
-func localHost(host string) bool {
+// loopbackHost reports whether host is this machine, where plain http does
+// not cross a network. A private address does cross one (a LAN, a cloud
+// VPC), so it needs allow_plain_http like any other host.
+func loopbackHost(host string) bool {
 	if h := strings.ToLower(host); h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}
 	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	return err == nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast())
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // lookup resolves credential keys for one request, remembering each key's

@@ -140,6 +140,10 @@ type Config struct {
 	// one by one; the limit also ends what is not a request (an upgraded
 	// websocket) and makes long-lived clients authenticate afresh.
 	TunnelMaxLifetime time.Duration
+
+	// RateLimits bound requests per caller and per vault (429 with
+	// Retry-After beyond them); the zero value limits nothing.
+	RateLimits RateLimits
 }
 
 // Proxy is the proxy listener's handler. Create it with New, then call Serve.
@@ -149,6 +153,7 @@ type Proxy struct {
 	up        *upstream
 	rp        *httputil.ReverseProxy
 	srv       *connServer // client connections: on the port and inside tunnels
+	limits    rateLimiter
 }
 
 // New checks cfg and builds a Proxy.
@@ -177,7 +182,7 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	p := &Proxy{cfg: cfg}
+	p := &Proxy{cfg: cfg, limits: newRateLimiter(cfg.RateLimits)}
 	dial := cfg.DialContext
 	p.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -401,7 +401,7 @@ func dialProxy(t testing.TB, e *env) net.Conn {
 }
 
 // Credentials never travel in clear text to a public host unless the
-// service opts in; local and private hosts are exempt.
+// service opts in; only loopback hosts are exempt.
 func TestPlaintextInjectionRefused(t *testing.T) {
 	e := newEnv(t, testServices())
 	svcs := e.vaults.m["v1"].Services
@@ -428,9 +428,10 @@ func TestPlaintextInjectionRefused(t *testing.T) {
 	for _, tc := range []struct {
 		host  string
 		local bool
-	}{{"localhost", true}, {"api.localhost", true}, {"127.0.0.1", true}, {"10.1.2.3", true}, {"[::1]", true}, {"api.test", false}, {"8.8.8.8", false}} {
-		if got := localHost(tc.host); got != tc.local {
-			t.Errorf("localHost(%q) = %v", tc.host, got)
+	}{{"localhost", true}, {"api.localhost", true}, {"127.0.0.1", true}, {"[::1]", true}, {"::ffff:127.0.0.1", true},
+		{"10.1.2.3", false}, {"192.168.1.1", false}, {"169.254.169.254", false}, {"[fd00::1]", false}, {"api.test", false}, {"8.8.8.8", false}} {
+		if got := loopbackHost(tc.host); got != tc.local {
+			t.Errorf("loopbackHost(%q) = %v", tc.host, got)
 		}
 	}
 }
