@@ -74,7 +74,8 @@ func openStore(t *testing.T) (st *store.Store, dbPath string) {
 	return st, dbPath
 }
 
-func newEnv(t *testing.T) *testEnv {
+// newEnv builds the environment; opts adjust the API's dependencies.
+func newEnv(t *testing.T, opts ...func(*api.Deps)) *testEnv {
 	t.Helper()
 	st, dbPath := openStore(t)
 	if err := st.EnsureDefaultVault(context.Background()); err != nil {
@@ -86,13 +87,17 @@ func newEnv(t *testing.T) *testEnv {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	handler, _ := api.New(api.Deps{
+	deps := api.Deps{
 		Store:     st,
 		Keyring:   kr,
 		Stores:    credstore.New(credstore.Config{Store: st, Keyring: kr, Plugins: sharedPlugins(t), Logger: logger}),
 		Logger:    logger,
 		PublicURL: "http://agent-vault.test",
-	})
+	}
+	for _, o := range opts {
+		o(&deps)
+	}
+	handler, _ := api.New(deps)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, st: st, kr: kr, url: srv.URL, dbPath: dbPath, logs: logs, seen: &syncBuffer{}}
