@@ -258,23 +258,30 @@ func (g *Guard) checkAddr(host string, port uint16, a netip.Addr) error {
 	switch {
 	case c == classPublic:
 		return nil
+	case c == classMetadata && !literal(host, a):
+		return domain.Errorf(domain.CodeDestinationBlocked, "host %q resolves to an address that is always blocked", host)
 	case c == classMetadata:
-		return domain.Errorf(domain.CodeDestinationBlocked, "%s, a cloud metadata endpoint (%s), which is always blocked", subject(host, a), name)
+		return domain.Errorf(domain.CodeDestinationBlocked, "address %s, a cloud metadata endpoint (%s), which is always blocked", host, name)
 	case g.allowPrivate || g.allowedHost(host) || slices.ContainsFunc(g.allowNets, func(p netip.Prefix) bool { return p.Contains(a) }):
 		return nil
 	case port != 0 && g.exceptions[net.JoinHostPort(host, strconv.Itoa(int(port)))]:
 		return nil
 	}
+	if !literal(host, a) {
+		// What a name resolves to is not told: the message reaches
+		// agents, who could otherwise map an internal network by name.
+		return domain.Errorf(domain.CodeDestinationBlocked,
+			"host %q resolves to an address that is not public; allow it with AGENT_VAULT_NETWORK_ALLOWLIST or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true", host)
+	}
 	return domain.Errorf(domain.CodeDestinationBlocked,
-		"%s, in the %s range; allow it with AGENT_VAULT_NETWORK_ALLOWLIST or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true", subject(host, a), name)
+		"address %s, in the %s range; allow it with AGENT_VAULT_NETWORK_ALLOWLIST or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true", host, name)
 }
 
-// subject names what was refused: the literal, or the name and its answer.
-func subject(host string, a netip.Addr) string {
-	if host == a.String() {
-		return "address " + host
-	}
-	return fmt.Sprintf("host %q resolves to %s", host, a)
+// literal reports whether host is the address a itself (with or without
+// a zone), so naming it in a message tells the caller nothing new.
+func literal(host string, a netip.Addr) bool {
+	h, _, _ := strings.Cut(host, "%")
+	return h == a.String()
 }
 
 func (g *Guard) allowedHost(host string) bool {

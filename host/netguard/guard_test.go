@@ -163,13 +163,13 @@ func TestGuard_denied(t *testing.T) {
 		{"loopback-short", Options{}, nil, "tcp", "127.1:80", blocked, "destination_blocked: address 127.0.0.1, in the loopback range" + hint},
 		{"loopback-mapped", Options{}, nil, "tcp", "[::ffff:7f00:1]:80", blocked, "destination_blocked: address 127.0.0.1, in the loopback range" + hint},
 		{"loopback-v6", Options{}, nil, "tcp", "[::1]:80", blocked, "destination_blocked: address ::1, in the loopback range" + hint},
-		{"localhost", Options{}, nil, "tcp", "localhost:80", blocked, `destination_blocked: host "localhost" resolves to 127.0.0.1, in the loopback range` + hint},
-		{"rfc1918-name", Options{}, nil, "tcp", "vault.internal:80", blocked, `destination_blocked: host "vault.internal" resolves to 10.1.2.3, in the private range` + hint},
+		{"localhost", Options{}, nil, "tcp", "localhost:80", blocked, `destination_blocked: host "localhost" resolves to an address that is not public` + hint},
+		{"rfc1918-name", Options{}, nil, "tcp", "vault.internal:80", blocked, `destination_blocked: host "vault.internal" resolves to an address that is not public` + hint},
 		{"rfc1918-172", Options{}, nil, "tcp", "172.16.0.1:80", blocked, "destination_blocked: address 172.16.0.1, in the private range" + hint},
 		{"rfc1918-192", Options{}, nil, "tcp", "192.168.1.1:80", blocked, "destination_blocked: address 192.168.1.1, in the private range" + hint},
 		{"cgn", Options{}, nil, "tcp", "100.64.0.1:80", blocked, "destination_blocked: address 100.64.0.1, in the carrier-grade NAT range" + hint},
 		{"link-local", Options{}, nil, "tcp", "169.254.1.1:80", blocked, "destination_blocked: address 169.254.1.1, in the link-local range" + hint},
-		{"link-local-v6", Options{}, nil, "tcp", "[fe80::1%25eth0]:80", blocked, "destination_blocked: host \"fe80::1%eth0\" resolves to fe80::1, in the link-local range" + hint},
+		{"link-local-v6", Options{}, nil, "tcp", "[fe80::1%25eth0]:80", blocked, "destination_blocked: address fe80::1%eth0, in the link-local range" + hint},
 		{"ula", Options{}, nil, "tcp", "[fd12::1]:80", blocked, "destination_blocked: address fd12::1, in the unique local range" + hint},
 		{"unspecified", Options{}, nil, "tcp", "0.0.0.0:80", blocked, "destination_blocked: address 0.0.0.0, in the unspecified range" + hint},
 		{"unspecified-v6", Options{}, nil, "tcp", "[::]:80", blocked, "destination_blocked: address ::, in the unspecified range" + hint},
@@ -177,12 +177,12 @@ func TestGuard_denied(t *testing.T) {
 		{"broadcast", Options{}, nil, "tcp", "255.255.255.255:80", blocked, "destination_blocked: address 255.255.255.255, in the broadcast range" + hint},
 		{"6to4-private", Options{}, nil, "tcp", "[2002:a00:1::]:80", blocked, "destination_blocked: address 2002:a00:1::, in the private 10.0.0.1 via 6to4 range" + hint},
 		{"v4-compatible", Options{}, nil, "tcp", "[::127.0.0.1]:80", blocked, "destination_blocked: address ::7f00:1, in the IPv4-compatible range" + hint},
-		{"mixed-answer", Options{}, nil, "tcp", "mixed.example:443", blocked, `destination_blocked: host "mixed.example" resolves to 10.0.0.1, in the private range` + hint},
+		{"mixed-answer", Options{}, nil, "tcp", "mixed.example:443", blocked, `destination_blocked: host "mixed.example" resolves to an address that is not public` + hint},
 		{"exception-other-port", Options{}, []string{"127.0.0.1:8080"}, "tcp", "127.0.0.1:8081", blocked, "destination_blocked: address 127.0.0.1, in the loopback range" + hint},
 		{"exception-other-host", Options{}, []string{"127.0.0.1:8080"}, "tcp", "127.0.0.2:8080", blocked, "destination_blocked: address 127.0.0.2, in the loopback range" + hint},
-		{"wildcard-not-apex", Options{AllowHosts: []string{"*.corp.example"}}, nil, "tcp", "corp.example:443", blocked, `destination_blocked: host "corp.example" resolves to 10.9.9.9, in the private range` + hint},
-		{"cidr-miss", Options{AllowNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}, nil, "tcp", "vault.internal:80", blocked, `destination_blocked: host "vault.internal" resolves to 10.1.2.3, in the private range` + hint},
-		{"pinned-private", Options{Pins: map[string][]netip.Addr{"api.example.com": {netip.MustParseAddr("10.0.0.5")}}}, nil, "tcp", "api.example.com:443", blocked, `destination_blocked: host "api.example.com" resolves to 10.0.0.5, in the private range` + hint},
+		{"wildcard-not-apex", Options{AllowHosts: []string{"*.corp.example"}}, nil, "tcp", "corp.example:443", blocked, `destination_blocked: host "corp.example" resolves to an address that is not public` + hint},
+		{"cidr-miss", Options{AllowNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}, nil, "tcp", "vault.internal:80", blocked, `destination_blocked: host "vault.internal" resolves to an address that is not public` + hint},
+		{"pinned-private", Options{Pins: map[string][]netip.Addr{"api.example.com": {netip.MustParseAddr("10.0.0.5")}}}, nil, "tcp", "api.example.com:443", blocked, `destination_blocked: host "api.example.com" resolves to an address that is not public` + hint},
 
 		// Metadata stays blocked whatever is allowed.
 		{"metadata", all, nil, "tcp", "169.254.169.254:80", blocked, "destination_blocked: address 169.254.169.254, a cloud metadata endpoint (instance metadata), which is always blocked"},
@@ -192,7 +192,7 @@ func TestGuard_denied(t *testing.T) {
 		{"metadata-ecs", all, nil, "tcp", "169.254.170.2:80", blocked, "destination_blocked: address 169.254.170.2, a cloud metadata endpoint (AWS ECS task metadata), which is always blocked"},
 		{"metadata-alibaba", all, nil, "tcp", "100.100.100.200:80", blocked, "destination_blocked: address 100.100.100.200, a cloud metadata endpoint (Alibaba Cloud metadata), which is always blocked"},
 		{"metadata-nat64", all, nil, "tcp", "[64:ff9b::a9fe:a9fe]:80", blocked, "destination_blocked: address 64:ff9b::a9fe:a9fe, a cloud metadata endpoint (instance metadata 169.254.169.254 via NAT64), which is always blocked"},
-		{"metadata-name", all, nil, "tcp", "metadata.internal:80", blocked, `destination_blocked: host "metadata.internal" resolves to 169.254.169.254, a cloud metadata endpoint (instance metadata), which is always blocked`},
+		{"metadata-name", all, nil, "tcp", "metadata.internal:80", blocked, `destination_blocked: host "metadata.internal" resolves to an address that is always blocked`},
 		{"metadata-exception", Options{}, []string{"169.254.169.254:80"}, "tcp", "169.254.169.254:80", blocked, "destination_blocked: address 169.254.169.254, a cloud metadata endpoint (instance metadata), which is always blocked"},
 
 		{"udp", Options{}, nil, "udp", "1.1.1.1:53", blocked, `destination_blocked: network "udp" is not allowed; only TCP is`},
@@ -249,7 +249,7 @@ func TestGuard_rebinding(t *testing.T) {
 	// The next dial sees the private answer and is refused before dialling.
 	_, err = g.DialContext(context.Background(), "tcp", "rebind.example:443")
 	checkErr(t, err, domain.CodeDestinationBlocked,
-		`destination_blocked: host "rebind.example" resolves to 127.0.0.1, in the loopback range; allow it with AGENT_VAULT_NETWORK_ALLOWLIST or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true`)
+		`destination_blocked: host "rebind.example" resolves to an address that is not public; allow it with AGENT_VAULT_NETWORK_ALLOWLIST or AGENT_VAULT_ALLOW_PRIVATE_RANGES=true`)
 	if len(rec.dialed) != 1 {
 		t.Fatalf("dialed %q after refusal", rec.dialed)
 	}
@@ -412,8 +412,8 @@ func TestCheckHost(t *testing.T) {
 		{"private-ip", "10.0.0.1", false, domain.CodeDestinationBlocked, "destination_blocked: address 10.0.0.1, in the private range" + hint},
 		{"private-ip-allowed", "10.0.0.1", true, "", ""},
 		{"private-hex-ip", "0xa000001", false, domain.CodeDestinationBlocked, "destination_blocked: address 10.0.0.1, in the private range" + hint},
-		{"localhost", "localhost", false, domain.CodeDestinationBlocked, `destination_blocked: host "localhost" resolves to 127.0.0.1, in the loopback range` + hint},
-		{"sub-localhost", "app.localhost", false, domain.CodeDestinationBlocked, `destination_blocked: host "app.localhost" resolves to 127.0.0.1, in the loopback range` + hint},
+		{"localhost", "localhost", false, domain.CodeDestinationBlocked, `destination_blocked: host "localhost" resolves to an address that is not public` + hint},
+		{"sub-localhost", "app.localhost", false, domain.CodeDestinationBlocked, `destination_blocked: host "app.localhost" resolves to an address that is not public` + hint},
 		{"localhost-allowed", "localhost", true, "", ""},
 		{"metadata-allowed-private", "169.254.169.254", true, domain.CodeDestinationBlocked, "destination_blocked: address 169.254.169.254, a cloud metadata endpoint (instance metadata), which is always blocked"},
 		{"invalid", "1.2.3.4.5", false, domain.CodeInvalidHost, `invalid_host: host "1.2.3.4.5" ends in a number but is not a valid IPv4 address`},
@@ -439,7 +439,7 @@ func TestCheckHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkErr(t, g.CheckHost("pinned.example"), domain.CodeDestinationBlocked,
-		`destination_blocked: host "pinned.example" resolves to 10.0.0.5, in the private range`+hint)
+		`destination_blocked: host "pinned.example" resolves to an address that is not public`+hint)
 	if err := g.CheckHost("192.168.3.4"); err != nil {
 		t.Fatalf("allowlisted literal refused: %v", err)
 	}
