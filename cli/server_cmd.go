@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/server"
 )
 
@@ -31,6 +32,11 @@ type serverCmd struct {
 	PluginIdleRelease  time.Duration `name:"plugin-idle-release" default:"2m" env:"AGENT_VAULT_PLUGIN_IDLE_RELEASE" help:"Free a store plugin's compiled code after it has been idle this long; the next use reloads it from the cache (0 keeps plugins loaded)."`
 	UpstreamCAFile     string        `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS, by the proxy and by store plugins (e.g. the CA of an OpenBao server)."`
 	TunnelMaxLifetime  time.Duration `name:"tunnel-max-lifetime" default:"1h" env:"AGENT_VAULT_TUNNEL_MAX_LIFETIME" help:"Close a proxy CONNECT tunnel or upgraded (websocket) connection this long after it opened; the client reconnects and authenticates afresh (0: no limit)."`
+	AllowedHosts       []string      `name:"allowed-hosts" env:"AGENT_VAULT_ALLOWED_HOSTS" help:"Host names the API answers to besides IP addresses and localhost (comma-separated; *.example.com for subdomains), e.g. the public name of a reverse proxy."`
+	APIMaxConns        int           `name:"api-max-conns" env:"AGENT_VAULT_API_MAX_CONNS" help:"Most client connections the API holds open (0: 1024, less when the file-descriptor limit is low)."`
+	ProxyMaxConns      int           `name:"proxy-max-conns" env:"AGENT_VAULT_PROXY_MAX_CONNS" help:"Most client connections the proxy holds open (0: 4096, less when the file-descriptor limit is low)."`
+	ProxyRatePerAgent  float64       `name:"proxy-rate-per-agent" default:"1000" env:"AGENT_VAULT_PROXY_RATE_PER_AGENT" help:"Proxy requests per second per token (agent, user or scoped session), with bursts of twice as many; 0 turns the limit off."`
+	ProxyRatePerVault  float64       `name:"proxy-rate-per-vault" default:"5000" env:"AGENT_VAULT_PROXY_RATE_PER_VAULT" help:"Proxy requests per second per vault, with bursts of twice as many; 0 turns the limit off."`
 }
 
 func (c *serverCmd) Help() string {
@@ -63,8 +69,21 @@ func (c *serverCmd) Run(e *env) error {
 		PluginGrantsFile:   c.PluginGrants,
 		PluginIdleRelease:  c.PluginIdleRelease,
 		TunnelMaxLifetime:  c.TunnelMaxLifetime,
+		AllowedHosts:       c.AllowedHosts,
+		APIMaxConns:        c.APIMaxConns,
+		ProxyMaxConns:      c.ProxyMaxConns,
+		ProxyRateLimits:    proxy.RateLimits{PerActor: rateOrOff(c.ProxyRatePerAgent), PerVault: rateOrOff(c.ProxyRatePerVault)},
 		Logger:             log,
 	})
+}
+
+// rateOrOff maps the flag's "0 turns it off" to the server's negative rate
+// (the server reads zero as "default").
+func rateOrOff(perSecond float64) float64 {
+	if perSecond <= 0 {
+		return -1
+	}
+	return perSecond
 }
 
 // expandHome turns a leading ~ into the home directory (kong's path type

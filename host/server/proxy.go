@@ -79,6 +79,7 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 		Logger:        log,
 		// Zero means no limit here; the proxy reads zero as its default.
 		TunnelMaxLifetime: cmp.Or(cfg.TunnelMaxLifetime, -1),
+		RateLimits:        proxyRateLimits(cfg.ProxyRateLimits),
 	})
 	if err != nil {
 		sink.Close()
@@ -93,5 +94,19 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 		sink.Close()
 		return nil, fmt.Errorf("listening for the proxy: %w", err)
 	}
+	ln = limitListener(ln, cfg.ProxyMaxConns)
 	return &proxyListener{proxy: p, ln: ln, ca: ca, sink: sink}, nil
+}
+
+// proxyRateLimits fills unset rates with proxy.DefaultRateLimits; a
+// negative rate turns that limit off.
+func proxyRateLimits(l proxy.RateLimits) proxy.RateLimits {
+	if l.PerActor == 0 {
+		l.PerActor = proxy.DefaultRateLimits.PerActor
+	}
+	if l.PerVault == 0 {
+		l.PerVault = proxy.DefaultRateLimits.PerVault
+	}
+	l.PerActor, l.PerVault = max(l.PerActor, 0), max(l.PerVault, 0)
+	return l
 }

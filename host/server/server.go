@@ -22,6 +22,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/api"
 	"github.com/agent-vault/agent-vault/host/cluster"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/agent-vault/agent-vault/host/vaultcache"
@@ -59,6 +60,16 @@ type Config struct {
 	// opened; zero means no limit.
 	TunnelMaxLifetime time.Duration
 	Logger            *slog.Logger
+	// APIMaxConns and ProxyMaxConns cap each listener's open client
+	// connections; zero picks defaults that fit the file-descriptor limit.
+	APIMaxConns, ProxyMaxConns int
+	// AllowedHosts are the names, besides IP literals and localhost, that
+	// the API answers to in the Host header ("*.example.com" for
+	// subdomains). Others are refused (DNS-rebinding defence).
+	AllowedHosts []string
+	// ProxyRateLimits bound proxy requests per caller and per vault; the
+	// zero value means proxy.DefaultRateLimits, negative rates no limit.
+	ProxyRateLimits proxy.RateLimits
 	// Ready, when set, receives the API's and the proxy's listening
 	// addresses once serving (the proxy's is empty when disabled).
 	Ready func(apiAddr, proxyAddr string)
@@ -112,6 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer stopJobs()
 
+	cfg.APIMaxConns, cfg.ProxyMaxConns = connCaps(cfg.APIMaxConns, cfg.ProxyMaxConns, log)
 	// The proxy comes first so the API can publish its CA and port.
 	var mitm *proxyListener
 	if cfg.MITMPort > 0 || cfg.MITMPort == AnyPort {
@@ -126,6 +138,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listening for the API on %s: %w", addr, err)
 	}
+	ln = limitListener(ln, cfg.APIMaxConns)
 	deps := api.Deps{
 		Store:              st,
 		Keyring:            keyring,
@@ -144,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	handler, _ := api.New(deps)
 	srv := &http.Server{
-		Handler:           withUI(handler),
+		Handler:           hostCheck(cfg.AllowedHosts, withUI(handler)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
