@@ -45,6 +45,10 @@ func TestMain(m *testing.M) {
 	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
 		os.Exit(m.Run())
 	}
+	// So are helper processes a test starts from its own binary.
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "agent-vault-bin")
 	if err != nil {
 		panic(err)
@@ -83,7 +87,17 @@ func startServer(t *testing.T, dataDir string, env ...string) *runningServer {
 // startServerWith is startServer with extra server flags.
 func startServerWith(t *testing.T, dataDir string, flags []string, env ...string) *runningServer {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"server", "--data-dir", dataDir, "--port", "0"}, flags...)...)
+	return startServerCmd(t, exec.Command(binary, serverArgs(dataDir, flags)...), env...)
+}
+
+func serverArgs(dataDir string, flags []string) []string {
+	return append([]string{"server", "--data-dir", dataDir, "--port", "0"}, flags...)
+}
+
+// startServerCmd runs cmd, a server command line built with serverArgs
+// (possibly behind a wrapper that execs it), and waits until it serves.
+func startServerCmd(t *testing.T, cmd *exec.Cmd, env ...string) *runningServer {
+	t.Helper()
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
 	return startServerCmd(t, cmd)
 }

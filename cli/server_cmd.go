@@ -34,6 +34,7 @@ type serverCmd struct {
 	TunnelMaxLifetime  time.Duration `name:"tunnel-max-lifetime" default:"1h" env:"AGENT_VAULT_TUNNEL_MAX_LIFETIME" help:"Close a proxy CONNECT tunnel or upgraded (websocket) connection this long after it opened; the client reconnects and authenticates afresh (0: no limit)."`
 	AllowedHosts       []string      `name:"allowed-hosts" env:"AGENT_VAULT_ALLOWED_HOSTS" help:"Host names the API answers to besides IP addresses and localhost (comma-separated; *.example.com for subdomains), e.g. the public name of a reverse proxy."`
 	APIMaxConns        int           `name:"api-max-conns" env:"AGENT_VAULT_API_MAX_CONNS" help:"Most client connections the API holds open (0: 1024, less when the file-descriptor limit is low)."`
+	APIMaxConnsPerAddr int           `name:"api-max-conns-per-address" default:"64" env:"AGENT_VAULT_API_MAX_CONNS_PER_ADDRESS" help:"Most API connections one client address holds open; more are closed at once (0 turns the cap off, e.g. behind a reverse proxy whose address all clients share)."`
 	ProxyMaxConns      int           `name:"proxy-max-conns" env:"AGENT_VAULT_PROXY_MAX_CONNS" help:"Most client connections the proxy holds open (0: 4096, less when the file-descriptor limit is low)."`
 	ProxyRatePerAgent  float64       `name:"proxy-rate-per-agent" default:"1000" env:"AGENT_VAULT_PROXY_RATE_PER_AGENT" help:"Proxy requests per second per token (agent, user or scoped session), with bursts of twice as many; 0 turns the limit off."`
 	ProxyRatePerVault  float64       `name:"proxy-rate-per-vault" default:"5000" env:"AGENT_VAULT_PROXY_RATE_PER_VAULT" help:"Proxy requests per second per vault, with bursts of twice as many; 0 turns the limit off."`
@@ -57,23 +58,24 @@ func (c *serverCmd) Run(e *env) error {
 		return err
 	}
 	return server.Run(e.Ctx, server.Config{
-		Host:               c.Host,
-		Port:               c.Port,
-		MITMPort:           c.MITMPort,
-		DataDir:            expandHome(c.DataDir),
-		DatabaseURL:        c.DatabaseURL,
-		MasterPassword:     password,
-		AllowPrivateRanges: c.AllowPrivateRanges,
-		UpstreamCAFile:     c.UpstreamCAFile,
-		PluginDir:          c.PluginDir,
-		PluginGrantsFile:   c.PluginGrants,
-		PluginIdleRelease:  c.PluginIdleRelease,
-		TunnelMaxLifetime:  c.TunnelMaxLifetime,
-		AllowedHosts:       c.AllowedHosts,
-		APIMaxConns:        c.APIMaxConns,
-		ProxyMaxConns:      c.ProxyMaxConns,
-		ProxyRateLimits:    proxy.RateLimits{PerActor: rateOrOff(c.ProxyRatePerAgent), PerVault: rateOrOff(c.ProxyRatePerVault)},
-		Logger:             log,
+		Host:                  c.Host,
+		Port:                  c.Port,
+		MITMPort:              c.MITMPort,
+		DataDir:               expandHome(c.DataDir),
+		DatabaseURL:           c.DatabaseURL,
+		MasterPassword:        password,
+		AllowPrivateRanges:    c.AllowPrivateRanges,
+		UpstreamCAFile:        c.UpstreamCAFile,
+		PluginDir:             c.PluginDir,
+		PluginGrantsFile:      c.PluginGrants,
+		PluginIdleRelease:     c.PluginIdleRelease,
+		TunnelMaxLifetime:     c.TunnelMaxLifetime,
+		AllowedHosts:          c.AllowedHosts,
+		APIMaxConns:           c.APIMaxConns,
+		ProxyMaxConns:         c.ProxyMaxConns,
+		APIMaxConnsPerAddress: capOrOff(c.APIMaxConnsPerAddr),
+		ProxyRateLimits:       proxy.RateLimits{PerActor: rateOrOff(c.ProxyRatePerAgent), PerVault: rateOrOff(c.ProxyRatePerVault)},
+		Logger:                log,
 	})
 }
 
@@ -84,6 +86,14 @@ func rateOrOff(perSecond float64) float64 {
 		return -1
 	}
 	return perSecond
+}
+
+// capOrOff maps the flag's "0 turns it off" to the server's negative cap.
+func capOrOff(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // expandHome turns a leading ~ into the home directory (kong's path type

@@ -103,7 +103,7 @@ func New(d Deps) (http.Handler, huma.API) {
 		writeProblem(w, &Problem{Status: http.StatusNotFound, Title: "Not Found", Code: domain.CodeNotFound,
 			Detail: "no API operation at " + r.Method + " " + r.URL.Path})
 	})
-	return securityHeaders(mux), api
+	return securityHeaders(s.shedSignIns(mux)), api
 }
 
 // register adds every operation. The OpenAPI document lists them in this order.

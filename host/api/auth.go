@@ -220,6 +220,40 @@ func (s *server) login(ctx context.Context, in emailPassword) (store.User, error
 	return u, nil
 }
 
+// isSignIn reports whether r is an operation that hashes a password
+// (login, register, accept-invite).
+func isSignIn(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	p := r.URL.Path
+	return p == "/v1/auth/login" || p == "/v1/auth/register" ||
+		strings.HasPrefix(p, "/v1/users/invites/") && strings.HasSuffix(p, "/accept")
+}
+
+// shedSignIns refuses a sign-in before its body is read when its address
+// is backing off or the hashing pool is full. Under a flood each refusal
+// then costs little more than the request's headers, and the server keeps
+// answering everything else promptly.
+func (s *server) shedSignIns(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isSignIn(r) {
+			err := s.Logins.CheckAddress(r.RemoteAddr)
+			if err == nil && s.Passwords.Full() {
+				err = loginguard.Busy()
+			}
+			var ref *loginguard.Refusal
+			if errors.As(err, &ref) {
+				w.Header().Set("Retry-After", strconv.Itoa(ref.RetryAfterSeconds()))
+				status := statusOf(ref.Err.Code)
+				writeProblem(w, &Problem{Status: status, Title: http.StatusText(status), Detail: ref.Err.Message, Code: ref.Err.Code})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // refusal turns err into a problem, with Retry-After when the refusal is
 // only for now (throttled, busy).
 func (s *server) refusal(ctx context.Context, err error) error {

@@ -29,8 +29,9 @@ type PoolConfig struct {
 	// CPUs Go uses (at least 1, at most 4), so a core stays free for
 	// everything else the server does.
 	Size int
-	// MaxQueue is how many callers may wait for a slot (default 256);
-	// beyond it a sign-in is refused at once with server_busy.
+	// MaxQueue is how many callers may wait for a slot (default 32, a
+	// couple of seconds of hashing); beyond it a sign-in is refused at
+	// once with server_busy.
 	MaxQueue int
 	// MaxWait is the longest a caller waits for a slot (default 5s).
 	MaxWait time.Duration
@@ -42,13 +43,23 @@ func NewPool(c PoolConfig) *Pool {
 		c.Size = min(max(runtime.GOMAXPROCS(0)-1, 1), 4)
 	}
 	if c.MaxQueue <= 0 {
-		c.MaxQueue = 256
+		c.MaxQueue = 32
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 5 * time.Second
 	}
 	return &Pool{slots: make(chan struct{}, c.Size), maxQueue: int64(c.MaxQueue), maxWait: c.MaxWait}
 }
+
+// Full reports whether every slot is taken and the queue is full, so a new
+// caller would be refused. It lets a server refuse a sign-in before
+// spending anything on reading it; Do decides exactly.
+func (p *Pool) Full() bool {
+	return len(p.slots) == cap(p.slots) && p.waiting.Load() >= p.maxQueue
+}
+
+// Busy is the refusal Do returns when the pool is full.
+func Busy() error { return busy() }
 
 // busyRetry is the Retry-After of a refusal for a full pool.
 const busyRetry = 2 * time.Second

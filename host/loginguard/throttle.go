@@ -81,6 +81,20 @@ func (t *Throttle) Check(account, addr string) error {
 	t.mu.Lock()
 	wait := max(t.waitLocked(t.accounts, accountKey(account), now), t.waitLocked(t.addrs, AddressKey(addr), now))
 	t.mu.Unlock()
+	return refusal(wait)
+}
+
+// CheckAddress is Check for the address alone, for a request whose
+// account is not known yet (its body not read).
+func (t *Throttle) CheckAddress(addr string) error {
+	now := t.now()
+	t.mu.Lock()
+	wait := t.waitLocked(t.addrs, AddressKey(addr), now)
+	t.mu.Unlock()
+	return refusal(wait)
+}
+
+func refusal(wait time.Duration) error {
 	if wait <= 0 {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/net/netutil"
@@ -22,6 +23,9 @@ import (
 const (
 	defaultAPIMaxConns   = 1024
 	defaultProxyMaxConns = 4096
+	// defaultAPIMaxConnsPerAddress is far above what a person's browser
+	// and CLI open, and keeps one client from taking all the others'.
+	defaultAPIMaxConnsPerAddress = 64
 	// reservedFDs are kept for the database, the plugin cache, logs and
 	// the listeners themselves.
 	reservedFDs = 128
@@ -114,4 +118,66 @@ func hostOnly(hostHeader string) string {
 		return h
 	}
 	return strings.Trim(hostHeader, "[]")
+}
+
+// perAddressListener closes, right after accepting it, a connection from a
+// client address that already holds max connections: one client cannot
+// take every connection of the listener, and a flood from one address
+// costs an accept and a close per surplus connection, not a request
+// parsed ahead of everyone else's.
+type perAddressListener struct {
+	net.Listener
+	max int
+
+	mu   sync.Mutex
+	open map[netip.Addr]int
+}
+
+func limitPerAddress(l net.Listener, max int) net.Listener {
+	return &perAddressListener{Listener: l, max: max, open: map[netip.Addr]int{}}
+}
+
+func (l *perAddressListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err != nil {
+			return c, nil
+		}
+		a := ap.Addr().Unmap()
+		l.mu.Lock()
+		full := l.open[a] >= l.max
+		if !full {
+			l.open[a]++
+		}
+		l.mu.Unlock()
+		if full {
+			c.Close()
+			continue
+		}
+		return &addressConn{Conn: c, release: func() { l.release(a) }}, nil
+	}
+}
+
+func (l *perAddressListener) release(a netip.Addr) {
+	l.mu.Lock()
+	if l.open[a]--; l.open[a] <= 0 {
+		delete(l.open, a)
+	}
+	l.mu.Unlock()
+}
+
+type addressConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *addressConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

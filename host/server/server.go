@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,6 +64,9 @@ type Config struct {
 	// APIMaxConns and ProxyMaxConns cap each listener's open client
 	// connections; zero picks defaults that fit the file-descriptor limit.
 	APIMaxConns, ProxyMaxConns int
+	// APIMaxConnsPerAddress caps the API connections of one client
+	// address (zero: 64; negative: no cap, e.g. behind a reverse proxy).
+	APIMaxConnsPerAddress int
 	// AllowedHosts are the names, besides IP literals and localhost, that
 	// the API answers to in the Host header ("*.example.com" for
 	// subdomains). Others are refused (DNS-rebinding defence).
@@ -139,6 +143,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listening for the API on %s: %w", addr, err)
 	}
 	ln = limitListener(ln, cfg.APIMaxConns)
+	if cfg.APIMaxConnsPerAddress >= 0 {
+		ln = limitPerAddress(ln, cmp.Or(cfg.APIMaxConnsPerAddress, defaultAPIMaxConnsPerAddress))
+	}
 	deps := api.Deps{
 		Store:              st,
 		Keyring:            keyring,
