@@ -2,9 +2,9 @@ package cli_test
 
 import (
 	"bufio"
-	"errors"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
