@@ -87,17 +87,7 @@ func startServer(t *testing.T, dataDir string, env ...string) *runningServer {
 // startServerWith is startServer with extra server flags.
 func startServerWith(t *testing.T, dataDir string, flags []string, env ...string) *runningServer {
 	t.Helper()
-	return startServerCmd(t, exec.Command(binary, serverArgs(dataDir, flags)...), env...)
-}
-
-func serverArgs(dataDir string, flags []string) []string {
-	return append([]string{"server", "--data-dir", dataDir, "--port", "0"}, flags...)
-}
-
-// startServerCmd runs cmd, a server command line built with serverArgs
-// (possibly behind a wrapper that execs it), and waits until it serves.
-func startServerCmd(t *testing.T, cmd *exec.Cmd, env ...string) *runningServer {
-	t.Helper()
+	cmd := exec.Command(binary, append([]string{"server", "--data-dir", dataDir, "--port", "0"}, flags...)...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
 	return startServerCmd(t, cmd)
 }

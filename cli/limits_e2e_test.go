@@ -320,7 +320,8 @@ func TestIdleConnectionFloodSparesTheAPI(t *testing.T) {
 		t.Skip("no sh")
 	}
 	dir := newDataDir(t)
-	cmd := exec.Command("sh", append([]string{"-c", `ulimit -n 256 && exec "$0" "$@"`, binary}, serverArgs(dir, []string{"--mitm-port=-1"})...)...)
+	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, binary, "server", "--data-dir", dir, "--port", "0", "--mitm-port=-1")
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
 	s := startServerCmd(t, cmd)
 	if code, body := post(t, s.URL+"/v1/auth/register", "", `{"email":"owner@example.com","password":"owner-password"}`); code != 201 {
 		t.Fatalf("register: %d %s", code, body)
