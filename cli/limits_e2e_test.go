@@ -92,7 +92,13 @@ func TestLoginFlood(t *testing.T) {
 	// The flood comes from a process of its own, so that this one only
 	// probes: its probes then time the server, not the flood's clients.
 	n := loginFloodSize()
+	// In the wild the flood comes from other machines; here it shares the
+	// server's two cores, so it runs at the lowest priority (nice 19) to
+	// spend only CPU the server and the prober leave.
 	flood := exec.Command(os.Args[0], "-test.run=^TestLoginFloodClient$")
+	if nice, err := exec.LookPath("nice"); err == nil {
+		flood = exec.Command(nice, "-n", "19", os.Args[0], "-test.run=^TestLoginFloodClient$")
+	}
 	flood.Env = append(os.Environ(), helperEnv+"="+s.URL, fmt.Sprintf("AGENT_VAULT_TEST_LOGIN_FLOOD=%d", n))
 	flood.Stderr = os.Stderr
 	out, err := flood.StdoutPipe()
