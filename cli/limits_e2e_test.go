@@ -125,7 +125,7 @@ func TestLoginFlood(t *testing.T) {
 	}
 	released := time.Now()
 	var worst time.Duration
-	probes := 0
+	probes, over := 0, 0
 	var summary floodSummary
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -145,6 +145,9 @@ probing:
 				t.Fatalf("/health during the flood: %v", err)
 			}
 			worst, probes = max(worst, d), probes+1
+			if d > 100*time.Millisecond {
+				over++
+			}
 			if d > 20*time.Millisecond {
 				t.Logf("slow probe at %s: %s", time.Since(released), d)
 			}
@@ -167,8 +170,12 @@ probing:
 	if peak > 300<<10 {
 		t.Errorf("peak RSS %d MiB during the flood, want under 300 MiB", peak>>10)
 	}
-	if worst > 100*time.Millisecond {
-		t.Errorf("/health took %s during the flood, want within 100 ms", worst)
+	// Within 100 ms, allowing an isolated probe in 50 to miss: on a shared
+	// 2-core machine at load 30 the kernel alone sometimes parks a thread
+	// that long. A server whose /health queues behind hashing misses by
+	// far more (834 ms with 40 sign-ins before the hashing pool).
+	if over*50 > probes || worst > time.Second {
+		t.Errorf("/health took over 100 ms in %d of %d probes (worst %s) during the flood", over, probes, worst)
 	}
 	for status := range statuses {
 		if status != 401 && status != 429 && status != 503 {
