@@ -147,6 +147,7 @@ func appendManifest(b []byte, m abi.Manifest) ([]byte, error) {
 			v.str("description", e.Description, true)
 			v.str("default", e.Default, true)
 			v.true("file", e.File)
+			v.strings("fallback", e.Fallback, true)
 		})
 	}
 	o.strings("http_origins", m.HTTPOrigins, true)

@@ -180,7 +180,7 @@ func TestAppendManifest(t *testing.T) {
 		{Kind: "min", ABIVersion: 1},
 		{Kind: "fake", ABIVersion: 1, Version: "1.2.3", Description: "a <test> & more", Features: 15,
 			ConfigSchema: json.RawMessage("{\n  \"type\": \"object\",\n  \"pattern\": \"^\\\\s*/\"\n}"),
-			Env:          []abi.EnvVar{{Name: "A", Required: true, Description: "d"}, {Name: "B", Default: "/var/x", File: true}, {Name: "C"}},
+			Env:          []abi.EnvVar{{Name: "A", Required: true, Description: "d"}, {Name: "B", Default: "/var/x", File: true}, {Name: "C", Fallback: []string{"D", "E"}}},
 			HTTPOrigins:  []string{"https://a", "http://b:8080"}, HTTPOriginsEnv: "A"},
 		{Kind: "empty-slices", ABIVersion: 1, ConfigSchema: json.RawMessage(`{}`), Env: []abi.EnvVar{}, HTTPOrigins: []string{}},
 	} {

@@ -172,8 +172,8 @@ func (m *Manager) configured(man abi.Manifest) error { return Configured(man, m.
 func Configured(man abi.Manifest, getenv func(string) string) error {
 	var missing []string
 	for _, e := range man.Env {
-		if e.Required && getenv(e.Name) == "" {
-			missing = append(missing, e.Name)
+		if v, _ := e.Lookup(getenv, nil); e.Required && v == "" {
+			missing = append(missing, strings.Join(e.Names(), " or "))
 		}
 	}
 	if len(missing) > 0 {

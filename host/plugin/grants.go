@@ -153,8 +153,10 @@ type grant struct {
 func reservedRequests(m abi.Manifest) []string {
 	var out []string
 	for _, e := range m.Env {
-		if strings.HasPrefix(e.Name, ReservedEnvPrefix) {
-			out = append(out, e.Name)
+		for _, n := range e.Names() {
+			if strings.HasPrefix(n, ReservedEnvPrefix) {
+				out = append(out, n)
+			}
 		}
 	}
 	return out
@@ -166,11 +168,15 @@ func reservedRequests(m abi.Manifest) []string {
 func resolveGrant(m abi.Manifest, op *Grant, shipped bool, getenv func(string) string) (*grant, error) {
 	g := &grant{env: map[string]bool{}, files: map[string]bool{}}
 	defaults := op == nil && shipped
+	// Each name is granted on its own, fallback names too: granting
+	// OPENBAO_ADDR does not let the plugin read VAULT_ADDR.
 	for _, e := range m.Env {
-		if defaults || slices.Contains(op.envList(), e.Name) {
-			g.env[e.Name] = true
-		} else {
-			g.notGiven = append(g.notGiven, "env "+e.Name)
+		for _, n := range e.Names() {
+			if defaults || slices.Contains(op.envList(), n) {
+				g.env[n] = true
+			} else {
+				g.notGiven = append(g.notGiven, "env "+n)
+			}
 		}
 	}
 	if defaults {
@@ -181,7 +187,7 @@ func resolveGrant(m abi.Manifest, op *Grant, shipped bool, getenv func(string) s
 		}
 	}
 	// Requested origins: the manifest's, and the operator's value of the
-	// http_origins_env variable when that variable is granted.
+	// http_origins_env variable: the first of its granted names that is set.
 	type req struct {
 		origin   string
 		operator bool
@@ -192,14 +198,15 @@ func resolveGrant(m abi.Manifest, op *Grant, shipped bool, getenv func(string) s
 			requested = append(requested, req{canon, false})
 		}
 	}
-	if m.HTTPOriginsEnv != "" && g.env[m.HTTPOriginsEnv] {
-		for _, o := range strings.Split(getenv(m.HTTPOriginsEnv), ",") {
+	if e, ok := envEntry(m, m.HTTPOriginsEnv); ok {
+		value, from := e.Lookup(getenv, g.granted)
+		for _, o := range strings.Split(value, ",") {
 			if strings.TrimSpace(o) == "" {
 				continue
 			}
 			canon, err := abi.ParseOrigin(o)
 			if err != nil {
-				return nil, fmt.Errorf("environment variable %s: %v", m.HTTPOriginsEnv, err)
+				return nil, fmt.Errorf("environment variable %s: %v", from, err)
 			}
 			requested = append(requested, req{canon, true})
 		}
@@ -232,6 +239,24 @@ func resolveGrant(m abi.Manifest, op *Grant, shipped bool, getenv func(string) s
 		}
 	}
 	return g, nil
+}
+
+// envEntry returns the manifest's env entry called name.
+func envEntry(m abi.Manifest, name string) (abi.EnvVar, bool) {
+	for _, e := range m.Env {
+		if name != "" && e.Name == name {
+			return e, true
+		}
+	}
+	return abi.EnvVar{}, false
+}
+
+// granted reports whether the plugin may read the variable name.
+func (g *grant) granted(name string) bool { return g.env[name] }
+
+// grantedEntry reports whether any name of e is granted.
+func (g *grant) grantedEntry(e abi.EnvVar) bool {
+	return slices.ContainsFunc(e.Names(), g.granted)
 }
 
 func (op *Grant) envList() []string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,14 +246,22 @@ func (p *Plugin) env() (map[string]string, error) {
 	}
 	var vars []abi.EnvVar
 	for _, e := range p.manifest.Env {
-		if p.grant.env[e.Name] {
+		if p.grant.grantedEntry(e) {
 			vars = append(vars, e)
 		} else if e.Required {
 			return nil, domain.Errorf(domain.CodeInvalidStoreConfig, "store plugin %q needs the environment variable %s, which the operator has not granted it (see the plugin grants file)", p.name(), e.Name)
 		}
 	}
 	readFile := func(path string) ([]byte, error) { return p.grant.readGrantedFile(path, p.rt.cfg.DenyPaths) }
-	env, err := readEnv(vars, p.rt.cfg.Env, readFile)
+	// Only granted names are read: a fallback name the operator did not
+	// grant reads as unset.
+	getenv := func(name string) string {
+		if !p.grant.granted(name) {
+			return ""
+		}
+		return p.rt.cfg.Env(name)
+	}
+	env, err := readEnv(vars, getenv, readFile)
 	if err != nil {
 		return nil, domain.Errorf(domain.CodeInvalidStoreConfig, "store plugin %q needs the environment variable %s, which is not set", p.name(), err.name)
 	}
@@ -271,19 +280,20 @@ type envResult struct {
 
 type envProblem struct{ name, reason string }
 
-// readEnv applies the manifest's env rules (ABI.md, "manifest"): defaults,
-// required variables, and file variables whose content is passed instead of
-// their path. It fails only for a required variable that is unset.
+// readEnv applies the manifest's env rules (ABI.md, "manifest"): fallback
+// names, defaults, required variables, and file variables whose content is
+// passed instead of their path. It fails only for a required variable that is unset.
 func readEnv(vars []abi.EnvVar, getenv func(string) string, readFile func(string) ([]byte, error)) (envResult, *envProblem) {
 	out := envResult{vars: make(map[string]string, len(vars))}
 	for _, e := range vars {
-		v, fromDefault := getenv(e.Name), false
+		v, _ := e.Lookup(getenv, nil)
+		fromDefault := false
 		if v == "" && e.Default != "" {
 			v, fromDefault = e.Default, true
 		}
 		if v == "" {
 			if e.Required {
-				return out, &envProblem{name: e.Name}
+				return out, &envProblem{name: strings.Join(e.Names(), " or ")}
 			}
 			continue
 		}

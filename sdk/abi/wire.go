@@ -98,6 +98,31 @@ type EnvVar struct {
 	// passed as "" (so the plugin can tell it from unset) and the host logs
 	// why; an unreadable Default path is passed as if unset.
 	File bool `json:"file,omitempty"`
+	// Fallback lists other names for the same setting, read in order when
+	// Name is unset or empty (e.g. VAULT_ADDR for OPENBAO_ADDR). The value
+	// reaches the plugin under Name. Each is requested like Name: the
+	// operator grants it by its own name.
+	Fallback []string `json:"fallback,omitempty"`
+}
+
+// Names returns Name followed by the Fallback names, in lookup order.
+func (e EnvVar) Names() []string {
+	return append([]string{e.Name}, e.Fallback...)
+}
+
+// Lookup returns the first non-empty value among e's names, in order, and
+// the name it came from; readable(name) false skips a name (one the
+// plugin was not granted). It returns "", "" when none is set.
+func (e EnvVar) Lookup(getenv func(string) string, readable func(string) bool) (value, from string) {
+	for _, n := range e.Names() {
+		if readable != nil && !readable(n) {
+			continue
+		}
+		if v := getenv(n); v != "" {
+			return v, n
+		}
+	}
+	return "", ""
 }
 
 // Manifest describes a plugin. The host reads it once at load.
@@ -269,6 +294,20 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("manifest: env %q declared twice", e.Name)
 		}
 		seen[e.Name] = true
+	}
+	// Fallback names after every Name, so a fallback that is also an
+	// entry's Name is caught whatever the order.
+	fallback := map[string]bool{}
+	for _, e := range m.Env {
+		for _, f := range e.Fallback {
+			if !validEnvName(f) {
+				return fmt.Errorf("manifest: env %s: fallback name %q must match %s", e.Name, truncate(f, 80), envPattern)
+			}
+			if seen[f] || fallback[f] {
+				return fmt.Errorf("manifest: env %s: fallback %q is declared twice", e.Name, f)
+			}
+			fallback[f] = true
+		}
 	}
 	for _, o := range m.HTTPOrigins {
 		if _, err := ParseOrigin(o); err != nil {
