@@ -8,7 +8,10 @@ import (
 
 // Environment variables the plugin reads (all declared in the manifest).
 // The names follow OpenBao's own tools (BAO_* there, OPENBAO_* here so
-// that they cannot be mistaken for settings of a local bao CLI).
+// that they cannot be mistaken for settings of a local bao CLI). The
+// address, token and namespace also accept HashiCorp Vault's VAULT_*
+// names as manifest fallbacks: the host passes them under the OPENBAO_*
+// name when that one is unset.
 const (
 	envAddr       = "OPENBAO_ADDR"
 	envNamespace  = "OPENBAO_NAMESPACE"
@@ -29,9 +32,9 @@ const (
 const defaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 var envVars = []sdk.EnvVar{
-	{Name: envAddr, Required: true, Description: "Address of the OpenBao or Vault server, e.g. https://bao.internal:8200 (its origin is granted to the plugin)."},
-	{Name: envNamespace, Description: "Namespace to log in to and to read from when a vault names none (X-Vault-Namespace)."},
-	{Name: envToken, Description: "Token auth: a token, renewed before it expires when it is renewable."},
+	{Name: envAddr, Required: true, Fallback: []string{"VAULT_ADDR"}, Description: "Address of the OpenBao or Vault server, e.g. https://bao.internal:8200 (its origin is granted to the plugin)."},
+	{Name: envNamespace, Fallback: []string{"VAULT_NAMESPACE"}, Description: "Namespace to log in to and to read from when a vault names none (X-Vault-Namespace)."},
+	{Name: envToken, Fallback: []string{"VAULT_TOKEN"}, Description: "Token auth: a token, renewed before it expires when it is renewable."},
 	{Name: envRoleID, Description: "AppRole auth: the role_id."},
 	{Name: envSecretID, Description: "AppRole auth: the secret_id."},
 	{Name: envAppRoleAt, Default: "approle", Description: "AppRole auth mount path."},
