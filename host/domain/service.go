@@ -79,7 +79,36 @@ type Service struct {
 	// requests to a host that is not local. Off by default: a credential
 	// sent in clear text is readable by everything on the path.
 	AllowPlainHTTP bool `json:"allow_plain_http,omitempty" yaml:"allow_plain_http,omitempty" doc:"Attach credentials to plain http:// requests to non-local hosts (not recommended)"`
+	// ScrubResponses defaults to true when absent: the values the proxy
+	// injected, and their encodings, are replaced in the response's
+	// headers and body before the agent sees it.
+	ScrubResponses *bool `json:"scrub_responses,omitempty" yaml:"scrub_responses,omitempty" doc:"Replace injected values (and their encodings) in responses with a marker; defaults to true"`
+	// UnknownEncoding says what happens to a response body whose
+	// Content-Encoding the proxy cannot decode, so cannot scrub:
+	// block (the default) answers 502, pass lets it through unscrubbed.
+	UnknownEncoding string `json:"unknown_encoding,omitempty" yaml:"unknown_encoding,omitempty" enum:"block,pass" doc:"A response body the proxy cannot decode to scrub: block (default) or pass"`
 }
+
+// Unknown-encoding policies of a service.
+const (
+	EncodingBlock = "block"
+	EncodingPass  = "pass"
+)
+
+// Codes of response scrubbing and egress checks.
+const (
+	// CodeSecretEgressBlocked: a request carried a known secret value (or
+	// a canary) to a host its credential is not bound to.
+	CodeSecretEgressBlocked = "secret_egress_blocked"
+	// CodeResponseBlocked: the response carried a canary.
+	CodeResponseBlocked = "response_blocked"
+	// CodeResponseEncodingUnsupported: the response is compressed in an
+	// encoding the proxy cannot scrub, and the service blocks those.
+	CodeResponseEncodingUnsupported = "response_encoding_unsupported"
+)
+
+// ScrubsResponses reports whether responses are scrubbed (absent means yes).
+func (s Service) ScrubsResponses() bool { return s.ScrubResponses == nil || *s.ScrubResponses }
 
 // Auth is a tagged union on Type: each type uses only its own fields.
 type Auth struct {
@@ -198,6 +227,11 @@ func validateService(at string, s Service) error {
 	}
 	if err := validateAuth(at+".auth", s.Auth); err != nil {
 		return err
+	}
+	switch s.UnknownEncoding {
+	case "", EncodingBlock, EncodingPass:
+	default:
+		return bad("unknown_encoding", "unknown_encoding must be block or pass, not %q", s.UnknownEncoding)
 	}
 	if len(s.Substitutions) > 32 {
 		return bad("substitutions", "at most 32 substitutions per service")

@@ -32,7 +32,11 @@ func TestCurl(t *testing.T) {
 				t.Fatalf("curl: %v: %s", err, out)
 			}
 			var got echo
-			if err := json.Unmarshal(out, &got); err != nil {
+			js, err := unwrapEcho(out)
+			if err == nil {
+				err = json.Unmarshal(js, &got)
+			}
+			if err != nil {
 				t.Fatalf("%s: %v", out, err)
 			}
 			if got.Header.Get("Authorization") != "Bearer sk_live_TOKENVALUE" || got.Raw != "/v1/curl?x=1" || got.TLS != (scheme == "https") {

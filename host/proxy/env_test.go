@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -234,16 +235,26 @@ type echo struct {
 	Name   string      `json:"name"` // which upstream answered
 }
 
+// echoHandler answers with what it saw, as JSON wrapped in base32: an
+// encoding the proxy's response scrubbing does not know, so tests can see
+// exactly what reached the upstream. The scrubbing tests (scrub_test.go)
+// use plain echoes.
 func echoHandler(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("Set-Cookie", "session=upstream")
 		w.Header().Set("Connection", "X-Hop-Response")
 		w.Header().Set("X-Hop-Response", "must-not-reach-client")
-		json.NewEncoder(w).Encode(echo{Method: r.Method, Host: r.Host, Path: r.URL.Path, Raw: r.RequestURI,
+		js, _ := json.Marshal(echo{Method: r.Method, Host: r.Host, Path: r.URL.Path, Raw: r.RequestURI,
 			Header: r.Header, Body: string(b), TLS: r.TLS != nil, Name: name})
+		io.WriteString(w, base32.StdEncoding.EncodeToString(js)+"\n")
 	}
+}
+
+// unwrapEcho undoes echoHandler's base32.
+func unwrapEcho(b []byte) ([]byte, error) {
+	return base32.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 }
 
 type env struct {
@@ -389,7 +400,11 @@ func decodeEcho(t testing.TB, resp *http.Response) echo {
 	defer resp.Body.Close()
 	var got echo
 	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &got); err != nil {
+	js, err := unwrapEcho(b)
+	if err == nil {
+		err = json.Unmarshal(js, &got)
+	}
+	if err != nil {
 		t.Fatalf("status %d, body %q is not an echo: %v", resp.StatusCode, b, err)
 	}
 	return got

@@ -192,6 +192,8 @@ type reqState struct {
 	upstreamStatus int
 	body           upstreamBody // the response body on its way to the client
 	clientBody     *requestBody // the request's body as the client sends it; nil when none
+	vals           []string     // values of ev.Keys, in order
+	scrub          scrubState   // egress check and response scrubbing (scrub.go)
 }
 
 // forward runs the per-request pipeline: strip hop-by-hop headers, match,
@@ -256,6 +258,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 		fail(http.StatusBadRequest, errorBody{Error: de.Code, Message: de.Message})
 		return
 	}
+	if !p.checkEgress(rec, r, &vc, i, pr, host, st) {
+		return
+	}
 	if i >= 0 {
 		if canon != r.URL.EscapedPath() {
 			// Forward the form that was matched, not the one the client sent.
@@ -276,6 +281,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 			return
 		}
 		if err := broker.Inject(r, svc, p.lookup(r.Context(), pr, st), p.cfg.MaxSubstitutionBody); err != nil {
+			if p.egressRefused(rec, st) {
+				return
+			}
 			p.injectError(fail, err, pr)
 			return
 		}
@@ -288,6 +296,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 		return
 	}
 
+	p.prepareScrub(r, &vc, i, st)
 	r.URL.Scheme = scheme
 	r.URL.Host = joinHostPort(host, port)
 	r.Host = hostHeader(scheme, host, port)
@@ -319,11 +328,10 @@ func loopbackHost(host string) bool {
 // lookup resolves credential keys for one request, remembering each key's
 // name for the log event and its value for repeated references.
 func (p *Proxy) lookup(ctx context.Context, pr *Principal, st *reqState) broker.Lookup {
-	var vals []string // parallel to st.ev.Keys
 	return func(key string) (string, error) {
 		for i, k := range st.ev.Keys {
 			if k == key {
-				return vals[i], nil
+				return st.vals[i], nil
 			}
 		}
 		v, found, err := p.cfg.Credentials.Resolve(ctx, pr.VaultID, key)
@@ -334,7 +342,7 @@ func (p *Proxy) lookup(ctx context.Context, pr *Principal, st *reqState) broker.
 			return "", domain.Errorf(domain.CodeCredentialNotFound, "credential %q is not in vault %q", key, pr.VaultName)
 		}
 		st.ev.Keys = append(st.ev.Keys, key)
-		vals = append(vals, v)
+		st.vals = append(st.vals, v)
 		return v, nil
 	}
 }
@@ -372,6 +380,10 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if st == nil {
 		return nil
 	}
+	if st.scrub.blocked() != nil {
+		// The request body was refused while the upstream answered.
+		return errEgressBlocked
+	}
 	st.upstreamStatus = resp.StatusCode
 	if !st.allowSetCookie {
 		resp.Header.Del("Set-Cookie")
@@ -382,7 +394,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		st.body = upstreamBody{ReadCloser: resp.Body, left: max}
 		resp.Body = &st.body
 	}
-	return nil
+	return p.scrubResponse(resp, st)
 }
 
 var errResponseTooLarge = errors.New("upstream response larger than the configured cap")
@@ -392,6 +404,12 @@ var errResponseTooLarge = errors.New("upstream response larger than the configur
 // the client learns the host, not internals.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	if st != nil && p.egressRefused(w, st) {
+		return
+	}
+	if st != nil && p.responseRefused(w, st, err) {
+		return
+	}
 	fail := func(status int, body errorBody) {
 		if st != nil {
 			st.ev.Error = body.Error

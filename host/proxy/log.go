@@ -22,6 +22,11 @@ type Event struct {
 	Status    int      // status sent to the client (499: client went away)
 	Latency   time.Duration
 	Error     string // stable code when the proxy refused or failed the request
+	// Scrubbed counts, by key, the values replaced in the response.
+	Scrubbed map[string]int
+	// Blocked names the key whose value stopped the request or response
+	// ("canary:NAME" for a canary).
+	Blocked string
 }
 
 // Sink receives request events. Emit is called on the request path and must

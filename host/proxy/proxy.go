@@ -28,6 +28,7 @@ import (
 
 	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/scrub"
 )
 
 // DefaultPort is the proxy's listening port.
@@ -77,6 +78,38 @@ type VaultConfig struct {
 	// Matcher is broker.NewMatcher(Services), built once when the
 	// services change; nil makes the proxy build one per request.
 	Matcher *broker.Matcher
+
+	// Egress holds every known secret value of every vault and every
+	// canary: a request that carries one which the matched service does
+	// not inject is refused before it leaves. nil: no check.
+	Egress *scrub.Set
+	// Scrub is parallel to Services: each service's response set (the
+	// values it injects and the vault's canaries), built when the vault
+	// changes. An entry that is nil, or whose Values differ from those a
+	// request resolved (a dynamic secret, a rotation in between), is
+	// built for that request instead.
+	Scrub []*ServiceScrub
+	// Canaries is the vault's canaries, looked for in every response;
+	// CanarySet is the set of them alone (nil when none).
+	Canaries  []scrub.Value
+	CanarySet *scrub.Set
+	// RevokeOnEgressBlock revokes the scoped session whose request was
+	// refused as secret_egress_blocked (a canary always revokes).
+	RevokeOnEgressBlock bool
+}
+
+// ServiceScrub is a service's precomputed response set and the key values
+// it was built from.
+type ServiceScrub struct {
+	Set    *scrub.Set
+	Values map[string]string
+}
+
+// SessionRevoker ends a scoped session at once, for a request that
+// carried a canary or, where the vault asks for it, a secret bound
+// elsewhere.
+type SessionRevoker interface {
+	RevokeSession(ctx context.Context, vaultID, sessionID string) error
 }
 
 // Vaults serves the current service list of a vault. Called once per
@@ -110,6 +143,8 @@ type Config struct {
 	Auth        Authenticator
 	Vaults      Vaults
 	Credentials Credentials
+	// Sessions revokes sessions that tripped a canary; nil: none are.
+	Sessions SessionRevoker
 	// Log receives one event per proxied request; nil discards them. Emit
 	// must not block (see AsyncSink).
 	Log Sink

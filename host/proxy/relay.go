@@ -61,7 +61,9 @@ func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 	// length are flushed after every write, so streamed answers arrive as
 	// sent. A body of known length is flushed by upBody before any read
 	// that would wait.
-	flushEach := resp.ContentLength < 0 || eventStream(resp.Header)
+	// A fixed-length body re-framed by the scrubber keeps its flushes:
+	// upBody's, before a read that waits.
+	flushEach := resp.ContentLength < 0 && !st.scrub.reframed || eventStream(resp.Header)
 	buf := copyBuffers.Get().(*[]byte)
 	for {
 		n, rerr := resp.Body.Read(*buf)

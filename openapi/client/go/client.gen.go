@@ -360,6 +360,24 @@ func (e ProposedServiceAction) Valid() bool {
 	}
 }
 
+// Defines values for ServiceUnknownEncoding.
+const (
+	Block ServiceUnknownEncoding = "block"
+	Pass  ServiceUnknownEncoding = "pass"
+)
+
+// Valid indicates whether the value is a known member of the ServiceUnknownEncoding enum.
+func (e ServiceUnknownEncoding) Valid() bool {
+	switch e {
+	case Block:
+		return true
+	case Pass:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SetVaultAgentInputBodyRole.
 const (
 	SetVaultAgentInputBodyRoleAdmin  SetVaultAgentInputBodyRole = "admin"
@@ -1243,9 +1261,18 @@ type Service struct {
 	Host string `json:"host"`
 
 	// Name Service name, unique in the vault
-	Name          string          `json:"name"`
-	Substitutions *[]Substitution `json:"substitutions,omitempty"`
+	Name string `json:"name"`
+
+	// ScrubResponses Replace injected values (and their encodings) in responses with a marker; defaults to true
+	ScrubResponses *bool           `json:"scrub_responses,omitempty"`
+	Substitutions  *[]Substitution `json:"substitutions,omitempty"`
+
+	// UnknownEncoding A response body the proxy cannot decode to scrub: block (default) or pass
+	UnknownEncoding *ServiceUnknownEncoding `json:"unknown_encoding,omitempty"`
 }
+
+// ServiceUnknownEncoding A response body the proxy cannot decode to scrub: block (default) or pass
+type ServiceUnknownEncoding string
 
 // ServicesBody defines model for ServicesBody.
 type ServicesBody struct {

@@ -1234,7 +1234,14 @@ export interface components {
             host: string;
             /** @description Service name, unique in the vault */
             name: string;
+            /** @description Replace injected values (and their encodings) in responses with a marker; defaults to true */
+            scrub_responses?: boolean;
             substitutions?: components["schemas"]["Substitution"][] | null;
+            /**
+             * @description A response body the proxy cannot decode to scrub: block (default) or pass
+             * @enum {string}
+             */
+            unknown_encoding?: "block" | "pass";
         };
         ServicesBody: {
             services: components["schemas"]["Service"][] | null;
