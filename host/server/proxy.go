@@ -75,6 +75,7 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 		Auth:          cache,
 		Vaults:        cache,
 		Credentials:   cache,
+		Sessions:      cache,
 		Log:           sink,
 		Logger:        log,
 		// Zero means no limit here; the proxy reads zero as its default.

@@ -116,6 +116,32 @@ func (s *Store) SealedCredentials(ctx context.Context, vaultID string) ([]Sealed
 	return out, rows.Err()
 }
 
+// VaultSealedCredential is a sealed credential with its vault.
+type VaultSealedCredential struct {
+	VaultID string
+	Key     string
+	Sealed  []byte
+}
+
+// AllSealedCredentials returns every sealed credential of every vault:
+// the proxy's egress check looks for all of them in every request.
+func (s *Store) AllSealedCredentials(ctx context.Context) ([]VaultSealedCredential, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT vault_id, key, sealed FROM credentials ORDER BY vault_id, key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []VaultSealedCredential
+	for rows.Next() {
+		var c VaultSealedCredential
+		if err := rows.Scan(&c.VaultID, &c.Key, &c.Sealed); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // SealedCredential returns one sealed credential.
 func (s *Store) SealedCredential(ctx context.Context, vaultID, key string) ([]byte, error) {
 	var b []byte

@@ -56,6 +56,7 @@ type Cache struct {
 	gen atomic.Uint64
 
 	mu     sync.RWMutex
+	egress *egressEntry // every vault's values; nil or stale after Invalidate
 	vaults map[string]*vaultEntry
 	names  map[string]string // vault name → id
 	ids    map[string]string // vault id → name
@@ -100,13 +101,18 @@ func (c *Cache) Invalidate(vaultID string) {
 	delete(c.vaults, vaultID)
 }
 
-// ProxyConfig returns the vault's services and unmatched-host policy.
+// ProxyConfig returns the vault's services and unmatched-host policy,
+// its response sets and the egress set of every vault's values.
 func (c *Cache) ProxyConfig(ctx context.Context, vaultID string) (proxy.VaultConfig, error) {
 	e, err := c.vault(ctx, vaultID)
 	if err != nil {
 		return proxy.VaultConfig{}, err
 	}
-	return e.config, nil
+	cfg := e.config
+	if cfg.Egress, err = c.egressSet(ctx); err != nil {
+		return proxy.VaultConfig{}, err
+	}
+	return cfg, nil
 }
 
 // Resolve opens a static credential; a key with no static row falls
@@ -179,6 +185,9 @@ func (c *Cache) load(ctx context.Context, vaultID string) (*vaultEntry, error) {
 	}
 	for _, cr := range creds {
 		e.sealed[cr.Key] = cr.Sealed
+	}
+	if err := c.scrubSets(vaultID, e); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
