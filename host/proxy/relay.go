@@ -61,9 +61,7 @@ func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 	// length are flushed after every write, so streamed answers arrive as
 	// sent. A body of known length is flushed by upBody before any read
 	// that would wait.
-	// A fixed-length body re-framed by the scrubber keeps its flushes:
-	// upBody's, before a read that waits.
-	flushEach := resp.ContentLength < 0 && !st.scrub.reframed || eventStream(resp.Header)
+	flushEach := resp.ContentLength < 0 || eventStream(resp.Header)
 	buf := copyBuffers.Get().(*[]byte)
 	for {
 		n, rerr := resp.Body.Read(*buf)

@@ -50,7 +50,6 @@ type scrubState struct {
 	set         *scrub.Set // response set; nil: responses pass untouched
 	canaryOnly  bool       // set holds only canaries: look, never rewrite
 	unknownPass bool       // the service passes bodies it cannot decode
-	reframed    bool       // a fixed-length body now streams without its length
 	decideResp  scrub.Decide
 }
 
@@ -391,10 +390,14 @@ func (b *wholeBody) Close() error { return b.src.Close() }
 // so the client's response is re-framed (chunked). The body is not
 // buffered whole even when it is short: a fixed-length answer may
 // trickle, and each part must reach the agent as it comes.
+//
+// resp.ContentLength keeps the upstream's value: the relay and the
+// ReverseProxy choose how to flush by it, and for a body of known length
+// the flushes come from the upstream body (before a read that would
+// wait), which must not race the ReverseProxy's own flushing of bodies
+// of unknown length. The client's framing follows the header map alone.
 func (p *Proxy) scrubStream(resp *http.Response, body io.Reader, st *reqState) {
-	st.scrub.reframed = resp.ContentLength >= 0
 	resp.Header.Del("Content-Length")
-	resp.ContentLength = -1
 	resp.Body = &scrubBody{r: scrub.NewReader(body, st.scrub.set, st.scrub.decideResp), src: resp.Body, st: st, p: p}
 }
 
