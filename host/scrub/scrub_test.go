@@ -285,7 +285,7 @@ func TestReaderMemoryBounded(t *testing.T) {
 	buf := make([]byte, 1<<15)
 	for {
 		_, err := r.Read(buf)
-		if cap(r.cbuf) > s.MaxLen() || cap(r.buf) > s.MaxLen()+readSize {
+		if cap(r.cbuf) > s.MaxLen() || len(r.buf) > s.MaxLen()+readSize {
 			t.Fatalf("held %d bytes, more than the longest pattern (%d)", cap(r.cbuf), s.MaxLen())
 		}
 		if err != nil {
