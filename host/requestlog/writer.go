@@ -19,6 +19,10 @@ package requestlog
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -320,7 +324,25 @@ func (w *Writer) warnDrops(final bool) {
 func row(e proxy.Event) store.RequestLog {
 	return store.RequestLog{VaultID: e.VaultID, At: e.Time, ActorKind: string(e.ActorKind), ActorID: e.ActorID,
 		Method: e.Method, Host: e.Host, Path: e.Path, Service: e.Service, Keys: e.Keys, Status: e.Status,
-		LatencyMS: e.Latency.Milliseconds(), Error: e.Error}
+		LatencyMS: e.Latency.Milliseconds(), Error: e.Error, Scrubbed: formatScrubbed(e.Scrubbed), Blocked: e.Blocked}
+}
+
+// formatScrubbed writes a response's scrub counts as "KEY:count" pairs,
+// comma-joined in key order; empty when nothing was scrubbed.
+func formatScrubbed(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(m[k]))
+	}
+	return b.String()
 }
 
 // Interface guards

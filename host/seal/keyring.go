@@ -130,3 +130,8 @@ func AAD(purpose string, parts ...string) []byte {
 func CredentialAAD(vaultID, key string) []byte {
 	return AAD("credential", vaultID, key)
 }
+
+// CanaryAAD is the additional data for the value of canary id in a vault.
+func CanaryAAD(vaultID, id string) []byte {
+	return AAD("canary", vaultID, id)
+}

@@ -27,14 +27,19 @@ type RequestLog struct {
 	Status    int
 	LatencyMS int64
 	Error     string
+	// Scrubbed lists what the response was scrubbed of, "KEY:count"
+	// comma-joined; Blocked names the key that stopped the request or
+	// response ("canary:NAME" for a canary).
+	Scrubbed string
+	Blocked  string
 }
 
 // requestLogColumns are the columns InsertRequestLogs fills, one bound
 // variable each per row.
-const requestLogColumns = 12
+const requestLogColumns = 14
 
-// requestLogChunk is the most rows one INSERT carries: 12 variables a row
-// keeps a statement at 3 072 variables, well under SQLite's limit (32 766
+// requestLogChunk is the most rows one INSERT carries: 14 variables a row
+// keeps a statement at 3 584 variables, well under SQLite's limit (32 766
 // since 3.32), while a statement's fixed costs are spread over many rows.
 // 64 to 512 measure alike.
 const (
@@ -194,12 +199,12 @@ func (li *logInserter) exec(ctx context.Context, dc any, rows []RequestLog) erro
 func requestLogInsert(n int) string {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO request_logs
-		(vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error) VALUES `)
+		(vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error, scrubbed, blocked) VALUES `)
 	for i := range n {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 	}
 	return q.String()
 }
@@ -229,6 +234,7 @@ func (li *logInserter) close() {
 // after row, and boxing a string or an integer above 255 allocates.
 type rowBoxes struct {
 	vault, actorKind, actorID, method, host, path, service, errs boxes[string]
+	scrubbed, blocked                                            boxes[string]
 	at, status, latency                                          boxes[int64]
 	keys                                                         keyBoxes
 }
@@ -246,6 +252,8 @@ func (b *rowBoxes) set(a []driver.NamedValue, r *RequestLog) {
 	a[9].Value = b.status.box(int64(r.Status))
 	a[10].Value = b.latency.box(r.LatencyMS)
 	a[11].Value = b.errs.box(r.Error)
+	a[12].Value = b.scrubbed.box(r.Scrubbed)
+	a[13].Value = b.blocked.box(r.Blocked)
 }
 
 // boxes remembers the last few distinct values of a column, boxed. Eight
@@ -330,7 +338,7 @@ func (s *Store) RequestLogs(ctx context.Context, q RequestLogQuery) ([]RequestLo
 	if q.After > 0 {
 		order = "ASC" // the rows right after the cursor, so polling never skips any
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error
+	rows, err := s.db.QueryContext(ctx, `SELECT id, vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error, scrubbed, blocked
 		FROM request_logs WHERE `+strings.Join(where, " AND ")+` ORDER BY id `+order+` LIMIT ?`, append(args, q.Limit+1)...)
 	if err != nil {
 		return nil, false, err
@@ -342,7 +350,7 @@ func (s *Store) RequestLogs(ctx context.Context, q RequestLogQuery) ([]RequestLo
 		var at int64
 		var keys string
 		if err := rows.Scan(&r.ID, &r.VaultID, &at, &r.ActorKind, &r.ActorID, &r.Method, &r.Host, &r.Path, &r.Service, &keys,
-			&r.Status, &r.LatencyMS, &r.Error); err != nil {
+			&r.Status, &r.LatencyMS, &r.Error, &r.Scrubbed, &r.Blocked); err != nil {
 			return nil, false, err
 		}
 		r.At = msToTime(at)

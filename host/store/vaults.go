@@ -15,6 +15,9 @@ type Vault struct {
 	Name                string
 	UnmatchedHostPolicy string
 	CreatedAt           time.Time
+	// RevokeOnEgressBlock revokes the scoped session whose request the
+	// proxy refused as secret_egress_blocked.
+	RevokeOnEgressBlock bool
 }
 
 // PrincipalKind says which table a grant belongs to.
@@ -41,13 +44,14 @@ type Grant struct {
 	Role        domain.VaultRole
 }
 
-const vaultCols = `id, name, unmatched_host_policy, created_at`
+const vaultCols = `id, name, unmatched_host_policy, created_at, revoke_on_egress_block`
 
 func scanVault(row interface{ Scan(...any) error }) (Vault, error) {
 	var v Vault
-	var created int64
-	err := row.Scan(&v.ID, &v.Name, &v.UnmatchedHostPolicy, &created)
+	var created, revoke int64
+	err := row.Scan(&v.ID, &v.Name, &v.UnmatchedHostPolicy, &created, &revoke)
 	v.CreatedAt = msToTime(created)
+	v.RevokeOnEgressBlock = revoke != 0
 	return v, err
 }
 
@@ -66,7 +70,7 @@ func (s *Store) CreateVault(ctx context.Context, name string, creator *Grant, ex
 	now := s.millis()
 	v := Vault{ID: NewID(), Name: name, UnmatchedHostPolicy: "passthrough", CreatedAt: msToTime(now)}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (`+vaultCols+`) VALUES (?, ?, ?, ?)`, v.ID, v.Name, v.UnmatchedHostPolicy, now)
+		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (id, name, unmatched_host_policy, created_at) VALUES (?, ?, ?, ?)`, v.ID, v.Name, v.UnmatchedHostPolicy, now)
 		if isUnique(err) {
 			return domain.Errorf(domain.CodeAlreadyExists, "a vault named %q already exists", name)
 		}
@@ -160,6 +164,17 @@ func (s *Store) RenameVault(ctx context.Context, id, newName string) error {
 // no service.
 func (s *Store) SetUnmatchedHostPolicy(ctx context.Context, id, policy string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE vaults SET unmatched_host_policy = ? WHERE id = ?`, policy, id)
+	return mustAffect(res, err, domain.CodeVaultNotFound, "no vault with id %q", id)
+}
+
+// SetRevokeOnEgressBlock sets whether the proxy revokes a scoped session
+// whose request carried a secret bound to another host.
+func (s *Store) SetRevokeOnEgressBlock(ctx context.Context, id string, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE vaults SET revoke_on_egress_block = ? WHERE id = ?`, v, id)
 	return mustAffect(res, err, domain.CodeVaultNotFound, "no vault with id %q", id)
 }
 

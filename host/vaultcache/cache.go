@@ -20,6 +20,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/proxy"
+	"github.com/agent-vault/agent-vault/host/scrub"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
 	"golang.org/x/sync/singleflight"
@@ -170,7 +171,8 @@ func (c *Cache) load(ctx context.Context, vaultID string) (*vaultEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &vaultEntry{config: proxy.VaultConfig{UnmatchedHostPolicy: v.UnmatchedHostPolicy}, sealed: map[string][]byte{}}
+	e := &vaultEntry{config: proxy.VaultConfig{UnmatchedHostPolicy: v.UnmatchedHostPolicy, RevokeOnEgressBlock: v.RevokeOnEgressBlock},
+		sealed: map[string][]byte{}}
 	for _, r := range rows {
 		var svc domain.Service
 		if err := json.Unmarshal(r.Spec, &svc); err != nil {
@@ -186,6 +188,10 @@ func (c *Cache) load(ctx context.Context, vaultID string) (*vaultEntry, error) {
 	for _, cr := range creds {
 		e.sealed[cr.Key] = cr.Sealed
 	}
+	if e.config.Canaries, err = c.canaries(ctx, vaultID); err != nil {
+		return nil, err
+	}
+	e.config.CanarySet = scrub.NewSet(e.config.Canaries)
 	if err := c.scrubSets(vaultID, e); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,11 @@ func (c *Cache) egressSet(ctx context.Context) (*scrub.Set, error) {
 			}
 			vals = append(vals, scrub.Value{Owner: scrub.Owner{Vault: r.VaultID, Key: r.Key}, Value: string(v)})
 		}
+		canaries, err := c.canaries(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, canaries...)
 		entry := &egressEntry{gen: gen, set: scrub.NewSet(vals)}
 		c.mu.Lock()
 		if c.gen.Load() == gen {
@@ -59,6 +64,24 @@ func (c *Cache) egressSet(ctx context.Context) (*scrub.Set, error) {
 		return nil, err
 	}
 	return v.(*egressEntry).set, nil
+}
+
+// canaries opens the canaries of a vault, or of every vault when vaultID
+// is empty.
+func (c *Cache) canaries(ctx context.Context, vaultID string) ([]scrub.Value, error) {
+	rows, err := c.st.Canaries(ctx, vaultID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]scrub.Value, 0, len(rows))
+	for _, r := range rows {
+		v, err := c.keyring.Open(r.Sealed, seal.CanaryAAD(r.VaultID, r.ID))
+		if err != nil {
+			return nil, fmt.Errorf("opening canary %q: %w", r.Name, err)
+		}
+		out = append(out, scrub.Value{Owner: scrub.Owner{Vault: r.VaultID, Key: r.Name, Canary: true}, Value: string(v)})
+	}
+	return out, nil
 }
 
 // scrubSets precomputes each service's response set from the vault's
