@@ -134,4 +134,5 @@ func (s *server) registerAgentLoop(api huma.API) {
 	s.registerProposals(api)
 	s.registerLogs(api)
 	s.registerExplain(api)
+	s.registerCanaries(api)
 }

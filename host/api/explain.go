@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -52,7 +55,19 @@ type ExplainOutput struct {
 		Service             *ExplainedService `json:"service,omitempty"`
 		Credentials         []ExplainedKey    `json:"credentials"`
 		UnmatchedHostPolicy string            `json:"unmatched_host_policy" enum:"passthrough,deny"`
+		ResponseScrubbing   string            `json:"response_scrubbing" doc:"What the proxy removes from this request's responses"`
+		EgressCheck         string            `json:"egress_check" doc:"What the proxy refuses to let this request carry"`
+		Recent              []ExplainedEvent  `json:"recent" doc:"The latest scrubs and blocks the request log holds for this host (newest first, at most 5)"`
 	}
+}
+
+// ExplainedEvent is a scrub or block from the request log. Never a value.
+type ExplainedEvent struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind" enum:"scrubbed,blocked"`
+	Keys    string    `json:"keys" doc:"scrubbed: KEY:count pairs; blocked: the key (canary:NAME for a canary)"`
+	Error   string    `json:"error,omitempty"`
+	Service string    `json:"service,omitempty"`
 }
 
 func (s *server) registerExplain(api huma.API) {
@@ -75,6 +90,8 @@ func (s *server) registerExplain(api huma.API) {
 			b := &out.Body
 			b.Method, b.Host, b.Port, b.Path = in.Method, host, port, path
 			b.UnmatchedHostPolicy, b.Credentials = c.Vault.UnmatchedHostPolicy, []ExplainedKey{}
+			var matched *domain.Service
+			defer func() { s.explainLeaks(ctx, c.Vault.ID, host, matched, out) }()
 			i, _, err := broker.Match(svcs, host, port, path)
 			if de := (*domain.Error)(nil); errors.As(err, &de) {
 				b.Decision, b.Code, b.Reason = decisionRefuse, de.Code, de.Message+" (400)"
@@ -91,6 +108,7 @@ func (s *server) registerExplain(api huma.API) {
 				return out, nil
 			}
 			svc := svcs[i]
+			matched = &svc
 			b.Service = &ExplainedService{Name: svc.Name, Host: svc.Host, Enabled: svc.IsEnabled(), AuthType: string(svc.Auth.Type)}
 			static, err := s.staticKeys(ctx, c.Vault.ID)
 			if err != nil {
@@ -130,6 +148,43 @@ func (s *server) registerExplain(api huma.API) {
 			}
 			return out, nil
 		})
+}
+
+// explainLeaks says what the proxy's leak defences do to this request and
+// lists the latest scrubs and blocks of its host.
+func (s *server) explainLeaks(ctx context.Context, vaultID, host string, svc *domain.Service, out *ExplainOutput) {
+	b := &out.Body
+	b.EgressCheck = "a known secret value of any vault (or an encoding of one) bound to another host, and any canary, " +
+		"is refused before it leaves (403 secret_egress_blocked)"
+	switch {
+	case svc == nil || len(svc.Keys()) == 0:
+		b.ResponseScrubbing = "nothing is injected, so nothing is scrubbed; a canary in a response is withheld (502 response_blocked)"
+	case !svc.ScrubsResponses():
+		b.ResponseScrubbing = fmt.Sprintf("off for service %q (scrub_responses: false): injected values reach the agent if the upstream echoes them", svc.Name)
+	default:
+		policy := svc.UnknownEncoding
+		if policy == "" {
+			policy = domain.EncodingBlock
+		}
+		b.ResponseScrubbing = fmt.Sprintf("the values of %s and their encodings are replaced in response headers and bodies by [agent-vault:redacted:KEY]; "+
+			"bodies in an encoding the proxy cannot decode: %s", strings.Join(svc.Keys(), ", "), policy)
+	}
+	b.Recent = []ExplainedEvent{}
+	rows, _, err := s.Store.RequestLogs(ctx, store.RequestLogQuery{VaultID: vaultID, Limit: 500})
+	if err != nil {
+		return // the explanation stands without its history
+	}
+	for _, r := range rows {
+		if r.Host != host || len(b.Recent) >= 5 {
+			continue
+		}
+		switch {
+		case r.Blocked != "":
+			b.Recent = append(b.Recent, ExplainedEvent{Time: r.At, Kind: "blocked", Keys: r.Blocked, Error: r.Error, Service: r.Service})
+		case r.Scrubbed != "":
+			b.Recent = append(b.Recent, ExplainedEvent{Time: r.At, Kind: "scrubbed", Keys: r.Scrubbed, Service: r.Service})
+		}
+	}
 }
 
 // explainTarget splits an absolute http(s) URL the way the proxy does.

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/store"
@@ -12,19 +14,42 @@ import (
 // LogEntry is one proxied request: key names, never values; the path
 // without its query.
 type LogEntry struct {
-	ID        int64     `json:"id"`
-	Time      time.Time `json:"time"`
-	ActorKind string    `json:"actor_kind" doc:"user, agent or session"`
-	ActorID   string    `json:"actor_id"`
-	ActorName string    `json:"actor_name,omitempty" doc:"The agent's name, the user's email, or session <id prefix>; empty once deleted"`
-	Method    string    `json:"method"`
-	Host      string    `json:"host"`
-	Path      string    `json:"path"`
-	Service   string    `json:"service,omitempty" doc:"The matched service; empty when none matched"`
-	Keys      []string  `json:"keys" doc:"Credential keys injected"`
-	Status    int       `json:"status" doc:"Status sent to the agent (499: the agent went away)"`
-	LatencyMS int64     `json:"latency_ms"`
-	Error     string    `json:"error,omitempty" doc:"Stable code when the proxy refused or failed the request"`
+	ID        int64        `json:"id"`
+	Time      time.Time    `json:"time"`
+	ActorKind string       `json:"actor_kind" doc:"user, agent or session"`
+	ActorID   string       `json:"actor_id"`
+	ActorName string       `json:"actor_name,omitempty" doc:"The agent's name, the user's email, or session <id prefix>; empty once deleted"`
+	Method    string       `json:"method"`
+	Host      string       `json:"host"`
+	Path      string       `json:"path"`
+	Service   string       `json:"service,omitempty" doc:"The matched service; empty when none matched"`
+	Keys      []string     `json:"keys" doc:"Credential keys injected"`
+	Status    int          `json:"status" doc:"Status sent to the agent (499: the agent went away)"`
+	LatencyMS int64        `json:"latency_ms"`
+	Error     string       `json:"error,omitempty" doc:"Stable code when the proxy refused or failed the request"`
+	Scrubbed  []ScrubCount `json:"scrubbed,omitempty" doc:"Keys whose values (or encodings of them) were replaced in the response, with counts"`
+	Blocked   string       `json:"blocked,omitempty" doc:"The key whose value stopped the request or response (canary:NAME for a canary)"`
+}
+
+// ScrubCount is how many times a key's value was scrubbed from one
+// response. Never a value.
+type ScrubCount struct {
+	Key   string `json:"key"`
+	Count int    `json:"count"`
+}
+
+// parseScrubbed reads the log's "KEY:count,…" form.
+func parseScrubbed(s string) []ScrubCount {
+	if s == "" {
+		return nil
+	}
+	var out []ScrubCount
+	for part := range strings.SplitSeq(s, ",") {
+		k, n, _ := strings.Cut(part, ":")
+		c, _ := strconv.Atoi(n)
+		out = append(out, ScrubCount{Key: k, Count: c})
+	}
+	return out
 }
 
 type ListLogsInput struct {
@@ -78,7 +103,7 @@ func (s *server) registerLogs(api huma.API) {
 				}
 				out.Body.Logs = append(out.Body.Logs, LogEntry{ID: r.ID, Time: r.At, ActorKind: r.ActorKind, ActorID: r.ActorID,
 					Method: r.Method, Host: r.Host, Path: r.Path, Service: r.Service, Keys: keys, Status: r.Status,
-					LatencyMS: r.LatencyMS, Error: r.Error})
+					LatencyMS: r.LatencyMS, Error: r.Error, Scrubbed: parseScrubbed(r.Scrubbed), Blocked: r.Blocked})
 			}
 			s.nameActors(ctx, out.Body.Logs)
 			if len(rows) > 0 {

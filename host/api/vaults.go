@@ -60,6 +60,11 @@ type VaultContextOutput struct {
 // VaultSettings are a vault's proxy behaviours.
 type VaultSettings struct {
 	UnmatchedHostPolicy string `json:"unmatched_host_policy" enum:"passthrough,deny" doc:"What the proxy does with requests that match no service"`
+	RevokeOnEgressBlock bool   `json:"revoke_on_egress_block" doc:"Revoke the scoped session whose request carried a secret bound to another host (a canary always revokes)"`
+}
+
+func vaultSettings(v store.Vault) VaultSettings {
+	return VaultSettings{UnmatchedHostPolicy: v.UnmatchedHostPolicy, RevokeOnEgressBlock: v.RevokeOnEgressBlock}
 }
 
 type VaultSettingsOutput struct {
@@ -70,6 +75,7 @@ type UpdateVaultSettingsInput struct {
 	Name string `path:"name" maxLength:"64"`
 	Body struct {
 		UnmatchedHostPolicy string `json:"unmatched_host_policy,omitempty" enum:"passthrough,deny"`
+		RevokeOnEgressBlock *bool  `json:"revoke_on_egress_block,omitempty"`
 	}
 }
 
@@ -188,7 +194,7 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			return &VaultSettingsOutput{Body: VaultSettings{UnmatchedHostPolicy: c.Vault.UnmatchedHostPolicy}}, nil
+			return &VaultSettingsOutput{Body: vaultSettings(c.Vault)}, nil
 		})
 
 	huma.Register(api, op("update-vault-settings", http.MethodPatch, "/v1/vaults/{name}/settings", "Change a vault's proxy settings", "vaults", http.StatusNotFound),
@@ -204,7 +210,14 @@ func (s *server) registerVaults(api huma.API) {
 				c.Vault.UnmatchedHostPolicy = p
 				s.changed(c.Vault.ID)
 			}
-			return &VaultSettingsOutput{Body: VaultSettings{UnmatchedHostPolicy: c.Vault.UnmatchedHostPolicy}}, nil
+			if r := in.Body.RevokeOnEgressBlock; r != nil {
+				if err := s.Store.SetRevokeOnEgressBlock(ctx, c.Vault.ID, *r); err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				c.Vault.RevokeOnEgressBlock = *r
+				s.changed(c.Vault.ID)
+			}
+			return &VaultSettingsOutput{Body: vaultSettings(c.Vault)}, nil
 		})
 
 	huma.Register(api, op("join-vault", http.MethodPost, "/v1/vaults/{name}/join", "Join a vault as admin (instance owners)", "vaults", http.StatusNotFound),

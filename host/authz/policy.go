@@ -76,7 +76,11 @@ var Policy = map[string]Rule{
 	"sync-vault":                  {Actors: users | AllowAgent, Instance: member, Vault: vMember},
 
 	// One vault: contents (a grant is required, owners included).
-	"create-session":     {Actors: users | AllowAgent, Instance: member, Vault: vProxy},
+	"create-session": {Actors: users | AllowAgent, Instance: member, Vault: vProxy},
+	// A canary is bait minted for `agent-vault run --canary`: whoever may
+	// start a session may mint one; only members list them.
+	"create-canary":      {Actors: users | AllowAgent, Instance: member, Vault: vProxy},
+	"list-canaries":      {Actors: users, Instance: member, Vault: vMember},
 	"list-credentials":   {Actors: everyone, Instance: member, Vault: vProxy},
 	"set-credentials":    {Actors: users, Instance: member, Vault: vMember},
 	"delete-credentials": {Actors: users, Instance: member, Vault: vMember},

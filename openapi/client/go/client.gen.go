@@ -159,6 +159,24 @@ func (e ExplainOutputBodyUnmatchedHostPolicy) Valid() bool {
 	}
 }
 
+// Defines values for ExplainedEventKind.
+const (
+	Blocked  ExplainedEventKind = "blocked"
+	Scrubbed ExplainedEventKind = "scrubbed"
+)
+
+// Valid indicates whether the value is a known member of the ExplainedEventKind enum.
+func (e ExplainedEventKind) Valid() bool {
+	switch e {
+	case Blocked:
+		return true
+	case Scrubbed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExplainedKeySource.
 const (
 	ExplainedKeySourceDynamic ExplainedKeySource = "dynamic"
@@ -716,6 +734,15 @@ type Auth struct {
 // AuthType defines model for Auth.Type.
 type AuthType string
 
+// Canary defines model for Canary.
+type Canary struct {
+	CreatedAt time.Time `json:"created_at"`
+	Id        string    `json:"id"`
+
+	// Name The environment variable it is handed out as
+	Name string `json:"name"`
+}
+
 // CreateAgentInputBody defines model for CreateAgentInputBody.
 type CreateAgentInputBody struct {
 	// Name Agent name, unique on the instance
@@ -730,6 +757,24 @@ type CreateAgentInputBody struct {
 
 // CreateAgentInputBodyRole Instance role
 type CreateAgentInputBodyRole string
+
+// CreateCanaryInputBody defines model for CreateCanaryInputBody.
+type CreateCanaryInputBody struct {
+	// Name The environment variable the canary will be put in, e.g. OPENAI_API_KEY
+	Name string `json:"name"`
+}
+
+// CreateCanaryOutputBody defines model for CreateCanaryOutputBody.
+type CreateCanaryOutputBody struct {
+	CreatedAt time.Time `json:"created_at"`
+	Id        string    `json:"id"`
+
+	// Name The environment variable it is handed out as
+	Name string `json:"name"`
+
+	// Value The canary's value (bait, not a credential): put it where an agent can find it
+	Value string `json:"value"`
+}
 
 // CreateInviteInputBody defines model for CreateInviteInputBody.
 type CreateInviteInputBody struct {
@@ -881,14 +926,23 @@ type ErrorDetail struct {
 // ExplainOutputBody defines model for ExplainOutputBody.
 type ExplainOutputBody struct {
 	// Code The error code the proxy would answer with, when it refuses
-	Code                *string                              `json:"code,omitempty"`
-	Credentials         *[]ExplainedKey                      `json:"credentials"`
-	Decision            ExplainOutputBodyDecision            `json:"decision"`
-	Host                string                               `json:"host"`
-	Method              string                               `json:"method"`
-	Path                string                               `json:"path"`
-	Port                string                               `json:"port"`
-	Reason              string                               `json:"reason"`
+	Code        *string                   `json:"code,omitempty"`
+	Credentials *[]ExplainedKey           `json:"credentials"`
+	Decision    ExplainOutputBodyDecision `json:"decision"`
+
+	// EgressCheck What the proxy refuses to let this request carry
+	EgressCheck string `json:"egress_check"`
+	Host        string `json:"host"`
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Port        string `json:"port"`
+	Reason      string `json:"reason"`
+
+	// Recent The latest scrubs and blocks the request log holds for this host (newest first, at most 5)
+	Recent *[]ExplainedEvent `json:"recent"`
+
+	// ResponseScrubbing What the proxy removes from this request's responses
+	ResponseScrubbing   string                               `json:"response_scrubbing"`
 	Service             *ExplainedService                    `json:"service,omitempty"`
 	UnmatchedHostPolicy ExplainOutputBodyUnmatchedHostPolicy `json:"unmatched_host_policy"`
 }
@@ -898,6 +952,20 @@ type ExplainOutputBodyDecision string
 
 // ExplainOutputBodyUnmatchedHostPolicy defines model for ExplainOutputBody.UnmatchedHostPolicy.
 type ExplainOutputBodyUnmatchedHostPolicy string
+
+// ExplainedEvent defines model for ExplainedEvent.
+type ExplainedEvent struct {
+	Error *string `json:"error,omitempty"`
+
+	// Keys scrubbed: KEY:count pairs; blocked: the key (canary:NAME for a canary)
+	Keys    string             `json:"keys"`
+	Kind    ExplainedEventKind `json:"kind"`
+	Service *string            `json:"service,omitempty"`
+	Time    time.Time          `json:"time"`
+}
+
+// ExplainedEventKind defines model for ExplainedEvent.Kind.
+type ExplainedEventKind string
 
 // ExplainedKey defines model for ExplainedKey.
 type ExplainedKey struct {
@@ -957,6 +1025,11 @@ type KindInfo struct {
 // ListAgentsOutputBody defines model for ListAgentsOutputBody.
 type ListAgentsOutputBody struct {
 	Agents *[]AgentView `json:"agents"`
+}
+
+// ListCanariesOutputBody defines model for ListCanariesOutputBody.
+type ListCanariesOutputBody struct {
+	Canaries *[]Canary `json:"canaries"`
 }
 
 // ListCredentialsOutputBody defines model for ListCredentialsOutputBody.
@@ -1022,6 +1095,9 @@ type LogEntry struct {
 	// ActorName The agent's name, the user's email, or session <id prefix>; empty once deleted
 	ActorName *string `json:"actor_name,omitempty"`
 
+	// Blocked The key whose value stopped the request or response (canary:NAME for a canary)
+	Blocked *string `json:"blocked,omitempty"`
+
 	// Error Stable code when the proxy refused or failed the request
 	Error *string `json:"error,omitempty"`
 	Host  string  `json:"host"`
@@ -1032,6 +1108,9 @@ type LogEntry struct {
 	LatencyMs int64     `json:"latency_ms"`
 	Method    string    `json:"method"`
 	Path      string    `json:"path"`
+
+	// Scrubbed Keys whose values (or encodings of them) were replaced in the response, with counts
+	Scrubbed *[]ScrubCount `json:"scrubbed,omitempty"`
 
 	// Service The matched service; empty when none matched
 	Service *string `json:"service,omitempty"`
@@ -1247,6 +1326,12 @@ type RenameVaultInputBody struct {
 	Name string `json:"name"`
 }
 
+// ScrubCount defines model for ScrubCount.
+type ScrubCount struct {
+	Count int64  `json:"count"`
+	Key   string `json:"key"`
+}
+
 // Service defines model for Service.
 type Service struct {
 	// AllowPlainHttp Attach credentials to plain http:// requests to non-local hosts (not recommended)
@@ -1389,6 +1474,7 @@ type UpdateUserInputBodyRole string
 
 // UpdateVaultSettingsInputBody defines model for UpdateVaultSettingsInputBody.
 type UpdateVaultSettingsInputBody struct {
+	RevokeOnEgressBlock *bool                                            `json:"revoke_on_egress_block,omitempty"`
 	UnmatchedHostPolicy *UpdateVaultSettingsInputBodyUnmatchedHostPolicy `json:"unmatched_host_policy,omitempty"`
 }
 
@@ -1426,6 +1512,9 @@ type VaultGrantViewRole string
 
 // VaultSettings defines model for VaultSettings.
 type VaultSettings struct {
+	// RevokeOnEgressBlock Revoke the scoped session whose request carried a secret bound to another host (a canary always revokes)
+	RevokeOnEgressBlock bool `json:"revoke_on_egress_block"`
+
 	// UnmatchedHostPolicy What the proxy does with requests that match no service
 	UnmatchedHostPolicy VaultSettingsUnmatchedHostPolicy `json:"unmatched_host_policy"`
 }
@@ -1569,6 +1658,9 @@ type RenameVaultJSONRequestBody = RenameVaultInputBody
 
 // SetVaultAgentJSONRequestBody defines body for SetVaultAgent for application/json ContentType.
 type SetVaultAgentJSONRequestBody = SetVaultAgentInputBody
+
+// CreateCanaryJSONRequestBody defines body for CreateCanary for application/json ContentType.
+type CreateCanaryJSONRequestBody = CreateCanaryInputBody
 
 // SetCredentialStoreJSONRequestBody defines body for SetCredentialStore for application/json ContentType.
 type SetCredentialStoreJSONRequestBody = CredentialStoreSpec
@@ -1996,6 +2088,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /v1/vaults/{name}/agents/{principal} (the `RemoveVaultAgent` operationId).
 	RemoveVaultAgent(ctx context.Context, name string, principal string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListCanaries List a vault's canaries (never their values)
+	//
+	// Corresponds with GET /v1/vaults/{name}/canaries (the `ListCanaries` operationId).
+	ListCanaries(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCanaryWithBody Mint a canary credential
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+	CreateCanaryWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCanary Mint a canary credential
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+	CreateCanary(ctx context.Context, name string, body CreateCanaryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetVaultContext The caller's role and the vault's credential store
 	//
@@ -3027,6 +3138,55 @@ func (c *Client) SetVaultAgent(ctx context.Context, name string, body SetVaultAg
 // Corresponds with DELETE /v1/vaults/{name}/agents/{principal} (the `RemoveVaultAgent` operationId).
 func (c *Client) RemoveVaultAgent(ctx context.Context, name string, principal string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRemoveVaultAgentRequest(c.Server, name, principal)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListCanaries List a vault's canaries (never their values)
+//
+// Corresponds with GET /v1/vaults/{name}/canaries (the `ListCanaries` operationId).
+func (c *Client) ListCanaries(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCanariesRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCanaryWithBody Mint a canary credential
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+func (c *Client) CreateCanaryWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCanaryRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCanary Mint a canary credential
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+func (c *Client) CreateCanary(ctx context.Context, name string, body CreateCanaryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCanaryRequest(c.Server, name, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5049,6 +5209,87 @@ func NewRemoveVaultAgentRequest(server string, name string, principal string) (*
 	return req, nil
 }
 
+// NewListCanariesRequest constructs an http.Request for the ListCanaries method
+func NewListCanariesRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/canaries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCanaryRequest calls the generic CreateCanary builder with application/json body
+func NewCreateCanaryRequest(server string, name string, body CreateCanaryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCanaryRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewCreateCanaryRequestWithBody constructs an http.Request for the CreateCanary method, with any body, and a specified content type
+func NewCreateCanaryRequestWithBody(server string, name string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/canaries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetVaultContextRequest constructs an http.Request for the GetVaultContext method
 func NewGetVaultContextRequest(server string, name string) (*http.Request, error) {
 	var err error
@@ -6397,6 +6638,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /v1/vaults/{name}/agents/{principal} (the `RemoveVaultAgent` operationId).
 	RemoveVaultAgentWithResponse(ctx context.Context, name string, principal string, reqEditors ...RequestEditorFn) (*RemoveVaultAgentResponse, error)
+
+	// ListCanariesWithResponse List a vault's canaries (never their values)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vaults/{name}/canaries (the `ListCanaries` operationId).
+	ListCanariesWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*ListCanariesResponse, error)
+
+	// CreateCanaryWithBodyWithResponse Mint a canary credential
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+	CreateCanaryWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCanaryResponse, error)
+
+	// CreateCanaryWithResponse Mint a canary credential
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+	CreateCanaryWithResponse(ctx context.Context, name string, body CreateCanaryJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCanaryResponse, error)
 
 	// GetVaultContextWithResponse The caller's role and the vault's credential store
 	//
@@ -9545,6 +9807,165 @@ func (r RemoveVaultAgentResponse) ContentType() string {
 	return ""
 }
 
+type ListCanariesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListCanariesOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCanariesResponse) GetJSON200() *ListCanariesOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListCanariesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListCanariesResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListCanariesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListCanariesResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListCanariesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCanariesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCanariesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCanariesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCanariesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCanaryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateCanaryOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCanaryResponse) GetJSON201() *CreateCanaryOutputBody {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateCanaryResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateCanaryResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateCanaryResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateCanaryResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateCanaryResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateCanaryResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCanaryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCanaryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCanaryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCanaryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetVaultContextResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11827,6 +12248,45 @@ func (c *ClientWithResponses) RemoveVaultAgentWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseRemoveVaultAgentResponse(rsp)
+}
+
+// ListCanariesWithResponse List a vault's canaries (never their values)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vaults/{name}/canaries (the `ListCanaries` operationId).
+func (c *ClientWithResponses) ListCanariesWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*ListCanariesResponse, error) {
+	rsp, err := c.ListCanaries(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCanariesResponse(rsp)
+}
+
+// CreateCanaryWithBodyWithResponse Mint a canary credential
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+func (c *ClientWithResponses) CreateCanaryWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCanaryResponse, error) {
+	rsp, err := c.CreateCanaryWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCanaryResponse(rsp)
+}
+
+// CreateCanaryWithResponse Mint a canary credential
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/vaults/{name}/canaries (the `CreateCanary` operationId).
+func (c *ClientWithResponses) CreateCanaryWithResponse(ctx context.Context, name string, body CreateCanaryJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCanaryResponse, error) {
+	rsp, err := c.CreateCanary(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCanaryResponse(rsp)
 }
 
 // GetVaultContextWithResponse The caller's role and the vault's credential store
@@ -14556,6 +15016,135 @@ func ParseRemoveVaultAgentResponse(rsp *http.Response) (*RemoveVaultAgentRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListCanariesResponse parses an HTTP response from a ListCanariesWithResponse call
+func ParseListCanariesResponse(rsp *http.Response) (*ListCanariesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCanariesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListCanariesOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCanaryResponse parses an HTTP response from a CreateCanaryWithResponse call
+func ParseCreateCanaryResponse(rsp *http.Response) (*CreateCanaryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCanaryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateCanaryOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem

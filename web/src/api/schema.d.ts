@@ -540,6 +540,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vaults/{name}/canaries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a vault's canaries (never their values) */
+        get: operations["list-canaries"];
+        put?: never;
+        /** Mint a canary credential */
+        post: operations["create-canary"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vaults/{name}/context": {
         parameters: {
             query?: never;
@@ -816,6 +834,13 @@ export interface components {
             /** @description basic: credential key of the user name */
             username?: string;
         };
+        Canary: {
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** @description The environment variable it is handed out as */
+            name: string;
+        };
         CreateAgentInputBody: {
             /** @description Agent name, unique on the instance */
             name: string;
@@ -827,6 +852,19 @@ export interface components {
             role: "member" | "no-access";
             /** @description Vault roles to grant; the caller must administer each vault */
             vaults?: components["schemas"]["VaultGrantView"][] | null;
+        };
+        CreateCanaryInputBody: {
+            /** @description The environment variable the canary will be put in, e.g. OPENAI_API_KEY */
+            name: string;
+        };
+        CreateCanaryOutputBody: {
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** @description The environment variable it is handed out as */
+            name: string;
+            /** @description The canary's value (bait, not a credential): put it where an agent can find it */
+            value: string;
         };
         CreateInviteInputBody: {
             /**
@@ -951,14 +989,30 @@ export interface components {
             credentials: components["schemas"]["ExplainedKey"][] | null;
             /** @enum {string} */
             decision: "inject" | "forward" | "refuse";
+            /** @description What the proxy refuses to let this request carry */
+            egress_check: string;
             host: string;
             method: string;
             path: string;
             port: string;
             reason: string;
+            /** @description The latest scrubs and blocks the request log holds for this host (newest first, at most 5) */
+            recent: components["schemas"]["ExplainedEvent"][] | null;
+            /** @description What the proxy removes from this request's responses */
+            response_scrubbing: string;
             service?: components["schemas"]["ExplainedService"];
             /** @enum {string} */
             unmatched_host_policy: "passthrough" | "deny";
+        };
+        ExplainedEvent: {
+            error?: string;
+            /** @description scrubbed: KEY:count pairs; blocked: the key (canary:NAME for a canary) */
+            keys: string;
+            /** @enum {string} */
+            kind: "scrubbed" | "blocked";
+            service?: string;
+            /** Format: date-time */
+            time: string;
         };
         ExplainedKey: {
             key: string;
@@ -1001,6 +1055,9 @@ export interface components {
         };
         ListAgentsOutputBody: {
             agents: components["schemas"]["AgentView"][] | null;
+        };
+        ListCanariesOutputBody: {
+            canaries: components["schemas"]["Canary"][] | null;
         };
         ListCredentialsOutputBody: {
             credentials: components["schemas"]["CredentialView"][] | null;
@@ -1051,6 +1108,8 @@ export interface components {
             actor_kind: string;
             /** @description The agent's name, the user's email, or session <id prefix>; empty once deleted */
             actor_name?: string;
+            /** @description The key whose value stopped the request or response (canary:NAME for a canary) */
+            blocked?: string;
             /** @description Stable code when the proxy refused or failed the request */
             error?: string;
             host: string;
@@ -1062,6 +1121,8 @@ export interface components {
             latency_ms: number;
             method: string;
             path: string;
+            /** @description Keys whose values (or encodings of them) were replaced in the response, with counts */
+            scrubbed?: components["schemas"]["ScrubCount"][] | null;
             /** @description The matched service; empty when none matched */
             service?: string;
             /**
@@ -1223,6 +1284,11 @@ export interface components {
             /** @description The new name */
             name: string;
         };
+        ScrubCount: {
+            /** Format: int64 */
+            count: number;
+            key: string;
+        };
         Service: {
             /** @description Attach credentials to plain http:// requests to non-local hosts (not recommended) */
             allow_plain_http?: boolean;
@@ -1324,6 +1390,7 @@ export interface components {
             role: "owner" | "member" | "no-access";
         };
         UpdateVaultSettingsInputBody: {
+            revoke_on_egress_block?: boolean;
             /** @enum {string} */
             unmatched_host_policy?: "passthrough" | "deny";
         };
@@ -1347,6 +1414,8 @@ export interface components {
             vault: string;
         };
         VaultSettings: {
+            /** @description Revoke the scoped session whose request carried a secret bound to another host (a canary always revokes) */
+            revoke_on_egress_block: boolean;
             /**
              * @description What the proxy does with requests that match no service
              * @enum {string}
@@ -4030,6 +4099,153 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-canaries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListCanariesOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-canary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCanaryInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateCanaryOutputBody"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -128,6 +128,17 @@ export function LogsTab({ vault, perms }: { vault: string; perms: Perms }) {
                     </div>
                   ) : null}
                   {e.keys && e.keys.length ? <div class="muted small">keys: {e.keys.join(", ")}</div> : null}
+                  {e.blocked ? (
+                    <div data-guard="blocked">
+                      <Tag kind="error">blocked</Tag> <span class="small">{e.blocked}</span>
+                    </div>
+                  ) : null}
+                  {e.scrubbed && e.scrubbed.length ? (
+                    <div data-guard="scrubbed">
+                      <Tag kind="warn">scrubbed</Tag>{" "}
+                      <span class="small">{e.scrubbed.map((s) => `${s.key}×${s.count}`).join(", ")}</span>
+                    </div>
+                  ) : null}
                 </td>
                 <td class="hide-sm">{e.service ? <Untrusted text={e.service} /> : <span class="muted">—</span>}</td>
                 <td class="hide-sm small">
