@@ -292,13 +292,13 @@ func printLogLine(out *printer, x client.LogEntry) {
 	out.line("%s", strings.Join(logRows([]client.LogEntry{x})[0], "  "))
 }
 
-var logHeaders = []string{"TIME", "ACTOR", "METHOD", "HOST", "PATH", "SERVICE", "KEYS", "STATUS", "MS", "ERROR"}
+var logHeaders = []string{"TIME", "ACTOR", "METHOD", "HOST", "PATH", "SERVICE", "KEYS", "STATUS", "MS", "ERROR", "GUARD"}
 
 func logRows(entries []client.LogEntry) [][]string {
 	rows := make([][]string, 0, len(entries))
 	for _, x := range entries {
 		rows = append(rows, []string{x.Time.UTC().Format(time.DateTime), logActor(x), safeText(x.Method), safeText(x.Host), oneLine(x.Path, 40), str(x.Service),
-			strings.Join(deref(x.Keys), ","), fmt.Sprint(x.Status), fmt.Sprint(x.LatencyMs), str(x.Error)})
+			strings.Join(deref(x.Keys), ","), fmt.Sprint(x.Status), fmt.Sprint(x.LatencyMs), str(x.Error), guard(x)})
 	}
 	return rows
 }
@@ -315,6 +315,25 @@ func logActor(x client.LogEntry) string {
 		}
 	}
 	return safeText(x.ActorKind + " " + name) // an agent's name is the agent's to choose
+}
+
+// guard says what the leak defences did to a logged request.
+func guard(x client.LogEntry) string {
+	var parts []string
+	if x.Blocked != nil && *x.Blocked != "" {
+		parts = append(parts, "blocked "+*x.Blocked)
+	}
+	if x.Scrubbed != nil && len(*x.Scrubbed) > 0 {
+		var s []string
+		for _, c := range *x.Scrubbed {
+			s = append(s, fmt.Sprintf("%s×%d", c.Key, c.Count))
+		}
+		parts = append(parts, "scrubbed "+strings.Join(s, ","))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // vaultExplainCmd asks why a request would or would not get credentials.
@@ -350,6 +369,10 @@ func printExplain(out *printer, res *client.ExplainOutputBody) error {
 			rows = append(rows, []string{"credential", k.Key + " (" + string(k.Source) + ")"})
 		}
 		rows = append(rows, []string{"unmatched-host-policy", string(res.UnmatchedHostPolicy)})
+		rows = append(rows, []string{"response-scrubbing", res.ResponseScrubbing}, []string{"egress-check", res.EgressCheck})
+		for _, ev := range deref(res.Recent) {
+			rows = append(rows, []string{"recent", ev.Time.UTC().Format(time.DateTime) + " " + string(ev.Kind) + " " + ev.Keys})
+		}
 		out.table("", []string{"field", "value"}, rows)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,7 @@ type runCmd struct {
 	authFlag
 	vaultFlag
 	TTL     time.Duration `name:"ttl" default:"1h" help:"Lifetime of the scoped session the program gets (5m to 168h); it is revoked when the program exits."`
+	Canary  []string      `name:"canary" placeholder:"NAME" help:"Put a new canary credential into the program's environment as NAME (repeatable): a request or response that carries it is blocked and the session revoked."`
 	Command []string      `arg:"" passthrough:"partial" name:"command" help:"The program and its arguments, after --."`
 }
 
@@ -54,6 +56,11 @@ scoped session for --vault, and SSL_CERT_FILE, CURL_CA_BUNDLE,
 REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO and NODE_EXTRA_CA_CERTS trusting the
 proxy's interception CA. AGENT_VAULT_TOKEN is not passed on. The exit code
 is the program's.
+
+--canary NAME mints a canary for the vault and sets NAME to it: a value
+shaped like a real credential that nothing ever injects. If the program
+sends it anywhere (an agent exfiltrating its environment), the proxy
+refuses the request, revokes the session and logs an alert.
 
 Example:
   agent-vault run --vault=my-app -- curl https://api.stripe.com/v1/charges`
@@ -94,6 +101,14 @@ func (r *runCmd) Run(e *env, c *apiClient, kctx *kong.Context) error {
 	if err != nil {
 		return err
 	}
+	var canaryEnv []string
+	for _, name := range r.Canary {
+		cn, err := decode[client.CreateCanaryOutputBody](c.api.CreateCanary(c.ctx, r.Vault, client.CreateCanaryJSONRequestBody{Name: name}))
+		if err != nil {
+			return err
+		}
+		canaryEnv = append(canaryEnv, name+"="+cn.Value)
+	}
 	secs := int64(r.TTL / time.Second)
 	sess, err := decode[client.CreateSessionOutputBody](c.api.CreateSession(c.ctx, client.CreateSessionJSONRequestBody{Vault: r.Vault, TtlSeconds: &secs}))
 	if err != nil {
@@ -118,10 +133,11 @@ func (r *runCmd) Run(e *env, c *apiClient, kctx *kong.Context) error {
 
 	cmd := exec.Command(r.Command[0], r.Command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.Stdin, e.Stdout, e.Stderr
-	cmd.Env = append(withoutEnv(os.Environ(), proxyEnv),
+	cmd.Env = append(withoutEnv(os.Environ(), append(slices.Clone(proxyEnv), r.Canary...)),
 		"HTTPS_PROXY="+proxy, "HTTP_PROXY="+proxy, "https_proxy="+proxy, "http_proxy="+proxy,
 		"SSL_CERT_FILE="+bundleFile, "CURL_CA_BUNDLE="+bundleFile, "REQUESTS_CA_BUNDLE="+bundleFile,
 		"GIT_SSL_CAINFO="+bundleFile, "NODE_EXTRA_CA_CERTS="+caFile, "AGENT_VAULT_VAULT="+r.Vault)
+	cmd.Env = append(cmd.Env, canaryEnv...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", r.Command[0], err)
 	}

@@ -30,6 +30,7 @@ type vaultCmd struct {
 	Proposal        vaultProposalCmd   `cmd:"" help:"Review what agents proposed (services and credential slots): list, show, approve, reject."`
 	Logs            vaultLogsCmd       `cmd:"" help:"Show the proxy's request log of a vault (never values)."`
 	Explain         vaultExplainCmd    `cmd:"" help:"Explain whether a request would get credentials injected, and why."`
+	Canary          vaultCanaryCmd     `cmd:"" help:"List canary credentials: bait values that block and revoke whoever sends them."`
 	Run             runCmd             `cmd:"" help:"Same as 'agent-vault run': run a program through the proxy with this vault's credentials."`
 }
 
