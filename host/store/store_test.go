@@ -316,7 +316,10 @@ func populate(t *testing.T, s *Store) (Vault, Proposal) {
 	if err := s.InsertLease(ctx, LeaseRow{ID: NewID(), VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), SecretName: "db", LeaseID: "l1", ExpiresAt: time.Now().Add(time.Hour), InstanceID: "i"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now(), Path: "/"}}); err != nil {
+	if _, err := s.CreateCanary(ctx, Canary{VaultID: v.ID, Name: "BAIT", Sealed: []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now(), Path: "/", Scrubbed: "K:1", Blocked: "canary:BAIT"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateInvite(ctx, Invite{TokenHash: []byte("inv"), Email: "m@example.com", Role: domain.InstanceMember, CreatedBy: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {

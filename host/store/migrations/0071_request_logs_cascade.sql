@@ -19,9 +19,14 @@ CREATE TABLE request_logs_new (
     keys       TEXT NOT NULL DEFAULT '',
     status     INTEGER NOT NULL DEFAULT 0,
     latency_ms INTEGER NOT NULL DEFAULT 0,
-    error      TEXT NOT NULL DEFAULT ''
+    error      TEXT NOT NULL DEFAULT '',
+    scrubbed   TEXT NOT NULL DEFAULT '',
+    blocked    TEXT NOT NULL DEFAULT ''
 );
-INSERT INTO request_logs_new SELECT * FROM request_logs WHERE vault_id IN (SELECT id FROM vaults);
+-- scrubbed and blocked come from 0050_scrub.sql, which runs first.
+INSERT INTO request_logs_new (id, vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error, scrubbed, blocked)
+    SELECT id, vault_id, at, actor_kind, actor_id, method, host, path, service, keys, status, latency_ms, error, scrubbed, blocked
+    FROM request_logs WHERE vault_id IN (SELECT id FROM vaults);
 DROP TABLE request_logs;
 ALTER TABLE request_logs_new RENAME TO request_logs;
 CREATE INDEX request_logs_vault ON request_logs(vault_id, id);
