@@ -130,6 +130,8 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 		"remove-vault-agent":          {"DELETE", "/v1/vaults/target/agents/victim-agent", nil},
 		"create-session":              {"POST", "/v1/sessions", map[string]any{"vault": "target"}},
 		"list-sessions":               {"GET", "/v1/vaults/target/sessions", nil},
+		"create-canary":               {"POST", "/v1/vaults/target/canaries", map[string]any{"name": "OPENAI_API_KEY"}},
+		"list-canaries":               {"GET", "/v1/vaults/target/canaries", nil},
 		"revoke-session":              {"DELETE", "/v1/vaults/target/sessions/" + f.victimSession, nil},
 		"list-my-sessions":            {"GET", "/v1/sessions", nil},
 		"revoke-my-session":           {"DELETE", "/v1/sessions/" + f.victimSession, nil},
