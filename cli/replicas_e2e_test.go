@@ -155,7 +155,7 @@ func setUpProxying(t *testing.T, o *operator, upstreamURL string) string {
 // serves the same proxied requests and the same API answers.
 func TestMigrateDBThenServe(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "auth=%s", r.Header.Get("Authorization"))
+		fmt.Fprintf(w, "auth=%s", reversed(r.Header.Get("Authorization"))) // reversed: the proxy scrubs the value itself
 	}))
 	defer upstream.Close()
 	dir := newDataDir(t)
@@ -163,7 +163,7 @@ func TestMigrateDBThenServe(t *testing.T) {
 	s := startServerWith(t, dir, flags)
 	o := newOperator(t, s.URL)
 	token := setUpProxying(t, o, upstream.URL)
-	if code, body := get(proxyClient(s, token, "my-app", false), upstream.URL+"/"); code != 200 || body != "auth=Bearer secret-1" {
+	if code, body := get(proxyClient(s, token, "my-app", false), upstream.URL+"/"); code != 200 || body != "auth="+reversed("Bearer secret-1") {
 		t.Fatalf("before: %d %q", code, body)
 	}
 	var saved struct{ Token string }
@@ -191,7 +191,7 @@ func TestMigrateDBThenServe(t *testing.T) {
 
 	pg := startServerWith(t, newDataDir(t), append(flags, "--database-url", db))
 	o.addr = pg.URL
-	if code, body := get(proxyClient(pg, token, "my-app", false), upstream.URL+"/"); code != 200 || body != "auth=Bearer secret-1" {
+	if code, body := get(proxyClient(pg, token, "my-app", false), upstream.URL+"/"); code != 200 || body != "auth="+reversed("Bearer secret-1") {
 		t.Fatalf("after: %d %q", code, body)
 	}
 	if after := list(); after != before {
