@@ -9,6 +9,7 @@ package storee2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/base32"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -373,7 +374,9 @@ func (c *Client) Keys(vault, typ string) []string {
 }
 
 // Upstream records what the proxy injected: it answers each request with
-// the Authorization header it received.
+// the Authorization header it received, wrapped in base32 (an encoding the
+// proxy does not scrub, since it scrubs the values it injected from every
+// response); Get unwraps it.
 type Upstream struct {
 	Srv *httptest.Server
 }
@@ -381,7 +384,7 @@ type Upstream struct {
 func NewUpstream(t testing.TB) *Upstream {
 	u := &Upstream{}
 	u.Srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, r.Header.Get("Authorization"))
+		io.WriteString(w, base32.StdEncoding.EncodeToString([]byte(r.Header.Get("Authorization"))))
 	}))
 	t.Cleanup(u.Srv.Close)
 	return u
@@ -423,7 +426,14 @@ func (a *Agent) Get() (int, string, error) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, string(b), nil
+	}
+	auth, err := base32.StdEncoding.DecodeString(string(b))
+	if err != nil {
+		return resp.StatusCode, string(b), fmt.Errorf("upstream answer %q is not base32: %w", b, err)
+	}
+	return resp.StatusCode, string(auth), nil
 }
 
 // MustGet expects a 200 and returns the injected Authorization value.
