@@ -32,6 +32,7 @@ type serverCmd struct {
 	PluginIdleRelease  time.Duration `name:"plugin-idle-release" default:"2m" env:"AGENT_VAULT_PLUGIN_IDLE_RELEASE" help:"Free a store plugin's compiled code after it has been idle this long; the next use reloads it from the cache (0 keeps plugins loaded)."`
 	UpstreamCAFile     string        `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS, by the proxy and by store plugins (e.g. the CA of an OpenBao server)."`
 	TunnelMaxLifetime  time.Duration `name:"tunnel-max-lifetime" default:"1h" env:"AGENT_VAULT_TUNNEL_MAX_LIFETIME" help:"Close a proxy CONNECT tunnel or upgraded (websocket) connection this long after it opened; the client reconnects and authenticates afresh (0: no limit)."`
+	PublicURL          string        `name:"public-url" env:"AGENT_VAULT_PUBLIC_URL" placeholder:"URL" help:"The address people and agents reach the API and UI at (e.g. https://vault.example.com), used in links the server hands out: invites, proposal reviews, notifications (default: the listening address). Its host is answered to like --allowed-hosts."`
 	AllowedHosts       []string      `name:"allowed-hosts" env:"AGENT_VAULT_ALLOWED_HOSTS" help:"Host names the API answers to besides IP addresses and localhost (comma-separated; *.example.com for subdomains), e.g. the public name of a reverse proxy."`
 	APIMaxConns        int           `name:"api-max-conns" env:"AGENT_VAULT_API_MAX_CONNS" help:"Most client connections the API holds open (0: 1024, less when the file-descriptor limit is low)."`
 	APIMaxConnsPerAddr int           `name:"api-max-conns-per-address" default:"64" env:"AGENT_VAULT_API_MAX_CONNS_PER_ADDRESS" help:"Most API connections one client address holds open; more are closed at once (0 turns the cap off, e.g. behind a reverse proxy whose address all clients share)."`
@@ -71,6 +72,7 @@ func (c *serverCmd) Run(e *env) error {
 		PluginIdleRelease:     c.PluginIdleRelease,
 		TunnelMaxLifetime:     c.TunnelMaxLifetime,
 		AllowedHosts:          c.AllowedHosts,
+		PublicURL:             c.PublicURL,
 		APIMaxConns:           c.APIMaxConns,
 		ProxyMaxConns:         c.ProxyMaxConns,
 		APIMaxConnsPerAddress: capOrOff(c.APIMaxConnsPerAddr),

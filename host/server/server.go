@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +73,10 @@ type Config struct {
 	// the API answers to in the Host header ("*.example.com" for
 	// subdomains). Others are refused (DNS-rebinding defence).
 	AllowedHosts []string
+	// PublicURL is the base URL people reach the API and UI at, used in
+	// the links the server hands out; empty means the listening address.
+	// Its host joins AllowedHosts.
+	PublicURL string
 	// ProxyRateLimits bound proxy requests per caller and per vault; the
 	// zero value means proxy.DefaultRateLimits, negative rates no limit.
 	ProxyRateLimits proxy.RateLimits
@@ -127,6 +133,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer stopJobs()
 
+	publicURL, err := checkPublicURL(cfg.PublicURL)
+	if err != nil {
+		return err
+	}
+	if publicURL != nil {
+		cfg.AllowedHosts = append(cfg.AllowedHosts, publicURL.Hostname())
+	}
+
 	cfg.APIMaxConns, cfg.ProxyMaxConns = connCaps(cfg.APIMaxConns, cfg.ProxyMaxConns, log)
 	// The proxy comes first so the API can publish its CA and port.
 	var mitm *proxyListener
@@ -156,6 +170,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Changed:            cache.Invalidate,
 		StoreInfo:          storeInfo{stores},
 		CachesCurrent:      cachesCurrent,
+	}
+	if publicURL != nil {
+		deps.PublicURL = strings.TrimRight(publicURL.String(), "/")
 	}
 	if mitm != nil {
 		deps.CACertPEM, deps.MITMPort = mitm.ca.CertPEM(), mitm.port()
@@ -209,6 +226,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// checkPublicURL parses the configured public URL: absolute http(s), no
+// query or fragment. Empty gives nil.
+func checkPublicURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, domain.Errorf(domain.CodeInvalidInput, "the public URL %q must be an absolute http:// or https:// URL without query, fragment or user info", raw)
+	}
+	return u, nil
 }
 
 // Open opens the database (databaseURL's, or else the data directory's)
