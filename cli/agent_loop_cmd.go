@@ -21,9 +21,23 @@ type proposalCmd struct {
 }
 
 // agentVaultFlag is optional: an agent token that reaches one vault needs
-// no vault name.
+// no vault name. A project binding (agent-vault.json) names it when the
+// flag and the environment do not.
 type agentVaultFlag struct {
-	Vault string `env:"AGENT_VAULT_VAULT" placeholder:"NAME" help:"The vault, when the token reaches several."`
+	Vault string `env:"AGENT_VAULT_VAULT" placeholder:"NAME" help:"The vault, when the token reaches several (default: the project's agent-vault.json)."`
+}
+
+// AfterApply takes the vault from the project binding when none was given.
+func (f *agentVaultFlag) AfterApply() error {
+	if f.Vault != "" {
+		return nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	_, f.Vault, err = findBinding(dir)
+	return err
 }
 
 func (f agentVaultFlag) vault() *string {

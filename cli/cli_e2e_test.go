@@ -29,6 +29,7 @@ type operator struct {
 	t    *testing.T
 	home string
 	addr string
+	dir  string // working directory; empty means home
 }
 
 func newOperator(t *testing.T, addr string) *operator {
@@ -41,6 +42,9 @@ func (o *operator) run(stdin *os.File, input string, env []string, args ...strin
 	o.t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = o.home
+	if o.dir != "" {
+		cmd.Dir = o.dir
+	}
 	cmd.Env = append([]string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr, "COLUMNS=80"}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -119,7 +119,12 @@ func lookupNames(c *apiClient, what nameKind, vault string) []string {
 // and its parents, or the names lookup finds for a --vault value or a
 // name argument. bash splits "--vault=x" into "--vault", "=", "x".
 func completions(n *kong.Node, words []string, lookup func(nameKind, string) []string) []string {
-	vault := os.Getenv("AGENT_VAULT_VAULT")
+	vault := os.Getenv(vaultEnv)
+	if vault == "" {
+		if dir, err := os.Getwd(); err == nil {
+			_, vault, _ = findBinding(dir)
+		}
+	}
 	positionals := 0
 	for i := 0; i < len(words); i++ {
 		w := words[i]

@@ -381,7 +381,7 @@ func printExplain(out *printer, res *client.ExplainOutputBody) error {
 // agent gets from GET /discover.
 type discoverCmd struct {
 	authFlag
-	Vault string `env:"AGENT_VAULT_VAULT" placeholder:"NAME" help:"The vault, when the token reaches several."`
+	agentVaultFlag
 }
 
 func (d *discoverCmd) Run(c *apiClient, out *printer) error {

@@ -16,28 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alecthomas/kong"
-
 	client "github.com/agent-vault/agent-vault/openapi/client/go"
 )
-
-// flagGiven reports whether the user gave --name on the command line (before
-// "--") or through its environment variable, rather than leaving the
-// default. (kong's Value.Set is also true for a default.)
-func flagGiven(kctx *kong.Context, name, envVar string) bool {
-	if _, ok := os.LookupEnv(envVar); ok {
-		return true
-	}
-	for _, a := range kctx.Args {
-		if a == "--" {
-			break
-		}
-		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
-			return true
-		}
-	}
-	return false
-}
 
 // runCmd starts a program whose HTTP(S) traffic goes through the proxy
 // with a short-lived scoped session, so the program never holds a real
@@ -85,17 +65,20 @@ var systemBundles = []string{
 var proxyEnv = []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
 	"REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS", tokenEnv, "AGENT_VAULT_VAULT"}
 
-func (r *runCmd) Run(e *env, c *apiClient, kctx *kong.Context) error {
+func (r *runCmd) Run(e *env, c *apiClient) error {
 	if len(r.Command) > 0 && r.Command[0] == "--" {
 		r.Command = r.Command[1:]
 	}
 	if len(r.Command) == 0 {
 		return usageErrorf("no program to run: agent-vault run --vault=NAME -- PROGRAM [ARGS…]")
 	}
-	if !flagGiven(kctx, "vault", "AGENT_VAULT_VAULT") {
+	switch r.vaultSource {
+	case sourceDefault:
 		// The default vault is easy to use by accident: say so, on stderr,
 		// where the program's own output is not.
-		fmt.Fprintf(e.Stderr, "agent-vault: using vault %q (choose another with --vault=NAME or AGENT_VAULT_VAULT)\n", r.Vault)
+		fmt.Fprintf(e.Stderr, "agent-vault: using vault %q (choose another with --vault=NAME, AGENT_VAULT_VAULT or 'agent-vault vault use NAME')\n", r.Vault)
+	case sourceFile:
+		fmt.Fprintf(e.Stderr, "agent-vault: using vault %q from %s\n", r.Vault, r.vaultFile)
 	}
 	ca, port, err := fetchCA(c)
 	if err != nil {

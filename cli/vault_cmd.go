@@ -6,12 +6,6 @@ import (
 	client "github.com/agent-vault/agent-vault/openapi/client/go"
 )
 
-// vaultFlag names the vault a command works inside. Commands that act on a
-// vault itself take its name as an argument instead.
-type vaultFlag struct {
-	Vault string `env:"AGENT_VAULT_VAULT" default:"default" placeholder:"NAME" help:"Vault to work in (default: ${default})."`
-}
-
 type vaultCmd struct {
 	Create   vaultCreateCmd   `cmd:"" help:"Create a vault (you become its admin)."`
 	List     vaultListCmd     `cmd:"" aliases:"ls" help:"List the vaults you can see."`
@@ -20,6 +14,8 @@ type vaultCmd struct {
 	Delete   vaultDeleteCmd   `cmd:"" help:"Delete a vault with its credentials and services (asks you to type its name)."`
 	Join     vaultJoinCmd     `cmd:"" help:"Join a vault as admin (instance owners)."`
 	Settings vaultSettingsCmd `cmd:"" help:"Show or change a vault's settings."`
+	Use      vaultUseCmd      `cmd:"" help:"Bind the current directory to a vault (writes agent-vault.json)."`
+	Current  vaultCurrentCmd  `cmd:"" help:"Show which vault applies here and why (flag, environment, agent-vault.json, default)."`
 
 	CredentialStore credentialStoreCmd `cmd:"" name:"credential-store" help:"Show, switch and sync a vault's credential store (builtin or external)."`
 	Credential      credentialCmd      `cmd:"" aliases:"creds" help:"List, set and delete a vault's credentials (values are never shown)."`
