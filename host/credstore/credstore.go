@@ -72,6 +72,9 @@ type Config struct {
 	Changed func(vaultID string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MinPollInterval is the shortest sync cadence a vault may ask for;
+	// zero means MinPollInterval seconds. Tests of the scheduler lower it.
+	MinPollInterval time.Duration
 }
 
 // Manager is the credential-store lifecycle. Its methods are safe for
@@ -96,6 +99,9 @@ func New(cfg Config) *Manager {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MinPollInterval <= 0 {
+		cfg.MinPollInterval = MinPollInterval * time.Second
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger}
 	m.leases = newLeases(m)
@@ -219,8 +225,8 @@ func (m *Manager) prepare(ctx context.Context, spec Spec) (*plugin.Plugin, Spec,
 	if spec.PollIntervalSeconds == 0 {
 		spec.PollIntervalSeconds = DefaultPollInterval
 	}
-	if spec.PollIntervalSeconds < MinPollInterval || spec.PollIntervalSeconds > MaxPollInterval {
-		return nil, spec, domain.FieldError(domain.CodeInvalidStoreConfig, "poll_interval_seconds", "must be between %d and %d seconds", MinPollInterval, MaxPollInterval)
+	if min := int(m.cfg.MinPollInterval.Seconds()); spec.PollIntervalSeconds < max(min, 1) || spec.PollIntervalSeconds > MaxPollInterval {
+		return nil, spec, domain.FieldError(domain.CodeInvalidStoreConfig, "poll_interval_seconds", "must be between %d and %d seconds", max(min, 1), MaxPollInterval)
 	}
 	if len(spec.Config) == 0 {
 		spec.Config = json.RawMessage(`{}`)

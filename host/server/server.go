@@ -59,6 +59,9 @@ type Config struct {
 	// PluginIdleRelease frees a store plugin's compiled code after it has
 	// been idle this long (plugin.Config.IdleRelease); zero keeps it.
 	PluginIdleRelease time.Duration
+	// MinPollInterval is the shortest sync cadence a vault may ask for
+	// (zero: 10 s).
+	MinPollInterval time.Duration
 	// TunnelMaxLifetime closes a proxy CONNECT tunnel this long after it
 	// opened; zero means no limit.
 	TunnelMaxLifetime time.Duration

@@ -120,7 +120,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	}
 	m := credstore.New(credstore.Config{
 		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id, Unloaded: unloaded,
-		Changed: cache.Invalidate,
+		Changed: cache.Invalidate, MinPollInterval: cfg.MinPollInterval,
 	})
 	cache.SetDynamic(m)
 	var kinds []string
