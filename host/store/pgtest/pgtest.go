@@ -40,6 +40,10 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// Stop stops the shared server, if one was started: for a TestMain that
+// cannot use Main (its harness runs the tests itself).
+func Stop() { shared.stop() }
+
 // Available reports whether PostgreSQL is installed here.
 func Available() bool { _, err := findBin(); return err == nil }
 

@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agent-vault/agent-vault/host/store/pgtest"
+	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
+	"github.com/jackc/pgx/v5"
+)
+
+// Several replicas of the real binary on one PostgreSQL database, one
+// Infisical emulator: a vault's sync happens once per poll interval for
+// the whole cluster, and the death of the replica syncing it hands the
+// duty over.
+
+// cluster is n replicas sharing a fresh PostgreSQL schema. Each replica's
+// database connections carry the application name <names>-<i>, so a test
+// can ask the database which replica holds a lock.
+type cluster struct {
+	db       string
+	names    string
+	replicas []*server
+}
+
+func startCluster(t *testing.T, n int, emu *infisicaltest.Emulator, extraEnv ...string) *cluster {
+	t.Helper()
+	db := pgtest.URL(t)
+	b := make([]byte, 4)
+	rand.Read(b)
+	c := &cluster{db: db, names: "av" + hex.EncodeToString(b)}
+	for i := range n {
+		env := append(infisicalEnv(emu), "AGENT_VAULT_DATABASE_URL="+db+"&application_name="+c.name(i), "AGENT_VAULT_MIN_POLL_INTERVAL=1s")
+		c.replicas = append(c.replicas, startServer(t, newDataDir(t), append(env, extraEnv...)))
+	}
+	return c
+}
+
+func (c *cluster) name(i int) string { return c.names + "-" + string(rune('a'+i)) }
+
+// syncHolder asks the database which replica holds a sync lock now: its
+// index, or -1.
+func (c *cluster) syncHolder(t *testing.T) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var names []string
+	rows, err := conn.Query(ctx, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE $1`, c.names+"-%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 {
+		return -1
+	}
+	for i := range c.replicas {
+		if names[0] == c.name(i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// syncLog records when each folder's secrets were fetched.
+type syncLog struct {
+	mu  sync.Mutex
+	at  map[string][]time.Time
+	new chan string
+}
+
+func newSyncLog() *syncLog {
+	return &syncLog{at: map[string][]time.Time{}, new: make(chan string, 1024)}
+}
+
+func (l *syncLog) record(r infisicaltest.Request) {
+	if r.Route != infisicaltest.RouteListSecrets {
+		return
+	}
+	path := r.Query.Get("secretPath")
+	l.mu.Lock()
+	l.at[path] = append(l.at[path], time.Now())
+	l.mu.Unlock()
+	select {
+	case l.new <- path:
+	default:
+	}
+}
+
+func (l *syncLog) times(path string) []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.at[path])
+}
+
+// Proof 4: three replicas, two vaults polled every 2 s, each fetch slow
+// (0.7 s). Each vault is
+// fetched once per interval for the whole cluster: between any two
+// consecutive fetches of a vault at least a full interval passes (three
+// uncoordinated replicas would fetch about three times per interval).
+func TestReplicasSyncOncePerInterval(t *testing.T) {
+	const interval = 2 * time.Second
+	log := newSyncLog()
+	emu := infisicaltest.New(t, infisicaltest.WithOnRequest(log.record))
+	emu.AddIdentity(infisicaltest.Identity{ID: "id-1", Universal: &infisicaltest.UniversalAuth{ClientID: "cid", ClientSecret: "csecret"}})
+	folders := []string{"/a", "/b"}
+	for _, f := range folders {
+		emu.SetSecrets("p-1", "dev", f, map[string]string{"KEY": "v" + f})
+	}
+	cl := startCluster(t, 3, emu)
+	c := register(t, cl.replicas[0])
+	// Slow fetches, so that every replica's scheduler meets syncs in
+	// flight.
+	emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Delay(700*time.Millisecond))
+	for _, f := range folders {
+		c.Must("POST", "/v1/vaults", map[string]any{"name": "vault-" + f[1:], "credential_store": storeSpec("p-1", "dev", f, int(interval/time.Second))}, 201, nil)
+	}
+	// Watch five intervals of scheduled syncs: six fetches per vault after
+	// the one of its creation.
+	const want = 1 + 6
+	deadline := time.After(90 * time.Second)
+	for done := false; !done; {
+		select {
+		case <-log.new:
+		case <-deadline:
+			t.Fatalf("not %d fetches per vault within 90 s: /a %d, /b %d", want, len(log.times("/a")), len(log.times("/b")))
+		}
+		done = true
+		for _, f := range folders {
+			done = done && len(log.times(f)) >= want
+		}
+	}
+	for _, f := range folders {
+		at := log.times(f)[1:want] // the scheduled ones
+		var gaps []time.Duration
+		for i := 1; i < len(at); i++ {
+			gaps = append(gaps, at[i].Sub(at[i-1]).Round(time.Millisecond))
+		}
+		t.Logf("vault %s: gaps between its fetches %v (interval %v, 3 replicas)", f, gaps, interval)
+		for _, g := range gaps {
+			if g < interval {
+				t.Errorf("vault %s fetched twice within one interval (%v < %v): gaps %v", f, g, interval, gaps)
+			}
+		}
+	}
+}
+
+// Proofs 4 and 5 on the real binary: while one replica syncs a vault, a
+// manual sync on another answers 409 sync_in_flight; SIGKILL the replica
+// holding the vault's sync duty in the middle of the fetch, and another
+// replica fetches within one poll interval; the vault then holds the new
+// snapshot whole, and every listing in between shows one snapshot or the
+// other, never a mix.
+func TestReplicasSyncTakeoverOnKill(t *testing.T) {
+	const interval = 3 * time.Second
+	log := newSyncLog()
+	emu := infisicaltest.New(t, infisicaltest.WithOnRequest(log.record))
+	emu.AddIdentity(infisicaltest.Identity{ID: "id-1", Universal: &infisicaltest.UniversalAuth{ClientID: "cid", ClientSecret: "csecret"}})
+	old, next := map[string]string{}, map[string]string{}
+	for i := range 5 {
+		old["OLD_"+string(rune('A'+i))] = "o"
+		next["NEW_"+string(rune('A'+i))] = "n"
+	}
+	emu.SetSecrets("p-1", "dev", "/k", old)
+	cl := startCluster(t, 2, emu)
+	owner := register(t, cl.replicas[0])
+	owner.Must("POST", "/v1/vaults", map[string]any{"name": "kvault", "credential_store": storeSpec("p-1", "dev", "/k", int(interval/time.Second))}, 201, nil)
+	oldKeys, newKeys := sortedKeys(old), sortedKeys(next)
+
+	// The next scheduled fetch hangs, with the new snapshot upstream.
+	before := len(log.times("/k"))
+	emu.SetSecrets("p-1", "dev", "/k", next)
+	emu.Inject(infisicaltest.RouteListSecrets, infisicaltest.Hang().OnQuery("secretPath", "/k").Times(1))
+	eventually(t, "a scheduled fetch of the vault", func() bool { return len(log.times("/k")) > before })
+	var holder int
+	eventually(t, "the database to show which replica syncs", func() bool { holder = cl.syncHolder(t); return holder >= 0 })
+	other := cl.replicas[1-holder]
+	oc := *owner
+	oc.API = other.API
+	if p := oc.Problem("POST", "/v1/vaults/kvault/sync", nil); p.Status != 409 || p.Code != "sync_in_flight" {
+		t.Fatalf("manual sync on the other replica during the sync: %+v", p)
+	}
+
+	fetched := len(log.times("/k"))
+	cl.replicas[holder].Kill()
+	killed := time.Now()
+	var mixed []string
+	eventually(t, "the new snapshot on the surviving replica", func() bool {
+		keys := oc.Keys("kvault", "static")
+		if !reflect.DeepEqual(keys, oldKeys) && !reflect.DeepEqual(keys, newKeys) {
+			mixed = keys
+		}
+		return reflect.DeepEqual(keys, newKeys)
+	})
+	if mixed != nil {
+		t.Fatalf("a listing showed a mix of snapshots: %v", mixed)
+	}
+	at := log.times("/k")
+	if len(at) <= fetched {
+		t.Fatal("the surviving replica never fetched")
+	}
+	took := at[fetched].Sub(killed)
+	t.Logf("replica %d killed mid-sync; replica %d fetched %v later (interval %v)", holder, 1-holder, took.Round(time.Millisecond), interval)
+	if took > interval {
+		t.Fatalf("the surviving replica took over after %v, more than one poll interval (%v)", took, interval)
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
