@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/server"
@@ -40,6 +45,7 @@ type serverCmd struct {
 	ProxyMaxConns      int           `name:"proxy-max-conns" env:"AGENT_VAULT_PROXY_MAX_CONNS" help:"Most client connections the proxy holds open (0: 4096, less when the file-descriptor limit is low)."`
 	ProxyRatePerAgent  float64       `name:"proxy-rate-per-agent" default:"1000" env:"AGENT_VAULT_PROXY_RATE_PER_AGENT" help:"Proxy requests per second per token (agent, user or scoped session), with bursts of twice as many; 0 turns the limit off."`
 	ProxyRatePerVault  float64       `name:"proxy-rate-per-vault" default:"5000" env:"AGENT_VAULT_PROXY_RATE_PER_VAULT" help:"Proxy requests per second per vault, with bursts of twice as many; 0 turns the limit off."`
+	MemoryLimit        string        `name:"memory-limit" default:"40MiB" env:"AGENT_VAULT_MEMORY_LIMIT" help:"Soft limit on the memory the Go runtime holds (e.g. 40MiB, 1GiB): past it, garbage is collected sooner rather than kept. It is not a cap: a larger live heap still grows. 0 turns it off; GOMEMLIMIT, when set, wins."`
 }
 
 func (c *serverCmd) Help() string {
@@ -55,6 +61,9 @@ func (c *serverCmd) Run(e *env) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := applyMemoryLimit(c.MemoryLimit, log); err != nil {
+		return err
+	}
 	password, err := c.masterPassword(e, log)
 	if err != nil {
 		return err
@@ -81,6 +90,29 @@ func (c *serverCmd) Run(e *env) error {
 		ProxyRateLimits:       proxy.RateLimits{PerActor: rateOrOff(c.ProxyRatePerAgent), PerVault: rateOrOff(c.ProxyRatePerVault)},
 		Logger:                log,
 	})
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit. The broker's
+// live heap is small (tens of MiB), but a plugin compile or a large store
+// sync leaves as much garbage again, and without a limit the heap's next
+// GC goal is twice its peak: the process would carry that garbage until
+// the heap grew again. The runtime's own guard (GC uses at most half the
+// CPU when the live heap outgrows the limit) keeps a low limit from
+// starving a large deployment; such a deployment should raise it.
+func applyMemoryLimit(value string, log *slog.Logger) error {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return nil // the runtime read it at start
+	}
+	n, err := humanize.ParseBytes(value)
+	if err != nil || n > math.MaxInt64 {
+		return fmt.Errorf("--memory-limit %q is not a size such as 40MiB or 1GiB (0 turns it off)", value)
+	}
+	if n == 0 {
+		return nil
+	}
+	debug.SetMemoryLimit(int64(n))
+	log.Debug("soft memory limit set", "bytes", n)
+	return nil
 }
 
 // rateOrOff maps the flag's "0 turns it off" to the server's negative rate

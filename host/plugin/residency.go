@@ -40,6 +40,11 @@ func (p *Plugin) acquire(ctx context.Context) (*pool, error) {
 		}
 		p.compiled, p.pool = compiled, p.newPool(compiled)
 		p.rt.cfg.Logger.Debug("store plugin compiled", "plugin", p.name())
+		// Compiling (even from the cache) leaves about as much garbage as
+		// the compiled module holds, and the heap's next GC goal is twice
+		// the size it peaked at: collect now, off the caller's path, so the
+		// process does not carry tens of MiB until the heap next grows.
+		go debug.FreeOSMemory()
 	}
 	p.active++
 	if p.idleTimer != nil {

@@ -448,13 +448,20 @@ func (a *Agent) MustGet() string {
 
 // PeakRSS reads a process's peak resident set size, VmHWM (Linux); 0 when
 // it cannot.
-func PeakRSS(pid int) int64 {
+func PeakRSS(pid int) int64 { return procStatusBytes(pid, "VmHWM:") }
+
+// RSS reads a process's current resident set size, VmRSS (Linux); 0 when
+// it cannot.
+func RSS(pid int) int64 { return procStatusBytes(pid, "VmRSS:") }
+
+// procStatusBytes reads one "NAME: N kB" line of /proc/PID/status.
+func procStatusBytes(pid int, field string) int64 {
 	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(st), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
 		}
