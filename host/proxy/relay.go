@@ -20,6 +20,7 @@ import (
 func (p *Proxy) relay(w *recorder, r *http.Request, st *reqState) {
 	if !inline(r) {
 		p.rp.ServeHTTP(w, r)
+		st.scrub.endWebSocket(&st.ev)
 		return
 	}
 	if r.ContentLength == 0 {

@@ -44,13 +44,18 @@ type scrubState struct {
 	allowed []string // keys the matched service injects: their values may go to it
 	revoke  bool     // the vault revokes sessions on any egress block
 
-	egressBlock atomic.Pointer[scrub.Owner] // set by the body reader's goroutine
-	reported    bool
+	egressBlock  atomic.Pointer[scrub.Owner] // set by the body reader's goroutine
+	reported     bool
+	egress       *scrub.Set // the egress set the request was checked with; nil: none
+	decideEgress scrub.Decide
 
 	set         *scrub.Set // response set; nil: responses pass untouched
 	canaryOnly  bool       // set holds only canaries: look, never rewrite
 	unknownPass bool       // the service passes bodies it cannot decode
 	decideResp  scrub.Decide
+
+	webSocket bool    // a websocket upgrade either defence covers (websocket.go)
+	ws        *wsConn // its relayed connection, once upgraded
 }
 
 func (sc *scrubState) blocked() *scrub.Owner { return sc.egressBlock.Load() }
@@ -76,6 +81,7 @@ func (p *Proxy) checkEgress(w *recorder, r *http.Request, vc *VaultConfig, i int
 		}
 		return scrub.Block
 	}
+	sc.egress, sc.decideEgress = set, decide
 	check := func(v string) bool {
 		if err := set.CheckString(v, decide); err != nil {
 			o := scrub.AsBlocked(err).Owner
@@ -188,10 +194,22 @@ func (p *Proxy) tripped(st *reqState, o scrub.Owner, where string) {
 	}
 }
 
-// prepareScrub chooses the response set: the values injected into this
-// request (and the vault's canaries) when the service scrubs, else the
-// canaries alone.
+// prepareScrub chooses the response set and readies a websocket upgrade
+// for the relay's frame parser: the agent's extension offer
+// (permessage-deflate) is removed, since compressed frames could be
+// neither scrubbed nor checked.
 func (p *Proxy) prepareScrub(r *http.Request, vc *VaultConfig, i int, st *reqState) {
+	p.chooseResponseSet(r, vc, i, st)
+	if sc := &st.scrub; (sc.set != nil || sc.egress != nil) && webSocketUpgrade(r.Header) {
+		sc.webSocket = true
+		r.Header.Del("Sec-Websocket-Extensions")
+	}
+}
+
+// chooseResponseSet chooses the response set: the values injected into
+// this request (and the vault's canaries) when the service scrubs, else
+// the canaries alone.
+func (p *Proxy) chooseResponseSet(r *http.Request, vc *VaultConfig, i int, st *reqState) {
 	sc := &st.scrub
 	var set *scrub.Set
 	if i >= 0 && len(st.ev.Keys) > 0 && vc.Services[i].ScrubsResponses() {
@@ -301,6 +319,9 @@ func (p *Proxy) scrubResponse(resp *http.Response, st *reqState) error {
 	sc := &st.scrub
 	set := sc.set
 	if set == nil {
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return p.scrubWebSocket(resp, st)
+		}
 		return nil
 	}
 	for k, vs := range resp.Header {
@@ -315,7 +336,10 @@ func (p *Proxy) scrubResponse(resp *http.Response, st *reqState) error {
 			}
 		}
 	}
-	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil || resp.Body == http.NoBody ||
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return p.scrubWebSocket(resp, st)
+	}
+	if resp.Body == nil || resp.Body == http.NoBody ||
 		resp.Request.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified {
 		return nil
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestSSEStreamsPromptly: the upstream sends the next event only after the
@@ -110,55 +113,43 @@ func TestStreamsPromptly(t *testing.T) {
 }
 
 // TestWebSocketUpgrade: an upgrade request gets the same injection and the
-// tunnel carries bytes both ways after 101.
+// connection carries messages both ways after 101.
 func TestWebSocketUpgrade(t *testing.T) {
 	e := newEnv(t, testServices())
 	e.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "websocket" {
-			http.Error(w, "not an upgrade", 400)
-			return
-		}
-		ok := r.Header.Get("Authorization") == "Bearer sk_live_TOKENVALUE"
-		conn, brw, err := http.NewResponseController(w).Hijack()
+		w.Header().Set("X-Auth-Ok", fmt.Sprint(r.Header.Get("Authorization") == "Bearer sk_live_TOKENVALUE"))
+		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		defer conn.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Auth-Ok: %v\r\n\r\n", ok)
-		brw.Flush()
-		buf := make([]byte, 5)
+		defer c.CloseNow()
 		for {
-			if _, err := io.ReadFull(brw, buf); err != nil {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
 				return
 			}
-			conn.Write([]byte(strings.ToUpper(string(buf))))
+			if c.Write(r.Context(), typ, []byte(strings.ToUpper(string(msg)))) != nil {
+				return
+			}
 		}
 	})
-	auth := base64.StdEncoding.EncodeToString([]byte("tok1:main"))
-	for _, mode := range []string{"absolute-form", "connect-tls"} {
-		t.Run(mode, func(t *testing.T) {
-			var conn net.Conn
-			var target string
-			if mode == "absolute-form" {
-				conn = dialProxy(t, e)
-				target = "http://api.test/ws"
-			} else {
-				tc := tls.Client(e.rawConnect("api.test:443", "tok1:main"), &tls.Config{ServerName: "api.test", RootCAs: e.mitmCA.pool})
-				conn, target = tc, "/ws"
-			}
-			fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: api.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nProxy-Authorization: Basic %s\r\n\r\n", target, auth)
-			br := bufio.NewReader(conn)
-			resp, err := http.ReadResponse(br, nil)
+	for _, scheme := range []string{"ws", "wss"} {
+		t.Run(scheme, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, scheme+"://api.test/ws", &websocket.DialOptions{HTTPClient: e.client("tok1:main")})
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer c.CloseNow()
 			if resp.StatusCode != 101 || resp.Header.Get("X-Auth-Ok") != "true" {
 				t.Fatalf("status %d, X-Auth-Ok %q", resp.StatusCode, resp.Header.Get("X-Auth-Ok"))
 			}
 			for _, msg := range []string{"hello", "again"} {
-				io.WriteString(conn, msg)
-				got := make([]byte, 5)
-				if _, err := io.ReadFull(br, got); err != nil || string(got) != strings.ToUpper(msg) {
+				if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+					t.Fatal(err)
+				}
+				if _, got, err := c.Read(ctx); err != nil || string(got) != strings.ToUpper(msg) {
 					t.Fatalf("echo %q: %q %v", msg, got, err)
 				}
 			}
