@@ -26,13 +26,13 @@ import (
 // operator runs the real binary as one person: own HOME (so own session
 // file), talking to one server.
 type operator struct {
-	t    *testing.T
+	t    testing.TB
 	home string
 	addr string
 	dir  string // working directory; empty means home
 }
 
-func newOperator(t *testing.T, addr string) *operator {
+func newOperator(t testing.TB, addr string) *operator {
 	return &operator{t: t, home: t.TempDir(), addr: addr}
 }
 

@@ -28,7 +28,7 @@ var binary string
 var wasmCache string
 
 // newDataDir is a fresh data directory whose compilation cache is shared.
-func newDataDir(t *testing.T) string {
+func newDataDir(t testing.TB) string {
 	dir := t.TempDir()
 	if err := os.MkdirAll(wasmCache, 0o700); err != nil {
 		t.Fatal(err)
@@ -79,13 +79,13 @@ var servingLine = regexp.MustCompile(`msg="agent vault is serving" api=(http://\
 
 // startServer runs the binary with a temp data dir and waits until it
 // serves. env entries are added to a minimal environment.
-func startServer(t *testing.T, dataDir string, env ...string) *runningServer {
+func startServer(t testing.TB, dataDir string, env ...string) *runningServer {
 	t.Helper()
 	return startServerWith(t, dataDir, []string{"--mitm-port", "0"}, env...)
 }
 
 // startServerWith is startServer with extra server flags.
-func startServerWith(t *testing.T, dataDir string, flags []string, env ...string) *runningServer {
+func startServerWith(t testing.TB, dataDir string, flags []string, env ...string) *runningServer {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"server", "--data-dir", dataDir, "--port", "0"}, flags...)...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
@@ -94,7 +94,7 @@ func startServerWith(t *testing.T, dataDir string, flags []string, env ...string
 
 // startServerCmd starts a prepared `agent-vault server` command and waits
 // until it serves.
-func startServerCmd(t *testing.T, cmd *exec.Cmd) *runningServer {
+func startServerCmd(t testing.TB, cmd *exec.Cmd) *runningServer {
 	t.Helper()
 	pr, pw := io.Pipe()
 	s := &runningServer{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
@@ -130,7 +130,7 @@ func startServerCmd(t *testing.T, cmd *exec.Cmd) *runningServer {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *runningServer) stop(t *testing.T) {
+func (s *runningServer) stop(t testing.TB) {
 	if s.cmd.ProcessState != nil {
 		return
 	}
