@@ -347,18 +347,22 @@ func (p *Proxy) scrubResponse(resp *http.Response, st *reqState) error {
 	if len(codings) == 0 {
 		if sc.canaryOnly {
 			// Looking only: the bytes and their length stay as they are.
-			resp.Body = &scrubBody{r: scrub.NewReader(resp.Body, set, sc.decideResp), src: resp.Body, st: st, p: p}
+			resp.Body = &scrubBody{r: scrub.NewReader(resp.Body, set, sc.decideResp), src: resp.Body, st: st, p: p, resp: resp}
 			return nil
 		}
 		p.scrubStream(resp, resp.Body, st)
 		return nil
 	}
 	if sc.canaryOnly {
-		return nil // a compressed body of a service that is not scrubbed passes as it is
+		// A compressed body of a service that is not scrubbed passes as
+		// it is; its trailers are still looked at.
+		resp.Body = &scrubBody{r: resp.Body, src: resp.Body, st: st, p: p, resp: resp}
+		return nil
 	}
 	for _, c := range codings {
 		if !decodable[c] {
 			if sc.unknownPass {
+				resp.Body = &scrubBody{r: resp.Body, src: resp.Body, st: st, p: p, resp: resp}
 				return nil
 			}
 			return errUnknownEncoding
@@ -422,21 +426,28 @@ func (b *wholeBody) Close() error { return b.src.Close() }
 // of unknown length. The client's framing follows the header map alone.
 func (p *Proxy) scrubStream(resp *http.Response, body io.Reader, st *reqState) {
 	resp.Header.Del("Content-Length")
-	resp.Body = &scrubBody{r: scrub.NewReader(body, st.scrub.set, st.scrub.decideResp), src: resp.Body, st: st, p: p}
+	resp.Body = &scrubBody{r: scrub.NewReader(body, st.scrub.set, st.scrub.decideResp), src: resp.Body, st: st, p: p, resp: resp}
 }
 
-// scrubBody is a scrubbed response body. A failure (a canary, a corrupt
-// compressed stream) marks the response failed, so the client's
-// connection is cut rather than the body framed as complete.
+// scrubBody is a scrubbed response body, and the scrubber of the
+// response's trailers, which arrive once the body has been read to its
+// end (before the relay or the ReverseProxy copies them to the client).
+// A failure (a canary in the body or a trailer, a corrupt compressed
+// stream) marks the response failed, so the client's connection is cut
+// rather than the body framed as complete.
 type scrubBody struct {
-	r   *scrub.Reader
-	src io.Closer
-	st  *reqState
-	p   *Proxy
+	r    io.Reader // the scrubbing reader; the body itself when only trailers are scrubbed
+	src  io.Closer
+	st   *reqState
+	p    *Proxy
+	resp *http.Response
 }
 
 func (b *scrubBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
+	if err == io.EOF {
+		err = b.scrubTrailers()
+	}
 	if err != nil && err != io.EOF {
 		b.st.body.failed = true
 		if be := scrub.AsBlocked(err); be != nil {
@@ -446,7 +457,36 @@ func (b *scrubBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *scrubBody) Close() error { return b.src.Close() }
+// Close closes the body and scrubs the trailers again: closing may read
+// the rest of an abandoned body, and its trailers with it.
+func (b *scrubBody) Close() error {
+	err := b.src.Close()
+	b.scrubTrailers() //nolint:errcheck // a canary here is dropped below; the response has failed already
+	return err
+}
+
+// scrubTrailers replaces injected values in the trailers' values, in
+// place; a trailer carrying a canary is dropped and reported, as
+// io.EOF's replacement.
+func (b *scrubBody) scrubTrailers() error {
+	sc := &b.st.scrub
+	var blocked error
+	for k, vs := range b.resp.Trailer {
+		for j, v := range vs {
+			nv, err := sc.set.ReplaceString(v, sc.decideResp)
+			if err != nil {
+				delete(b.resp.Trailer, k)
+				blocked = err
+				break
+			}
+			vs[j] = nv
+		}
+	}
+	if blocked != nil {
+		return blocked
+	}
+	return io.EOF
+}
 
 // responseTripped records a canary found in a response.
 func (p *Proxy) responseTripped(st *reqState, o scrub.Owner) {

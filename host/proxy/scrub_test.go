@@ -516,3 +516,69 @@ func TestCanaryRevokesSession(t *testing.T) {
 		t.Fatal("no request-log entry names the canary")
 	}
 }
+
+// TestScrubTrailers: a chunked upstream sends the injected value in
+// trailers, announced and not, after a body that is scrubbed, a body that
+// passes unscrubbed (an encoding the service passes) and a streamed
+// upload (the ReverseProxy's path); the agent gets markers. A canary in a
+// trailer cuts the connection before the trailers go out.
+func TestScrubTrailers(t *testing.T) {
+	svcs := append([]domain.Service{{Name: "lenient", Host: "api.test/trailers/compress", UnknownEncoding: domain.EncodingPass,
+		Auth: domain.Auth{Type: domain.AuthBearer, Token: "TOKEN"}}}, testServices()...)
+	e := newScrubEnv(t, svcs)
+	e.mux.HandleFunc("/trailers/", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		auth := r.Header.Get("Authorization")
+		w.Header().Set("Trailer", "X-Echo")
+		if strings.HasSuffix(r.URL.Path, "/compress") {
+			w.Header().Set("Content-Encoding", "compress")
+		}
+		io.WriteString(w, "body")
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Echo", auth)
+		w.Header().Set(http.TrailerPrefix+"X-Late", "late "+strings.TrimPrefix(auth, "Bearer "))
+		if strings.HasSuffix(r.URL.Path, "/canary") {
+			w.Header().Set("X-Echo", canaryValue)
+		}
+	})
+	c := e.client("tok1:main")
+	for _, scheme := range []string{"http", "https"} {
+		for _, tc := range []struct{ name, path, method string }{
+			{"scrubbed-body", "/trailers/plain", "GET"},
+			{"passed-body", "/trailers/compress", "GET"},
+			{"streamed-upload", "/trailers/upload", "POST"},
+		} {
+			t.Run(scheme+"/"+tc.name, func(t *testing.T) {
+				var body io.Reader
+				if tc.method == "POST" {
+					body = io.MultiReader(strings.NewReader(strings.Repeat("u", 100<<10))) // unknown length: streamed
+				}
+				req, _ := http.NewRequest(tc.method, scheme+"://api.test"+tc.path, body)
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || string(b) != "body" {
+					t.Fatalf("status %d, body %q, %v", resp.StatusCode, b, err)
+				}
+				if got := resp.Trailer.Get("X-Echo"); got != "Bearer "+tokenMarker {
+					t.Fatalf("trailer X-Echo = %q", got)
+				}
+				if got := resp.Trailer.Get("X-Late"); got != "late "+tokenMarker {
+					t.Fatalf("trailer X-Late = %q", got)
+				}
+			})
+		}
+	}
+	resp, err := c.Get("https://api.test/trailers/canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || strings.Contains(fmt.Sprint(resp.Trailer), canaryValue) {
+		t.Fatalf("a canary trailer: err %v, trailers %v", err, resp.Trailer)
+	}
+}
