@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/audit"
 	"github.com/agent-vault/agent-vault/host/domain"
 )
 
@@ -325,6 +326,9 @@ func populate(t *testing.T, s *Store) (Vault, Proposal) {
 	if err := s.CreateInvite(ctx, Invite{TokenHash: []byte("inv"), Email: "m@example.com", Role: domain.InstanceMember, CreatedBy: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.AppendAudit(ctx, audit.Entry{Time: time.Now(), ActorKind: "user", ActorID: u.ID, Operation: "create-vault", Vault: "doomed", Outcome: "ok"}); err != nil {
+		t.Fatal(err)
+	}
 	return v, p
 }
 
@@ -370,6 +374,9 @@ func TestCopyIntoPostgres(t *testing.T) {
 	}
 	if err := empty.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now()}}); err != nil {
 		t.Fatalf("a new log row after the copy (ids continue): %v", err)
+	}
+	if n, b, err := empty.VerifyAudit(ctx); n != 1 || b != nil || err != nil {
+		t.Fatalf("audit chain after the copy: %d verified, break %v, %v", n, b, err)
 	}
 	if _, err := CopyInto(ctx, src, empty); domain.CodeOf(err) != domain.CodeConflict {
 		t.Fatalf("second copy: %v, want conflict", err)
