@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/audit"
 	"github.com/agent-vault/agent-vault/host/authn"
 	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/credstore"
@@ -72,6 +73,9 @@ type Deps struct {
 	Passwords *loginguard.Pool
 	// Logins throttles failed sign-ins; nil means loginguard's defaults.
 	Logins *loginguard.Throttle
+	// Audit records administrative actions; nil means a recorder on
+	// Store without a sink.
+	Audit *audit.Recorder
 }
 
 type server struct {
@@ -93,10 +97,13 @@ func New(d Deps) (http.Handler, huma.API) {
 	if d.Logins == nil {
 		d.Logins = loginguard.NewThrottle(loginguard.ThrottleConfig{Now: d.Now})
 	}
+	if d.Audit == nil && d.Store != nil {
+		d.Audit = audit.NewRecorder(d.Store, nil, d.Logger)
+	}
 	s := &server{Deps: d}
 	mux := http.NewServeMux()
 	api := humago.New(mux, config())
-	api.UseMiddleware(s.authenticate)
+	api.UseMiddleware(s.authenticate, s.auditTrail)
 	s.register(api)
 	// Unknown API paths get a problem too, not the mux's plain text.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +222,9 @@ func (s *server) access(ctx context.Context, vaultName string) (call, error) {
 			return c, s.problem(ctx, err)
 		}
 		c.Vault = v
+		if n := noteFrom(ctx); n != nil {
+			n.vault = v.Name
+		}
 		if c.Role, err = s.roleIn(ctx, c.Actor, v.ID); err != nil {
 			return c, s.problem(ctx, err)
 		}
@@ -256,6 +266,17 @@ func newErrorID() string {
 // keep their code; anything else is logged with an error id and becomes an
 // opaque 500 carrying the same id.
 func (s *server) problem(ctx context.Context, err error) error {
+	err = s.problemOf(ctx, err)
+	var p *Problem
+	if errors.As(err, &p) {
+		if n := noteFrom(ctx); n != nil && n.code == "" {
+			n.code = p.Code
+		}
+	}
+	return err
+}
+
+func (s *server) problemOf(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}

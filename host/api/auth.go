@@ -99,8 +99,10 @@ func (s *server) registerAuth(api huma.API) {
 			}
 			u, err := s.login(ctx, in.Body)
 			if err != nil {
+				noteActor(ctx, authz.Actor{Kind: authz.Anonymous, Name: in.Body.Email})
 				return nil, s.refusal(ctx, err)
 			}
+			noteActor(ctx, authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email})
 			sess, out := s.newSession()
 			if err := s.Store.CreateSession(ctx, u.ID, sess); err != nil {
 				return nil, s.problem(ctx, err)
@@ -162,10 +164,13 @@ func (s *server) signUp(ctx context.Context, in emailPassword, event string, cre
 		return nil, s.refusal(ctx, err)
 	}
 	sess, out := s.newSession()
+	noteActor(ctx, authz.Actor{Kind: authz.Anonymous, Name: in.Email})
 	u, err := create(store.User{Email: in.Email, PasswordHash: hash}, sess)
 	if err != nil {
 		return nil, s.problem(ctx, err)
 	}
+	noteActor(ctx, authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email})
+	noteSummary(ctx, "role", string(u.Role))
 	s.Logger.InfoContext(ctx, event, "user", u.Email, "role", u.Role)
 	return out, nil
 }
