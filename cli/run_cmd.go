@@ -34,8 +34,12 @@ func (runCmd) Help() string {
 	return `The program gets HTTPS_PROXY and HTTP_PROXY pointing at the proxy with a new
 scoped session for --vault, and SSL_CERT_FILE, CURL_CA_BUNDLE,
 REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO and NODE_EXTRA_CA_CERTS trusting the
-proxy's interception CA. AGENT_VAULT_TOKEN is not passed on. The exit code
-is the program's.
+proxy's interception CA. For clients that read other variables it also sets
+NODE_USE_ENV_PROXY=1 and a NODE_OPTIONS preload (Node.js fetch), WGETRC
+(wget), DENO_CERT (Deno) and JAVA_TOOL_OPTIONS (Java's trust store and proxy
+host; a Java program supplies the proxy credentials with an Authenticator).
+NO_PROXY keeps its entries and adds the Agent Vault API's host:port.
+AGENT_VAULT_TOKEN is not passed on. The exit code is the program's.
 
 --canary NAME mints a canary for the vault and sets NAME to it: a value
 shaped like a real credential that nothing ever injects. If the program
@@ -62,8 +66,7 @@ var systemBundles = []string{
 }
 
 // proxyEnv are the variables run sets; any inherited value is replaced.
-var proxyEnv = []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
-	"REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS", tokenEnv, "AGENT_VAULT_VAULT"}
+var proxyEnv = append([]string{tokenEnv, "AGENT_VAULT_VAULT"}, clientEnvNames...)
 
 func (r *runCmd) Run(e *env, c *apiClient) error {
 	if len(r.Command) > 0 && r.Command[0] == "--" {
@@ -112,15 +115,17 @@ func (r *runCmd) Run(e *env, c *apiClient) error {
 	if err != nil {
 		return err
 	}
-	proxy := (&url.URL{Scheme: "http", User: url.UserPassword(sess.Token, r.Vault), Host: net.JoinHostPort(api.Hostname(), port)}).String()
+	proxy := &url.URL{Scheme: "http", User: url.UserPassword(sess.Token, r.Vault), Host: net.JoinHostPort(api.Hostname(), port)}
+	environ := os.Environ()
+	clients, err := clientEnv(runTrust{dir: dir, caFile: caFile, bundleFile: bundleFile}, proxy, apiHostPort(api), environ)
+	if err != nil {
+		return err
+	}
 
 	cmd := exec.Command(r.Command[0], r.Command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.Stdin, e.Stdout, e.Stderr
-	cmd.Env = append(withoutEnv(os.Environ(), append(slices.Clone(proxyEnv), r.Canary...)),
-		"HTTPS_PROXY="+proxy, "HTTP_PROXY="+proxy, "https_proxy="+proxy, "http_proxy="+proxy,
-		"SSL_CERT_FILE="+bundleFile, "CURL_CA_BUNDLE="+bundleFile, "REQUESTS_CA_BUNDLE="+bundleFile,
-		"GIT_SSL_CAINFO="+bundleFile, "NODE_EXTRA_CA_CERTS="+caFile, "AGENT_VAULT_VAULT="+r.Vault)
-	cmd.Env = append(cmd.Env, canaryEnv...)
+	cmd.Env = append(withoutEnv(environ, append(slices.Clone(proxyEnv), r.Canary...)), "AGENT_VAULT_VAULT="+r.Vault)
+	cmd.Env = append(append(cmd.Env, clients...), canaryEnv...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", r.Command[0], err)
 	}
