@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/domain"
@@ -35,6 +36,11 @@ type leases struct {
 
 	mints singleflight.Group // one mint per (vault, secret) at a time
 	lists singleflight.Group // one dynamic_list per vault at a time
+
+	// gen changes whenever the set of live lease values does (a mint, a
+	// replacement, a vault's leases forgotten), so the proxy's egress
+	// set knows to take them in again (LeasedValues).
+	gen atomic.Uint64
 
 	mu    sync.Mutex
 	live  map[leaseKey]*lease
@@ -235,6 +241,7 @@ func (l *leases) mint(ctx context.Context, cs store.CredentialStore, p *plugin.P
 func (l *leases) put(lk leaseKey, le *lease) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.gen.Add(1)
 	l.live[lk] = le
 	keys := l.byKey[lk.vaultID]
 	if keys == nil {
@@ -243,6 +250,24 @@ func (l *leases) put(lk leaseKey, le *lease) {
 	}
 	for k := range le.values {
 		keys[k] = lk
+	}
+}
+
+// LeaseGeneration changes whenever LeasedValues would list something
+// else; one atomic load, for a caller that caches what it built from them.
+func (m *Manager) LeaseGeneration() uint64 { return m.leases.gen.Load() }
+
+// LeasedValues calls fn with every value of every live lease this host
+// holds (in memory only, as the leases do). A value leaves the list when
+// its lease is replaced or its vault's leases end.
+func (m *Manager) LeasedValues(fn func(vaultID, key, value string)) {
+	l := m.leases
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for lk, le := range l.live {
+		for k, v := range le.values {
+			fn(lk.vaultID, k, v)
+		}
 	}
 }
 
@@ -311,6 +336,7 @@ func (l *leases) revokeVault(ctx context.Context, vaultID string) {
 	}
 	delete(l.byKey, vaultID)
 	delete(l.known, vaultID)
+	l.gen.Add(1)
 	l.mu.Unlock()
 	rows, err := l.m.cfg.Store.Leases(ctx, vaultID, "")
 	if err != nil {

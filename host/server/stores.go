@@ -122,7 +122,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id, Unloaded: unloaded,
 		Changed: cache.Invalidate, MinPollInterval: cfg.MinPollInterval,
 	})
-	cache.SetDynamic(m)
+	cache.SetDynamic(m) // also a LeasedValueSource: live leased values join the egress set
 	var kinds []string
 	for _, k := range m.Kinds() {
 		kinds = append(kinds, k.Kind)
@@ -211,3 +211,6 @@ func instanceID(dataDir string) (string, error) {
 	}
 	return id, nil
 }
+
+// Interface guards
+var _ vaultcache.LeasedValueSource = (*credstore.Manager)(nil)

@@ -3,6 +3,7 @@ package vaultcache
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/proxy"
@@ -17,24 +18,71 @@ import (
 // values in memory in the clear for as long as they are current; the
 // sealed rows stay the source of truth.
 
-// egressEntry is the egress set as of a cache generation.
-type egressEntry struct {
-	gen uint64
-	set *scrub.Set
+// LeasedValueSource lists the values of the dynamic-secret leases this
+// host holds. A DynamicResolver that implements it has those values in
+// the egress set too, from the moment a lease is minted until it is
+// replaced or ends; they are never stored, only held in memory, as the
+// leases hold them.
+type LeasedValueSource interface {
+	// LeaseGeneration changes whenever LeasedValues would list something
+	// else. It is read on every request, so it must be cheap.
+	LeaseGeneration() uint64
+	LeasedValues(fn func(vaultID, key, value string))
 }
 
-// egressSet returns the set of every vault's static values, rebuilt once
-// after any Invalidate, while requests wait: a request must not pass a
-// check that does not yet know a value just stored.
-func (c *Cache) egressSet(ctx context.Context) (*scrub.Set, error) {
-	c.mu.RLock()
-	e, gen := c.egress, c.gen.Load()
-	c.mu.RUnlock()
-	if e != nil && e.gen == gen {
-		return e.set, nil
+// egressEntry is the egress set as of a cache generation and a lease
+// generation.
+type egressEntry struct {
+	gen      uint64
+	leaseGen uint64
+	static   []scrub.Value // every vault's stored values and canaries
+	set      *scrub.Set    // static and leased values
+}
+
+// leaseGen is the dynamic resolver's lease generation, 0 without one.
+func (c *Cache) leaseGen() (LeasedValueSource, uint64) {
+	if src, ok := c.dynamic.(LeasedValueSource); ok {
+		return src, src.LeaseGeneration()
 	}
-	v, err, _ := c.loads.Do("\x00egress", func() (any, error) {
-		gen := c.gen.Load()
+	return nil, 0
+}
+
+// egressSet returns the set of every vault's static values and canaries
+// and of the live leases' values. It is rebuilt once after any
+// Invalidate (the stored values are opened again) or lease change (the
+// opened values are reused), while requests wait: a request must not pass
+// a check that does not yet know a value just stored or leased.
+func (c *Cache) egressSet(ctx context.Context) (*scrub.Set, error) {
+	for attempt := 0; ; attempt++ {
+		c.mu.RLock()
+		e, gen := c.egress, c.gen.Load()
+		c.mu.RUnlock()
+		src, leaseGen := c.leaseGen()
+		if e != nil && e.gen == gen && e.leaseGen == leaseGen {
+			return e.set, nil
+		}
+		v, err, _ := c.loads.Do("\x00egress", func() (any, error) { return c.buildEgress(ctx, e, src) })
+		if err != nil {
+			return nil, err
+		}
+		// A build that started before this request's generations is
+		// not enough; one more round picks up the change.
+		if ne := v.(*egressEntry); ne.gen >= gen && ne.leaseGen >= leaseGen || attempt == 1 {
+			return ne.set, nil
+		}
+	}
+}
+
+func (c *Cache) buildEgress(ctx context.Context, old *egressEntry, src LeasedValueSource) (*egressEntry, error) {
+	gen := c.gen.Load()
+	var leaseGen uint64
+	if src != nil {
+		leaseGen = src.LeaseGeneration()
+	}
+	entry := &egressEntry{gen: gen, leaseGen: leaseGen}
+	if old != nil && old.gen == gen {
+		entry.static = old.static
+	} else {
 		rows, err := c.st.AllSealedCredentials(ctx)
 		if err != nil {
 			return nil, err
@@ -51,19 +99,22 @@ func (c *Cache) egressSet(ctx context.Context) (*scrub.Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		vals = append(vals, canaries...)
-		entry := &egressEntry{gen: gen, set: scrub.NewSet(vals)}
-		c.mu.Lock()
-		if c.gen.Load() == gen {
-			c.egress = entry
-		}
-		c.mu.Unlock()
-		return entry, nil
-	})
-	if err != nil {
-		return nil, err
+		entry.static = append(vals, canaries...)
 	}
-	return v.(*egressEntry).set, nil
+	all := entry.static
+	if src != nil {
+		all = slices.Clip(all)
+		src.LeasedValues(func(vaultID, key, value string) {
+			all = append(all, scrub.Value{Owner: scrub.Owner{Vault: vaultID, Key: key}, Value: value})
+		})
+	}
+	entry.set = scrub.NewSet(all)
+	c.mu.Lock()
+	if c.gen.Load() == gen {
+		c.egress = entry
+	}
+	c.mu.Unlock()
+	return entry, nil
 }
 
 // canaries opens the canaries of a vault, or of every vault when vaultID

@@ -2,6 +2,9 @@ package vaultcache
 
 import (
 	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/agent-vault/agent-vault/host/scrub"
@@ -77,5 +80,69 @@ func TestRevokeSession(t *testing.T) {
 	}
 	if _, err := f.c.AuthenticateProxy(ctx, tok, ""); err == nil {
 		t.Fatal("a revoked session still authenticates")
+	}
+}
+
+// fakeLeases is a dynamic resolver whose live lease values a test sets.
+type fakeLeases struct {
+	gen    atomic.Uint64
+	mu     sync.Mutex
+	values map[string]string // "vaultID/KEY" → value
+}
+
+func (l *fakeLeases) ResolveDynamic(context.Context, string, string) (string, bool, error) {
+	return "", false, nil
+}
+func (l *fakeLeases) LeaseGeneration() uint64 { return l.gen.Load() }
+func (l *fakeLeases) LeasedValues(fn func(vaultID, key, value string)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, v := range l.values {
+		vault, key, _ := strings.Cut(k, "/")
+		fn(vault, key, v)
+	}
+}
+
+func (l *fakeLeases) set(values map[string]string) {
+	l.mu.Lock()
+	l.values = values
+	l.mu.Unlock()
+	l.gen.Add(1)
+}
+
+// TestEgressSetFollowsLeases: a leased value is in the egress set from
+// the next request after its lease is minted until it ends, without an
+// Invalidate, and the stored values are not opened again for it.
+func TestEgressSetFollowsLeases(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	leases := &fakeLeases{}
+	f.c.SetDynamic(leases)
+	owner := func(v string) string {
+		cfg, err := f.c.ProxyConfig(ctx, f.shop.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := ""
+		cfg.Egress.Apply([]byte(v), func(o int) scrub.Action {
+			ow := cfg.Egress.Owner(o)
+			found = ow.Vault + "/" + ow.Key
+			return scrub.Keep
+		})
+		return found
+	}
+	if got := owner("leased-value-1"); got != "" {
+		t.Fatalf("a value before its lease: %q", got)
+	}
+	leases.set(map[string]string{f.shop.ID + "/DB_PASSWORD": "leased-value-1"})
+	if got := owner("leased-value-1"); got != f.shop.ID+"/DB_PASSWORD" {
+		t.Fatalf("a live lease's value: %q", got)
+	}
+	if got := owner("value-of-other"); got != f.other.ID+"/API_KEY" {
+		t.Fatalf("the stored values after a lease change: %q", got)
+	}
+	leases.set(nil)
+	if got := owner("leased-value-1"); got != "" {
+		t.Fatalf("an ended lease's value: %q", got)
 	}
 }
