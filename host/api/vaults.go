@@ -18,6 +18,10 @@ type VaultView struct {
 	Name      string    `json:"name"`
 	Role      string    `json:"role,omitempty" enum:"admin,member,proxy" doc:"The caller's role; empty for an owner who has not joined"`
 	CreatedAt time.Time `json:"created_at"`
+	// Set in listings, so a vault list can say what each vault holds.
+	StoreKind   string `json:"store_kind,omitempty" doc:"Where the vault's credentials come from: builtin or an external kind (listings only)"`
+	Credentials *int   `json:"credentials,omitempty" doc:"How many credentials the vault holds (listings, for principals with a role in the vault)"`
+	Services    *int   `json:"services,omitempty" doc:"How many services the vault has (listings, for principals with a role in the vault)"`
 }
 
 // CredentialStoreView summarises where a vault's credentials come from.
@@ -114,7 +118,11 @@ func (s *server) registerVaults(api huma.API) {
 				if err != nil {
 					return nil, s.problem(ctx, err)
 				}
-				out.Body.Vaults = append(out.Body.Vaults, vaultView(v, domain.VaultProxy))
+				view, err := s.listedVault(ctx, v, domain.VaultProxy)
+				if err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				out.Body.Vaults = append(out.Body.Vaults, view)
 				return out, nil
 			}
 			kind := store.PrincipalUser
@@ -130,7 +138,11 @@ func (s *server) registerVaults(api huma.API) {
 				if c.Actor.Role == domain.InstanceNoAccess {
 					break // a disabled account sees nothing
 				}
-				out.Body.Vaults = append(out.Body.Vaults, vaultView(v.Vault, v.Role))
+				view, err := s.listedVault(ctx, v.Vault, v.Role)
+				if err != nil {
+					return nil, s.problem(ctx, err)
+				}
+				out.Body.Vaults = append(out.Body.Vaults, view)
 			}
 			return out, nil
 		})
@@ -235,4 +247,26 @@ func (s *server) registerVaults(api huma.API) {
 
 func vaultView(v store.Vault, role domain.VaultRole) VaultView {
 	return VaultView{ID: v.ID, Name: v.Name, Role: string(role), CreatedAt: v.CreatedAt}
+}
+
+// listedVault is a vault as the vault list shows it: with its store kind,
+// and with its counts when the caller has a role in it (an owner who has
+// not joined sees the kind only).
+func (s *server) listedVault(ctx context.Context, v store.Vault, role domain.VaultRole) (VaultView, error) {
+	view := vaultView(v, role)
+	sum, err := s.Stores.Summarize(ctx, v.ID, false)
+	if err != nil {
+		return view, err
+	}
+	view.StoreKind = sum.Kind
+	if role == "" {
+		return view, nil
+	}
+	svcs, err := s.Store.ListServices(ctx, v.ID)
+	if err != nil {
+		return view, err
+	}
+	creds, nsvcs := sum.CredentialCount, len(svcs)
+	view.Credentials, view.Services = &creds, &nsvcs
+	return view, nil
 }

@@ -1525,11 +1525,20 @@ type VaultSettingsUnmatchedHostPolicy string
 // VaultView defines model for VaultView.
 type VaultView struct {
 	CreatedAt time.Time `json:"created_at"`
-	Id        string    `json:"id"`
-	Name      string    `json:"name"`
+
+	// Credentials How many credentials the vault holds (listings, for principals with a role in the vault)
+	Credentials *int64 `json:"credentials,omitempty"`
+	Id          string `json:"id"`
+	Name        string `json:"name"`
 
 	// Role The caller's role; empty for an owner who has not joined
 	Role *VaultViewRole `json:"role,omitempty"`
+
+	// Services How many services the vault has (listings, for principals with a role in the vault)
+	Services *int64 `json:"services,omitempty"`
+
+	// StoreKind Where the vault's credentials come from: builtin or an external kind (listings only)
+	StoreKind *string `json:"store_kind,omitempty"`
 }
 
 // VaultViewRole The caller's role; empty for an owner who has not joined

@@ -1425,6 +1425,11 @@ export interface components {
         VaultView: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: int64
+             * @description How many credentials the vault holds (listings, for principals with a role in the vault)
+             */
+            credentials?: number;
             id: string;
             name: string;
             /**
@@ -1432,6 +1437,13 @@ export interface components {
              * @enum {string}
              */
             role?: "admin" | "member" | "proxy";
+            /**
+             * Format: int64
+             * @description How many services the vault has (listings, for principals with a role in the vault)
+             */
+            services?: number;
+            /** @description Where the vault's credentials come from: builtin or an external kind (listings only) */
+            store_kind?: string;
         };
     };
     responses: never;
