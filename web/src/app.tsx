@@ -4,8 +4,8 @@ import { api, onUnauthorized, session, unwrap, type Schemas } from "./api/client
 import { AuthPage } from "./pages/auth";
 import { VaultPage } from "./pages/vault";
 import { VaultsPage } from "./pages/vaults";
-import { linkProps, navigate, usePath } from "./router";
-import { Banner, Button, ErrorBanner, Loading } from "./ui";
+import { linkProps, match, navigate, usePath, type Match } from "./router";
+import { Button, ErrorBanner, Loading, NotFound } from "./ui";
 
 type Me = Schemas["MeOutputBody"];
 
@@ -86,9 +86,7 @@ export function App() {
     setN(n + 1);
   };
 
-  // /vaults/{name}[/{tab}[/{id}]]; /vaults/{vault}/proposals/{id} is a
-  // proposal's approval_url.
-  const m = path.match(/^\/vaults\/([^/]+)(?:\/([a-z]+)(?:\/([^/]+))?)?\/?$/);
+  const route = match(path);
   return (
     <div class="shell">
       <header class="top">
@@ -104,16 +102,40 @@ export function App() {
         </nav>
       </header>
       <main class="content">
-        {m ? (
-          <VaultPage key={m[1]} name={decodeURIComponent(m[1])} tab={m[2] ?? "credentials"} sub={m[3] ? decodeURIComponent(m[3]) : undefined} me={me} />
-        ) : path === "/" || path === "/vaults" ? (
-          <VaultsPage me={me} />
-        ) : (
-          <Banner kind="warn">
-            Nothing here. <a {...linkProps("/")}>Back to vaults</a>
-          </Banner>
-        )}
+        <Page route={route} me={me} />
       </main>
     </div>
   );
+}
+
+// Page renders a signed-in route; every page is reached through here.
+function Page({ route, me }: { route: Match | null; me: Me }) {
+  const signInPage = route?.page === "login" || route?.page === "register";
+  useEffect(() => {
+    if (signInPage) navigate("/", true); // already signed in
+  }, [signInPage]);
+  if (!route) return <NotFound what="page" />;
+  const { page, params } = route;
+  switch (page) {
+    case "vaults":
+    case "login":
+    case "register":
+      return <VaultsPage me={me} />;
+    case "vault":
+      return <VaultPage key={params.vault} name={params.vault} tab="credentials" me={me} />;
+    case "vault-proposal":
+      return <VaultPage key={params.vault} name={params.vault} tab="proposals" sub={params.proposal} me={me} />;
+    case "vault-credentials":
+    case "vault-services":
+    case "vault-proposals":
+    case "vault-access":
+    case "vault-logs":
+    case "vault-settings":
+      return <VaultPage key={params.vault} name={params.vault} tab={page.slice("vault-".length)} me={me} />;
+    default: {
+      // A route in router.ts without a page here fails the type check.
+      const missing: never = page;
+      return missing;
+    }
+  }
 }

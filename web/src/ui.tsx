@@ -2,6 +2,7 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { errorText } from "./api/client";
+import { linkProps } from "./router";
 import { visible } from "./untrusted";
 
 type BtnProps = JSX.HTMLAttributes<HTMLButtonElement> & {
@@ -29,9 +30,11 @@ export function Button({ kind = "plain", busy, disabled, reason, type = "button"
   );
 }
 
-export function Field({ label, hint, error, children }: { label: string; hint?: string; error?: string; children: ComponentChildren }) {
+// narrow marks a field that needs little room (a select, a number) in a
+// form row.
+export function Field({ label, hint, error, narrow, children }: { label: string; hint?: string; error?: string; narrow?: boolean; children: ComponentChildren }) {
   return (
-    <label class="field">
+    <label class={narrow ? "field narrow" : "field"}>
       <span class="field-label">{label}</span>
       {children}
       {hint ? <span class="field-hint">{hint}</span> : null}
@@ -59,6 +62,23 @@ export function Loading({ what = "Loading" }: { what?: string }) {
     <p class="muted loading" role="status">
       <span class="spinner" aria-hidden="true" /> {what}…
     </p>
+  );
+}
+
+// NotFound is the page for a path or a named thing that does not exist.
+export function NotFound({ what, name }: { what: string; name?: string }) {
+  return (
+    <section class="not-found" data-testid="not-found">
+      <h1>{name ? `No ${what} named “${name}”` : `No such ${what}`}</h1>
+      <p class="muted">
+        {name
+          ? `It may have been renamed or deleted, or you may not have access to it.`
+          : "The address may be mistyped, or the page may have moved."}
+      </p>
+      <p>
+        <a {...linkProps("/")}>← Back to vaults</a>
+      </p>
+    </section>
   );
 }
 

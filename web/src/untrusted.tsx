@@ -1,3 +1,5 @@
+import { Fragment } from "preact";
+
 // Text that an agent or an upstream can write (a proposal's message, a
 // proposed host, a logged path, an error) is shown as text, never as HTML
 // (JSX escapes it), and also never as an instruction to the display:
@@ -25,4 +27,21 @@ export function visible(s: string | null | undefined): string {
 export function Untrusted({ text, fallback = "—" }: { text?: string | null; fallback?: string }) {
   if (!text) return <>{fallback}</>;
   return <bdi class="untrusted">{visible(text)}</bdi>;
+}
+
+// UntrustedPath renders a logged path that may break after each "/", "?"
+// or "&" on a narrow screen, rather than in the middle of a word.
+export function UntrustedPath({ text }: { text?: string | null }) {
+  if (!text) return <>—</>;
+  const parts = visible(text).split(/(?<=[/?&])/);
+  return (
+    <bdi class="untrusted">
+      {parts.map((p, i) => (
+        <Fragment key={i}>
+          {i > 0 ? <wbr /> : null}
+          {p}
+        </Fragment>
+      ))}
+    </bdi>
+  );
 }

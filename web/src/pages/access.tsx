@@ -62,7 +62,7 @@ function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
       ) : rows.length === 0 ? (
         <Empty>No {kind} in this vault yet.</Empty>
       ) : (
-        <table class="table" aria-label={title}>
+        <table class="table stack" aria-label={title}>
           <thead>
             <tr>
               <th>{kind === "users" ? "Email" : "Agent"}</th>
@@ -75,7 +75,7 @@ function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
           <tbody>
             {rows.map((m) => (
               <tr key={m.id}>
-                <td>{m.name}</td>
+                <td class="wide">{m.name}</td>
                 <td>
                   <select
                     aria-label={`Role of ${m.name}`}
@@ -111,7 +111,7 @@ function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
         </table>
       )}
       <form
-        class="row wrap"
+        class="form-row"
         aria-label={`Add ${kind === "users" ? "person" : "agent"}`}
         onSubmit={(e) => {
           e.preventDefault();
@@ -124,7 +124,7 @@ function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
         <Field label={kind === "users" ? "Email" : "Agent name"}>
           <input name={kind + "-principal"} required value={who} autoComplete="off" onInput={(e) => setWho(e.currentTarget.value)} />
         </Field>
-        <Field label="Role">
+        <Field label="Role" narrow>
           <select name={kind + "-role"} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
             {roles.map((r) => (
               <option key={r} value={r}>
@@ -164,7 +164,7 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
         </Banner>
       ) : null}
       <form
-        class="row wrap"
+        class="form-row"
         aria-label="Mint scoped token"
         onSubmit={async (e) => {
           e.preventDefault();
@@ -190,7 +190,7 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
         rows.length === 0 ? (
           <Empty>No live scoped tokens.</Empty>
         ) : (
-          <table class="table" aria-label="Scoped tokens">
+          <table class="table stack" aria-label="Scoped tokens">
             <thead>
               <tr>
                 <th>Created by</th>
@@ -204,9 +204,9 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
             <tbody>
               {rows.map((s) => (
                 <tr key={s.id}>
-                  <td>{s.creator}</td>
+                  <td class="wide">{s.creator}</td>
                   <td class="hide-sm">{fmtTime(s.created_at)}</td>
-                  <td>{fmtTime(s.expires_at)}</td>
+                  <td data-label="Expires">{fmtTime(s.expires_at)}</td>
                   <td class="actions">
                     <Button
                       kind="danger"

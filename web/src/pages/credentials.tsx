@@ -52,7 +52,7 @@ export function CredentialsTab({ ctx, perms, onStoreChanged }: { ctx: Ctx; perms
       ) : list.length === 0 && !creds.error ? (
         <Empty>{ro ? "No credentials synced yet." : "No credentials yet. Add one, and reference its key from a service."}</Empty>
       ) : (
-        <table class="table" aria-label="Credentials">
+        <table class="table stack" aria-label="Credentials">
           <thead>
             <tr>
               <th>Key</th>
@@ -66,7 +66,7 @@ export function CredentialsTab({ ctx, perms, onStoreChanged }: { ctx: Ctx; perms
           <tbody>
             {list.map((c) => (
               <tr key={c.key} data-key={c.key}>
-                <td>
+                <td class="wide">
                   <code>{c.key}</code>
                   {c.secret ? <span class="muted small"> from {c.secret}</span> : null}
                 </td>

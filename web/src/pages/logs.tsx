@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
 import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag } from "../ui";
 import { needWriter, type Perms } from "./vault";
-import { Untrusted } from "../untrusted";
+import { Untrusted, UntrustedPath } from "../untrusted";
 
 type Entry = Schemas["LogEntry"];
 type Bucket = "" | "1xx" | "2xx" | "3xx" | "4xx" | "5xx";
@@ -78,8 +78,8 @@ export function LogsTab({ vault, perms }: { vault: string; perms: Perms }) {
           Live tail {live ? <span class="pulse" aria-hidden="true" /> : null}
         </label>
       </div>
-      <form class="row wrap filters" onSubmit={(e) => e.preventDefault()} aria-label="Filters">
-        <Field label="Status">
+      <form class="form-row filters" onSubmit={(e) => e.preventDefault()} aria-label="Filters">
+        <Field label="Status" narrow>
           <select name="status-filter" value={bucket} onChange={(e) => setBucket(e.currentTarget.value as Bucket)}>
             <option value="">All</option>
             {["2xx", "3xx", "4xx", "5xx", "1xx"].map((b) => (
@@ -99,28 +99,28 @@ export function LogsTab({ vault, perms }: { vault: string; perms: Perms }) {
       ) : entries.length === 0 ? (
         <Empty>No proxied requests {bucket || service ? "match these filters" : "yet"}.</Empty>
       ) : (
-        <table class="table logs" aria-label="Requests" data-latest={latest}>
+        <table class="table logs stack" aria-label="Requests" data-latest={latest}>
           <thead>
             <tr>
               <th>Time</th>
               <th>Status</th>
               <th>Request</th>
-              <th class="hide-sm">Service</th>
-              <th class="hide-sm">Actor</th>
-              <th class="hide-sm">ms</th>
+              <th>Service</th>
+              <th>Actor</th>
+              <th>ms</th>
             </tr>
           </thead>
           <tbody>
             {entries.map((e) => (
               <tr key={e.id} data-log-id={e.id}>
-                <td class="small">{fmtTime(e.time)}</td>
+                <td class="small nowrap">{fmtTime(e.time)}</td>
                 <td>
                   <Tag kind={e.status >= 500 || e.status === 0 ? "error" : e.status >= 400 ? "warn" : "ok"}>{e.status || "—"}</Tag>
                 </td>
-                <td class="req">
+                <td class="req wide">
                   <code>
                     <Untrusted text={e.method} /> <Untrusted text={e.host} />
-                    <Untrusted text={e.path} />
+                    <UntrustedPath text={e.path} />
                   </code>
                   {e.error ? (
                     <div class="field-error">
@@ -140,11 +140,11 @@ export function LogsTab({ vault, perms }: { vault: string; perms: Perms }) {
                     </div>
                   ) : null}
                 </td>
-                <td class="hide-sm">{e.service ? <Untrusted text={e.service} /> : <span class="muted">—</span>}</td>
-                <td class="hide-sm small">
+                <td data-label="Service">{e.service ? <Untrusted text={e.service} /> : <span class="muted">—</span>}</td>
+                <td class="small nowrap" data-label="Actor">
                   {e.actor_kind}:<Untrusted text={e.actor_name || e.actor_id} />
                 </td>
-                <td class="hide-sm small">{e.latency_ms}</td>
+                <td class="small" data-label="ms">{e.latency_ms}</td>
               </tr>
             ))}
           </tbody>

@@ -66,15 +66,18 @@ export function ProposalsTab({ vault, perms }: { vault: string; perms: Perms }) 
         <ul class="list" aria-label="Proposals">
           {items.map((p) => (
             <li key={p.id} class="list-row list-col" data-proposal={p.id}>
-              <div class="row wrap">
-                <Tag kind={statusTag[p.status]}>{p.status}</Tag>
-                <span class="muted">
-                  from {p.created_by.kind} <strong><Untrusted text={p.created_by.name} /></strong> · {fmtTime(p.created_at)}
-                </span>
-                <span class="spacer" />
-                <a class="btn btn-plain" {...linkProps(proposalPath(vault, p.id))}>
-                  {p.status === "pending" && perms.writeCredentials ? "Review" : "Open"}
-                </a>
+              <div class="item">
+                <div class="item-main">
+                  <Tag kind={statusTag[p.status]}>{p.status}</Tag>
+                  <span class="muted">
+                    from {p.created_by.kind} <strong><Untrusted text={p.created_by.name} /></strong> · {fmtTime(p.created_at)}
+                  </span>
+                </div>
+                <div class="item-side">
+                  <a class="btn btn-plain" {...linkProps(proposalPath(vault, p.id))}>
+                    {p.status === "pending" && perms.writeCredentials ? "Review" : "Open"}
+                  </a>
+                </div>
               </div>
               <ProposalSummary p={p} />
             </li>
@@ -152,7 +155,7 @@ function ProposalSummary({ p }: { p: Proposal }) {
       ) : null}
       {svcs.length ? (
         <div class="table-scroll">
-        <table class="table compact" aria-label="Proposed services">
+        <table class="table compact stack" aria-label="Proposed services">
           <thead>
             <tr>
               <th>Service</th>
@@ -164,7 +167,7 @@ function ProposalSummary({ p }: { p: Proposal }) {
           <tbody>
             {svcs.map((s) => (
               <tr key={s.name} data-proposed-service={s.name}>
-                <td>
+                <td class="wide">
                   {s.action === "delete" ? (
                     <Tag kind="error">remove</Tag>
                   ) : changeOf(p, "service", s.name) ? (
@@ -173,11 +176,11 @@ function ProposalSummary({ p }: { p: Proposal }) {
                     <Tag kind="ok">add</Tag>
                   )} <strong><Untrusted text={s.name} /></strong>
                 </td>
-                <td>
+                <td class="wide" data-label="Host">
                   <code><Untrusted text={s.host} /></code>
                 </td>
-                <td>{s.auth ? <Tag kind="auth">{s.auth.type}</Tag> : "—"}</td>
-                <td>
+                <td data-label="Auth">{s.auth ? <Tag kind="auth">{s.auth.type}</Tag> : "—"}</td>
+                <td data-label="Uses">
                   {serviceKeys(s).map((k) => (
                     <code key={k} class="key">
                       {k}
@@ -192,7 +195,7 @@ function ProposalSummary({ p }: { p: Proposal }) {
       ) : null}
       {creds.length ? (
         <div class="table-scroll">
-        <table class="table compact" aria-label="Proposed credentials">
+        <table class="table compact stack" aria-label="Proposed credentials">
           <thead>
             <tr>
               <th>Credential</th>
@@ -203,7 +206,7 @@ function ProposalSummary({ p }: { p: Proposal }) {
           <tbody>
             {creds.map((c) => (
               <tr key={c.key} data-proposed-key={c.key}>
-                <td>
+                <td class="wide">
                   {c.action === "delete" ? (
                     <Tag kind="error">remove</Tag>
                   ) : changeOf(p, "credential", c.key) ? (
@@ -213,8 +216,10 @@ function ProposalSummary({ p }: { p: Proposal }) {
                   )} <code>{c.key}</code>
                   {c.has_value ? <span class="muted"> · agent supplied a value</span> : null}
                 </td>
-                <td class="agent-text"><Untrusted text={c.description} /></td>
-                <td class="agent-text">
+                <td class="agent-text wide" data-label="What for">
+                  <Untrusted text={c.description} />
+                </td>
+                <td class="agent-text wide" data-label="How to obtain">
                   <Obtain text={c.obtain} />
                 </td>
               </tr>

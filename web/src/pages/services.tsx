@@ -71,54 +71,57 @@ export function ServicesTab({ vault, perms }: { vault: string; perms: Perms }) {
         <ul class="list" aria-label="Services">
           {list.map((s) => (
             <li key={s.name} class="list-row list-col" data-service={s.name}>
-              <div class="row wrap">
-                <strong>{s.name}</strong>
-                <code class="muted">{s.host}</code>
-                <Tag kind="auth">{s.auth.type}</Tag>
-                {s.enabled === false ? <Tag kind="muted">disabled</Tag> : <Tag kind="ok">enabled</Tag>}
-                <span class="spacer" />
-                <Button onClick={() => setEditing(s)} reason={reason} aria-label={`Edit ${s.name}`}>
-                  Edit
-                </Button>
-                <Button
-                  busy={busy === "t" + s.name}
-                  reason={reason}
-                  onClick={async () => {
-                    setBusy("t" + s.name);
-                    setRowErr(null);
-                    try {
-                      await unwrap(
-                        api.PATCH("/v1/vaults/{name}/services/{service}", { params: { path: { name: vault, service: s.name } }, body: { enabled: s.enabled === false } }),
-                      );
-                      svcs.reload();
-                    } catch (e) {
-                      setRowErr(e);
-                    }
-                    setBusy(null);
-                  }}
-                >
-                  {s.enabled === false ? "Enable" : "Disable"}
-                </Button>
-                <Button
-                  kind="danger"
-                  busy={busy === "d" + s.name}
-                  reason={reason}
-                  aria-label={`Remove ${s.name}`}
-                  onClick={async () => {
-                    if (!confirm(`Remove the service ${s.name}? Requests to ${s.host} will no longer get credentials.`)) return;
-                    setBusy("d" + s.name);
-                    setRowErr(null);
-                    try {
-                      await unwrap(api.DELETE("/v1/vaults/{name}/services/{service}", { params: { path: { name: vault, service: s.name } } }));
-                      svcs.reload();
-                    } catch (e) {
-                      setRowErr(e);
-                    }
-                    setBusy(null);
-                  }}
-                >
-                  Remove
-                </Button>
+              <div class="item">
+                <div class="item-main">
+                  <strong>{s.name}</strong>
+                  <code class="muted">{s.host}</code>
+                  <Tag kind="auth">{s.auth.type}</Tag>
+                  {s.enabled === false ? <Tag kind="muted">disabled</Tag> : <Tag kind="ok">enabled</Tag>}
+                </div>
+                <div class="item-side">
+                  <Button onClick={() => setEditing(s)} reason={reason} aria-label={`Edit ${s.name}`}>
+                    Edit
+                  </Button>
+                  <Button
+                    busy={busy === "t" + s.name}
+                    reason={reason}
+                    onClick={async () => {
+                      setBusy("t" + s.name);
+                      setRowErr(null);
+                      try {
+                        await unwrap(
+                          api.PATCH("/v1/vaults/{name}/services/{service}", { params: { path: { name: vault, service: s.name } }, body: { enabled: s.enabled === false } }),
+                        );
+                        svcs.reload();
+                      } catch (e) {
+                        setRowErr(e);
+                      }
+                      setBusy(null);
+                    }}
+                  >
+                    {s.enabled === false ? "Enable" : "Disable"}
+                  </Button>
+                  <Button
+                    kind="danger"
+                    busy={busy === "d" + s.name}
+                    reason={reason}
+                    aria-label={`Remove ${s.name}`}
+                    onClick={async () => {
+                      if (!confirm(`Remove the service ${s.name}? Requests to ${s.host} will no longer get credentials.`)) return;
+                      setBusy("d" + s.name);
+                      setRowErr(null);
+                      try {
+                        await unwrap(api.DELETE("/v1/vaults/{name}/services/{service}", { params: { path: { name: vault, service: s.name } } }));
+                        svcs.reload();
+                      } catch (e) {
+                        setRowErr(e);
+                      }
+                      setBusy(null);
+                    }}
+                  >
+                    Remove
+                  </Button>
+                </div>
               </div>
               {editing !== "new" && editing?.name === s.name ? (
                 <ServiceForm

@@ -1,9 +1,9 @@
 // One vault: its tabs and the caller's role in it.
 import { useState } from "preact/hooks";
-import { api, unwrap, type Schemas } from "../api/client";
+import { api, ApiError, unwrap, type Schemas } from "../api/client";
 import { linkProps } from "../router";
 import { kindLabel } from "../storePicker";
-import { Banner, Button, ErrorBanner, Loading, Tag, useAsync } from "../ui";
+import { Banner, Button, ErrorBanner, Loading, NotFound, Tag, useAsync } from "../ui";
 import { AccessTab } from "./access";
 import { CredentialsTab } from "./credentials";
 import { LogsTab } from "./logs";
@@ -54,6 +54,7 @@ export function VaultPage({ name, tab, sub, me }: { name: string; tab: string; s
   const base = "/vaults/" + encodeURIComponent(name);
   if (ctx.loading && !ctx.data) return <Loading what="Loading vault" />;
   if (!ctx.data) {
+    if (ctx.error instanceof ApiError && ctx.error.status === 404) return <NotFound what="vault" name={name} />;
     return (
       <>
         <p>

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
 import { linkProps, navigate } from "../router";
-import { spec, StorePicker, type Kind, type StoreChoice } from "../storePicker";
+import { kindLabel, spec, StorePicker, type Kind, type StoreChoice } from "../storePicker";
 import { Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag, useAsync } from "../ui";
 
 export function VaultsPage({ me }: { me: Schemas["MeOutputBody"] }) {
@@ -29,12 +29,20 @@ export function VaultsPage({ me }: { me: Schemas["MeOutputBody"] }) {
       ) : (
         <ul class="list" aria-label="Vaults">
           {list.map((v) => (
-            <li key={v.id} class="list-row">
-              <a {...linkProps("/vaults/" + encodeURIComponent(v.name))} class="list-main">
-                <strong>{v.name}</strong>
-              </a>
-              <span class="muted small">created {fmtTime(v.created_at)}</span>
-              {v.role ? <Tag kind="role">{v.role}</Tag> : <Tag kind="muted">not joined</Tag>}
+            <li key={v.id} class="list-row" data-vault={v.name}>
+              <div class="item">
+                <div class="item-main">
+                  <a {...linkProps("/vaults/" + encodeURIComponent(v.name))} class="list-main">
+                    <strong>{v.name}</strong>
+                  </a>
+                  {v.store_kind ? <Tag kind={v.store_kind === "builtin" ? "builtin" : "external"}>{kindLabel(v.store_kind)}</Tag> : null}
+                  {v.credentials !== undefined ? <span class="muted small" data-testid="vault-counts">{plural(v.credentials, "credential")} · {plural(v.services ?? 0, "service")}</span> : null}
+                </div>
+                <div class="item-side">
+                  <span class="muted small">created {fmtTime(v.created_at)}</span>
+                  {v.role ? <Tag kind="role">{v.role}</Tag> : <Tag kind="muted">not joined</Tag>}
+                </div>
+              </div>
             </li>
           ))}
         </ul>
@@ -84,4 +92,8 @@ function CreateVault({ onDone }: { onDone: () => void }) {
       </div>
     </form>
   );
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
 }
