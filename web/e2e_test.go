@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -74,16 +75,7 @@ func TestBrowser(t *testing.T) {
 		}
 		t.Skip("skipping the browser tests: the UI is not built (run `make web`)")
 	}
-	bin := t.TempDir()
-	build := func(out, pkg string) {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, out), pkg)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	build("agent-vault", "..")
-	build("infisical-emulator", "../plugins/infisical/infisicaltest/cmd/infisical-emulator")
-	build("openbao-emulator", "../plugins/openbao/openbaotest/cmd/openbao-emulator")
+	bin := binaries(t)
 
 	emu := start(t, exec.Command(filepath.Join(bin, "infisical-emulator"), "-addr", "127.0.0.1:0", "-state", "testdata/infisical-state.json"),
 		regexp.MustCompile(`^INFISICAL_URL=(\S+)`), true)
@@ -102,10 +94,7 @@ func TestBrowser(t *testing.T) {
 	}
 	srv := start(t, srvCmd, servingLine, false)
 
-	artifacts := os.Getenv("AV_E2E_ARTIFACTS")
-	if artifacts == "" {
-		artifacts, _ = filepath.Abs("e2e/artifacts")
-	}
+	artifacts := artifactsDir("")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	run := exec.CommandContext(ctx, node, "e2e/run.mjs")
@@ -127,6 +116,96 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("server log contains the credential value %q", v)
 		}
 	}
+}
+
+// TestLayout visits every route of src/router.ts at 390 and 1280 px wide
+// against the real server filled with data, and fails on sideways
+// overflow, unreachable tabs and misaligned form controls; e2e/layout.mjs
+// holds the checks. Screenshots of every page land in
+// <artifacts>/layout/<width>/.
+func TestLayout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the browser tests in -short mode")
+	}
+	chromium, node := require(t)
+	if _, err := os.Stat("dist/index.html"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("web/dist is not built (make web); CI=true: the browser tests must run")
+		}
+		t.Skip("skipping the browser tests: the UI is not built (run `make web`)")
+	}
+	bin := binaries(t)
+	srvCmd := exec.Command(filepath.Join(bin, "agent-vault"), "server", "--data-dir", dataDir(t), "--port", "0",
+		"--mitm-port=-1", "--allow-private-ranges")
+	srvCmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	srv := start(t, srvCmd, servingLine, false)
+
+	artifacts := artifactsDir("layout")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, node, "e2e/layout.mjs")
+	run.Env = append(os.Environ(),
+		"AV_URL="+srv.match[1],
+		"AV_PROXY="+srv.match[2],
+		"CHROMIUM="+chromium,
+		"ARTIFACTS="+artifacts,
+	)
+	out, err := run.CombinedOutput()
+	t.Logf("layout:\n%s", out)
+	if err != nil {
+		t.Fatalf("layout test failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log())
+	}
+}
+
+// artifactsDir is where screenshots go: $AV_E2E_ARTIFACTS, else
+// web/e2e/artifacts (gitignored), plus sub.
+func artifactsDir(sub string) string {
+	dir := os.Getenv("AV_E2E_ARTIFACTS")
+	if dir == "" {
+		dir, _ = filepath.Abs("e2e/artifacts")
+	}
+	return filepath.Join(dir, sub)
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds the server and the store emulators once for all browser
+// tests of the run.
+func binaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "av-web-e2e-bin-"); buildErr != nil {
+			return
+		}
+		for _, b := range []struct{ out, pkg string }{
+			{"agent-vault", ".."},
+			{"infisical-emulator", "../plugins/infisical/infisicaltest/cmd/infisical-emulator"},
+			{"openbao-emulator", "../plugins/openbao/openbaotest/cmd/openbao-emulator"},
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, b.out), b.pkg)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// TestMain removes the shared binaries after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 type proc struct {

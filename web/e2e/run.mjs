@@ -3,20 +3,11 @@
 // started by web/e2e_test.go, which passes their URLs in the environment).
 // Any console error or page error fails the run; every page is
 // screenshotted into $ARTIFACTS.
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { api, assert, env, launchChromium, startUpstream, viaProxy } from "./lib.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set; run this through go test ./web`);
-  return v;
-};
 const AV = env("AV_URL");
-const PROXY = env("AV_PROXY");
 const INFISICAL = env("INFISICAL_URL");
 const ARTIFACTS = env("ARTIFACTS");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -24,98 +15,6 @@ mkdirSync(ARTIFACTS, { recursive: true });
 const OWNER = { email: "owner@example.com", password: "correct horse battery" };
 const SECRET = "sk_live_ui_e2e_value"; // typed into a password field; must never be displayed
 const PROJECT = "7a1c0e2b-0000-4000-8000-00000000e2e0";
-
-// launchChromium starts chromium with exactly our flags and a fresh
-// profile, and connects playwright to it over the DevTools protocol.
-async function launchChromium() {
-  const profile = mkdtempSync(join(tmpdir(), "av-chromium-"));
-  const args = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    `--user-data-dir=${profile}`,
-    "--remote-debugging-port=0",
-    "about:blank",
-  ];
-  // detached: chromium leads its own process group, so closing it stops
-  // its renderer and zygote processes too.
-  const proc = spawn(env("CHROMIUM"), args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
-  const ws = await new Promise((resolve, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error("chromium did not start:\n" + buf)), 30000);
-    proc.stderr.on("data", (d) => {
-      buf += d;
-      const m = buf.match(/DevTools listening on (ws:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`chromium exited (${code}):\n${buf}`)));
-  });
-  const browser = await chromium.connectOverCDP(ws);
-  return {
-    browser,
-    close: async () => {
-      await browser.close().catch(() => {});
-      const exited = new Promise((r) => (proc.exitCode !== null ? r() : proc.on("exit", r)));
-      try {
-        process.kill(-proc.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-      await exited;
-      // Best effort: a late child may still be writing to the profile.
-      try {
-        rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
-      } catch (e) {
-        console.log("note: profile not removed:", e.code);
-      }
-    },
-  };
-}
-
-// upstream is the API the proxied request reaches; it records what the
-// proxy injected.
-function startUpstream() {
-  const seen = [];
-  const srv = http.createServer((req, res) => {
-    seen.push({ path: req.url, auth: req.headers.authorization ?? "" });
-    res.setHeader("Content-Type", "application/json");
-    res.end(JSON.stringify({ ok: true }));
-  });
-  return new Promise((r) => srv.listen(0, "127.0.0.1", () => r({ srv, seen, port: srv.address().port })));
-}
-
-// viaProxy sends one absolute-form request through the agent-vault proxy.
-function viaProxy(url, token, vault) {
-  const [host, port] = PROXY.split(":");
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host,
-      port: Number(port),
-      method: "GET",
-      path: url,
-      headers: { "Proxy-Authorization": "Basic " + Buffer.from(`${token}:${vault}`).toString("base64"), Host: new URL(url).host },
-    });
-    req.on("response", (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error("assertion failed: " + msg);
-}
 
 const consoleErrors = [];
 // allowed lists console errors a step expects (the browser logs every
@@ -150,15 +49,6 @@ async function step(name, f) {
   }
   if (consoleErrors.length) throw new Error(`console errors during "${name}":\n${consoleErrors.join("\n")}`);
   console.log(`ok (${Date.now() - t0} ms)`);
-}
-
-async function api(token, method, path, body) {
-  const r = await fetch(AV + path, {
-    method,
-    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
 }
 
 async function emulator(method, path, body) {
