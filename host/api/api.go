@@ -127,6 +127,7 @@ func (s *server) register(api huma.API) {
 	s.registerMITM(api)
 	s.registerAgentLoop(api)
 	s.registerCredentialStores(api)
+	s.registerAudit(api)
 }
 
 func config() huma.Config {

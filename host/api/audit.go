@@ -146,3 +146,26 @@ func clientIP(remote string) string {
 	}
 	return remote
 }
+
+// noteKeys records the credential keys a call names (names only; each
+// cut to 64 bytes, at most 100 of them).
+func noteKeys(ctx context.Context, keys []string) {
+	names := make([]string, 0, min(len(keys), 100))
+	for _, k := range keys[:min(len(keys), 100)] {
+		if len(k) > 64 {
+			k = k[:64] + "…"
+		}
+		names = append(names, k)
+	}
+	noteTarget(ctx, "credentials "+strings.Join(names, ","))
+	noteSummary(ctx, "keys", names)
+}
+
+// noteVault names the vault a call acts in when access did not resolve
+// one (it is being created).
+func noteVault(ctx context.Context, name string) {
+	if n := noteFrom(ctx); n != nil {
+		n.vault = name
+		n.target = "vaults/" + name
+	}
+}

@@ -119,6 +119,7 @@ func (s *server) registerCredentials(api huma.API) {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
+			noteKeys(ctx, keys)
 			sealed := make(map[string][]byte, len(keys))
 			for _, k := range keys {
 				b, err := s.Keyring.Seal([]byte(in.Body.Credentials[k]), seal.CredentialAAD(c.Vault.ID, k))
@@ -143,6 +144,7 @@ func (s *server) registerCredentials(api huma.API) {
 			if err := s.Stores.ValidateWrite(ctx, c.Vault.ID, nil); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteKeys(ctx, in.Body.Keys)
 			if err := s.refuseDynamic(ctx, c.Vault.ID, in.Body.Keys); err != nil {
 				return nil, s.problem(ctx, err)
 			}

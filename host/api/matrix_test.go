@@ -158,6 +158,8 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 		"reject-proposal":             {"POST", "/v1/admin/proposals/" + f.pendingProposal() + "/reject", map[string]any{"vault": "target", "reason": "no"}},
 		"list-request-logs":           {"GET", "/v1/vaults/target/logs", nil},
 		"explain-request":             {"GET", "/v1/vaults/target/explain?url=https://api.example.com/v1", nil},
+		"list-audit-entries":          {"GET", "/v1/audit?limit=5", nil},
+		"verify-audit":                {"GET", "/v1/audit/verify", nil},
 	}
 }
 

@@ -90,6 +90,7 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			noteVault(ctx, in.Body.Name)
 			if err := domain.CheckVaultName(in.Body.Name); err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -176,6 +177,7 @@ func (s *server) registerVaults(api huma.API) {
 			if err := domain.CheckVaultName(in.Body.Name); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteChange(ctx, "name", c.Vault.Name, in.Body.Name)
 			if err := s.Store.RenameVault(ctx, c.Vault.ID, in.Body.Name); err != nil {
 				return nil, s.problem(ctx, err)
 			}

@@ -96,4 +96,8 @@ var Operations = map[string]Class{
 	// Operators.
 	"list-request-logs": ReadOnly,
 	"explain-request":   ReadOnly,
+
+	// The trail itself.
+	"list-audit-entries": ReadOnly,
+	"verify-audit":       ReadOnly,
 }

@@ -45,7 +45,7 @@ func (v *Verifier) Add(e Entry) *Break {
 	}
 	switch {
 	case e.Seq != v.prevSeq+1:
-		return &Break{Seq: v.prevSeq + 1, Reason: fmt.Sprintf("entries %d to %d are missing (the next entry present is %d)", v.prevSeq+1, e.Seq-1, e.Seq)}
+		return &Break{Seq: v.prevSeq + 1, Reason: missing(v.prevSeq+1, e.Seq-1) + fmt.Sprintf(" (the next entry present is %d)", e.Seq)}
 	case e.PrevHash != v.prevHash:
 		return &Break{Seq: e.Seq, Reason: "its previous-entry hash does not match the entry before it (an entry before it was changed or removed)"}
 	case e.Hash != e.ComputeHash():
@@ -60,10 +60,17 @@ func (v *Verifier) Add(e Entry) *Break {
 // newest entries is detected too.
 func (v *Verifier) End(headSeq int64, headHash string) *Break {
 	if v.prevSeq < headSeq {
-		return &Break{Seq: v.prevSeq + 1, Reason: fmt.Sprintf("entries %d to %d are missing (the chain's head is %d)", v.prevSeq+1, headSeq, headSeq)}
+		return &Break{Seq: v.prevSeq + 1, Reason: missing(v.prevSeq+1, headSeq) + fmt.Sprintf(" (the chain's head is %d)", headSeq)}
 	}
 	if v.prevSeq > headSeq || v.prevHash != headHash {
 		return &Break{Seq: v.prevSeq, Reason: "the newest entry does not match the chain's recorded head"}
 	}
 	return nil
+}
+
+func missing(from, to int64) string {
+	if from == to {
+		return fmt.Sprintf("entry %d is missing", from)
+	}
+	return fmt.Sprintf("entries %d to %d are missing", from, to)
 }

@@ -106,4 +106,8 @@ var Policy = map[string]Rule{
 	// Operators: the request log and why a request would (not) be injected.
 	"list-request-logs": {Actors: users, Instance: member, Vault: vMember},
 	"explain-request":   {Actors: users | AllowAgent, Instance: member, Vault: vMember},
+
+	// The audit trail is the instance owners' to read and check.
+	"list-audit-entries": {Actors: users, Instance: owner},
+	"verify-audit":       {Actors: users, Instance: owner},
 }

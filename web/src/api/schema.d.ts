@@ -175,6 +175,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit trail of administrative actions */
+        get: operations["list-audit-entries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Check the audit trail's hash chain */
+        get: operations["verify-audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -814,6 +848,41 @@ export interface components {
             };
             vault: string;
         };
+        AuditEntry: {
+            actor_id: string;
+            /** @description user, agent, session, anonymous (a failed sign-in), system (the server itself) or local (a command at the server's machine) */
+            actor_kind: string;
+            /** @description The user's email or the agent's name at the time; for a failed sign-in, the email tried */
+            actor_name: string;
+            /** @description The client's IP address; empty outside the API */
+            client_addr: string;
+            /** @description SHA-256 over this entry's fields and prev_hash */
+            hash: string;
+            /** @description The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-egress-block, prune-audit, change-master-password) */
+            operation: string;
+            /** @description ok, or the stable error code the caller got */
+            outcome: string;
+            /** @description The previous entry's hash (the anchor's for the first entry after pruning) */
+            prev_hash: string;
+            /**
+             * Format: int64
+             * @description Position in the chain, from 1
+             */
+            seq: number;
+            /**
+             * Format: int64
+             * @description The HTTP status the caller got; 0 outside the API
+             */
+            status: number;
+            /** @description What changed, by name: before and after, key names, roles; never a value */
+            summary?: unknown;
+            /** @description What was acted on */
+            target: string;
+            /** Format: date-time */
+            time: string;
+            /** @description The vault acted in, when one */
+            vault: string;
+        };
         Auth: {
             /** @description api-key: header name (default X-API-Key) */
             header?: string;
@@ -833,6 +902,11 @@ export interface components {
             type: "bearer" | "basic" | "api-key" | "custom" | "passthrough";
             /** @description basic: credential key of the user name */
             username?: string;
+        };
+        Break: {
+            reason: string;
+            /** Format: int64 */
+            seq: number;
         };
         Canary: {
             /** Format: date-time */
@@ -1055,6 +1129,29 @@ export interface components {
         };
         ListAgentsOutputBody: {
             agents: components["schemas"]["AgentView"][] | null;
+        };
+        ListAuditOutputBody: {
+            /** @description Its hash */
+            anchor_hash?: string;
+            /**
+             * Format: int64
+             * @description The last entry retention pruned (0: none); the chain verifies from there
+             */
+            anchor_seq: number;
+            /** @description Newest first, or oldest first with after or oldest */
+            entries: components["schemas"]["AuditEntry"][] | null;
+            /** @description More entries match beyond this page */
+            has_more: boolean;
+            /**
+             * Format: int64
+             * @description Pass as after= to read on (follow): the newest seq seen, or the chain's head
+             */
+            next_after: number;
+            /**
+             * Format: int64
+             * @description Cursor for the next older page
+             */
+            next_before?: number;
         };
         ListCanariesOutputBody: {
             canaries: components["schemas"]["Canary"][] | null;
@@ -1444,6 +1541,27 @@ export interface components {
             services?: number;
             /** @description Where the vault's credentials come from: builtin or an external kind (listings only) */
             store_kind?: string;
+        };
+        VerifyAuditOutputBody: {
+            /**
+             * Format: int64
+             * @description Where verification starts (the last pruned entry; 0: none)
+             */
+            anchor_seq: number;
+            /** @description The first entry that does not verify */
+            break?: components["schemas"]["Break"];
+            /**
+             * Format: int64
+             * @description Entries that verified
+             */
+            checked: number;
+            /**
+             * Format: int64
+             * @description The newest entry's seq, as recorded
+             */
+            head_seq: number;
+            /** @description The chain is whole from its anchor to its head */
+            ok: boolean;
         };
     };
     responses: never;
@@ -2160,6 +2278,136 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-audit-entries": {
+        parameters: {
+            query?: {
+                /** @description Only entries of this actor (id, email or agent name) */
+                actor?: string;
+                /** @description Only entries in this vault */
+                vault?: string;
+                /** @description Only entries of this operation id */
+                operation?: string;
+                /** @description Only entries at or after this time (RFC 3339) */
+                since?: string;
+                /** @description Only entries before this time (RFC 3339) */
+                until?: string;
+                /** @description Page cursor: entries older than this seq (newest first) */
+                before?: number;
+                /** @description Entries newer than this seq, oldest first (follow and export) */
+                after?: number;
+                /** @description Oldest first (implied by after) */
+                oldest?: boolean;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListAuditOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "verify-audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyAuditOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
