@@ -13,6 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/agent-vault/agent-vault/host/proxy"
+	"github.com/agent-vault/agent-vault/host/requestlog"
 	"github.com/agent-vault/agent-vault/host/server"
 )
 
@@ -45,6 +46,8 @@ type serverCmd struct {
 	ProxyMaxConns      int           `name:"proxy-max-conns" env:"AGENT_VAULT_PROXY_MAX_CONNS" help:"Most client connections the proxy holds open (0: 4096, less when the file-descriptor limit is low)."`
 	ProxyRatePerAgent  float64       `name:"proxy-rate-per-agent" default:"1000" env:"AGENT_VAULT_PROXY_RATE_PER_AGENT" help:"Proxy requests per second per token (agent, user or scoped session), with bursts of twice as many; 0 turns the limit off."`
 	ProxyRatePerVault  float64       `name:"proxy-rate-per-vault" default:"5000" env:"AGENT_VAULT_PROXY_RATE_PER_VAULT" help:"Proxy requests per second per vault, with bursts of twice as many; 0 turns the limit off."`
+	AuditFile          string        `name:"audit-file" env:"AGENT_VAULT_AUDIT_FILE" placeholder:"PATH|-" help:"Also append every audit entry to this file as a JSON line (- for standard output), for a SIEM."`
+	AuditMaxAge        string        `name:"audit-max-age" default:"0" env:"AGENT_VAULT_AUDIT_MAX_AGE" help:"Prune audit entries older than this (400d, 9000h); 0 keeps them all. Export them first ('agent-vault audit export')."`
 	MemoryLimit        string        `name:"memory-limit" default:"40MiB" env:"AGENT_VAULT_MEMORY_LIMIT" help:"Soft limit on the memory the Go runtime holds (e.g. 40MiB, 1GiB): past it, garbage is collected sooner rather than kept. It is not a cap: a larger live heap still grows. 0 turns it off; GOMEMLIMIT, when set, wins."`
 }
 
@@ -63,6 +66,14 @@ func (c *serverCmd) Run(e *env) error {
 	log := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := applyMemoryLimit(c.MemoryLimit, log); err != nil {
 		return err
+	}
+	var auditMaxAge time.Duration
+	if c.AuditMaxAge != "0" && c.AuditMaxAge != "" {
+		d, err := requestlog.ParseAge(c.AuditMaxAge)
+		if err != nil {
+			return usageErrorf("--audit-max-age: %v", err)
+		}
+		auditMaxAge = d
 	}
 	password, err := c.masterPassword(e, log)
 	if err != nil {
@@ -88,6 +99,8 @@ func (c *serverCmd) Run(e *env) error {
 		ProxyMaxConns:         c.ProxyMaxConns,
 		APIMaxConnsPerAddress: capOrOff(c.APIMaxConnsPerAddr),
 		ProxyRateLimits:       proxy.RateLimits{PerActor: rateOrOff(c.ProxyRatePerAgent), PerVault: rateOrOff(c.ProxyRatePerVault)},
+		AuditFile:             c.AuditFile,
+		AuditMaxAge:           auditMaxAge,
 		Logger:                log,
 	})
 }

@@ -83,6 +83,11 @@ type Config struct {
 	// ProxyRateLimits bound proxy requests per caller and per vault; the
 	// zero value means proxy.DefaultRateLimits, negative rates no limit.
 	ProxyRateLimits proxy.RateLimits
+	// AuditFile, when set, receives every audit entry as a JSON line
+	// too ("-": standard output), for a SIEM.
+	AuditFile string
+	// AuditMaxAge prunes audit entries older than this (zero keeps them).
+	AuditMaxAge time.Duration
 	// Ready, when set, receives the API's and the proxy's listening
 	// addresses once serving (the proxy's is empty when disabled).
 	Ready func(apiAddr, proxyAddr string)
@@ -135,6 +140,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopJobs()
+	auditRec, stopAudit, err := startAudit(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	defer stopAudit()
 
 	publicURL, err := checkPublicURL(cfg.PublicURL)
 	if err != nil {
@@ -173,6 +183,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Changed:            cache.Invalidate,
 		StoreInfo:          storeInfo{stores},
 		CachesCurrent:      cachesCurrent,
+		Audit:              auditRec,
 	}
 	if publicURL != nil {
 		deps.PublicURL = strings.TrimRight(publicURL.String(), "/")
