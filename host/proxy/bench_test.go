@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/agent-vault/agent-vault/host/scrub"
 )
 
 // BenchmarkProxy is the load harness (make bench-proxy): requests/s and
@@ -35,6 +37,7 @@ func BenchmarkProxy(b *testing.B) {
 		// limits no benchmark reaches.
 		c.RateLimits = RateLimits{PerActor: 1e9, PerVault: 1e9}
 	})
+	precomputeScrub(e)
 	e.mux.HandleFunc("/tiny", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("ok"))
@@ -96,6 +99,40 @@ func BenchmarkProxy(b *testing.B) {
 	}
 }
 
+// precomputeScrub gives vault v1 what the server's vault cache gives it:
+// each service's response set built once, not per request (see
+// vaultcache.scrubSets), and the egress set of every value.
+func precomputeScrub(e *env) {
+	e.vaults.mu.Lock()
+	defer e.vaults.mu.Unlock()
+	vc := e.vaults.m["v1"]
+	var all []scrub.Value
+	for k, v := range secrets {
+		vault, key, _ := strings.Cut(k, "/")
+		all = append(all, scrub.Value{Owner: scrub.Owner{Vault: vault, Key: key}, Value: v})
+	}
+	vc.Egress = scrub.NewSet(all)
+	vc.Scrub = make([]*ServiceScrub, len(vc.Services))
+	for i := range vc.Services {
+		svc := &vc.Services[i]
+		keys := svc.Keys()
+		pre := &ServiceScrub{Values: map[string]string{}}
+		vals := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if v, ok := secrets["v1/"+k]; ok {
+				pre.Values[k] = v
+				vals = append(vals, v)
+			}
+		}
+		if !svc.ScrubsResponses() || len(keys) == 0 || len(vals) != len(keys) {
+			continue
+		}
+		pre.Set = ResponseSet("v1", svc, keys, vals, vc.Canaries)
+		vc.Scrub[i] = pre
+	}
+	e.vaults.m["v1"] = vc
+}
+
 // runLoad runs b.N calls of do on conc goroutines and reports throughput and
 // latency percentiles.
 func runLoad(b *testing.B, conc int, do func() error) {
@@ -142,6 +179,7 @@ func runLoad(b *testing.B, conc int, do func() error) {
 func BenchmarkDownload(b *testing.B) {
 	const size = 64 << 20
 	e := newEnv(b, testServices(), func(c *Config) { c.Log = NewAsyncSink(64, func(Event) {}) })
+	precomputeScrub(e)
 	e.mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		io.CopyN(w, zeros{}, size)
@@ -178,6 +216,7 @@ func (cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // the test services, inject a bearer token, forward, log.
 func BenchmarkForward(b *testing.B) {
 	e := newEnv(b, testServices(), func(c *Config) { c.Log = NewAsyncSink(4096, func(Event) {}) })
+	precomputeScrub(e)
 	e.proxy.rp.Transport = cannedTransport{}
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("tok1:main"))
 	b.ReportAllocs()
