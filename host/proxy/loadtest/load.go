@@ -28,6 +28,17 @@ const (
 
 var allModes = []string{modeDirect, modeProxyHTTP, modeDirectTLS, modeProxyMITM}
 
+// The same proxied requests to services that opt out of response
+// scrubbing (scrub_responses: false), to measure what scrubbing costs in
+// one run; the egress check runs either way, as it does in production.
+// Only on request (-modes).
+const (
+	modeProxyHTTPNoScrub = "proxy-http-noscrub"
+	modeProxyMITMNoScrub = "proxy-mitm-noscrub"
+)
+
+var extraModes = []string{modeProxyHTTPNoScrub, modeProxyMITMNoScrub}
+
 // target is what the load cells talk to.
 type target struct {
 	up        *upstream
@@ -89,6 +100,13 @@ func (t *target) client(mode string, conc int, dials *atomic.Int64) (*http.Clien
 		tr.Proxy = http.ProxyURL(proxyURL)
 		tr.TLSClientConfig = &tls.Config{RootCAs: t.mitmCA}
 		return &http.Client{Transport: tr}, "https://" + t.up.tls.Addr().String() + "/tiny", nil
+	case modeProxyHTTPNoScrub:
+		tr.Proxy = http.ProxyURL(proxyURL)
+		return &http.Client{Transport: tr}, "http://" + t.up.plain.Addr().String() + noScrubPath + "tiny", nil
+	case modeProxyMITMNoScrub:
+		tr.Proxy = http.ProxyURL(proxyURL)
+		tr.TLSClientConfig = &tls.Config{RootCAs: t.mitmCA}
+		return &http.Client{Transport: tr}, "https://" + t.up.tls.Addr().String() + noScrubPath + "tiny", nil
 	}
 	return nil, "", fmt.Errorf("unknown mode %q", mode)
 }

@@ -58,6 +58,7 @@ type options struct {
 	serverLog   string
 	jsonOut     string
 	check       bool
+	credentials int // filler credentials in the vault besides the injected one
 }
 
 // Main runs the harness and returns the exit code: 0, 1 on a failure, 2 on
@@ -116,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.serverLog, "server-log", "", "append the server's output to this file (GODEBUG=gctrace=1 in the environment shows its GC)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&o.check, "check", false, "exit 3 when a target is missed")
+	fs.IntVar(&o.credentials, "credentials", 0, "store this many more credentials in the vault (the egress set grows with them)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -134,11 +136,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	for s := range strings.SplitSeq(*modes, ",") {
 		s = strings.TrimSpace(s)
 		ok := false
-		for _, m := range allModes {
+		for _, m := range append(allModes, extraModes...) {
 			ok = ok || m == s
 		}
 		if !ok {
-			return fail("-modes: unknown mode %q (known: %s)", s, strings.Join(allModes, ", "))
+			return fail("-modes: unknown mode %q (known: %s)", s, strings.Join(append(allModes, extraModes...), ", "))
 		}
 		o.modes = append(o.modes, s)
 	}
@@ -147,6 +149,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.rounds < 1 || o.rounds > 20 || o.maxRequests < 1 {
 		return fail("-rounds must be 1 to 20 and -max-requests positive")
+	}
+	if o.credentials < 0 || o.credentials > 10000 {
+		return fail("-credentials must be 0 to 10000")
 	}
 	return o, nil
 }
@@ -223,7 +228,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		leaked += srv.leaks.Load()
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Minute)
-	su, err := provision(pctx, srv.api, up, credential)
+	su, err := provision(pctx, srv.api, up, credential, o.credentials)
 	cancel()
 	if err != nil {
 		stopSrv()

@@ -219,10 +219,11 @@ type setup struct {
 	mitmCAPEM    []byte
 }
 
-// provision registers the owner, creates a vault with one credential and
-// two bearer services (the plain and the TLS upstream), mints a scoped
-// session for the vault and fetches the interception CA.
-func provision(ctx context.Context, api string, up *upstream, credential string) (setup, error) {
+// provision registers the owner, creates a vault with one credential (and
+// extra filler credentials) and bearer services for the plain and the TLS
+// upstream (each twice: under noScrubPath, scrubbing is off), mints a
+// scoped session for the vault and fetches the interception CA.
+func provision(ctx context.Context, api string, up *upstream, credential string, extra int) (setup, error) {
 	a := &apiClient{base: api, hc: &http.Client{Timeout: 30 * time.Second}}
 	var reg struct{ Token string }
 	if err := a.call(ctx, "POST", "/v1/auth/register", map[string]string{"email": "owner@loadtest.invalid", "password": "loadtest-password-1"}, &reg); err != nil {
@@ -236,12 +237,26 @@ func provision(ctx context.Context, api string, up *upstream, credential string)
 		{"POST", "/v1/vaults", map[string]string{"name": vaultName}},
 		{"POST", "/v1/credentials", map[string]any{"vault": vaultName, "credentials": map[string]string{credentialKey: credential}}},
 		{"PUT", "/v1/vaults/" + vaultName + "/services", map[string]any{"services": []any{
+			map[string]any{"name": "plain-noscrub", "host": up.plain.Addr().String() + noScrubPath + "*", "scrub_responses": false,
+				"auth": map[string]any{"type": "bearer", "token": credentialKey}},
+			map[string]any{"name": "secure-noscrub", "host": up.tls.Addr().String() + noScrubPath + "*", "scrub_responses": false,
+				"auth": map[string]any{"type": "bearer", "token": credentialKey}},
 			map[string]any{"name": "plain", "host": up.plain.Addr().String(), "auth": map[string]any{"type": "bearer", "token": credentialKey}},
 			map[string]any{"name": "secure", "host": up.tls.Addr().String(), "auth": map[string]any{"type": "bearer", "token": credentialKey}},
 		}}},
 	}
 	for _, s := range steps {
 		if err := a.call(ctx, s.method, s.path, s.body, nil); err != nil {
+			return setup{}, err
+		}
+	}
+	// Filler credentials, in batches the API accepts.
+	for i := 0; i < extra; i += 500 {
+		batch := map[string]string{}
+		for j := i; j < min(extra, i+500); j++ {
+			batch[fmt.Sprintf("FILLER_%d", j)] = randomHex(20)
+		}
+		if err := a.call(ctx, "POST", "/v1/credentials", map[string]any{"vault": vaultName, "credentials": batch}, nil); err != nil {
 			return setup{}, err
 		}
 	}
@@ -268,4 +283,5 @@ func provision(ctx context.Context, api string, up *upstream, credential string)
 const (
 	vaultName     = "loadtest"
 	credentialKey = "UPSTREAM_TOKEN"
+	noScrubPath   = "/noscrub/" // services under it opt out of response scrubbing
 )
