@@ -67,6 +67,11 @@ type Cache struct {
 type vaultEntry struct {
 	config proxy.VaultConfig
 	sealed map[string][]byte
+	// dynamicScrub: a service injects keys with no static row (dynamic
+	// secrets); leased holds its response sets with the live leases'
+	// values (scrub.go).
+	dynamicScrub bool
+	leased       atomic.Pointer[leasedScrub]
 }
 
 type tokenEntry struct {
@@ -110,6 +115,7 @@ func (c *Cache) ProxyConfig(ctx context.Context, vaultID string) (proxy.VaultCon
 		return proxy.VaultConfig{}, err
 	}
 	cfg := e.config
+	cfg.Scrub = c.withLeases(vaultID, e)
 	if cfg.Egress, err = c.egressSet(ctx); err != nil {
 		return proxy.VaultConfig{}, err
 	}
@@ -192,7 +198,7 @@ func (c *Cache) load(ctx context.Context, vaultID string) (*vaultEntry, error) {
 		return nil, err
 	}
 	e.config.CanarySet = scrub.NewSet(e.config.Canaries)
-	if err := c.scrubSets(vaultID, e); err != nil {
+	if e.config.Scrub, e.dynamicScrub, err = c.scrubSets(vaultID, e, nil); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -136,11 +136,13 @@ func (c *Cache) canaries(ctx context.Context, vaultID string) ([]scrub.Value, er
 }
 
 // scrubSets precomputes each service's response set from the vault's
-// static values. A service whose keys are not all static (a dynamic
-// secret) gets none: the proxy builds its set per request.
-func (c *Cache) scrubSets(vaultID string, e *vaultEntry) error {
+// static values and, for keys with no static row, the values in leased
+// (key → value; nil when none are known). A service with a key in
+// neither gets none: the proxy builds its set per request. dynamic
+// reports whether a service was left without a set for that reason.
+func (c *Cache) scrubSets(vaultID string, e *vaultEntry, leased map[string]string) (sets []*proxy.ServiceScrub, dynamic bool, err error) {
 	cfg := &e.config
-	cfg.Scrub = make([]*proxy.ServiceScrub, len(cfg.Services))
+	sets = make([]*proxy.ServiceScrub, len(cfg.Services))
 	opened := map[string]string{}
 	for i := range cfg.Services {
 		svc := &cfg.Services[i]
@@ -157,18 +159,22 @@ func (c *Cache) scrubSets(vaultID string, e *vaultEntry) error {
 			if !ok {
 				sealed, found := e.sealed[k]
 				if !found {
-					break
+					if v, found = leased[k]; !found {
+						break
+					}
+				} else {
+					b, err := c.keyring.Open(sealed, seal.CredentialAAD(vaultID, k))
+					if err != nil {
+						return nil, false, fmt.Errorf("opening credential %q: %w", k, err)
+					}
+					v = string(b)
 				}
-				b, err := c.keyring.Open(sealed, seal.CredentialAAD(vaultID, k))
-				if err != nil {
-					return fmt.Errorf("opening credential %q: %w", k, err)
-				}
-				v = string(b)
 				opened[k] = v
 			}
 			vals = append(vals, v)
 		}
 		if len(vals) != len(keys) {
+			dynamic = true
 			continue
 		}
 		pre := &proxy.ServiceScrub{Values: make(map[string]string, len(keys))}
@@ -176,9 +182,41 @@ func (c *Cache) scrubSets(vaultID string, e *vaultEntry) error {
 			pre.Values[k] = vals[j]
 		}
 		pre.Set = proxy.ResponseSet(vaultID, svc, keys, vals, cfg.Canaries)
-		cfg.Scrub[i] = pre
+		sets[i] = pre
 	}
-	return nil
+	return sets, dynamic, nil
+}
+
+// leasedScrub is a vault's response sets including its live leased values,
+// as of a lease generation.
+type leasedScrub struct {
+	leaseGen uint64
+	sets     []*proxy.ServiceScrub
+}
+
+// withLeases returns the vault's response sets with the services that
+// inject leased values included, built once per lease change rather than
+// by the proxy on every request.
+func (c *Cache) withLeases(vaultID string, e *vaultEntry) []*proxy.ServiceScrub {
+	src, gen := c.leaseGen()
+	if !e.dynamicScrub || src == nil {
+		return e.config.Scrub
+	}
+	if ls := e.leased.Load(); ls != nil && ls.leaseGen == gen {
+		return ls.sets
+	}
+	leased := map[string]string{}
+	src.LeasedValues(func(v, key, value string) {
+		if v == vaultID {
+			leased[key] = value
+		}
+	})
+	sets, _, err := c.scrubSets(vaultID, e, leased)
+	if err != nil {
+		return e.config.Scrub // the proxy builds what is missing per request
+	}
+	e.leased.Store(&leasedScrub{leaseGen: gen, sets: sets})
+	return sets
 }
 
 // RevokeSession revokes a scoped session and forgets its token at once.

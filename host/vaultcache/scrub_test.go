@@ -2,13 +2,17 @@ package vaultcache
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/scrub"
 	"github.com/agent-vault/agent-vault/host/seal"
+	"github.com/agent-vault/agent-vault/host/store"
 )
 
 // TestEgressSetFollowsCredentials: the egress set knows every vault's
@@ -144,5 +148,47 @@ func TestEgressSetFollowsLeases(t *testing.T) {
 	leases.set(nil)
 	if got := owner("leased-value-1"); got != "" {
 		t.Fatalf("an ended lease's value: %q", got)
+	}
+}
+
+// TestServiceScrubWithLeases: a service that injects a leased value gets
+// its response set precomputed once the lease is live, and again when the
+// lease changes; before, the proxy builds it per request (nil here).
+func TestServiceScrubWithLeases(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	svc, _ := json.Marshal(domain.Service{Name: "db", Host: "db.example.com", Auth: domain.Auth{Type: domain.AuthBasic, Username: "API_KEY", Password: "DB_PASSWORD"}})
+	if err := f.st.UpsertServices(ctx, f.shop.ID, []store.ServiceRow{{Name: "db", Spec: svc}}); err != nil {
+		t.Fatal(err)
+	}
+	f.c.Invalidate(f.shop.ID)
+	leases := &fakeLeases{}
+	f.c.SetDynamic(leases)
+	set := func() *proxy.ServiceScrub {
+		cfg, err := f.c.ProxyConfig(ctx, f.shop.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range cfg.Services {
+			if s.Name == "db" {
+				return cfg.Scrub[i]
+			}
+		}
+		t.Fatal("no db service")
+		return nil
+	}
+	if pre := set(); pre != nil {
+		t.Fatalf("a set before the lease: %+v", pre.Values)
+	}
+	for _, v := range []string{"leased-pw-0001", "leased-pw-0002"} {
+		leases.set(map[string]string{f.shop.ID + "/DB_PASSWORD": v, f.other.ID + "/DB_PASSWORD": "not-this-vault"})
+		pre := set()
+		if pre == nil || pre.Values["DB_PASSWORD"] != v || pre.Values["API_KEY"] != "value-of-shop" {
+			t.Fatalf("lease %s: %+v", v, pre)
+		}
+		out, _ := pre.Set.Apply([]byte("echo "+v), scrub.ReplaceAll)
+		if string(out) != "echo [agent-vault:redacted:DB_PASSWORD]" {
+			t.Fatalf("scrubbed %q", out)
+		}
 	}
 }
