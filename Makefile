@@ -13,7 +13,7 @@ ARGS    ?=
 VERSION ?= $(shell v=$$(git describe --tags --dirty 2>/dev/null) && echo "$${v\#v}" || { h=$$(git describe --always --dirty 2>/dev/null) && echo "0.0.0-dev+$$h" || echo 0.0.0-dev; })
 LDFLAGS := -X github.com/agent-vault/agent-vault/host/version.Version=$(VERSION)
 
-.PHONY: all build run test plugins generate bench bench-proxy bench-start clean
+.PHONY: all build run test plugins generate bench bench-proxy bench-scrub bench-start clean
 
 all: build
 
@@ -75,6 +75,16 @@ bench: plugins
 bench-proxy: build
 	$(GO) run ./host/proxy/loadtest -bin $(BIN) -rounds 3
 	$(GO) test -run '^$$' -bench BenchmarkProxy -benchtime 5000x ./host/proxy
+
+# bench-scrub measures what response scrubbing costs on the real server at
+# c=16 with 10 and with 1,000 credentials in the vault: each run has the
+# same requests to services that scrub and to services that opt out.
+bench-scrub: build
+	$(GO) run ./host/proxy/loadtest -bin $(BIN) -concurrency 16 -rounds 3 -credentials 10 \
+		-modes direct,proxy-http-noscrub,proxy-http,direct-tls,proxy-mitm-noscrub,proxy-mitm
+	$(GO) run ./host/proxy/loadtest -bin $(BIN) -concurrency 16 -rounds 3 -credentials 1000 \
+		-modes direct,proxy-http-noscrub,proxy-http,direct-tls,proxy-mitm-noscrub,proxy-mitm
+	$(GO) test -run '^$$' -bench BenchmarkScrubCost -benchtime 2000x -count 6 ./host/proxy
 
 # bench-start times the server's first start (fresh data directory) and a
 # restart until both ports answer, with its RSS at ready and its peak.
