@@ -98,6 +98,7 @@ func TestBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	run := exec.CommandContext(ctx, node, "e2e/run.mjs")
+	stopGently(run)
 	run.Env = append(os.Environ(),
 		"AV_URL="+srv.match[1],
 		"AV_PROXY="+srv.match[2],
@@ -141,9 +142,10 @@ func TestLayout(t *testing.T) {
 	srv := start(t, srvCmd, servingLine, false)
 
 	artifacts := artifactsDir("layout")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	run := exec.CommandContext(ctx, node, "e2e/layout.mjs")
+	stopGently(run)
 	run.Env = append(os.Environ(),
 		"AV_URL="+srv.match[1],
 		"AV_PROXY="+srv.match[2],
@@ -155,6 +157,13 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("layout test failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log())
 	}
+}
+
+// stopGently makes a timed-out browser script get SIGTERM, on which it stops
+// its chromium, and SIGKILL only if it has not exited 10 s later.
+func stopGently(cmd *exec.Cmd) {
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 }
 
 // artifactsDir is where screenshots go: $AV_E2E_ARTIFACTS, else

@@ -134,6 +134,8 @@ async function settle(page, inflight) {
 // fit a page that overflows, so innerWidth alone would hide the overflow.
 function check(width) {
   const problems = [];
+  // From the top, as a visitor arrives (pressing a button may have scrolled).
+  window.scrollTo(0, 0);
   const vw = window.innerWidth;
   const de = document.documentElement;
   if (vw !== width) problems.push(`the layout viewport is ${vw}px wide, not ${width}px: the page overflows`);
@@ -215,7 +217,15 @@ const opens = {
   vaults: ["New vault"],
   "vault-credentials": ["Add credential", "Edit GITHUB_TOKEN"],
   "vault-services": ["Add service", "Edit crm"],
-  "vault-settings": ["Edit settings"],
+  "vault-proposal": ["Reject…"],
+  "vault-settings": ["Edit settings", "Rename vault", "Delete vault"],
+};
+
+// shows lists what must be visible on a page at every width (what a
+// narrow layout might otherwise hide).
+const shows = {
+  "vault-logs": ['tr[data-log-id] td[data-label="Service"]', 'tr[data-log-id] td[data-label="Actor"]', "tr[data-log-id] td.req"],
+  "vault-access": ['button[aria-label^="Remove "]'],
 };
 
 const t0 = Date.now();
@@ -271,6 +281,10 @@ try {
       const found = await page.evaluate(check, w.viewport.width);
       const shot = `${String(++n).padStart(2, "0")}-${name}${open ? "-" + open.toLowerCase().replace(/\W+/g, "-") : ""}.png`;
       await page.screenshot({ path: join(ARTIFACTS, w.name, shot), fullPage: true });
+      for (const sel of shows[name] ?? []) {
+        const el = page.locator(sel).first();
+        assert((await el.count()) === 1 && (await el.isVisible()), `${w.name}px ${path}: ${sel} is shown`);
+      }
       if (name === "vaults" && !open) {
         const row = page.locator(`li[data-vault="${VAULT}"]`);
         const text = await row.textContent();
@@ -285,11 +299,12 @@ try {
   }
 
   // The register page exists only until the first user does.
-  for (const c of contexts) await c.visit("register", fill(signedOut.find((r) => r.page === "register").path, {}));
+  await Promise.all(contexts.map((c) => c.visit("register", fill(signedOut.find((r) => r.page === "register").path, {}))));
   lap("register page");
   const fx = await fixtures(upstream.port);
   lap("fixtures");
-  for (const c of contexts) {
+  // The widths are walked side by side, each in its own browser context.
+  const walk = async (c) => {
     for (const r of signedOut.filter((r) => r.page !== "register")) await c.visit(r.page, fill(r.path, fx.params));
     // Signed in: the session token the app keeps in sessionStorage.
     await c.ctx.addInitScript((t) => sessionStorage.setItem("agent-vault.session", t), fx.owner);
@@ -297,7 +312,6 @@ try {
       await c.visit(r.page, fill(r.path, fx.params));
       if (opens[r.page]) for (const o of opens[r.page]) await c.visit(r.page, fill(r.path, fx.params), { open: o });
     }
-    lap(`${c.w.name}px pages`);
     await c.visit("missing-vault", "/vaults/no-such-vault", { notFound: true });
     await c.visit("missing-vault-tab", "/vaults/no-such-vault/logs", { notFound: true });
     await c.visit("missing-page", "/no/such/page", { notFound: true });
@@ -310,13 +324,14 @@ try {
     assert(count >= 6, `${c.w.name}px: the vault tab strip has ${count} tabs`);
     for (let i = 0; i < count; i++) {
       const box = await tabs.nth(i).boundingBox();
-      const label = await tabs.nth(i).textContent();
+      const href = await tabs.nth(i).getAttribute("href");
       await c.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
       await c.page.waitForFunction((i) => document.querySelectorAll('[role="tab"]')[i]?.getAttribute("aria-selected") === "true", i);
-      assert(new URL(c.page.url()).pathname.endsWith("/" + label.trim().toLowerCase()), `${c.w.name}px: clicking ${label} opens it (at ${c.page.url()})`);
+      assert(new URL(c.page.url()).pathname === new URL(href, AV).pathname, `${c.w.name}px: clicking the tab ${href} opens it (at ${c.page.url()})`);
     }
-  }
-  for (const c of contexts) await c.ctx.close();
+    await c.ctx.close();
+  };
+  await Promise.all(contexts.map(walk));
 } catch (e) {
   problems.push(e.stack ?? String(e));
 } finally {

@@ -51,6 +51,23 @@ export async function launchChromium() {
     });
     proc.on("exit", (code) => reject(new Error(`chromium exited (${code}):\n${buf}`)));
   });
+  // Chromium leads its own process group, so it outlives this process
+  // unless stopped: on any exit, and on SIGTERM (what go test sends when
+  // the run times out), stop it.
+  const stop = () => {
+    try {
+      process.kill(-proc.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.on("exit", stop);
+  for (const sig of ["SIGTERM", "SIGINT"]) {
+    process.on(sig, () => {
+      console.log(`${sig}: stopping chromium`);
+      process.exit(1);
+    });
+  }
   const browser = await chromium.connectOverCDP(ws);
   return {
     browser,
@@ -63,6 +80,7 @@ export async function launchChromium() {
         // already gone
       }
       await exited;
+      process.off("exit", stop); // the group is gone; its id may be reused
       // Best effort: a late child may still be writing to the profile.
       try {
         rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
