@@ -442,3 +442,27 @@ func FuzzWSParser(f *testing.F) {
 		}
 	})
 }
+
+// TestWSRelayRefusesBadClientFrames: a frame from the agent the relay
+// cannot check (compressed without a negotiated extension, an unknown
+// opcode) is not sent; the agent gets status 1002.
+func TestWSRelayRefusesBadClientFrames(t *testing.T) {
+	key := [4]byte{5, 6, 7, 8}
+	compressed := maskedFrame(true, wsText, key, []byte("x"))
+	compressed[0] |= 0x40 // RSV1
+	for name, f := range map[string][]byte{"reserved-bits": compressed, "unknown-opcode": maskedFrame(true, 0xb, key, nil)} {
+		t.Run(name, func(t *testing.T) {
+			c, up := newTestWSConn(t, [][]byte{})
+			if n, err := c.Write(f); n != len(f) || err != nil {
+				t.Fatalf("write: %d %v", n, err)
+			}
+			if up.wrote.Len() != 0 || !up.closed {
+				t.Fatalf("the upstream got %q, closed %v", up.wrote.Bytes(), up.closed)
+			}
+			frames, err := readFrames(relayAll(t, c, 4096))
+			if err != nil || len(frames) != 1 || frames[0].op != wsClose || binary.BigEndian.Uint16(frames[0].payload) != wsStatusProtocolError {
+				t.Fatalf("to the client %+v %v", frames, err)
+			}
+		})
+	}
+}

@@ -312,6 +312,25 @@ func TestWebSocketCanaryFromUpstream(t *testing.T) {
 	}
 }
 
+// A service that opts out of scrubbing gets its frames as the upstream
+// sent them; the agent's frames are still checked.
+func TestWebSocketOptOut(t *testing.T) {
+	svcs := append([]domain.Service{{Name: "raw", Host: "api.test/ws/*", ScrubResponses: off(),
+		Auth: domain.Auth{Type: domain.AuthBearer, Token: "TOKEN"}}}, testServices()...)
+	e := newScrubEnv(t, svcs)
+	wsEcho(e.env)
+	c, _ := wsDial(t, e, "tok1:main", "wss", "/ws/echo", nil)
+	if _, msg := ask(t, c, "raw"); string(msg) != "you sent Bearer "+secrets["v1/TOKEN"] {
+		t.Fatalf("an opted-out service's frame was changed: %q", msg)
+	}
+	if err := c.Write(context.Background(), websocket.MessageText, []byte(otherVault)); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := closeOf(t, c); status != websocket.StatusPolicyViolation {
+		t.Fatalf("close %v", status)
+	}
+}
+
 // An upstream that negotiates an extension it was not offered sends
 // frames the relay cannot read: the upgrade is refused.
 func TestWebSocketUnofferedExtensionRefused(t *testing.T) {
