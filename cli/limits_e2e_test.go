@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,9 +88,22 @@ func TestLoginFlood(t *testing.T) {
 		}
 		return time.Since(start), nil
 	}
-	if _, err := get(); err != nil {
-		t.Fatal(err)
+	// A baseline before the flood: how this machine answers /health now.
+	// On a shared 2-core machine at load 30 probes are slow without any
+	// flood; the flood is judged against this, not against a fixed figure.
+	var baseline []time.Duration
+	cadence := time.NewTicker(20 * time.Millisecond) // the flood's probe cadence, so both samples are alike
+	for range 25 {
+		<-cadence.C
+		d, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		baseline = append(baseline, d)
 	}
+	cadence.Stop()
+	slices.Sort(baseline)
+	slow := max(100*time.Millisecond, 3*baseline[len(baseline)*9/10])
 
 	// The flood comes from a process of its own, so that this one only
 	// probes: its probes then time the server, not the flood's clients.
@@ -145,10 +161,10 @@ probing:
 				t.Fatalf("/health during the flood: %v", err)
 			}
 			worst, probes = max(worst, d), probes+1
-			if d > 100*time.Millisecond {
+			if d > slow {
 				over++
 			}
-			if d > 20*time.Millisecond {
+			if d > slow {
 				t.Logf("slow probe at %s: %s", time.Since(released), d)
 			}
 		}
@@ -170,22 +186,29 @@ probing:
 	if peak > 300<<10 {
 		t.Errorf("peak RSS %d MiB during the flood, want under 300 MiB", peak>>10)
 	}
-	// Within 100 ms, allowing an isolated probe in 50 to miss: on a shared
-	// 2-core machine at load 30 the kernel alone sometimes parks a thread
-	// that long. A server whose /health queues behind hashing misses by
-	// far more (834 ms with 40 sign-ins before the hashing pool).
-	if over*50 > probes || worst > time.Second {
-		t.Errorf("/health took over 100 ms in %d of %d probes (worst %s) during the flood", over, probes, worst)
+	// A server whose /health queues behind hashing is slow on most probes
+	// (834 ms with 40 sign-ins before the hashing pool); one that keeps
+	// hashing off the request path misses the baseline only on isolated
+	// probes, when the kernel parks a thread.
+	if over*10 > probes || worst > max(2*time.Second, 3*baseline[len(baseline)-1]) {
+		t.Errorf("/health took over %s (3 times the baseline's 90th percentile, at least 100 ms) in %d of %d probes (worst %s, baseline worst %s) during the flood",
+			slow, over, probes, worst, baseline[len(baseline)-1])
 	}
 	for status := range statuses {
 		if status != 401 && status != 429 && status != 503 {
 			t.Errorf("status %d among the answers %v", status, statuses)
 		}
 	}
-	if statuses[429] == 0 {
-		t.Errorf("no sign-in was throttled: %v", statuses)
+	// The flood's sign-ins all come from one address, whose first 20
+	// failures are free; past them one more is let through after each
+	// doubling wait (1 s, 2 s, 4 s…), plus those already hashing in the
+	// pool's slots when a back-off starts. The rest are throttled (429) or
+	// refused by a full hashing pool (503, which on a busy machine may
+	// answer nearly all of them).
+	budget := 20 + 1 + int(math.Log2(max(1, time.Since(released).Seconds()))) + runtime.NumCPU()
+	if statuses[401] > budget {
+		t.Errorf("%d wrong passwords answered in %s, more than the throttle lets through (%d): %v", statuses[401], time.Since(released).Round(time.Second), budget, statuses)
 	}
-
 	s.stop(t)
 	logs := s.stderr.String()
 	if !regexp.MustCompile(`msg="login failed" email=owner@example.com address=127\.0\.0\.1:\d+`).MatchString(logs) {
