@@ -140,7 +140,7 @@ export function LogsTab({ vault, perms }: { vault: string; perms: Perms }) {
                     </div>
                   ) : null}
                 </td>
-                <td data-label="Service">{e.service ? <Untrusted text={e.service} /> : <span class="muted">—</span>}</td>
+                <td class="small" data-label="Service">{e.service ? <Untrusted text={e.service} /> : <span class="muted">—</span>}</td>
                 <td class="small nowrap" data-label="Actor">
                   {e.actor_kind}:<Untrusted text={e.actor_name || e.actor_id} />
                 </td>
