@@ -23,17 +23,21 @@ func Resolve(ctx context.Context, st *store.Store, token string) (authz.Actor, e
 	hash := seal.HashToken(token)
 	switch {
 	case strings.HasPrefix(token, seal.PrefixSession):
-		u, exp, err := st.UserBySession(ctx, hash)
+		u, ls, err := st.UserBySession(ctx, hash)
 		if err != nil {
 			return authz.Actor{}, err
 		}
-		return authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email, Role: u.Role, TokenHash: hash, ExpiresAt: exp}, nil
+		// Last use feeds the session list and the idle timeout; failing
+		// to record it does not refuse the caller.
+		_ = st.TouchSession(ctx, hash, ls.LastUsedAt)
+		return authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email, Role: u.Role, TokenHash: hash, ExpiresAt: ls.ExpiresAt, SessionID: ls.ID}, nil
 	case strings.HasPrefix(token, seal.PrefixAgent):
-		a, err := st.AgentByToken(ctx, hash)
+		a, until, err := st.AgentByToken(ctx, hash)
 		if err != nil {
 			return authz.Actor{}, err
 		}
-		return authz.Actor{Kind: authz.Agent, ID: a.ID, Name: a.Name, Role: a.Role, TokenHash: hash}, nil
+		_ = st.TouchAgent(ctx, a)
+		return authz.Actor{Kind: authz.Agent, ID: a.ID, Name: a.Name, Role: a.Role, TokenHash: hash, ExpiresAt: until}, nil
 	case strings.HasPrefix(token, PrefixScopedSession):
 		ss, err := st.ScopedSessionByToken(ctx, hash)
 		if err != nil {
@@ -44,8 +48,12 @@ func Resolve(ctx context.Context, st *store.Store, token string) (authz.Actor, e
 		if err != nil {
 			return authz.Actor{}, err
 		}
+		exp := ss.ExpiresAt
+		if until := ss.Creator.TokenUntil; !until.IsZero() && until.Before(exp) {
+			exp = until
+		}
 		return authz.Actor{Kind: authz.Session, ID: ss.ID, Name: "session " + ss.ID[:8], VaultID: ss.VaultID, SessionRole: role,
-			TokenHash: hash, ExpiresAt: ss.ExpiresAt}, nil
+			TokenHash: hash, ExpiresAt: exp}, nil
 	}
 	return authz.Actor{}, domain.Errorf(domain.CodeUnauthorized, "unrecognised token")
 }

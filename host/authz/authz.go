@@ -32,9 +32,12 @@ type Actor struct {
 	// SessionRole its role there now (see SessionRole).
 	VaultID     string
 	SessionRole domain.VaultRole
-	// ExpiresAt is when the token stops being valid by itself (user and
-	// scoped sessions); zero for agent tokens, which do not expire.
+	// ExpiresAt is when the token stops being valid by itself (its
+	// expiry, a login session's idle timeout, the end of a rotated agent
+	// token's overlap); zero when it does not expire.
 	ExpiresAt time.Time
+	// SessionID is the id of a user's login session.
+	SessionID string
 	// Token is the hash of the credential that authenticated the call (so
 	// logout can end exactly this session).
 	TokenHash []byte

@@ -193,3 +193,62 @@ func TestWatcherReconnectsAndFlushes(t *testing.T) {
 	}
 	rec.next(t, v.ID, time.Second)
 }
+
+// Recording a token's last use is no change of who the token is: it
+// announces nothing, so busy agents do not flush every replica's caches.
+// Renaming an agent and changing the instance settings (the idle timeout
+// decides whether a session stands) announce a principal change.
+func TestWatcherIgnoresLastUse(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	st, err := store.OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnsureDefaultVault(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := st.VaultByName(ctx, domain.DefaultVault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.CreateAgent(ctx, store.Agent{Name: "bot", Role: domain.InstanceMember}, []byte("h"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := store.Session{TokenHash: []byte("s"), ExpiresAt: time.Now().Add(time.Hour)}
+	if _, err := st.RegisterOwner(ctx, store.User{Email: "o@example.com", PasswordHash: "x"}, sess); err != nil {
+		t.Fatal(err)
+	}
+	_, rec := start(t, url)
+	rec.drain()
+	if err := st.TouchAgent(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.TouchSession(ctx, sess.TokenHash, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// A vault change after the touches: its notification must come first.
+	if err := st.PutCredentials(ctx, v.ID, map[string][]byte{"K": []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-rec:
+		if got != v.ID {
+			t.Fatalf("recording last use announced %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification of the credential change")
+	}
+	for name, do := range map[string]func() error{
+		"rename":   func() error { return st.RenameAgent(ctx, a.ID, "robot") },
+		"settings": func() error { return st.SetInstanceSettings(ctx, store.DefaultInstanceSettings) },
+	} {
+		rec.drain()
+		if err := do(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rec.next(t, "", 5*time.Second)
+	}
+}

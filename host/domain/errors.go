@@ -37,11 +37,15 @@ const (
 	CodeInvalidCredentials = "invalid_credentials"
 	CodeWeakPassword       = "weak_password"
 	CodeInviteInvalid      = "invite_invalid"
-	CodeDynamicReadOnly    = "dynamic_credential_read_only"
-	CodeCredentialNotFound = "credential_not_found"
-	CodePluginNotFound     = "plugin_not_found"
-	CodeInvalidStoreConfig = "invalid_store_config"
-	CodeNotImplemented     = "not_implemented"
+	// CodePasswordResetInvalid: a password-reset link is unknown, expired or used.
+	CodePasswordResetInvalid = "password_reset_invalid"
+	// CodeEmailDomainNotAllowed: the instance only admits other email domains.
+	CodeEmailDomainNotAllowed = "email_domain_not_allowed"
+	CodeDynamicReadOnly       = "dynamic_credential_read_only"
+	CodeCredentialNotFound    = "credential_not_found"
+	CodePluginNotFound        = "plugin_not_found"
+	CodeInvalidStoreConfig    = "invalid_store_config"
+	CodeNotImplemented        = "not_implemented"
 )
 
 // Error is a failure that carries a stable code. Message is safe to show to

@@ -12,6 +12,7 @@ const (
 	PrefixSession = "av_sess_"
 	PrefixAgent   = "av_agt_"
 	PrefixInvite  = "av_inv_"
+	PrefixReset   = "av_rst_"
 )
 
 // tokenBytes is the entropy of every token: 256 bits.

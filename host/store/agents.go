@@ -17,6 +17,13 @@ type Agent struct {
 	RevokedAt *time.Time
 	CreatedBy string
 	CreatedAt time.Time
+	// TokenExpiresAt is when the current token stops working; nil: never.
+	TokenExpiresAt *time.Time
+	// PrevTokenExpiresAt is when the token replaced by the last rotation
+	// stops working; nil when it already did.
+	PrevTokenExpiresAt *time.Time
+	// LastUsedAt is when a token of the agent was last accepted.
+	LastUsedAt *time.Time
 }
 
 // AgentGrant is one of an agent's vault roles, by vault name.
@@ -26,16 +33,24 @@ type AgentGrant struct {
 	Role      domain.VaultRole
 }
 
-const agentCols = `id, name, role, revoked_at, created_by, created_at`
+const agentCols = `id, name, role, revoked_at, created_by, created_at, token_expires_at, prev_token_expires_at, last_used_at`
 
 func scanAgent(row interface{ Scan(...any) error }) (Agent, error) {
 	var a Agent
 	var role string
-	var revoked sql.NullInt64
+	var revoked, tokenExp, prevExp, used sql.NullInt64
 	var created int64
-	err := row.Scan(&a.ID, &a.Name, &role, &revoked, &a.CreatedBy, &created)
+	err := row.Scan(&a.ID, &a.Name, &role, &revoked, &a.CreatedBy, &created, &tokenExp, &prevExp, &used)
 	a.Role, a.RevokedAt, a.CreatedAt = domain.InstanceRole(role), nullMsToTime(revoked), msToTime(created)
+	a.TokenExpiresAt, a.PrevTokenExpiresAt, a.LastUsedAt = nullMsToTime(tokenExp), nullMsToTime(prevExp), nullMsToTime(used)
 	return a, err
+}
+
+func nullTime(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
 }
 
 // CreateAgent inserts an agent with its token hash and vault grants in one
@@ -44,8 +59,8 @@ func (s *Store) CreateAgent(ctx context.Context, a Agent, tokenHash []byte, gran
 	now := s.millis()
 	a.ID, a.CreatedAt = NewID(), msToTime(now)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO agents (id, name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			a.ID, a.Name, string(a.Role), tokenHash, a.CreatedBy, now)
+		_, err := tx.ExecContext(ctx, `INSERT INTO agents (id, name, role, token_hash, created_by, created_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Name, string(a.Role), tokenHash, a.CreatedBy, now, nullTime(a.TokenExpiresAt))
 		if isUnique(err) {
 			return domain.Errorf(domain.CodeAlreadyExists, "an agent named %q already exists", a.Name)
 		}
@@ -71,13 +86,69 @@ func (s *Store) AgentByName(ctx context.Context, name string) (Agent, error) {
 	return a, err
 }
 
-// AgentByToken finds the unrevoked agent holding a token hash.
-func (s *Store) AgentByToken(ctx context.Context, tokenHash []byte) (Agent, error) {
-	a, err := scanAgent(s.db.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE token_hash = ? AND revoked_at IS NULL`, tokenHash))
+// AgentByID finds an agent by id.
+func (s *Store) AgentByID(ctx context.Context, id string) (Agent, error) {
+	a, err := scanAgent(s.db.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound(domain.CodeUnauthorized, "agent token unknown or revoked")
+		return a, notFound(domain.CodeNotFound, "no agent with id %q", id)
 	}
 	return a, err
+}
+
+// AgentByToken finds the unrevoked agent holding a token hash: its current
+// token before that token expires, or its previous one within the overlap
+// window of the last rotation. until is when the token stops working by
+// itself (zero: never).
+func (s *Store) AgentByToken(ctx context.Context, tokenHash []byte) (a Agent, until time.Time, err error) {
+	now := s.millis()
+	a, err = scanAgent(s.db.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE revoked_at IS NULL AND (
+		(token_hash = ? AND (token_expires_at IS NULL OR token_expires_at > ?)) OR
+		(prev_token_hash = ? AND prev_token_expires_at > ?))`, tokenHash, now, tokenHash, now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, until, notFound(domain.CodeUnauthorized, "agent token unknown, expired or revoked")
+	}
+	if err != nil {
+		return a, until, err
+	}
+	// The previous token matched when the current one did not (the two
+	// hashes never coincide).
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM agents WHERE id = ? AND token_hash = ?`, a.ID, tokenHash).Scan(&current); err != nil {
+		return a, until, err
+	}
+	switch {
+	case current == 0 && a.PrevTokenExpiresAt != nil:
+		until = *a.PrevTokenExpiresAt
+	case current == 1 && a.TokenExpiresAt != nil:
+		until = *a.TokenExpiresAt
+	}
+	return a, until, nil
+}
+
+// TouchAgent records that an agent's token was used now, unless that was
+// recorded less than a minute ago.
+func (s *Store) TouchAgent(ctx context.Context, a Agent) error {
+	now := s.now()
+	if a.LastUsedAt != nil && now.Sub(*a.LastUsedAt) < touchEvery {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE agents SET last_used_at = ? WHERE id = ?`, now.UnixMilli(), a.ID)
+	return err
+}
+
+// RenameAgent changes an agent's name; its tokens keep working.
+func (s *Store) RenameAgent(ctx context.Context, id, name string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE agents SET name = ? WHERE id = ?`, name, id)
+	if isUnique(err) {
+		return domain.Errorf(domain.CodeAlreadyExists, "an agent named %q already exists", name)
+	}
+	return mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id)
+}
+
+// SetAgentRole changes an agent's instance role.
+func (s *Store) SetAgentRole(ctx context.Context, id string, role domain.InstanceRole) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE agents SET role = ? WHERE id = ?`, string(role), id)
+	return mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id)
 }
 
 // ListAgents lists every agent by name.
@@ -119,15 +190,27 @@ func (s *Store) AgentGrants(ctx context.Context, agentID string) ([]AgentGrant, 
 	return out, rows.Err()
 }
 
-// RotateAgentToken replaces an agent's token hash and clears any revocation.
-func (s *Store) RotateAgentToken(ctx context.Context, id string, tokenHash []byte) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE agents SET token_hash = ?, revoked_at = NULL WHERE id = ?`, tokenHash, id)
+// RotateAgentToken replaces an agent's token hash (expiring at expiresAt,
+// nil: never) and clears any revocation. With overlap > 0 the replaced
+// token keeps working that much longer (never past its own expiry), and so
+// do the scoped sessions it minted; a revoked agent's old token never
+// comes back.
+func (s *Store) RotateAgentToken(ctx context.Context, id string, tokenHash []byte, expiresAt *time.Time, overlap time.Duration) error {
+	now := s.millis()
+	until := now + overlap.Milliseconds()
+	res, err := s.db.ExecContext(ctx, `UPDATE agents SET
+		prev_token_hash = CASE WHEN ? > 0 AND revoked_at IS NULL AND (token_expires_at IS NULL OR token_expires_at > ?) THEN token_hash ELSE NULL END,
+		prev_token_expires_at = CASE WHEN ? > 0 AND revoked_at IS NULL AND (token_expires_at IS NULL OR token_expires_at > ?)
+			THEN (CASE WHEN token_expires_at IS NOT NULL AND token_expires_at < ? THEN token_expires_at ELSE ? END) ELSE NULL END,
+		token_hash = ?, token_expires_at = ?, revoked_at = NULL WHERE id = ?`,
+		overlap.Milliseconds(), now, overlap.Milliseconds(), now, until, until, tokenHash, nullTime(expiresAt), id)
 	return mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id)
 }
 
-// RevokeAgent disables an agent's token; the agent and its grants remain.
+// RevokeAgent disables an agent's tokens (the previous one's overlap
+// ends too); the agent and its grants remain.
 func (s *Store) RevokeAgent(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE agents SET revoked_at = ? WHERE id = ?`, s.millis(), id)
+	res, err := s.db.ExecContext(ctx, `UPDATE agents SET revoked_at = ?, prev_token_hash = NULL, prev_token_expires_at = NULL WHERE id = ?`, s.millis(), id)
 	return mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id)
 }
 
@@ -173,6 +256,10 @@ type SessionCreator struct {
 	// VaultRole is the creator's role in the session's vault now; empty
 	// without a grant.
 	VaultRole domain.VaultRole
+	// TokenUntil is when the agent token that minted the session stops
+	// working (it expires, or its overlap after a rotation ends); zero:
+	// never. Past it the creator counts as revoked.
+	TokenUntil time.Time
 }
 
 // scopedSelect reads a session with its creator's current state. Both
@@ -181,7 +268,9 @@ type SessionCreator struct {
 const scopedSelect = `SELECT s.id, s.vault_id, v.name, s.creator_kind, s.creator_id, s.created_at, s.expires_at, s.revoked_at,
 	CASE WHEN a.id IS NOT NULL OR u.id IS NOT NULL THEN 1 ELSE 0 END,
 	CASE WHEN a.id IS NOT NULL AND (a.revoked_at IS NOT NULL OR s.creator_token_hash IS NULL OR a.token_hash <> s.creator_token_hash) THEN 1 ELSE 0 END,
-	COALESCE(a.role, u.role, ''), COALESCE(ga.role, gu.role, '')
+	COALESCE(a.role, u.role, ''), COALESCE(ga.role, gu.role, ''),
+	CASE WHEN a.id IS NOT NULL AND a.token_hash = s.creator_token_hash THEN COALESCE(a.token_expires_at, 0) ELSE 0 END,
+	CASE WHEN a.id IS NOT NULL AND a.revoked_at IS NULL AND a.prev_token_hash = s.creator_token_hash THEN COALESCE(a.prev_token_expires_at, 0) ELSE 0 END
 	FROM scoped_sessions s
 	JOIN vaults v ON v.id = s.vault_id
 	LEFT JOIN agents a ON s.creator_kind = 'agent' AND a.id = s.creator_id
@@ -189,15 +278,34 @@ const scopedSelect = `SELECT s.id, s.vault_id, v.name, s.creator_kind, s.creator
 	LEFT JOIN users u ON s.creator_kind = 'user' AND u.id = s.creator_id
 	LEFT JOIN vault_users gu ON gu.user_id = u.id AND gu.vault_id = s.vault_id `
 
+// settle counts a creator whose minting token stopped working by now as
+// revoked.
+func (c *SessionCreator) settle(now int64) {
+	if !c.TokenUntil.IsZero() && c.TokenUntil.UnixMilli() <= now {
+		c.Revoked = true
+	}
+}
+
 func scanScoped(row interface{ Scan(...any) error }) (ScopedSession, error) {
 	var ss ScopedSession
 	var kind, role, vaultRole string
 	var created, expires int64
 	var revoked sql.NullInt64
 	var exists, creatorRevoked int
-	err := row.Scan(&ss.ID, &ss.VaultID, &ss.VaultName, &kind, &ss.CreatorID, &created, &expires, &revoked, &exists, &creatorRevoked, &role, &vaultRole)
+	var tokenUntil, prevUntil int64
+	err := row.Scan(&ss.ID, &ss.VaultID, &ss.VaultName, &kind, &ss.CreatorID, &created, &expires, &revoked, &exists, &creatorRevoked, &role, &vaultRole,
+		&tokenUntil, &prevUntil)
 	ss.CreatorKind, ss.CreatedAt, ss.ExpiresAt, ss.RevokedAt = PrincipalKind(kind), msToTime(created), msToTime(expires), nullMsToTime(revoked)
 	ss.Creator = SessionCreator{Exists: exists == 1, Revoked: creatorRevoked == 1, Role: domain.InstanceRole(role), VaultRole: domain.VaultRole(vaultRole)}
+	// An agent's token that expires (or, after a rotation with overlap,
+	// the previous token) bounds the sessions it minted.
+	switch {
+	case prevUntil > 0:
+		ss.Creator.Revoked = false
+		ss.Creator.TokenUntil = msToTime(prevUntil)
+	case tokenUntil > 0:
+		ss.Creator.TokenUntil = msToTime(tokenUntil)
+	}
 	return ss, err
 }
 
@@ -214,10 +322,12 @@ func (s *Store) CreateScopedSession(ctx context.Context, ss ScopedSession, token
 // its creator's current state; whether that creator still backs it is
 // the caller's decision (authz.SessionRole).
 func (s *Store) ScopedSessionByToken(ctx context.Context, tokenHash []byte) (ScopedSession, error) {
-	ss, err := scanScoped(s.db.QueryRowContext(ctx, scopedSelect+`WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?`, tokenHash, s.millis()))
+	now := s.millis()
+	ss, err := scanScoped(s.db.QueryRowContext(ctx, scopedSelect+`WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?`, tokenHash, now))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ss, notFound(domain.CodeUnauthorized, "scoped session expired, revoked or unknown")
 	}
+	ss.Creator.settle(now)
 	return ss, err
 }
 
@@ -250,11 +360,13 @@ func (s *Store) listScoped(ctx context.Context, where string, args ...any) ([]Sc
 	}
 	defer rows.Close()
 	var out []ScopedSession
+	now := s.millis()
 	for rows.Next() {
 		ss, err := scanScoped(rows)
 		if err != nil {
 			return nil, err
 		}
+		ss.Creator.settle(now)
 		out = append(out, ss)
 	}
 	return out, rows.Err()

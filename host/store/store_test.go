@@ -155,7 +155,7 @@ func TestGuards(t *testing.T) {
 		}
 		// A second owner lifts the guard.
 		inv := Invite{TokenHash: []byte("inv"), Role: domain.InstanceOwner, ExpiresAt: time.Now().Add(time.Hour)}
-		if err := s.CreateInvite(ctx, inv); err != nil {
+		if _, err := s.CreateInvite(ctx, inv); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.AcceptInvite(ctx, inv.TokenHash, User{Email: "two@example.com", PasswordHash: "h"}, Session{TokenHash: []byte("s3"), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
@@ -323,7 +323,14 @@ func populate(t *testing.T, s *Store) (Vault, Proposal) {
 	if err := s.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now(), Path: "/", Scrubbed: "K:1", Blocked: "canary:BAIT"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateInvite(ctx, Invite{TokenHash: []byte("inv"), Email: "m@example.com", Role: domain.InstanceMember, CreatedBy: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := s.CreateInvite(ctx, Invite{TokenHash: []byte("inv"), Email: "m@example.com", Role: domain.InstanceMember, CreatedBy: u.ID, ExpiresAt: time.Now().Add(time.Hour),
+		Vaults: []InviteVault{{VaultID: v.ID, Role: domain.VaultProxy}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreatePasswordReset(ctx, PasswordReset{TokenHash: []byte("rst"), UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetInstanceSettings(ctx, InstanceSettings{InvitePolicy: "members", AllowedEmailDomains: []string{"example.com"}, SessionTTL: time.Hour, IdleTimeout: 10 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AppendAudit(ctx, audit.Entry{Time: time.Now(), ActorKind: "user", ActorID: u.ID, Operation: "create-vault", Vault: "doomed", Outcome: "ok"}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agent-vault/agent-vault/host/domain"
 )
@@ -16,23 +17,30 @@ type User struct {
 	PasswordHash string
 	Role         domain.InstanceRole
 	CreatedAt    time.Time
+	// LastLoginAt is when the user last signed in; nil if never.
+	LastLoginAt *time.Time
 }
 
-// Session is a signed-in user's session token (stored as a hash).
+// Session is a signed-in user's session token (stored as a hash), with
+// where it was opened from.
 type Session struct {
-	TokenHash []byte
-	ExpiresAt time.Time
+	TokenHash  []byte
+	ExpiresAt  time.Time
+	ClientAddr string
+	UserAgent  string
 }
 
-const userCols = `id, email, password_hash, role, created_at`
+const userCols = `id, email, password_hash, role, created_at, last_login_at`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created int64
 	var role string
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &role, &created)
+	var last sql.NullInt64
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &role, &created, &last)
 	u.Role = domain.InstanceRole(role)
 	u.CreatedAt = msToTime(created)
+	u.LastLoginAt = nullMsToTime(last)
 	return u, err
 }
 
@@ -71,7 +79,7 @@ func (s *Store) RegisterOwner(ctx context.Context, u User, sess Session) (User, 
 }
 
 func insertUser(ctx context.Context, tx *sql.Tx, u User, now int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.PasswordHash, string(u.Role), now)
 	if isUnique(err) {
 		return domain.Errorf(domain.CodeAlreadyExists, "a user with email %q already exists", u.Email)
@@ -79,10 +87,28 @@ func insertUser(ctx context.Context, tx *sql.Tx, u User, now int64) error {
 	return err
 }
 
+// insertSession opens a login session; opening one is signing in, so it
+// also records the user's last login.
 func insertSession(ctx context.Context, tx *sql.Tx, userID string, sess Session, now int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO user_sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		sess.TokenHash, userID, now, sess.ExpiresAt.UnixMilli())
+	_, err := tx.ExecContext(ctx, `INSERT INTO user_sessions (token_hash, user_id, created_at, expires_at, id, last_used_at, client_addr, user_agent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.TokenHash, userID, now, sess.ExpiresAt.UnixMilli(), NewID(), now, truncate(sess.ClientAddr, 128), truncate(sess.UserAgent, 512))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, now, userID)
 	return err
+}
+
+// truncate keeps at most n bytes of s, cut at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // UserByEmail finds a user by email (case-insensitive).
@@ -182,21 +208,39 @@ func (s *Store) CreateSession(ctx context.Context, userID string, sess Session) 
 	return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, userID, sess, s.millis()) })
 }
 
-// UserBySession returns the user owning an unexpired session token hash.
-func (s *Store) UserBySession(ctx context.Context, tokenHash []byte) (User, time.Time, error) {
-	var exp int64
-	row := s.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.password_hash, u.role, u.created_at, s.expires_at
+// UserBySession returns the user owning a live session token hash and the
+// session. A session is live until it expires and, when the instance sets
+// an idle timeout, while it was used within that timeout; the returned
+// ExpiresAt is the earlier of the two ends, so caches trust it no longer.
+func (s *Store) UserBySession(ctx context.Context, tokenHash []byte) (User, LoginSession, error) {
+	now := s.millis()
+	row := s.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.password_hash, u.role, u.created_at, u.last_login_at,
+			s.id, s.created_at, s.expires_at, s.last_used_at, s.client_addr, s.user_agent, COALESCE(st.idle_timeout_seconds, 0)
 		FROM user_sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = ? AND s.expires_at > ?`, tokenHash, s.millis())
+		LEFT JOIN instance_settings st ON st.id = 1
+		WHERE s.token_hash = ? AND s.expires_at > ?`, tokenHash, now)
 	var u User
-	var created int64
+	var ls LoginSession
+	var created, sCreated, sExp, sUsed, idle int64
 	var role string
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &role, &created, &exp)
+	var last sql.NullInt64
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &role, &created, &last,
+		&ls.ID, &sCreated, &sExp, &sUsed, &ls.ClientAddr, &ls.UserAgent, &idle)
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, time.Time{}, notFound(domain.CodeUnauthorized, "session expired or unknown")
+		return u, ls, notFound(domain.CodeUnauthorized, "session expired or unknown")
 	}
-	u.Role, u.CreatedAt = domain.InstanceRole(role), msToTime(created)
-	return u, msToTime(exp), err
+	if err != nil {
+		return u, ls, err
+	}
+	if idle > 0 {
+		if sUsed+idle*1000 <= now {
+			return u, ls, domain.Errorf(domain.CodeUnauthorized, "session ended after %d seconds without use", idle)
+		}
+		sExp = min(sExp, sUsed+idle*1000)
+	}
+	u.Role, u.CreatedAt, u.LastLoginAt = domain.InstanceRole(role), msToTime(created), nullMsToTime(last)
+	ls.UserID, ls.CreatedAt, ls.ExpiresAt, ls.LastUsedAt = u.ID, msToTime(sCreated), msToTime(sExp), msToTime(sUsed)
+	return u, ls, nil
 }
 
 // DeleteSession ends a session.
@@ -207,18 +251,167 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 
 // Invite lets a new user join the instance.
 type Invite struct {
+	ID        string
 	TokenHash []byte
 	Email     string
 	Role      domain.InstanceRole
 	CreatedBy string
-	ExpiresAt time.Time
+	// CreatedByEmail is filled by the lookups ("" when that user is gone).
+	CreatedByEmail string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	// Vaults are the roles the new user receives on joining.
+	Vaults []InviteVault
 }
 
-// CreateInvite stores an invite.
-func (s *Store) CreateInvite(ctx context.Context, inv Invite) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO invites (token_hash, email, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		inv.TokenHash, inv.Email, string(inv.Role), sql.NullString{String: inv.CreatedBy, Valid: inv.CreatedBy != ""}, s.millis(), inv.ExpiresAt.UnixMilli())
-	return err
+// InviteVault is a vault role an invite hands out.
+type InviteVault struct {
+	VaultID   string
+	VaultName string // filled by the lookups
+	Role      domain.VaultRole
+}
+
+// CreateInvite stores an invite with its vault roles and returns its id.
+func (s *Store) CreateInvite(ctx context.Context, inv Invite) (string, error) {
+	inv.ID = NewID()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO invites (id, token_hash, email, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			inv.ID, inv.TokenHash, inv.Email, string(inv.Role), sql.NullString{String: inv.CreatedBy, Valid: inv.CreatedBy != ""}, s.millis(), inv.ExpiresAt.UnixMilli())
+		if err != nil {
+			return err
+		}
+		for _, v := range inv.Vaults {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO invite_vaults (invite_id, vault_id, role) VALUES (?, ?, ?)
+				ON CONFLICT (invite_id, vault_id) DO UPDATE SET role = excluded.role`, inv.ID, v.VaultID, string(v.Role)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return inv.ID, err
+}
+
+const inviteSelect = `SELECT i.id, i.token_hash, i.email, i.role, COALESCE(i.created_by, ''), COALESCE(u.email, ''), i.created_at, i.expires_at,
+	i.accepted_at, i.revoked_at FROM invites i LEFT JOIN users u ON u.id = i.created_by `
+
+func scanInvite(row interface{ Scan(...any) error }) (inv Invite, state string, err error) {
+	var role string
+	var created, exp int64
+	var accepted, revoked sql.NullInt64
+	err = row.Scan(&inv.ID, &inv.TokenHash, &inv.Email, &role, &inv.CreatedBy, &inv.CreatedByEmail, &created, &exp, &accepted, &revoked)
+	inv.Role, inv.CreatedAt, inv.ExpiresAt = domain.InstanceRole(role), msToTime(created), msToTime(exp)
+	switch {
+	case accepted.Valid:
+		state = linkUsed
+	case revoked.Valid:
+		state = linkRevoked
+	}
+	return inv, state, err
+}
+
+func inviteVaults(ctx context.Context, query func(context.Context, string, ...any) (*sql.Rows, error), id string) ([]InviteVault, error) {
+	rows, err := query(ctx, `SELECT v.id, v.name, iv.role FROM invite_vaults iv JOIN vaults v ON v.id = iv.vault_id
+		WHERE iv.invite_id = ? ORDER BY v.name`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []InviteVault
+	for rows.Next() {
+		var v InviteVault
+		var role string
+		if err := rows.Scan(&v.VaultID, &v.VaultName, &role); err != nil {
+			return nil, err
+		}
+		v.Role = domain.VaultRole(role)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// openInvite finds the invite a token opens, failing with invite_invalid
+// that says whether it is unknown, expired, used or revoked.
+func openInvite(ctx context.Context, q querier, tokenHash []byte, now int64) (Invite, error) {
+	inv, state, err := scanInvite(q.QueryRowContext(ctx, inviteSelect+`WHERE i.token_hash = ?`, tokenHash))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return inv, linkError(domain.CodeInviteInvalid, linkUnknown, "invite")
+	case err != nil:
+		return inv, err
+	case state != "":
+		return inv, linkError(domain.CodeInviteInvalid, state, "invite")
+	case inv.ExpiresAt.UnixMilli() <= now:
+		return inv, linkError(domain.CodeInviteInvalid, linkExpired, "invite")
+	}
+	inv.Vaults, err = inviteVaults(ctx, q.QueryContext, inv.ID)
+	return inv, err
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// InviteByToken finds the open invite a token belongs to, with its vault
+// roles and who sent it (for the page the invitee sees).
+func (s *Store) InviteByToken(ctx context.Context, tokenHash []byte) (Invite, error) {
+	return openInvite(ctx, s.db, tokenHash, s.millis())
+}
+
+// ListInvites lists the invites not yet accepted or revoked, expired ones
+// included (they can be re-sent), newest first.
+func (s *Store) ListInvites(ctx context.Context) ([]Invite, error) {
+	rows, err := s.db.QueryContext(ctx, inviteSelect+`WHERE i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.created_at DESC, i.id`)
+	if err != nil {
+		return nil, err
+	}
+	var out []Invite
+	for rows.Next() {
+		inv, _, err := scanInvite(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Vaults, err = inviteVaults(ctx, s.db.QueryContext, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// InviteByID finds an invite that was not accepted or revoked.
+func (s *Store) InviteByID(ctx context.Context, id string) (Invite, error) {
+	inv, _, err := scanInvite(s.db.QueryRowContext(ctx, inviteSelect+`WHERE i.id = ? AND i.accepted_at IS NULL AND i.revoked_at IS NULL`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return inv, notFound(domain.CodeNotFound, "no pending invite %q", id)
+	}
+	if err != nil {
+		return inv, err
+	}
+	inv.Vaults, err = inviteVaults(ctx, s.db.QueryContext, inv.ID)
+	return inv, err
+}
+
+// RevokeInvite stops a pending invite from working.
+func (s *Store) RevokeInvite(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE invites SET revoked_at = ? WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL`, s.millis(), id)
+	return mustAffect(res, err, domain.CodeNotFound, "no pending invite %q", id)
+}
+
+// RenewInvite gives a pending invite a new token and expiry: the old link
+// stops working, the new one is sent instead.
+func (s *Store) RenewInvite(ctx context.Context, id string, tokenHash []byte, expiresAt time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE invites SET token_hash = ?, expires_at = ? WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL`,
+		tokenHash, expiresAt.UnixMilli(), id)
+	return mustAffect(res, err, domain.CodeNotFound, "no pending invite %q", id)
 }
 
 // CheckInvite fails with invite_invalid when no open invite has tokenHash,
@@ -226,46 +419,42 @@ func (s *Store) CreateInvite(ctx context.Context, inv Invite) error {
 // the same in its transaction; this is the cheap check before any
 // password is hashed.
 func (s *Store) CheckInvite(ctx context.Context, tokenHash []byte, email string) error {
-	var want string
-	err := s.db.QueryRowContext(ctx, `SELECT email FROM invites
-		WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ?`, tokenHash, s.millis()).Scan(&want)
-	if errors.Is(err, sql.ErrNoRows) {
-		return domain.Errorf(domain.CodeInviteInvalid, "the invite is unknown, expired or already used")
-	}
+	inv, err := s.InviteByToken(ctx, tokenHash)
 	if err != nil {
 		return err
 	}
-	if want != "" && !equalFoldASCII(want, email) {
+	if inv.Email != "" && !equalFoldASCII(inv.Email, email) {
 		return domain.FieldError(domain.CodeInviteInvalid, "email", "this invite is for a different email address")
 	}
 	return nil
 }
 
-// AcceptInvite creates the invited user and opens their session in one
-// transaction; the invite can be used once. When the invite names an email,
-// u.Email must match it.
+// AcceptInvite creates the invited user with the invite's vault roles and
+// opens their session in one transaction; the invite can be used once.
+// When the invite names an email, u.Email must match it.
 func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, u User, sess Session) (User, error) {
 	now := s.millis()
 	u.ID, u.CreatedAt = NewID(), msToTime(now)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var email, role string
-		err := tx.QueryRowContext(ctx, `SELECT email, role FROM invites
-			WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ?`, tokenHash, now).Scan(&email, &role)
-		if errors.Is(err, sql.ErrNoRows) {
-			return domain.Errorf(domain.CodeInviteInvalid, "the invite is unknown, expired or already used")
-		}
+		inv, err := openInvite(ctx, tx, tokenHash, now)
 		if err != nil {
 			return err
 		}
-		if email != "" && !equalFoldASCII(email, u.Email) {
+		if inv.Email != "" && !equalFoldASCII(inv.Email, u.Email) {
 			return domain.FieldError(domain.CodeInviteInvalid, "email", "this invite is for a different email address")
 		}
-		u.Role = domain.InstanceRole(role)
+		u.Role = inv.Role
 		if err := insertUser(ctx, tx, u, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE invites SET accepted_at = ? WHERE token_hash = ?`, now, tokenHash); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE invites SET accepted_at = ? WHERE id = ? AND accepted_at IS NULL`, now, inv.ID)
+		if err := mustAffect(res, err, domain.CodeInviteInvalid, "this invite link was already used"); err != nil {
 			return err
+		}
+		for _, v := range inv.Vaults {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO vault_users (vault_id, user_id, role) VALUES (?, ?, ?)`, v.VaultID, u.ID, string(v.Role)); err != nil {
+				return err
+			}
 		}
 		return insertSession(ctx, tx, u.ID, sess, now)
 	})
