@@ -26,13 +26,38 @@ type AgentView struct {
 	Revoked   bool             `json:"revoked"`
 	Vaults    []VaultGrantView `json:"vaults"`
 	CreatedAt time.Time        `json:"created_at"`
+	// Token lifetimes and use.
+	TokenExpiresAt         *time.Time `json:"token_expires_at,omitempty" doc:"When the current token stops working; absent: never"`
+	PreviousTokenExpiresAt *time.Time `json:"previous_token_expires_at,omitempty" doc:"When the token replaced by the last rotation stops working (overlap window)"`
+	LastUsedAt             *time.Time `json:"last_used_at,omitempty" doc:"When a token of the agent was last accepted (to the minute)"`
 }
 
 type CreateAgentInput struct {
 	Body struct {
-		Name   string           `json:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,63}$" doc:"Agent name, unique on the instance"`
-		Role   string           `json:"role,omitempty" enum:"member,no-access" default:"member" doc:"Instance role"`
-		Vaults []VaultGrantView `json:"vaults,omitempty" maxItems:"100" doc:"Vault roles to grant; the caller must administer each vault"`
+		Name       string           `json:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,63}$" doc:"Agent name, unique on the instance"`
+		Role       string           `json:"role,omitempty" enum:"member,no-access" default:"member" doc:"Instance role"`
+		Vaults     []VaultGrantView `json:"vaults,omitempty" maxItems:"100" doc:"Vault roles to grant; the caller must administer each vault"`
+		TTLSeconds int              `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"The token expires after this long; 0 or absent: never"`
+	}
+}
+
+type AgentOutput struct {
+	Body AgentView
+}
+
+type RotateAgentInput struct {
+	Name string `path:"name" maxLength:"64"`
+	Body *struct {
+		OverlapSeconds int `json:"overlap_seconds,omitempty" minimum:"0" maximum:"604800" doc:"Keep the old token (and the sessions it minted) working this much longer, so a running agent is not cut off; 0: it stops now"`
+		TTLSeconds     int `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"The new token expires after this long; 0 or absent: never"`
+	}
+}
+
+type UpdateAgentInput struct {
+	Name string `path:"name" maxLength:"64"`
+	Body struct {
+		Name string `json:"name,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,63}$" doc:"New name; the agent's tokens keep working"`
+		Role string `json:"role,omitempty" enum:"member,no-access" doc:"New instance role; no-access disables the agent"`
 	}
 }
 
@@ -74,7 +99,7 @@ func (s *server) registerAgents(api huma.API) {
 				role = domain.InstanceMember
 			}
 			token, hash := seal.NewToken(seal.PrefixAgent)
-			a, err := s.Store.CreateAgent(ctx, store.Agent{Name: in.Body.Name, Role: role, CreatedBy: c.Actor.ID}, hash, grants)
+			a, err := s.Store.CreateAgent(ctx, store.Agent{Name: in.Body.Name, Role: role, CreatedBy: c.Actor.ID, TokenExpiresAt: s.expiry(in.Body.TTLSeconds)}, hash, grants)
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -104,21 +129,67 @@ func (s *server) registerAgents(api huma.API) {
 			return out, nil
 		})
 
-	huma.Register(api, op("rotate-agent", http.MethodPost, "/v1/agents/{name}/rotate", "Replace an agent's token (re-enables a revoked agent)", "agents", http.StatusNotFound),
-		func(ctx context.Context, in *AgentNameInput) (*AgentTokenOutput, error) {
+	huma.Register(api, op("get-agent", http.MethodGet, "/v1/agents/{name}", "Show an agent", "agents", http.StatusNotFound),
+		func(ctx context.Context, in *AgentNameInput) (*AgentOutput, error) {
 			a, err := s.agentFor(ctx, in.Name)
 			if err != nil {
-				return nil, err
-			}
-			token, hash := seal.NewToken(seal.PrefixAgent)
-			if err := s.identitiesChanged(ctx, s.Store.RotateAgentToken(ctx, a.ID, hash)); err != nil {
 				return nil, err
 			}
 			grants, err := s.Store.AgentGrants(ctx, a.ID)
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
-			a.RevokedAt = nil
+			return &AgentOutput{Body: agentView(a, grants)}, nil
+		})
+
+	huma.Register(api, op("update-agent", http.MethodPatch, "/v1/agents/{name}", "Rename an agent or change its instance role", "agents", http.StatusNotFound, http.StatusConflict),
+		func(ctx context.Context, in *UpdateAgentInput) (*AgentOutput, error) {
+			a, err := s.agentFor(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			if in.Body.Role != "" {
+				if err := s.identitiesChanged(ctx, s.Store.SetAgentRole(ctx, a.ID, domain.InstanceRole(in.Body.Role))); err != nil {
+					return nil, err
+				}
+			}
+			if in.Body.Name != "" && in.Body.Name != a.Name {
+				if err := s.identitiesChanged(ctx, s.Store.RenameAgent(ctx, a.ID, in.Body.Name)); err != nil {
+					return nil, err
+				}
+			}
+			if a, err = s.Store.AgentByID(ctx, a.ID); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			grants, err := s.Store.AgentGrants(ctx, a.ID)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			return &AgentOutput{Body: agentView(a, grants)}, nil
+		})
+
+	huma.Register(api, op("rotate-agent", http.MethodPost, "/v1/agents/{name}/rotate", "Replace an agent's token (re-enables a revoked agent), optionally keeping the old one working for an overlap window", "agents", http.StatusNotFound),
+		func(ctx context.Context, in *RotateAgentInput) (*AgentTokenOutput, error) {
+			a, err := s.agentFor(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			var overlap time.Duration
+			var ttl int
+			if in.Body != nil {
+				overlap, ttl = time.Duration(in.Body.OverlapSeconds)*time.Second, in.Body.TTLSeconds
+			}
+			token, hash := seal.NewToken(seal.PrefixAgent)
+			if err := s.identitiesChanged(ctx, s.Store.RotateAgentToken(ctx, a.ID, hash, s.expiry(ttl), overlap)); err != nil {
+				return nil, err
+			}
+			grants, err := s.Store.AgentGrants(ctx, a.ID)
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			if a, err = s.Store.AgentByID(ctx, a.ID); err != nil {
+				return nil, s.problem(ctx, err)
+			}
 			out := &AgentTokenOutput{}
 			out.Body.Agent, out.Body.Token = agentView(a, grants), token
 			return out, nil
@@ -169,8 +240,19 @@ func (s *server) mayGrant(ctx context.Context, a authz.Actor, vaultName string) 
 	return v, nil
 }
 
+// expiry is when a token minted now with a lifetime of ttl seconds
+// expires; nil for 0 (never).
+func (s *server) expiry(ttl int) *time.Time {
+	if ttl <= 0 {
+		return nil
+	}
+	t := s.Now().Add(time.Duration(ttl) * time.Second).UTC().Truncate(time.Second)
+	return &t
+}
+
 func agentView(a store.Agent, grants []store.AgentGrant) AgentView {
-	v := AgentView{ID: a.ID, Name: a.Name, Role: string(a.Role), Revoked: a.RevokedAt != nil, CreatedAt: a.CreatedAt, Vaults: []VaultGrantView{}}
+	v := AgentView{ID: a.ID, Name: a.Name, Role: string(a.Role), Revoked: a.RevokedAt != nil, CreatedAt: a.CreatedAt, Vaults: []VaultGrantView{},
+		TokenExpiresAt: a.TokenExpiresAt, PreviousTokenExpiresAt: a.PrevTokenExpiresAt, LastUsedAt: a.LastUsedAt}
 	for _, g := range grants {
 		v.Vaults = append(v.Vaults, VaultGrantView{Vault: g.VaultName, Role: string(g.Role)})
 	}

@@ -76,6 +76,10 @@ type Deps struct {
 	// Audit records administrative actions; nil means a recorder on
 	// Store without a sink.
 	Audit *audit.Recorder
+	// SendMail sends a plain-text message (password-reset and invite
+	// links). May be nil: links are then only returned to the caller, who
+	// passes them on.
+	SendMail func(ctx context.Context, to, subject, body string) error
 }
 
 type server struct {
@@ -118,6 +122,7 @@ func (s *server) register(api huma.API) {
 	s.registerSystem(api)
 	s.registerAuth(api)
 	s.registerUsers(api)
+	s.registerAccounts(api)
 	s.registerAgents(api)
 	s.registerVaults(api)
 	s.registerGrants(api)

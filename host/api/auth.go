@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,15 +19,13 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 )
 
-// userSessionTTL is how long a sign-in lasts.
-const userSessionTTL = 7 * 24 * time.Hour
-
 // authenticate resolves the bearer token, if any, into an actor and records
 // the operation id, for access to consult. A token that does not resolve
 // leaves the caller anonymous, so protected operations answer 401.
 func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	ctx = huma.WithValue(ctx, opKey, ctx.Operation().OperationID)
 	ctx = huma.WithValue(ctx, remoteAddrKey{}, ctx.RemoteAddr())
+	ctx = huma.WithValue(ctx, userAgentKey{}, ctx.Header("User-Agent"))
 	if token, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer "); ok {
 		if a, err := authn.Resolve(ctx.Context(), s.Store, strings.TrimSpace(token)); err == nil {
 			ctx = huma.WithValue(ctx, actorKey, a)
@@ -103,7 +102,10 @@ func (s *server) registerAuth(api huma.API) {
 				return nil, s.refusal(ctx, err)
 			}
 			noteActor(ctx, authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email})
-			sess, out := s.newSession()
+			sess, out, err := s.newSession(ctx)
+			if err != nil {
+				return nil, err
+			}
 			if err := s.Store.CreateSession(ctx, u.ID, sess); err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -144,6 +146,12 @@ func (s *server) registerAuth(api huma.API) {
 			if err := s.Store.CheckInvite(ctx, seal.HashToken(in.Token), in.Body.Email); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			// Domains allowed now, not when the invite was sent, decide.
+			if settings, err := s.Store.GetInstanceSettings(ctx); err != nil {
+				return nil, s.problem(ctx, err)
+			} else if !emailDomainAllowed(in.Body.Email, settings.AllowedEmailDomains) {
+				return nil, s.problem(ctx, domain.FieldError(domain.CodeEmailDomainNotAllowed, "email", "this instance admits only addresses at %s", strings.Join(settings.AllowedEmailDomains, ", ")))
+			}
 			return s.signUp(ctx, in.Body, "invite accepted", func(u store.User, sess store.Session) (store.User, error) {
 				return s.Store.AcceptInvite(ctx, seal.HashToken(in.Token), u, sess)
 			})
@@ -156,14 +164,14 @@ func (s *server) signUp(ctx context.Context, in emailPassword, event string, cre
 	if _, err := s.access(ctx, ""); err != nil {
 		return nil, err
 	}
-	var hash string
-	if err := s.Passwords.Do(ctx, func() (err error) {
-		hash, err = seal.HashPassword(in.Password)
-		return err
-	}); err != nil {
-		return nil, s.refusal(ctx, err)
+	hash, err := s.hashPassword(ctx, in.Password)
+	if err != nil {
+		return nil, err
 	}
-	sess, out := s.newSession()
+	sess, out, err := s.newSession(ctx)
+	if err != nil {
+		return nil, err
+	}
 	noteActor(ctx, authz.Actor{Kind: authz.Anonymous, Name: in.Email})
 	u, err := create(store.User{Email: in.Email, PasswordHash: hash}, sess)
 	if err != nil {
@@ -179,6 +187,9 @@ var errAlreadyInitialized = domain.Errorf(domain.CodeAlreadyInitialized, "this i
 
 // remoteAddrKey holds the client's address ("ip:port") in a request's context.
 type remoteAddrKey struct{}
+
+// userAgentKey holds the request's User-Agent, recorded with a new session.
+type userAgentKey struct{}
 
 // login checks an email and password, throttled per account and per client
 // address, with the hash run in the bounded pool. Every failure is logged
@@ -226,13 +237,18 @@ func (s *server) login(ctx context.Context, in emailPassword) (store.User, error
 }
 
 // isSignIn reports whether r is an operation that hashes a password
-// (login, register, accept-invite).
+// (login, register, accept-invite, changing or resetting a password,
+// deleting one's account).
 func isSignIn(r *http.Request) bool {
+	p := r.URL.Path
+	if r.Method == http.MethodDelete {
+		return p == "/v1/auth/me"
+	}
 	if r.Method != http.MethodPost {
 		return false
 	}
-	p := r.URL.Path
-	return p == "/v1/auth/login" || p == "/v1/auth/register" ||
+	return p == "/v1/auth/login" || p == "/v1/auth/register" || p == "/v1/auth/password" ||
+		strings.HasPrefix(p, "/v1/password-resets/") ||
 		strings.HasPrefix(p, "/v1/users/invites/") && strings.HasSuffix(p, "/accept")
 }
 
@@ -275,12 +291,22 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// newSession mints a user session token: the store gets its hash, the
-// caller the token, once.
-func (s *server) newSession() (store.Session, *SessionOutput) {
+// newSession mints a user session token lasting the instance's session
+// lifetime, noting the client's address and user agent: the store gets its
+// hash, the caller the token, once.
+func (s *server) newSession(ctx context.Context) (store.Session, *SessionOutput, error) {
+	st, err := s.Store.GetInstanceSettings(ctx)
+	if err != nil {
+		return store.Session{}, nil, s.problem(ctx, err)
+	}
 	token, hash := seal.NewToken(seal.PrefixSession)
-	exp := s.Now().Add(userSessionTTL).UTC().Truncate(time.Second)
+	exp := s.Now().Add(st.SessionTTL).UTC().Truncate(time.Second)
 	out := &SessionOutput{}
 	out.Body.Token, out.Body.ExpiresAt = token, exp
-	return store.Session{TokenHash: hash, ExpiresAt: exp}, out
+	addr, _ := ctx.Value(remoteAddrKey{}).(string)
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	ua, _ := ctx.Value(userAgentKey{}).(string)
+	return store.Session{TokenHash: hash, ExpiresAt: exp, ClientAddr: addr, UserAgent: ua}, out, nil
 }

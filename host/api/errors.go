@@ -100,7 +100,7 @@ func codeForStatus(status int) string {
 func statusOf(code string) int {
 	switch code {
 	case domain.CodeInvalidInput, domain.CodeInvalidVaultName, domain.CodeInvalidKey, domain.CodeValueTooLarge, domain.CodeEmptyValue,
-		domain.CodeInvalidService, domain.CodeWeakPassword, domain.CodeInviteInvalid, domain.CodeInvalidStoreConfig,
+		domain.CodeInvalidService, domain.CodeWeakPassword, domain.CodeInviteInvalid, domain.CodeInvalidStoreConfig, domain.CodePasswordResetInvalid, domain.CodeEmailDomainNotAllowed,
 		domain.CodeExternalInvalidKey:
 		return http.StatusBadRequest
 	case domain.CodeUnauthorized, domain.CodeInvalidCredentials:

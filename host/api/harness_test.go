@@ -205,7 +205,7 @@ func (e *testEnv) user(email string, role domain.InstanceRole) (id, token string
 	} else {
 		inv, ih := seal.NewToken(seal.PrefixInvite)
 		_ = inv
-		if err = e.st.CreateInvite(ctx, store.Invite{TokenHash: ih, Role: role, ExpiresAt: time.Now().Add(time.Hour)}); err == nil {
+		if _, err = e.st.CreateInvite(ctx, store.Invite{TokenHash: ih, Role: role, ExpiresAt: time.Now().Add(time.Hour)}); err == nil {
 			u, err = e.st.AcceptInvite(ctx, ih, store.User{Email: email, PasswordHash: passwordHash()}, sess)
 		}
 	}

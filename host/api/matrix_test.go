@@ -26,6 +26,7 @@ type matrixFixture struct {
 	tokens        map[string]string // caller name → token ("" for anonymous)
 	victimUserID  string
 	victimSession string
+	victimInvite  string
 }
 
 func newMatrixFixture(t *testing.T) *matrixFixture {
@@ -72,6 +73,16 @@ func newMatrixFixture(t *testing.T) *matrixFixture {
 	}
 	delete(f.tokens, "victim session")
 
+	// Members may invite (the widest setting), so the matrix shows what
+	// the policy table allows; the owners-only default is tested apart.
+	if err := e.st.SetInstanceSettings(ctx, store.InstanceSettings{InvitePolicy: "members", SessionTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	_, invHash := seal.NewToken(seal.PrefixInvite)
+	if f.victimInvite, err = e.st.CreateInvite(ctx, store.Invite{TokenHash: invHash, Role: domain.InstanceMember, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
 	svc, _ := json.Marshal(domain.Service{Name: "svc", Host: "api.example.com", Auth: domain.Auth{Type: "bearer", Token: "KEY_A"}})
 	if err := e.st.UpsertServices(ctx, v.ID, []store.ServiceRow{{Name: "svc", Spec: svc}}); err != nil {
 		t.Fatal(err)
@@ -105,6 +116,26 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 		"accept-invite":               {"POST", "/v1/users/invites/av_inv_nope/accept", map[string]any{"email": "new@example.com", "password": "password1"}},
 		"logout":                      {"POST", "/v1/auth/logout", nil},
 		"get-me":                      {"GET", "/v1/auth/me", nil},
+		"change-password":             {"POST", "/v1/auth/password", map[string]any{"current_password": "password1", "new_password": "password2"}},
+		"delete-my-account":           {"DELETE", "/v1/auth/me", map[string]any{"password": "password1"}},
+		"list-login-sessions":         {"GET", "/v1/auth/sessions", nil},
+		"revoke-login-session":        {"DELETE", "/v1/auth/sessions/nope", nil},
+		"revoke-other-login-sessions": {"POST", "/v1/auth/sessions/revoke-others", nil},
+		"get-password-reset":          {"GET", "/v1/password-resets/av_rst_nope", nil},
+		"complete-password-reset":     {"POST", "/v1/password-resets/av_rst_nope", map[string]any{"password": "password2"}},
+		"list-user-sessions":          {"GET", "/v1/users/" + f.victimUserID + "/sessions", nil},
+		"revoke-user-session":         {"DELETE", "/v1/users/" + f.victimUserID + "/sessions/nope", nil},
+		"revoke-user-sessions":        {"DELETE", "/v1/users/" + f.victimUserID + "/sessions", nil},
+		"create-password-reset":       {"POST", "/v1/users/" + f.victimUserID + "/password-reset", nil},
+		"get-instance-settings":       {"GET", "/v1/instance/settings", nil},
+		"update-instance-settings":    {"PATCH", "/v1/instance/settings", map[string]any{"invite_policy": "members"}},
+		"list-invites":                {"GET", "/v1/invites", nil},
+		"get-invite":                  {"GET", "/v1/invites/av_inv_nope", nil},
+		"revoke-invite":               {"DELETE", "/v1/invites/" + f.victimInvite, nil},
+		"resend-invite":               {"POST", "/v1/invites/" + f.victimInvite + "/resend", nil},
+		"get-agent":                   {"GET", "/v1/agents/victim-agent", nil},
+		"update-agent":                {"PATCH", "/v1/agents/victim-agent", map[string]any{"role": "no-access"}},
+		"leave-vault":                 {"POST", "/v1/vaults/target/leave", nil},
 		"list-users":                  {"GET", "/v1/users", nil},
 		"create-invite":               {"POST", "/v1/users/invites", map[string]any{"role": "member"}},
 		"update-user":                 {"PATCH", "/v1/users/" + f.victimUserID, map[string]any{"role": "no-access"}},

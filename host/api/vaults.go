@@ -245,6 +245,15 @@ func (s *server) registerVaults(api huma.API) {
 			}
 			return &VaultOutput{Body: vaultView(c.Vault, domain.VaultAdmin)}, nil
 		})
+
+	huma.Register(api, op("leave-vault", http.MethodPost, "/v1/vaults/{name}/leave", "Give up your own role in a vault (its last admin cannot)", "vaults", http.StatusNotFound, http.StatusConflict),
+		func(ctx context.Context, in *VaultNameInput) (*struct{}, error) {
+			c, err := s.access(ctx, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.identitiesChanged(ctx, s.Store.RemoveGrant(ctx, c.Vault.ID, store.PrincipalUser, c.Actor.ID))
+		})
 }
 
 func vaultView(v store.Vault, role domain.VaultRole) VaultView {

@@ -37,7 +37,7 @@ func TestDecide(t *testing.T) {
 		{"session-lists-services", "list-services", session, domain.VaultProxy, ""},
 		{"session-outside-its-vault", "list-services", session, "", domain.CodeForbidden},
 		{"session-cannot-mint-sessions", "create-session", session, domain.VaultProxy, domain.CodeForbidden},
-		{"member-cannot-invite", "create-invite", member, "", domain.CodeForbidden},
+		{"member-cannot-reset-passwords", "create-password-reset", member, "", domain.CodeForbidden},
 		{"vault-member-cannot-grant", "set-vault-user", member, domain.VaultMember, domain.CodeForbidden},
 		{"vault-admin-grants", "set-vault-user", member, domain.VaultAdmin, ""},
 		{"delete-all-services-needs-admin", "delete-services", member, domain.VaultMember, domain.CodeForbidden},

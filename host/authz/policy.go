@@ -29,21 +29,51 @@ var Policy = map[string]Rule{
 	"get-mitm-ca":   {Public: true},
 
 	// The caller's own identity.
-	"get-me":       {Actors: everyone, Instance: noAccess},
-	"logout":       {Actors: users, Instance: noAccess},
+	"get-me": {Actors: everyone, Instance: noAccess},
+	"logout": {Actors: users, Instance: noAccess},
+
+	// A person's own account and sign-ins. A reset link is its own
+	// credential: whoever holds it may read whose it is and use it once.
+	"change-password":             {Actors: users, Instance: noAccess},
+	"delete-my-account":           {Actors: users, Instance: noAccess},
+	"list-login-sessions":         {Actors: users, Instance: noAccess},
+	"revoke-login-session":        {Actors: users, Instance: noAccess},
+	"revoke-other-login-sessions": {Actors: users, Instance: noAccess},
+	"get-password-reset":          {Public: true},
+	"complete-password-reset":     {Public: true},
+	"leave-vault":                 {Actors: users, Instance: noAccess, Vault: vProxy},
+
 	"list-vaults":  {Actors: everyone, Instance: noAccess},
 	"create-vault": {Actors: users, Instance: member},
 
 	// Instance administration.
-	"list-users":    {Actors: users, Instance: member},
-	"create-invite": {Actors: users, Instance: owner},
-	"update-user":   {Actors: users, Instance: owner},
-	"delete-user":   {Actors: users, Instance: owner},
-	"list-agents":   {Actors: users, Instance: member},
-	"create-agent":  {Actors: users, Instance: member},
-	"rotate-agent":  {Actors: users, Instance: owner},
-	"revoke-agent":  {Actors: users, Instance: owner},
-	"delete-agent":  {Actors: users, Instance: owner},
+	"list-users":               {Actors: users, Instance: member},
+	"update-user":              {Actors: users, Instance: owner},
+	"delete-user":              {Actors: users, Instance: owner},
+	"list-user-sessions":       {Actors: users, Instance: owner},
+	"revoke-user-session":      {Actors: users, Instance: owner},
+	"revoke-user-sessions":     {Actors: users, Instance: owner},
+	"create-password-reset":    {Actors: users, Instance: owner},
+	"get-instance-settings":    {Actors: users, Instance: owner},
+	"update-instance-settings": {Actors: users, Instance: owner},
+	"list-agents":              {Actors: users, Instance: member},
+	"get-agent":                {Actors: users, Instance: member},
+	"create-agent":             {Actors: users, Instance: member},
+	"update-agent":             {Actors: users, Instance: owner},
+	"rotate-agent":             {Actors: users, Instance: owner},
+	"revoke-agent":             {Actors: users, Instance: owner},
+	"delete-agent":             {Actors: users, Instance: owner},
+
+	// Invitations. Members may invite only when the instance setting
+	// invite_policy is "members" (the handler checks it, and that a member
+	// invites no owner); members list, revoke and re-send the invites they
+	// sent, owners every invite. An invite link, like a reset link, is a
+	// credential of its own: whoever holds it may see what it offers.
+	"create-invite": {Actors: users, Instance: member},
+	"list-invites":  {Actors: users, Instance: member},
+	"revoke-invite": {Actors: users, Instance: member},
+	"resend-invite": {Actors: users, Instance: member},
+	"get-invite":    {Public: true},
 
 	// One vault: management (owners may act without joining).
 	"get-vault-context":     {Actors: everyone, Instance: member, Vault: vProxy, OwnerManages: true},
