@@ -59,12 +59,14 @@ type root struct {
 	Login    loginCmd    `cmd:"" group:"account" help:"Sign in and keep the session in ~/.agent-vault/session.json."`
 	Logout   logoutCmd   `cmd:"" group:"account" help:"End the session on the server and forget it locally."`
 	Whoami   whoamiCmd   `cmd:"" group:"account" help:"Show who the current token belongs to."`
+	Account  accountCmd  `cmd:"" group:"account" help:"Your password, your sign-ins, your account."`
 
 	Vault    vaultCmd    `cmd:"" group:"manage" help:"Create and manage vaults, their credentials, services and members."`
 	Service  serviceCmd  `cmd:"" group:"manage" help:"Same as 'vault service'."`
 	Agent    agentCmd    `cmd:"" group:"manage" help:"Create and manage agents (the identities AI agents use)."`
 	User     userCmd     `cmd:"" group:"manage" help:"List users and change their instance role."`
 	Invite   inviteCmd   `cmd:"" group:"manage" help:"Invite people to this instance, or accept an invite."`
+	Instance instanceCmd `cmd:"" group:"manage" help:"Instance-wide settings (owners)."`
 	Proposal proposalCmd `cmd:"" group:"agents" help:"Propose services and credential slots for a human to approve (agents)."`
 	Guide    guideCmd    `cmd:"" group:"agents" help:"Print the guide for agents published by the server."`
 	Discover discoverCmd `cmd:"" group:"agents" help:"Show what a vault offers an agent: its services and credential keys."`

@@ -324,6 +324,19 @@ credentials:
 		{name: "complete-words", args: []string{"__complete", "vault", "service"}},
 	}
 
+	transcript := runSteps(t, ops, steps, []string{"inline-value", "from-stdin-value", "u-value", "p-value", "secret-value", "password1", "password3", "sk-approved-value"})
+	got := strings.ReplaceAll(transcript, owner.home, "$HOME")
+	golden.Check(t, "e2e/session", []byte(normalize(got)))
+
+	t.Run("confirm", func(t *testing.T) { testConfirm(t, owner) })
+	t.Run("login-prompts", func(t *testing.T) { testLoginPrompts(t, newOperator(t, s.URL)) })
+}
+
+// runSteps runs a scripted session through the real binary, checks exit
+// codes and that no secret shows, and returns the transcript.
+func runSteps(t *testing.T, ops map[string]*operator, steps []step, secrets []string) string {
+	t.Helper()
+	owner := ops[""]
 	vars := map[string]string{}
 	var transcript strings.Builder
 	for _, st := range steps {
@@ -351,7 +364,7 @@ credentials:
 		if st.capture != nil {
 			st.capture(stdout, vars)
 		}
-		for _, secret := range []string{"inline-value", "from-stdin-value", "u-value", "p-value", "secret-value", "password1", "password3", "sk-approved-value"} {
+		for _, secret := range secrets {
 			if strings.Contains(stdout+stderr, secret) {
 				t.Errorf("%s: output shows the secret %q", st.name, secret)
 			}
@@ -383,11 +396,7 @@ credentials:
 			}
 		}
 	}
-	got := strings.ReplaceAll(transcript.String(), owner.home, "$HOME")
-	golden.Check(t, "e2e/session", []byte(normalize(got)))
-
-	t.Run("confirm", func(t *testing.T) { testConfirm(t, owner) })
-	t.Run("login-prompts", func(t *testing.T) { testLoginPrompts(t, newOperator(t, s.URL)) })
+	return transcript.String()
 }
 
 // vaultExists asks the server through the CLI.

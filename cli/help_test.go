@@ -78,7 +78,7 @@ func TestEveryFlagHasHelp(t *testing.T) {
 	walk(p.Model.Node)
 }
 
-const rootWords = "--addr --help --json agent completion discover guide invite login logout master-password migrate-db openapi proposal register run server service status user vault version whoami"
+const rootWords = "--addr --help --json account agent completion discover guide instance invite login logout master-password migrate-db openapi proposal register run server service status user vault version whoami"
 
 func TestCompletions(t *testing.T) {
 	p, err := newParser(&env{}, func(int) {})
@@ -92,7 +92,7 @@ func TestCompletions(t *testing.T) {
 	}{
 		{"root", nil, rootWords},
 		{"vault-creds", []string{"vault", "creds"}, "--addr --help --json delete list ls rm set"},
-		{"flags-skipped", []string{"--json", "agent"}, "--addr --help --json create delete list ls revoke rm rotate"},
+		{"flags-skipped", []string{"--json", "agent"}, "--addr --help --json create delete list ls rename revoke rm rotate set-role show"},
 		{"leaf", []string{"vault", "delete", "my-app"}, "--addr --help --json --token --yes"},
 		{"unknown-word-stops", []string{"nope", "vault"}, rootWords},
 		{"vault-flag", []string{"vault", "creds", "list", "--vault"}, "my-app other"},

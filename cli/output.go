@@ -105,6 +105,11 @@ func terminal(e *env) *os.File {
 // command refuses, so a script never changes anything by accident.
 // action reads "delete vault "x"", warning says what is at stake.
 func confirmTyped(e *env, yes bool, action, warning, name string) error {
+	return confirmTypedWhat(e, yes, action, warning, "the vault name", name)
+}
+
+// confirmTypedWhat is confirmTyped for any name: what says what to type.
+func confirmTypedWhat(e *env, yes bool, action, warning, what, name string) error {
 	if yes {
 		return nil
 	}
@@ -112,7 +117,7 @@ func confirmTyped(e *env, yes bool, action, warning, name string) error {
 	if tty == nil {
 		return usageErrorf("refusing to %s without confirmation: there is no terminal to ask on; pass --yes to confirm", action)
 	}
-	fmt.Fprintf(e.Stderr, "%s.\nType the vault name (%s) to confirm: ", warning, name)
+	fmt.Fprintf(e.Stderr, "%s.\nType %s (%s) to confirm: ", warning, what, name)
 	answer, err := bufio.NewReader(tty).ReadString('\n')
 	if err != nil && answer == "" {
 		return fmt.Errorf("no confirmation read: %w; nothing was changed", err)

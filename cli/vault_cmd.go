@@ -13,6 +13,7 @@ type vaultCmd struct {
 	Rename   vaultRenameCmd   `cmd:"" help:"Rename a vault."`
 	Delete   vaultDeleteCmd   `cmd:"" help:"Delete a vault with its credentials and services (asks you to type its name)."`
 	Join     vaultJoinCmd     `cmd:"" help:"Join a vault as admin (instance owners)."`
+	Leave    vaultLeaveCmd    `cmd:"" help:"Give up your own role in a vault (its last admin cannot)."`
 	Settings vaultSettingsCmd `cmd:"" help:"Show or change a vault's settings."`
 	Use      vaultUseCmd      `cmd:"" help:"Bind the current directory to a vault (writes agent-vault.json)."`
 	Current  vaultCurrentCmd  `cmd:"" help:"Show which vault applies here and why (flag, environment, agent-vault.json, default)."`
@@ -153,6 +154,18 @@ func (v *vaultJoinCmd) Run(c *apiClient, out *printer) error {
 		return err
 	}
 	return out.result(vv, func() { out.line("Joined vault %s as admin.", vv.Name) })
+}
+
+type vaultLeaveCmd struct {
+	authFlag
+	Name string `arg:"" help:"Vault name."`
+}
+
+func (v *vaultLeaveCmd) Run(c *apiClient, out *printer) error {
+	if _, err := decode[struct{}](c.api.LeaveVault(c.ctx, v.Name)); err != nil {
+		return err
+	}
+	return out.result(map[string]any{"vault": v.Name, "left": true}, func() { out.line("Left vault %s.", v.Name) })
 }
 
 type vaultSettingsCmd struct {
