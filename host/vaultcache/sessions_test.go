@@ -24,7 +24,7 @@ func (f *fixture) user(t *testing.T, email string, role domain.InstanceRole) str
 		sess.TokenHash = sh
 	}
 	_, ih := seal.NewToken(seal.PrefixInvite)
-	if err := f.st.CreateInvite(ctx, store.Invite{TokenHash: ih, Role: role, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := f.st.CreateInvite(ctx, store.Invite{TokenHash: ih, Role: role, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	u, err := f.st.AcceptInvite(ctx, ih, store.User{Email: email, PasswordHash: "h"}, sess)
@@ -63,7 +63,7 @@ func TestSessionFollowsItsCreator(t *testing.T) {
 		}, ""},
 		{"agent-token-rotated", store.PrincipalAgent, domain.VaultProxy, func(t *testing.T, f *fixture, c creator) {
 			_, h := seal.NewToken(seal.PrefixAgent)
-			must(t, f.st.RotateAgentToken(ctx, c.id, h))
+			must(t, f.st.RotateAgentToken(ctx, c.id, h, nil, 0))
 		}, ""},
 		{"agent-grant-removed", store.PrincipalAgent, domain.VaultAdmin, func(t *testing.T, f *fixture, c creator) {
 			must(t, f.st.RemoveGrant(ctx, f.shop.ID, store.PrincipalAgent, c.id))
