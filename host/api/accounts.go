@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/authz"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -233,6 +234,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteTarget(ctx, "users/"+u.Email)
 			token, hash := seal.NewToken(seal.PrefixReset)
 			exp := s.Now().Add(passwordResetTTL).UTC().Truncate(time.Second)
 			if err := s.Store.CreatePasswordReset(ctx, store.PasswordReset{TokenHash: hash, UserID: u.ID, CreatedBy: c.Actor.ID, ExpiresAt: exp}); err != nil {
@@ -269,9 +271,11 @@ func (s *server) registerAccounts(api huma.API) {
 				return nil, err
 			}
 			// A used or unknown link is refused before spending a hash.
-			if _, err := s.Store.PasswordResetByToken(ctx, seal.HashToken(in.Token)); err != nil {
+			r, err := s.Store.PasswordResetByToken(ctx, seal.HashToken(in.Token))
+			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteActor(ctx, authz.Actor{Kind: authz.User, ID: r.UserID, Name: r.Email})
 			hash, err := s.hashPassword(ctx, in.Body.Password)
 			if err != nil {
 				return nil, err
@@ -280,7 +284,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			r, err := s.Store.UsePasswordReset(ctx, seal.HashToken(in.Token), hash, sess)
+			r, err = s.Store.UsePasswordReset(ctx, seal.HashToken(in.Token), hash, sess)
 			if err := s.identitiesChanged(ctx, err); err != nil {
 				return nil, err
 			}
@@ -331,6 +335,9 @@ func (s *server) registerAccounts(api huma.API) {
 					return nil, s.problem(ctx, domain.FieldError(domain.CodeInvalidInput, "idle_timeout_seconds", "must be 0 (off) or at least 300"))
 				}
 				st.IdleTimeout = time.Duration(*b.IdleTimeoutSeconds) * time.Second
+			}
+			if before, err := s.Store.GetInstanceSettings(ctx); err == nil {
+				noteChange(ctx, "settings", settingsBody(before), settingsBody(st))
 			}
 			if err := s.identitiesChanged(ctx, s.Store.SetInstanceSettings(ctx, st)); err != nil {
 				return nil, err

@@ -319,6 +319,11 @@ func TestPasswordReset(t *testing.T) {
 	status, body = e.do("POST", "/v1/password-resets/"+token, "", map[string]any{"password": "new-password"})
 	want(t, status, http.StatusOK, body, "")
 	signedIn := decodeJSON[sessionBody](t, body).Token
+	// The reset is in the audit trail, by the person it signed in.
+	rows, _, err := e.st.ListAudit(context.Background(), store.AuditQuery{Limit: 1})
+	if err != nil || len(rows) != 1 || rows[0].Operation != "complete-password-reset" || rows[0].ActorName != "member@example.com" || rows[0].Outcome != "ok" {
+		t.Errorf("audit after the reset: %+v %v", rows, err)
+	}
 	if status, _ := e.do("GET", "/v1/auth/me", memberTok, nil); status != http.StatusUnauthorized {
 		t.Errorf("the member's old session survived the reset: %d", status)
 	}

@@ -31,16 +31,39 @@ var Operations = map[string]Class{
 	"accept-invite": Audited,
 	"get-me":        ReadOnly,
 
+	// A person's own account and sign-ins; password resets.
+	"change-password":             Audited,
+	"delete-my-account":           Audited,
+	"list-login-sessions":         ReadOnly,
+	"revoke-login-session":        Audited,
+	"revoke-other-login-sessions": Audited,
+	"get-password-reset":          ReadOnly,
+	"complete-password-reset":     Audited,
+	"leave-vault":                 Audited,
+
 	// People and agents.
 	"list-users":    ReadOnly,
 	"create-invite": Audited,
 	"update-user":   Audited,
 	"delete-user":   Audited,
 	"list-agents":   ReadOnly,
-	"create-agent":  Audited,
-	"rotate-agent":  Audited,
-	"revoke-agent":  Audited,
-	"delete-agent":  Audited,
+	"get-agent":     ReadOnly,
+	"update-agent":  Audited,
+
+	"list-user-sessions":       ReadOnly,
+	"revoke-user-session":      Audited,
+	"revoke-user-sessions":     Audited,
+	"create-password-reset":    Audited,
+	"get-instance-settings":    ReadOnly,
+	"update-instance-settings": Audited,
+	"list-invites":             ReadOnly,
+	"get-invite":               ReadOnly,
+	"revoke-invite":            Audited,
+	"resend-invite":            Audited,
+	"create-agent":             Audited,
+	"rotate-agent":             Audited,
+	"revoke-agent":             Audited,
+	"delete-agent":             Audited,
 
 	// Vaults, their settings and grants.
 	"list-vaults":           ReadOnly,
