@@ -163,10 +163,7 @@ type accountResetCmd struct {
 }
 
 func (r *accountResetCmd) Run(e *env, c *apiClient, out *printer) error {
-	token := r.ResetToken
-	if i := strings.LastIndex(token, "/"); i >= 0 {
-		token = token[i+1:]
-	}
+	token := lastPathPart(r.ResetToken)
 	info, err := decode[client.GetPasswordResetOutputBody](c.api.GetPasswordReset(c.ctx, token))
 	if err != nil {
 		return err

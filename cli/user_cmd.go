@@ -94,7 +94,31 @@ type inviteCmd struct {
 	List   inviteListCmd   `cmd:"" aliases:"ls" help:"List pending invites (owners see all, members those they sent)."`
 	Revoke inviteRevokeCmd `cmd:"" help:"Revoke a pending invite; its link stops working."`
 	Resend inviteResendCmd `cmd:"" help:"Renew a pending invite's link (the old one stops working) and send it again."`
+	Show   inviteShowCmd   `cmd:"" help:"Show what an invite link offers and who sent it (no account needed)."`
 	Accept inviteAcceptCmd `cmd:"" help:"Accept an invite: create your account and sign in."`
+}
+
+type inviteShowCmd struct {
+	InviteToken string `arg:"" name:"token" help:"The invite token (av_inv_…), or the whole invite link."`
+}
+
+func (s *inviteShowCmd) Run(c *apiClient, out *printer) error {
+	inv, err := decode[client.InviteView](c.api.GetInvite(c.ctx, lastPathPart(s.InviteToken)))
+	if err != nil {
+		return err
+	}
+	return out.result(inv, func() {
+		out.table("", []string{"invited by", "for", "role", "vaults", "expires"},
+			[][]string{{dash(inv.InvitedBy), dash(inv.Email), string(inv.Role), grantsText(inv.Vaults), when(inv.ExpiresAt)}})
+	})
+}
+
+// lastPathPart takes a token out of a link to it (or returns the token).
+func lastPathPart(s string) string {
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 type inviteCreateCmd struct {
@@ -261,7 +285,7 @@ func (a *inviteAcceptCmd) Run(e *env, c *apiClient, out *printer) error {
 	if err != nil {
 		return err
 	}
-	s, err := decode[client.SessionOutputBody](c.api.AcceptInvite(c.ctx, a.InviteToken, client.AcceptInviteJSONRequestBody{Email: types.Email(email), Password: pw}))
+	s, err := decode[client.SessionOutputBody](c.api.AcceptInvite(c.ctx, lastPathPart(a.InviteToken), client.AcceptInviteJSONRequestBody{Email: types.Email(email), Password: pw}))
 	if err != nil {
 		return err
 	}
