@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/scrub"
 )
 
@@ -26,17 +27,22 @@ import (
 //	direct-tls   client -> https upstream
 //	proxy-http   client -> proxy (absolute-form) -> http upstream, bearer injected
 //	proxy-mitm   client -> CONNECT/TLS to the proxy -> https upstream, bearer injected
+//	proxy-mitm-h2      the same with HTTP/2 in the tunnel: every request a
+//	                   stream on one client connection; HTTP/1.1 upstream
+//	proxy-mitm-h2-h2   HTTP/2 on both sides: streams on one connection each
 //
 // All clients keep connections alive. Compare each proxied figure with the
 // direct one from the same run: the load generator, the upstream and the
 // proxy share the machine.
 func BenchmarkProxy(b *testing.B) {
-	e := newEnv(b, testServices(), func(c *Config) {
+	services := append(testServices(), domain.Service{Name: "h2up", Host: "h2.api.test", Auth: domain.Auth{Type: domain.AuthBearer, Token: "TOKEN"}})
+	he := newH2EnvServices(b, services, func(c *Config) {
 		c.Log = NewAsyncSink(4096, func(Event) {})
 		// The rate check runs on every request as in production, with
 		// limits no benchmark reaches.
 		c.RateLimits = RateLimits{PerActor: 1e9, PerVault: 1e9}
 	})
+	e := he.env
 	precomputeScrub(e)
 	e.mux.HandleFunc("/tiny", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -52,6 +58,8 @@ func BenchmarkProxy(b *testing.B) {
 		{"direct-tls", "https://api.test/tiny", false},
 		{"proxy-http", "http://api.test/tiny", true},
 		{"proxy-mitm", "https://api.test/tiny", true},
+		{"proxy-mitm-h2", "https://api.test/tiny", true},
+		{"proxy-mitm-h2-h2", "https://h2.api.test/tiny", true},
 	}
 	// Modes run side by side for each concurrency, so each proxied figure
 	// is measured close in time to its direct baseline on a shared machine.
@@ -64,6 +72,8 @@ func BenchmarkProxy(b *testing.B) {
 				}
 				if m.proxy {
 					tr.Proxy = http.ProxyURL(proxyURL)
+					// HTTP/2 modes: one connection, multiplexed.
+					tr.ForceAttemptHTTP2 = strings.HasPrefix(m.name, "proxy-mitm-h2")
 				} else if m.name == "direct-tls" {
 					tr.TLSClientConfig = &tls.Config{RootCAs: e.upCA.pool, ServerName: "api.test"}
 					tlsAddr := e.tls.Listener.Addr().String()

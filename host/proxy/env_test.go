@@ -232,6 +232,7 @@ type echo struct {
 	Header http.Header `json:"header"`
 	Body   string      `json:"body"`
 	TLS    bool        `json:"tls"`
+	Proto  string      `json:"proto"`
 	Name   string      `json:"name"` // which upstream answered
 }
 
@@ -247,7 +248,7 @@ func echoHandler(name string) http.HandlerFunc {
 		w.Header().Set("Connection", "X-Hop-Response")
 		w.Header().Set("X-Hop-Response", "must-not-reach-client")
 		js, _ := json.Marshal(echo{Method: r.Method, Host: r.Host, Path: r.URL.Path, Raw: r.RequestURI,
-			Header: r.Header, Body: string(b), TLS: r.TLS != nil, Name: name})
+			Header: r.Header, Body: string(b), TLS: r.TLS != nil, Proto: r.Proto, Name: name})
 		io.WriteString(w, base32.StdEncoding.EncodeToString(js)+"\n")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/broker"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
 )
 
 // serveOuter handles requests on the listening port: CONNECT or
@@ -139,16 +140,18 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	}
+	opened := time.Now()
+	var end *time.Timer
 	if p.cfg.TunnelMaxLifetime > 0 {
 		// Counted from the CONNECT: the hand-shake is part of the tunnel's life.
-		end := time.AfterFunc(p.cfg.TunnelMaxLifetime, func() { conn.Close() })
+		end = time.AfterFunc(p.cfg.TunnelMaxLifetime, func() { conn.Close() })
 		defer end.Stop()
 	}
 	tc := &tunnelConn{Conn: &readerConn{Conn: conn, r: brw.Reader}, principal: pr, auth: auth, host: host, port: port, scheme: "http"}
 	if first[0] == 0x16 {
 		tlsConn := tls.Server(tc.Conn, &tls.Config{
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.cfg.Certificates(host) },
-			NextProtos:     []string{"http/1.1"},
+			NextProtos:     []string{http2.NextProtoTLS, "http/1.1"},
 			MinVersion:     tls.VersionTLS12,
 		})
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -160,6 +163,13 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tc.Conn, tc.scheme = tlsConn, "https"
+		if tlsConn.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+			conn.SetDeadline(time.Time{}) //nolint:errcheck
+			if end == nil || end.Stop() {
+				p.serveH2(tlsConn, tc, opened) // which ends the tunnel's life gracefully
+			}
+			return
+		}
 	}
 	conn.SetDeadline(time.Time{}) //nolint:errcheck
 	p.srv.serveConn(tc, func(w http.ResponseWriter, r *http.Request) { p.serveTunnel(w, r, tc) })
@@ -191,7 +201,7 @@ type reqState struct {
 	allowSetCookie bool
 	upstreamStatus int
 	body           upstreamBody // the response body on its way to the client
-	clientBody     *requestBody // the request's body as the client sends it; nil when none
+	clientBody     failedBody   // the request's body as the client sends it; nil when none
 	vals           []string     // values of ev.Keys, in order
 	scrub          scrubState   // egress check and response scrubbing (scrub.go)
 }
@@ -215,7 +225,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 		Method: r.Method, Host: hostHeader(scheme, host, port), Path: r.URL.Path,
 	}}
 	rec := &st.rec
-	st.clientBody, _ = r.Body.(*requestBody)
+	st.clientBody, _ = r.Body.(failedBody)
 	defer func() {
 		st.ev.Status = rec.status
 		if st.ev.Status == 0 {
@@ -241,7 +251,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 			r.Body = http.MaxBytesReader(rec, r.Body, max)
 		}
 	}
+	// gRPC and other HTTP/2 clients send "TE: trailers", which says they
+	// accept trailers, and some upstreams require it; it is the one TE
+	// value HTTP/2 allows, and stays on an HTTP/2 request.
+	teTrailers := r.ProtoMajor == 2 && httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers")
 	stripHopHeaders(r.Header)
+	if teTrailers {
+		r.Header["Te"] = []string{"trailers"}
+	}
 
 	vc, err := p.cfg.Vaults.ProxyConfig(r.Context(), pr.VaultID)
 	if err != nil {

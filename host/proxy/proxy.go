@@ -247,6 +247,7 @@ func New(cfg Config) (*Proxy, error) {
 		headerTimeout: cfg.ResponseHeaderTimeout, idleTimeout: p.transport.IdleConnTimeout,
 		maxIdle: p.transport.MaxIdleConns, maxIdlePer: p.transport.MaxIdleConnsPerHost,
 		fallback: p.transport, idle: map[connKey][]*upConn{},
+		h2: newH2Pool(p.transport.IdleConnTimeout),
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   func(*httputil.ProxyRequest) {}, // the request is prepared in forward

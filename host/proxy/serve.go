@@ -51,6 +51,7 @@ type connServer struct {
 	mu         sync.Mutex
 	listeners  map[net.Listener]struct{}
 	conns      map[*serverConn]struct{}
+	h2conns    map[*h2Conn]struct{} // HTTP/2 tunnels (h2.go)
 	watchdogOn bool
 }
 
@@ -107,6 +108,9 @@ func (s *connServer) shutdown(ctx context.Context) error {
 	for l := range s.listeners {
 		l.Close()
 	}
+	for hc := range s.h2conns {
+		hc.shutdown() // GOAWAY: streams in flight finish, then the connection closes
+	}
 	s.mu.Unlock()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -132,7 +136,7 @@ func (s *connServer) closeIdle() bool {
 			c.rwc.Close()
 		}
 	}
-	return len(s.conns) == 0
+	return len(s.conns) == 0 && len(s.h2conns) == 0
 }
 
 // track registers a connection; false when the server is shutting down.

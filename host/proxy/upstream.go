@@ -46,6 +46,7 @@ type upstream struct {
 	maxIdle       int
 	maxIdlePer    int
 	fallback      *http.Transport
+	h2            *h2Pool // upstreams that speak HTTP/2 (upstream_h2.go); nil: HTTP/1.1 only
 
 	mu    sync.Mutex
 	idle  map[connKey][]*upConn // most recently used last
@@ -67,6 +68,11 @@ type upConn struct {
 
 // RoundTrip implements http.RoundTripper.
 func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+	if u.h2 != nil && req.URL.Scheme == "https" && len(req.Header["Upgrade"]) == 0 {
+		if resp, err, handled := u.roundTripH2(req); handled {
+			return resp, err
+		}
+	}
 	if !inline(req) {
 		resp, err := u.fallback.RoundTrip(req)
 		// The ReverseProxy flushes a body of unknown length or an event
@@ -409,6 +415,9 @@ func (u *upstream) CloseIdleConnections() {
 		}
 	}
 	u.fallback.CloseIdleConnections()
+	if u.h2 != nil {
+		u.closeIdleH2()
+	}
 }
 
 // Interface guards
