@@ -70,7 +70,7 @@ func (p *Proxy) serveH2(tlsConn *tls.Conn, tc *tunnelConn, opened time.Time) {
 // shutdown sends the connection a graceful GOAWAY.
 func (hc *h2Conn) shutdown() {
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // Shutdown only starts the GOAWAY; the connection's own end is awaited elsewhere
+	cancel()              // Shutdown only starts the GOAWAY; the connection's own end is awaited elsewhere
 	hc.base.Shutdown(ctx) //nolint:errcheck // always the cancelled context's error
 }
 
