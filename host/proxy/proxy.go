@@ -1,7 +1,8 @@
 // Package proxy is the listener on port 14322: an absolute-form HTTP forward
 // proxy and a CONNECT endpoint that intercepts TLS with a leaf certificate
 // for the requested host. Client connections, on the port and inside
-// tunnels, are served by the package's own HTTP/1.1 loop (serve.go). Every
+// tunnels, are served by the package's own HTTP/1.1 loop (serve.go), or by
+// HTTP/2 inside a tunnel whose client chose h2 (h2.go). Every
 // request is authenticated, matched to one of the vault's services by
 // host/broker, given its credentials and forwarded (relay.go) over pooled
 // keep-alive connections (upstream.go; http.Transport and the
