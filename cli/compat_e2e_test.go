@@ -43,8 +43,9 @@ type compatRow struct {
 type compatResult struct{ client, path, outcome string }
 
 // compatUpstream answers "authorized <proto>" to requests that carry the
-// injected bearer credential and 401 to others.
-func compatUpstream(tls bool) *httptest.Server {
+// injected bearer credential and 401 to others. kind is "http", "https h1"
+// (HTTP/1.1 only) or "https h2" (offers h2 by ALPN).
+func compatUpstream(kind string) *httptest.Server {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+compatSecret {
 			http.Error(w, "no credential", http.StatusUnauthorized)
@@ -53,11 +54,14 @@ func compatUpstream(tls bool) *httptest.Server {
 		io.WriteString(w, "authorized "+r.Proto+"\n")
 	})
 	s := httptest.NewUnstartedServer(h)
-	if tls {
+	switch kind {
+	case "http":
+		s.Start()
+	case "https h2":
 		s.EnableHTTP2 = true
 		s.StartTLS()
-	} else {
-		s.Start()
+	default:
+		s.StartTLS()
 	}
 	return s
 }
@@ -81,23 +85,29 @@ func lookTool(name string) (string, string) {
 }
 
 func TestClientCompatibility(t *testing.T) {
-	tlsUp, plainUp := compatUpstream(true), compatUpstream(false)
-	defer tlsUp.Close()
-	defer plainUp.Close()
+	ups := map[string]*httptest.Server{}
+	for _, kind := range []string{"http", "https h1", "https h2"} {
+		ups[kind] = compatUpstream(kind)
+		defer ups[kind].Close()
+	}
 	dir := t.TempDir()
+	// Every httptest TLS server has the same certificate.
 	caFile := filepath.Join(dir, "upstream.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsUp.Certificate().Raw}), 0o600); err != nil {
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ups["https h1"].Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := startServerWith(t, newDataDir(t), []string{"--mitm-port=-1", "--allow-private-ranges", "--upstream-ca-file", caFile})
 	o := newOperator(t, s.URL)
-	for _, args := range [][]string{
+	setup := [][]string{
 		{"register", "--email", "owner@example.com", "--password-stdin"},
 		{"vault", "create", "my-app"},
 		{"vault", "creds", "set", "--vault=my-app", "UPSTREAM_TOKEN=-"},
-		{"service", "set", "tls", "--vault=my-app", "--host=" + strings.TrimPrefix(tlsUp.URL, "https://"), "--auth=bearer", "--token=UPSTREAM_TOKEN"},
-		{"service", "set", "plain", "--vault=my-app", "--host=" + strings.TrimPrefix(plainUp.URL, "http://"), "--auth=bearer", "--token=UPSTREAM_TOKEN"},
-	} {
+	}
+	for i, kind := range []string{"http", "https h1", "https h2"} {
+		host := strings.TrimPrefix(strings.TrimPrefix(ups[kind].URL, "https://"), "http://")
+		setup = append(setup, []string{"service", "set", fmt.Sprintf("up%d", i), "--vault=my-app", "--host=" + host, "--auth=bearer", "--token=UPSTREAM_TOKEN"})
+	}
+	for _, args := range setup {
 		stdin := map[string]string{"register": "password1\n", "vault": compatSecret + "\n"}[args[0]]
 		if _, stderr, code := o.run(nil, stdin, nil, args...); code != 0 {
 			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
@@ -113,11 +123,7 @@ func TestClientCompatibility(t *testing.T) {
 	}
 	for _, r := range compatRows(t, dir) {
 		t.Run(r.client+"/"+r.path, func(t *testing.T) {
-			url := tlsUp.URL
-			if strings.HasPrefix(r.path, "http ") {
-				url = plainUp.URL
-			}
-			argv, missing := r.cmd(t, url+"/compat")
+			argv, missing := r.cmd(t, ups[r.path].URL+"/compat")
 			if missing != "" {
 				record(r, "not covered: "+missing)
 				if r.ciInstalls && os.Getenv("CI") == "true" {
@@ -203,14 +209,17 @@ func compatRows(t *testing.T, dir string) []compatRow {
 	}
 	return []compatRow{
 		{client: "curl", path: "https h1", ciInstalls: true, cmd: tool("curl", "-sS", "--http1.1"), want: "authorized HTTP/1.1"},
-		{client: "curl", path: "http h1", ciInstalls: true, cmd: tool("curl", "-sS"), want: "authorized HTTP/1.1"},
+		// --http2: curl speaks HTTP/2 to the proxy (it prints the version
+		// it spoke) and the proxy HTTP/2 to the upstream.
+		{client: "curl --http2", path: "https h2", ciInstalls: true, cmd: tool("curl", "-sS", "--http2", "-w", "%{http_version}\n"), want: "authorized HTTP/2.0\n2\n"},
+		{client: "curl", path: "http", ciInstalls: true, cmd: tool("curl", "-sS"), want: "authorized HTTP/1.1"},
 		{client: "wget", path: "https h1", ciInstalls: true, cmd: tool("wget", "-q", "-O-"), want: "authorized"},
-		{client: "wget", path: "http h1", ciInstalls: true, cmd: tool("wget", "-q", "-O-"), want: "authorized"},
+		{client: "wget", path: "http", ciInstalls: true, cmd: tool("wget", "-q", "-O-"), want: "authorized"},
 		{client: "node fetch (system node)", path: "https h1", ciInstalls: true, cmd: tool("node", nodeFetch), want: "authorized"},
-		{client: "node fetch (system node)", path: "http h1", ciInstalls: true, cmd: tool("node", nodeFetch), want: "authorized"},
+		{client: "node fetch (system node)", path: "http", ciInstalls: true, cmd: tool("node", nodeFetch), want: "authorized"},
 		{client: "node 22 fetch", path: "https h1", ciInstalls: true, cmd: npmNode("node22"), want: "authorized"},
 		{client: "node 24 fetch", path: "https h1", ciInstalls: true, cmd: npmNode("node24"), want: "authorized"},
-		{client: "node 24 fetch", path: "http h1", ciInstalls: true, cmd: npmNode("node24"), want: "authorized"},
+		{client: "node 24 fetch", path: "http", ciInstalls: true, cmd: npmNode("node24"), want: "authorized"},
 		{client: "python urllib", path: "https h1", ciInstalls: true, cmd: tool("python3", pyURLLib), want: "authorized"},
 		{client: "deno fetch", path: "https h1", ciInstalls: true, cmd: deno, want: "authorized"},
 		{client: "java HttpClient", path: "https h1", cmd: tool("java", javaMain), want: "authorized"},
