@@ -121,8 +121,6 @@ function Page({ route, me }: { route: Match | null; me: Me }) {
     case "login":
     case "register":
       return <VaultsPage me={me} />;
-    case "vault":
-      return <VaultPage key={params.vault} name={params.vault} tab="credentials" me={me} />;
     case "vault-proposal":
       return <VaultPage key={params.vault} name={params.vault} tab="proposals" sub={params.proposal} me={me} />;
     case "vault-credentials":

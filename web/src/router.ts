@@ -4,7 +4,8 @@
 // match(), and the layout browser test (web/e2e/layout.mjs) visits every
 // entry at phone and desktop width, so a page added here is tested without
 // more work. The test fills each :param from its fixtures; a route with a
-// new param needs a fixture there.
+// new param needs a fixture there. Paths that show the same page share its
+// name and are visited once.
 import { useEffect, useState } from "preact/hooks";
 
 export type Route = {
@@ -21,8 +22,8 @@ export const routes = [
   { page: "vaults", path: "/vaults" },
   { page: "login", path: "/login", signedOut: true },
   { page: "register", path: "/register", signedOut: true },
-  { page: "vault", path: "/vaults/:vault" },
   { page: "vault-credentials", path: "/vaults/:vault/credentials" },
+  { page: "vault-credentials", path: "/vaults/:vault" },
   { page: "vault-services", path: "/vaults/:vault/services" },
   { page: "vault-proposals", path: "/vaults/:vault/proposals" },
   { page: "vault-proposal", path: "/vaults/:vault/proposals/:proposal" },
