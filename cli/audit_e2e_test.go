@@ -138,3 +138,32 @@ func TestAuditTrail(t *testing.T) {
 	step("verify-export-cut", "", 1, "audit", "verify", "--file", cut)
 	golden.Check(t, "e2e/audit", []byte(normalizeAudit(strings.ReplaceAll(transcript.String(), o.home, "$HOME"))))
 }
+
+// wantLocalAudit checks that the data directory's audit trail ends with
+// entries of these operations by the local actor, in order.
+func wantLocalAudit(t *testing.T, dataDir string, ops ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "agent-vault.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT actor_kind, operation, outcome FROM audit_log ORDER BY seq DESC LIMIT ?`, len(ops))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var kind, op, outcome string
+		rows.Scan(&kind, &op, &outcome)
+		got = append([]string{kind + " " + op + " " + outcome}, got...)
+	}
+	var want []string
+	for _, op := range ops {
+		want = append(want, "local "+op+" ok")
+	}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("audit trail ends with %q, want %q", got, want)
+	}
+}

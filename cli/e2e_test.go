@@ -303,6 +303,8 @@ func TestMasterPasswordLifecycle(t *testing.T) {
 			t.Fatalf("%s: a password was printed:\n%s", st.name, out)
 		}
 	}
+	// Each change is in the audit trail, done at the machine.
+	wantLocalAudit(t, dir, "master-password-set", "master-password-change", "master-password-remove")
 	// Passwordless again: the server starts without a password and the
 	// owner can still sign in (the DEK never changed).
 	s = startServer(t, dir)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/agent-vault/agent-vault/host/audit"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/server"
 	"github.com/alecthomas/kong"
@@ -81,6 +82,13 @@ func (c *masterPasswordCmd) Run(e *env, kctx *kong.Context) error {
 	}
 	if err := server.PutEnvelope(e.Ctx, st, updated); err != nil {
 		return err
+	}
+	// The change is recorded in the audit trail as done by the local user
+	// at this machine (the server is stopped: no API caller exists).
+	who := os.Getenv("USER")
+	if _, err := audit.NewRecorder(st, nil, nil).Record(e.Ctx, audit.Entry{ActorKind: audit.ActorLocal, ActorName: who,
+		Operation: strings.ReplaceAll(action, " ", "-"), Target: "master password"}); err != nil {
+		fmt.Fprintln(e.Stderr, "warning: the master password changed, but the audit entry was not recorded:", err)
 	}
 	fmt.Fprintln(e.Stdout, map[string]string{
 		"master-password set":    "Master password set. Start the server with AGENT_VAULT_MASTER_PASSWORD or --password-stdin.",

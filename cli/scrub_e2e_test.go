@@ -115,4 +115,9 @@ func TestRunScrubAndCanary(t *testing.T) {
 	if !strings.Contains(human, "scrubbed UPSTREAM_TOKEN") || !strings.Contains(human, "blocked canary:OPENAI_API_KEY") {
 		t.Fatalf("vault logs:\n%s", human)
 	}
+	// The proxy's revocation is in the audit trail, by the server itself.
+	trail, _, code := o.run(nil, "", nil, "audit", "list", "--operation", "revoke-session-on-block", "--json")
+	if code != 0 || !strings.Contains(trail, `"actor_kind": "system"`) || !strings.Contains(trail, `"vault": "my-app"`) || !strings.Contains(trail, `"outcome": "ok"`) {
+		t.Fatalf("audit list of the revocation (exit %d):\n%s", code, trail)
+	}
 }

@@ -22,7 +22,7 @@ type AuditEntry struct {
 	ActorID    string          `json:"actor_id"`
 	ActorName  string          `json:"actor_name" doc:"The user's email or the agent's name at the time; for a failed sign-in, the email tried"`
 	ClientAddr string          `json:"client_addr" doc:"The client's IP address; empty outside the API"`
-	Operation  string          `json:"operation" doc:"The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-egress-block, prune-audit, change-master-password)"`
+	Operation  string          `json:"operation" doc:"The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-on-block, prune-audit, master-password-set, -change, -remove)"`
 	Vault      string          `json:"vault" doc:"The vault acted in, when one"`
 	Target     string          `json:"target" doc:"What was acted on"`
 	Outcome    string          `json:"outcome" doc:"ok, or the stable error code the caller got"`

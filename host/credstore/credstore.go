@@ -70,6 +70,10 @@ type Config struct {
 	// Changed is told when a vault's credentials changed (the proxy's
 	// cache reloads them).
 	Changed func(vaultID string)
+	// ScheduledSync, when set, is told the outcome of each scheduled sync
+	// that ran (nil error: applied), with the store as it was before, so
+	// the audit trail can record changes of state. May be nil.
+	ScheduledSync func(ctx context.Context, before store.CredentialStore, err error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MinPollInterval is the shortest sync cadence a vault may ask for;

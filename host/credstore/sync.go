@@ -128,6 +128,9 @@ func (m *Manager) sync(ctx context.Context, vaultID string, scheduled bool) erro
 			m.log.Error("recording a failed sync", "vault_id", vaultID, "error", rerr)
 		}
 		m.log.Warn("sync failed; the previous snapshot keeps serving", "vault_id", vaultID, "kind", cs.Kind, "code", domain.CodeOf(err), "error", msg)
+		if scheduled && m.cfg.ScheduledSync != nil {
+			m.cfg.ScheduledSync(ctx, cs, err)
+		}
 		return err
 	}
 	sealed, err := m.sealAll(vaultID, snapshot)
@@ -143,6 +146,9 @@ func (m *Manager) sync(ctx context.Context, vaultID string, scheduled bool) erro
 		return domain.Errorf(domain.CodeConflict, "the vault's credential store changed during the sync; its result was discarded")
 	}
 	m.cfg.Changed(vaultID)
+	if scheduled && m.cfg.ScheduledSync != nil {
+		m.cfg.ScheduledSync(ctx, cs, nil)
+	}
 	m.log.Debug("synced", "vault_id", vaultID, "kind", cs.Kind, "credentials", len(snapshot))
 	return nil
 }

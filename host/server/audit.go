@@ -2,13 +2,17 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/audit"
+	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/jobs"
+	"github.com/agent-vault/agent-vault/host/plugin"
+	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/store"
 )
 
@@ -56,3 +60,63 @@ func startAudit(ctx context.Context, cfg Config, st *store.Store) (*audit.Record
 		}})
 	return rec, func() { stopJobs(); closeSink() }, nil
 }
+
+// auditScheduledSync records a scheduled sync when it changes the vault's
+// sync state (its first sync, ok to failing, failing to ok), so a vault
+// polled every minute does not write an entry a minute. Manual syncs are
+// API operations, recorded there.
+func auditScheduledSync(st *store.Store, rec *audit.Recorder) func(context.Context, store.CredentialStore, error) {
+	return func(ctx context.Context, before store.CredentialStore, err error) {
+		status := "ok"
+		if err != nil {
+			status = "error"
+		}
+		if before.LastSyncStatus == status {
+			return
+		}
+		name := vaultName(ctx, st, before.VaultID)
+		rec.Record(ctx, audit.Entry{ActorKind: audit.ActorSystem, Operation: "sync-vault-scheduled", Vault: name,
+			Target: "vaults/" + name + "/sync", Outcome: outcomeOf(err),
+			Summary: audit.Summarize(map[string]any{"kind": before.Kind,
+				"before": map[string]any{"last_sync_status": before.LastSyncStatus},
+				"after":  map[string]any{"last_sync_status": status}})})
+	}
+}
+
+// auditedRevoker records the sessions the proxy revokes by itself (a
+// canary tripped, or a secret bound for another host in a vault that asks
+// for it).
+type auditedRevoker struct {
+	next proxy.SessionRevoker
+	st   *store.Store
+	rec  *audit.Recorder
+}
+
+func (r auditedRevoker) RevokeSession(ctx context.Context, vaultID, sessionID string) error {
+	err := r.next.RevokeSession(ctx, vaultID, sessionID)
+	name := vaultName(ctx, r.st, vaultID)
+	r.rec.Record(ctx, audit.Entry{ActorKind: audit.ActorSystem, Operation: "revoke-session-on-block", Vault: name,
+		Target: "sessions/" + sessionID, Outcome: outcomeOf(err)})
+	return err
+}
+
+func vaultName(ctx context.Context, st *store.Store, id string) string {
+	if v, err := st.VaultByID(ctx, id); err == nil {
+		return v.Name
+	}
+	return id
+}
+
+func outcomeOf(err error) string {
+	if err == nil {
+		return audit.OutcomeOK
+	}
+	var pe *plugin.Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return domain.CodeOf(err)
+}
+
+// Interface guards
+var _ proxy.SessionRevoker = auditedRevoker{}

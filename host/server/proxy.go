@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/agent-vault/agent-vault/host/audit"
 	"net"
 	"net/http"
 	"os"
@@ -41,7 +42,7 @@ func (p *proxyListener) close() { p.sink.Close() }
 
 // startProxy builds the proxy's dependencies (guarded dialer, CA, the
 // vault cache as authenticator and credential source) and listens.
-func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.Keyring, cache *vaultcache.Cache) (*proxyListener, error) {
+func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.Keyring, cache *vaultcache.Cache, rec *audit.Recorder) (*proxyListener, error) {
 	log := cfg.Logger
 	getenv := cfg.Getenv
 	if getenv == nil {
@@ -75,7 +76,7 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 		Auth:          cache,
 		Vaults:        cache,
 		Credentials:   cache,
-		Sessions:      cache,
+		Sessions:      auditedRevoker{cache, st, rec},
 		Log:           sink,
 		Logger:        log,
 		// Zero means no limit here; the proxy reads zero as its default.

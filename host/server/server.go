@@ -114,6 +114,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.Close()
 
+	auditRec, stopAudit, err := startAudit(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	defer stopAudit()
+
 	cache := vaultcache.New(st, keyring, log)
 	var cachesCurrent func() bool
 	if st.Dialect() == store.Postgres {
@@ -126,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 		defer func() { stopWatch(); <-watchDone }()
 		cachesCurrent = w.Current
 	}
-	stores, closePlugins, err := startStores(ctx, cfg, st, keyring, cache)
+	stores, closePlugins, err := startStores(ctx, cfg, st, keyring, cache, auditRec)
 	if err != nil {
 		return err
 	}
@@ -140,11 +146,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopJobs()
-	auditRec, stopAudit, err := startAudit(ctx, cfg, st)
-	if err != nil {
-		return err
-	}
-	defer stopAudit()
 
 	publicURL, err := checkPublicURL(cfg.PublicURL)
 	if err != nil {
@@ -158,7 +159,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// The proxy comes first so the API can publish its CA and port.
 	var mitm *proxyListener
 	if cfg.MITMPort > 0 || cfg.MITMPort == AnyPort {
-		if mitm, err = startProxy(ctx, cfg, st, keyring, cache); err != nil {
+		if mitm, err = startProxy(ctx, cfg, st, keyring, cache, auditRec); err != nil {
 			return err
 		}
 		defer mitm.close()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agent-vault/agent-vault/host/audit"
 	"github.com/agent-vault/agent-vault/host/credstore"
 	"github.com/agent-vault/agent-vault/host/netguard"
 	"github.com/agent-vault/agent-vault/host/plugin"
@@ -27,7 +28,7 @@ import (
 // plugin directory) and builds the credential-store manager. A shipped
 // plugin that fails to load stops the server; a third-party one is
 // reported and skipped.
-func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal.Keyring, cache *vaultcache.Cache) (*credstore.Manager, func(), error) {
+func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal.Keyring, cache *vaultcache.Cache, rec *audit.Recorder) (*credstore.Manager, func(), error) {
 	log := cfg.Logger
 	getenv := cfg.Getenv
 	if getenv == nil {
@@ -120,7 +121,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	}
 	m := credstore.New(credstore.Config{
 		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id, Unloaded: unloaded,
-		Changed: cache.Invalidate, MinPollInterval: cfg.MinPollInterval,
+		Changed: cache.Invalidate, MinPollInterval: cfg.MinPollInterval, ScheduledSync: auditScheduledSync(st, rec),
 	})
 	cache.SetDynamic(m) // also a LeasedValueSource: live leased values join the egress set
 	var kinds []string

@@ -806,7 +806,7 @@ type AuditEntry struct {
 	// Hash SHA-256 over this entry's fields and prev_hash
 	Hash string `json:"hash"`
 
-	// Operation The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-egress-block, prune-audit, change-master-password)
+	// Operation The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-on-block, prune-audit, master-password-set, -change, -remove)
 	Operation string `json:"operation"`
 
 	// Outcome ok, or the stable error code the caller got

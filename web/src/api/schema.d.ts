@@ -1117,7 +1117,7 @@ export interface components {
             client_addr: string;
             /** @description SHA-256 over this entry's fields and prev_hash */
             hash: string;
-            /** @description The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-egress-block, prune-audit, change-master-password) */
+            /** @description The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-on-block, prune-audit, master-password-set, -change, -remove) */
             operation: string;
             /** @description ok, or the stable error code the caller got */
             outcome: string;
