@@ -537,6 +537,25 @@ try {
     assert(!(await page.content()).includes("agent-chosen-token"), "the agent's value is never shown");
   });
 
+  await step("Audit: the trail names keys, never values, and the chain verifies", async () => {
+    await page.getByRole("link", { name: "Audit" }).click();
+    await page.waitForURL("**/audit");
+    await page.getByRole("heading", { name: "Audit trail" }).waitFor();
+    const setCred = page.locator("tr[data-audit-seq]", { hasText: "credentials STRIPE_KEY" }).first();
+    await setCred.waitFor();
+    assert((await setCred.textContent()).includes("set-credentials"), "the entry names the operation");
+    assert((await page.locator("tr[data-audit-seq]", { hasText: "register" }).count()) === 1, "registration is recorded");
+    assert(!(await page.content()).includes(SECRET), "no credential value on the audit page");
+    await page.locator('input[name="audit-operation"]').fill("rename-vault");
+    await page.locator("tr[data-audit-seq]", { hasText: "rename-vault" }).first().waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll("tr[data-audit-seq]")].every((r) => r.textContent.includes("rename-vault")));
+    await page.getByRole("button", { name: "Verify chain" }).click();
+    const verdict = page.getByTestId("audit-verify");
+    await verdict.waitFor();
+    assert((await verdict.textContent()).includes("The chain is whole"), "verify: " + (await verdict.textContent()));
+    await screenshot(page, "audit");
+  });
+
   await step("phone width", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const p = await phone.newPage();

@@ -1,6 +1,7 @@
 // The shell: first-run registration, login, then the vault pages.
 import { useEffect, useState } from "preact/hooks";
 import { api, onUnauthorized, session, unwrap, type Schemas } from "./api/client";
+import { AuditPage } from "./pages/audit";
 import { AuthPage } from "./pages/auth";
 import { VaultPage } from "./pages/vault";
 import { VaultsPage } from "./pages/vaults";
@@ -98,6 +99,7 @@ export function App() {
             {me.name}
             {me.role ? ` · ${me.role}` : ""}
           </span>
+          {me.role === "owner" ? <a {...linkProps("/audit")}>Audit</a> : null}
           <Button onClick={signOut}>Log out</Button>
         </nav>
       </header>
@@ -130,6 +132,8 @@ function Page({ route, me }: { route: Match | null; me: Me }) {
     case "vault-logs":
     case "vault-settings":
       return <VaultPage key={params.vault} name={params.vault} tab={page.slice("vault-".length)} me={me} />;
+    case "audit":
+      return <AuditPage me={me} />;
     default: {
       // A route in router.ts without a page here fails the type check.
       const missing: never = page;

@@ -30,6 +30,7 @@ export const routes = [
   { page: "vault-access", path: "/vaults/:vault/access" },
   { page: "vault-logs", path: "/vaults/:vault/logs" },
   { page: "vault-settings", path: "/vaults/:vault/settings" },
+  { page: "audit", path: "/audit" },
 ] as const satisfies readonly Route[];
 
 export type Page = (typeof routes)[number]["page"];
