@@ -1,14 +1,18 @@
 package cli_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agent-vault/agent-vault/sdk/golden"
 	_ "modernc.org/sqlite"
@@ -136,6 +140,7 @@ func TestAuditTrail(t *testing.T) {
 	cut := filepath.Join(o.home, "cut.jsonl")
 	os.WriteFile(cut, []byte(strings.Join(append(lines[:2:2], lines[3:]...), "\n")), 0o600)
 	step("verify-export-cut", "", 1, "audit", "verify", "--file", cut)
+	testAuditFollow(t, o)
 	golden.Check(t, "e2e/audit", []byte(normalizeAudit(strings.ReplaceAll(transcript.String(), o.home, "$HOME"))))
 }
 
@@ -165,5 +170,51 @@ func wantLocalAudit(t *testing.T, dataDir string, ops ...string) {
 	}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("audit trail ends with %q, want %q", got, want)
+	}
+}
+
+// testAuditFollow runs `audit follow` and sees an action recorded after it
+// started arrive as a JSON line.
+func testAuditFollow(t *testing.T, o *operator) {
+	cmd := exec.Command(binary, "audit", "follow", "--every", "100ms", "--last", "1", "--json")
+	cmd.Env = []string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(time.Minute)
+	next := func() string {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("audit follow exited")
+			}
+			return l
+		case <-deadline:
+			t.Fatal("audit follow printed nothing new within a minute")
+		}
+		return ""
+	}
+	next() // the newest entry so far
+	if _, stderr, code := o.run(nil, "", nil, "vault", "create", "followed"); code != 0 {
+		t.Fatalf("vault create: %s", stderr)
+	}
+	for {
+		var e struct{ Operation, Vault string }
+		if json.Unmarshal([]byte(next()), &e); e.Operation == "create-vault" && e.Vault == "followed" {
+			return
+		}
 	}
 }
