@@ -541,14 +541,19 @@ func TestScrubTrailers(t *testing.T) {
 			w.Header().Set("X-Echo", canaryValue)
 		}
 	})
-	c := e.client("tok1:main")
-	for _, scheme := range []string{"http", "https"} {
+	h2 := e.client("tok1:main")
+	h2.Transport.(*http.Transport).ForceAttemptHTTP2 = true // HTTP/2 to the proxy inside the tunnel
+	for _, proto := range []string{"http", "https", "h2"} {
+		c, scheme := e.client("tok1:main"), proto
+		if proto == "h2" {
+			c, scheme = h2, "https"
+		}
 		for _, tc := range []struct{ name, path, method string }{
 			{"scrubbed-body", "/trailers/plain", "GET"},
 			{"passed-body", "/trailers/compress", "GET"},
 			{"streamed-upload", "/trailers/upload", "POST"},
 		} {
-			t.Run(scheme+"/"+tc.name, func(t *testing.T) {
+			t.Run(proto+"/"+tc.name, func(t *testing.T) {
 				var body io.Reader
 				if tc.method == "POST" {
 					body = io.MultiReader(strings.NewReader(strings.Repeat("u", 100<<10))) // unknown length: streamed
@@ -563,6 +568,9 @@ func TestScrubTrailers(t *testing.T) {
 				if err != nil || resp.StatusCode != 200 || string(b) != "body" {
 					t.Fatalf("status %d, body %q, %v", resp.StatusCode, b, err)
 				}
+				if c == h2 && resp.ProtoMajor != 2 {
+					t.Fatalf("the h2 client spoke %s", resp.Proto)
+				}
 				if got := resp.Trailer.Get("X-Echo"); got != "Bearer "+tokenMarker {
 					t.Fatalf("trailer X-Echo = %q", got)
 				}
@@ -572,7 +580,7 @@ func TestScrubTrailers(t *testing.T) {
 			})
 		}
 	}
-	resp, err := c.Get("https://api.test/trailers/canary")
+	resp, err := e.client("tok1:main").Get("https://api.test/trailers/canary")
 	if err != nil {
 		t.Fatal(err)
 	}
