@@ -79,7 +79,46 @@ type Config struct {
 	// MinPollInterval is the shortest sync cadence a vault may ask for;
 	// zero means MinPollInterval seconds. Tests of the scheduler lower it.
 	MinPollInterval time.Duration
+	// Observe is told of every sync and lease event (metrics); nil: none.
+	Observe Observer
 }
+
+// Observer receives the store lifecycle's events. Its methods are called
+// synchronously and must be quick.
+type Observer interface {
+	// Synced reports a finished sync attempt of a vault with its outcome
+	// (SyncOK, SyncError, SyncDiscarded); syncs cut short by shutdown and
+	// refused ones (sync_in_flight) are not reported.
+	Synced(vaultID, kind, outcome string, took time.Duration)
+	// Lease reports a dynamic-secret lease event (Lease… constants).
+	Lease(vaultID, kind, event string)
+}
+
+// Sync outcomes.
+const (
+	SyncOK        = "ok"
+	SyncError     = "error"
+	SyncDiscarded = "discarded" // the store's config changed while it ran
+)
+
+// Lease events.
+const (
+	LeaseMinted       = "minted"
+	LeaseRenewed      = "renewed"
+	LeaseReminted     = "reminted" // a lease replaced by a new one (renewal failed or not renewable)
+	LeaseRevoked      = "revoked"
+	LeaseMintFailed   = "mint_failed"
+	LeaseRenewFailed  = "renew_failed"
+	LeaseRevokeFailed = "revoke_failed"
+)
+
+// LeaseEvents lists every lease event.
+var LeaseEvents = []string{LeaseMinted, LeaseRenewed, LeaseReminted, LeaseRevoked, LeaseMintFailed, LeaseRenewFailed, LeaseRevokeFailed}
+
+type noObserver struct{}
+
+func (noObserver) Synced(string, string, string, time.Duration) {}
+func (noObserver) Lease(string, string, string)                 {}
 
 // Manager is the credential-store lifecycle. Its methods are safe for
 // concurrent use.
@@ -100,6 +139,9 @@ func New(cfg Config) *Manager {
 	}
 	if cfg.Changed == nil {
 		cfg.Changed = func(string) {}
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = noObserver{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

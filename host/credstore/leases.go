@@ -182,8 +182,10 @@ func (l *leases) get(ctx context.Context, cs store.CredentialStore, p *plugin.Pl
 		if old != nil && old.fresh(now) {
 			return old, nil
 		}
+		obs := l.m.cfg.Observe
 		if old != nil && old.renewable {
 			if renewed, err := p.LeaseRenew(ctx, old.config, old.leaseID); err == nil {
+				obs.Lease(lk.vaultID, cs.Kind, LeaseRenewed)
 				le := *old
 				le.ttl = time.Duration(renewed.TTLSeconds) * time.Second
 				le.expires = now.Add(le.ttl)
@@ -193,16 +195,20 @@ func (l *leases) get(ctx context.Context, cs store.CredentialStore, p *plugin.Pl
 				l.put(lk, &le)
 				return &le, nil
 			} else {
+				obs.Lease(lk.vaultID, cs.Kind, LeaseRenewFailed)
 				l.m.log.Info("lease renewal failed; minting a new lease", "vault_id", lk.vaultID, "secret", name, "code", domain.CodeOf(err))
 			}
 		}
 		le, err := l.mint(ctx, cs, p, name)
 		if err != nil {
+			obs.Lease(lk.vaultID, cs.Kind, LeaseMintFailed)
 			return nil, err
 		}
 		l.put(lk, le)
+		obs.Lease(lk.vaultID, cs.Kind, LeaseMinted)
 		if old != nil {
-			go l.revokeRow(context.WithoutCancel(ctx), old.rowID, old.kind, old.config, old.leaseID)
+			obs.Lease(lk.vaultID, cs.Kind, LeaseReminted)
+			go l.revokeRow(context.WithoutCancel(ctx), lk.vaultID, old.rowID, old.kind, old.config, old.leaseID)
 		}
 		return le, nil
 	})
@@ -231,7 +237,7 @@ func (l *leases) mint(ctx context.Context, cs store.CredentialStore, p *plugin.P
 	if err != nil {
 		// Without a row the lease could never be revoked after a crash:
 		// give it back now.
-		l.revokeRow(context.WithoutCancel(ctx), "", cs.Kind, cs.Config, got.LeaseID)
+		l.revokeRow(context.WithoutCancel(ctx), cs.VaultID, "", cs.Kind, cs.Config, got.LeaseID)
 		return nil, err
 	}
 	l.m.log.Info("dynamic secret leased", "vault_id", cs.VaultID, "secret", name, "ttl_seconds", got.TTLSeconds)
@@ -346,19 +352,22 @@ func (l *leases) revokeVault(ctx context.Context, vaultID string) {
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
 	for _, r := range rows {
-		l.revokeRow(ctx, r.ID, r.Kind, r.Config, r.LeaseID)
+		l.revokeRow(ctx, r.VaultID, r.ID, r.Kind, r.Config, r.LeaseID)
 	}
 }
 
 // revokeRow revokes one lease and deletes its row (when it has one). It
 // reports whether the revoke succeeded.
-func (l *leases) revokeRow(ctx context.Context, rowID, kind string, cfg json.RawMessage, leaseID string) bool {
+func (l *leases) revokeRow(ctx context.Context, vaultID, rowID, kind string, cfg json.RawMessage, leaseID string) bool {
 	ok := false
 	if l.m.cfg.Plugins != nil {
 		if p, err := l.m.cfg.Plugins.Plugin(kind); err == nil {
 			err = p.LeaseRevoke(ctx, cfg, leaseID)
 			ok = err == nil || domain.CodeOf(err) == abi.CodeLeaseNotFound
-			if !ok {
+			if ok {
+				l.m.cfg.Observe.Lease(vaultID, kind, LeaseRevoked)
+			} else {
+				l.m.cfg.Observe.Lease(vaultID, kind, LeaseRevokeFailed)
 				l.m.log.Warn("revoking a lease failed; the store's lease TTL will end it", "kind", kind, "code", domain.CodeOf(err))
 			}
 		}
@@ -381,7 +390,7 @@ func (l *leases) sweep(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
 	for _, r := range rows {
-		l.revokeRow(ctx, r.ID, r.Kind, r.Config, r.LeaseID)
+		l.revokeRow(ctx, r.VaultID, r.ID, r.Kind, r.Config, r.LeaseID)
 	}
 	l.m.log.Info("swept leases left by a previous run", "count", len(rows))
 }
@@ -409,4 +418,16 @@ func (l *leases) shutdown() {
 		}
 		l.m.cfg.Store.DeleteLease(ctx, r.ID)
 	}
+}
+
+// ActiveLeases counts the live leases this instance holds, by vault id.
+func (m *Manager) ActiveLeases() map[string]int {
+	l := m.leases
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.byKey))
+	for lk := range l.live {
+		out[lk.vaultID]++
+	}
+	return out
 }

@@ -111,6 +111,13 @@ func (m *Manager) sync(ctx context.Context, vaultID string, scheduled bool) erro
 		return nil
 	}
 
+	start := time.Now()
+	outcome := SyncError
+	defer func() {
+		if ctx.Err() == nil {
+			m.cfg.Observe.Synced(vaultID, cs.Kind, outcome, time.Since(start))
+		}
+	}()
 	snapshot, err := p.Sync(ctx, cs.Config)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -142,9 +149,11 @@ func (m *Manager) sync(ctx context.Context, vaultID string, scheduled bool) erro
 		return err
 	}
 	if !applied {
+		outcome = SyncDiscarded
 		m.log.Info("sync discarded: the vault's store changed while it ran", "vault_id", vaultID)
 		return domain.Errorf(domain.CodeConflict, "the vault's credential store changed during the sync; its result was discarded")
 	}
+	outcome = SyncOK
 	m.cfg.Changed(vaultID)
 	if scheduled && m.cfg.ScheduledSync != nil {
 		m.cfg.ScheduledSync(ctx, cs, nil)

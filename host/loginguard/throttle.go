@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -25,6 +26,20 @@ type Throttle struct {
 	cfg      ThrottleConfig
 	accounts *simplelru.LRU[string, *record]
 	addrs    *simplelru.LRU[string, *record]
+
+	failures, refused atomic.Uint64 // for Stats
+}
+
+// ThrottleStats counts sign-ins since start: wrong passwords (or unknown
+// emails), and sign-ins refused while backing off.
+type ThrottleStats struct {
+	Failures uint64
+	Refused  uint64
+}
+
+// Stats reports the counters; safe to call at any time.
+func (t *Throttle) Stats() ThrottleStats {
+	return ThrottleStats{Failures: t.failures.Load(), Refused: t.refused.Load()}
 }
 
 // ThrottleConfig tunes a Throttle; zero fields take the defaults.
@@ -81,7 +96,7 @@ func (t *Throttle) Check(account, addr string) error {
 	t.mu.Lock()
 	wait := max(t.waitLocked(t.accounts, accountKey(account), now), t.waitLocked(t.addrs, AddressKey(addr), now))
 	t.mu.Unlock()
-	return refusal(wait)
+	return t.refusal(wait)
 }
 
 // CheckAddress is Check for the address alone, for a request whose
@@ -91,13 +106,14 @@ func (t *Throttle) CheckAddress(addr string) error {
 	t.mu.Lock()
 	wait := t.waitLocked(t.addrs, AddressKey(addr), now)
 	t.mu.Unlock()
-	return refusal(wait)
+	return t.refusal(wait)
 }
 
-func refusal(wait time.Duration) error {
+func (t *Throttle) refusal(wait time.Duration) error {
 	if wait <= 0 {
 		return nil
 	}
+	t.refused.Add(1)
 	return &Refusal{
 		Err:        domain.Errorf(domain.CodeLoginThrottled, "too many failed sign-ins; try again in %s", roundUp(wait)),
 		RetryAfter: wait,
@@ -115,6 +131,7 @@ func (t *Throttle) waitLocked(l *simplelru.LRU[string, *record], key string, now
 // Failed records a failed sign-in. It reports whether this failure started
 // or lengthened a back-off, so the caller can log it once.
 func (t *Throttle) Failed(account, addr string) (backingOff bool) {
+	t.failures.Add(1)
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()

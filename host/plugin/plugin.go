@@ -179,7 +179,11 @@ func (p *Plugin) checkValues(export string, values map[string]string) error {
 
 // call runs export with req (env and deadline filled in) on a pooled
 // instance and decodes the OK value into out (when non-nil).
-func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req abi.Request, out any) (json.RawMessage, error) {
+func (p *Plugin) call(ctx context.Context, export string, need abi.Feature, req abi.Request, out any) (raw json.RawMessage, err error) {
+	if observe := p.rt.cfg.Observe; observe != nil {
+		start := time.Now()
+		defer func() { observe(p.Kind(), export, time.Since(start), err) }()
+	}
 	if need != 0 && !p.manifest.Features.Has(need) {
 		return nil, p.err(export, ClassGuest, abi.CodePluginUnsupported, "the plugin's manifest does not declare this capability")
 	}

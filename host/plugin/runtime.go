@@ -66,6 +66,10 @@ type Config struct {
 	MaxInstances int
 	// MaxModuleBytes refuses larger modules before compiling. Default 32 MiB.
 	MaxModuleBytes int
+	// Observe, when set, is told of every store call (not the load-time
+	// calls) once it returns: the plugin's kind, the export, how long it
+	// took and its error (a *Error, or nil). It must be quick.
+	Observe func(kind, export string, took time.Duration, err error)
 	// IdleRelease closes a plugin's instances and compiled code once no
 	// call has run for this long; the next call compiles it again from the
 	// cache (residency.go). Zero keeps every plugin compiled.

@@ -102,7 +102,11 @@ func (p *Proxy) failAuth(w http.ResponseWriter, r *http.Request, host string, st
 		w.Header().Set("Proxy-Authenticate", `Basic realm="agent-vault"`)
 	}
 	writeError(w, status, errorBody{Error: code, Message: msg})
-	p.cfg.Log.Emit(Event{Time: time.Now(), Method: r.Method, Host: host, Status: status, Error: code})
+	ev := Event{Time: time.Now(), Method: r.Method, Host: host, Status: status, Error: code}
+	if m := p.cfg.Metrics; m != nil {
+		m.Request(&ev, 0)
+	}
+	p.cfg.Log.Emit(ev)
 }
 
 // connect answers CONNECT: it authenticates, acknowledges, then sniffs the
@@ -172,6 +176,8 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	conn.SetDeadline(time.Time{}) //nolint:errcheck
+	p.counts.tunnels.Add(1)
+	defer p.counts.tunnels.Add(-1)
 	p.srv.serveConn(tc, func(w http.ResponseWriter, r *http.Request) { p.serveTunnel(w, r, tc) })
 }
 
@@ -204,6 +210,8 @@ type reqState struct {
 	clientBody     failedBody   // the request's body as the client sends it; nil when none
 	vals           []string     // values of ev.Keys, in order
 	scrub          scrubState   // egress check and response scrubbing (scrub.go)
+	sent           time.Time    // when the request went to the upstream (set only for Metrics)
+	upgraded       bool         // the upstream switched protocols (a websocket is open)
 }
 
 // forward runs the per-request pipeline: strip hop-by-hop headers, match,
@@ -232,6 +240,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 			st.ev.Status = st.upstreamStatus
 		}
 		st.ev.Latency = time.Since(start)
+		if m := p.cfg.Metrics; m != nil {
+			var added time.Duration
+			if !st.sent.IsZero() {
+				added = st.sent.Sub(start)
+			}
+			m.Request(&st.ev, added)
+		}
 		p.cfg.Log.Emit(st.ev)
 	}()
 	fail := func(status int, body errorBody) {
@@ -318,7 +333,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, pr *Principal, s
 	r.URL.Host = joinHostPort(host, port)
 	r.Host = hostHeader(scheme, host, port)
 	r.RequestURI = ""
+	if p.cfg.Metrics != nil {
+		st.sent = time.Now()
+	}
 	p.relay(rec, r, st)
+	if st.upgraded {
+		p.counts.websockets.Add(-1) // the relay returns when the upgraded connection ends
+	}
 	if st.body.failed {
 		// The client has part of a response: end its connection so it
 		// cannot mistake that part for the whole.
@@ -402,6 +423,10 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return errEgressBlocked
 	}
 	st.upstreamStatus = resp.StatusCode
+	if resp.StatusCode == http.StatusSwitchingProtocols && !st.upgraded {
+		st.upgraded = true
+		p.counts.websockets.Add(1)
+	}
 	if !st.allowSetCookie {
 		resp.Header.Del("Set-Cookie")
 	}

@@ -180,6 +180,9 @@ type Config struct {
 	// RateLimits bound requests per caller and per vault (429 with
 	// Retry-After beyond them); the zero value limits nothing.
 	RateLimits RateLimits
+
+	// Metrics receives per-request measurements; nil measures nothing.
+	Metrics Metrics
 }
 
 // Proxy is the proxy listener's handler. Create it with New, then call Serve.
@@ -190,6 +193,7 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 	srv       *connServer // client connections: on the port and inside tunnels
 	limits    rateLimiter
+	counts    connCounters
 }
 
 // New checks cfg and builds a Proxy.
@@ -224,6 +228,7 @@ func New(cfg Config) (*Proxy, error) {
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
+			p.counts.dials.Add(1)
 			return dial(ctx, network, addr)
 		},
 		TLSClientConfig:       &tls.Config{RootCAs: cfg.UpstreamRoots, MinVersion: tls.VersionTLS12},

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,8 @@ type upstream struct {
 	maxIdlePer    int
 	fallback      *http.Transport
 	h2            *h2Pool // upstreams that speak HTTP/2 (upstream_h2.go); nil: HTTP/1.1 only
+
+	reused atomic.Uint64 // requests sent on a pooled connection (Stats)
 
 	mu    sync.Mutex
 	idle  map[connKey][]*upConn // most recently used last
@@ -92,6 +95,9 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		pc, reused, err := u.get(req.Context(), key, req.URL.Hostname())
 		if err != nil {
 			return nil, err
+		}
+		if reused {
+			u.reused.Add(1)
 		}
 		resp, err := u.exchange(pc, req)
 		if err == nil {

@@ -66,6 +66,7 @@ type Stats struct {
 	Written uint64 // rows committed
 	Dropped uint64 // events refused because the queue was full or the writer closed
 	Failed  uint64 // rows lost because their batch failed to write
+	Queued  int    // events waiting to be written now
 }
 
 // Writer is a batching request-log writer. Create it with New.
@@ -152,7 +153,7 @@ func (w *Writer) Emit(e proxy.Event) {
 
 // Stats reports the counters; safe to call at any time.
 func (w *Writer) Stats() Stats {
-	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load()}
+	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load(), Queued: w.queued()}
 }
 
 // Close stops accepting events, writes the queued ones and waits.

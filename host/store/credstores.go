@@ -21,16 +21,17 @@ type CredentialStore struct {
 	LastSyncStatus      string // "ok" or "error"
 	LastSyncedAt        *time.Time
 	LastSyncError       string
+	LastOKAt            *time.Time // the last successful sync (or connect)
 }
 
-const credStoreCols = `vault_id, kind, config, poll_interval_seconds, generation, last_sync_status, last_synced_at, last_sync_error`
+const credStoreCols = `vault_id, kind, config, poll_interval_seconds, generation, last_sync_status, last_synced_at, last_sync_error, last_ok_at`
 
 func scanCredStore(row interface{ Scan(...any) error }) (CredentialStore, error) {
 	var cs CredentialStore
 	var cfg string
-	var synced sql.NullInt64
-	err := row.Scan(&cs.VaultID, &cs.Kind, &cfg, &cs.PollIntervalSeconds, &cs.Generation, &cs.LastSyncStatus, &synced, &cs.LastSyncError)
-	cs.Config, cs.LastSyncedAt = []byte(cfg), nullMsToTime(synced)
+	var synced, ok sql.NullInt64
+	err := row.Scan(&cs.VaultID, &cs.Kind, &cfg, &cs.PollIntervalSeconds, &cs.Generation, &cs.LastSyncStatus, &synced, &cs.LastSyncError, &ok)
+	cs.Config, cs.LastSyncedAt, cs.LastOKAt = []byte(cfg), nullMsToTime(synced), nullMsToTime(ok)
 	return cs, err
 }
 
@@ -67,12 +68,12 @@ func (s *Store) ExternalStores(ctx context.Context) ([]CredentialStore, error) {
 // on, so syncs started before are discarded.
 func (t *Tx) ConnectStore(cs CredentialStore, snapshot map[string][]byte) error {
 	now := t.s.millis()
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO credential_stores (vault_id, kind, config, poll_interval_seconds, generation, last_sync_status, last_synced_at, last_sync_error)
-		VALUES (?, ?, ?, ?, 1, 'ok', ?, '')
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO credential_stores (vault_id, kind, config, poll_interval_seconds, generation, last_sync_status, last_synced_at, last_sync_error, last_ok_at)
+		VALUES (?, ?, ?, ?, 1, 'ok', ?, '', ?)
 		ON CONFLICT(vault_id) DO UPDATE SET kind = excluded.kind, config = excluded.config,
 			poll_interval_seconds = excluded.poll_interval_seconds, generation = credential_stores.generation + 1,
-			last_sync_status = 'ok', last_synced_at = excluded.last_synced_at, last_sync_error = ''`,
-		cs.VaultID, cs.Kind, string(cs.Config), cs.PollIntervalSeconds, now)
+			last_sync_status = 'ok', last_synced_at = excluded.last_synced_at, last_sync_error = '', last_ok_at = excluded.last_ok_at`,
+		cs.VaultID, cs.Kind, string(cs.Config), cs.PollIntervalSeconds, now, now)
 	if err != nil {
 		return err
 	}
@@ -97,8 +98,9 @@ func (s *Store) DisconnectStore(ctx context.Context, vaultID string) error {
 // nothing was written.
 func (s *Store) ApplySync(ctx context.Context, vaultID string, gen int64, snapshot map[string][]byte) (applied bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE credential_stores SET last_sync_status = 'ok', last_synced_at = ?, last_sync_error = ''
-			WHERE vault_id = ? AND generation = ?`, s.millis(), vaultID, gen)
+		now := s.millis()
+		res, err := tx.ExecContext(ctx, `UPDATE credential_stores SET last_sync_status = 'ok', last_synced_at = ?, last_sync_error = '', last_ok_at = ?
+			WHERE vault_id = ? AND generation = ?`, now, now, vaultID, gen)
 		if err != nil {
 			return err
 		}
