@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -80,6 +81,9 @@ type Deps struct {
 	// links). May be nil: links are then only returned to the caller, who
 	// passes them on.
 	SendMail func(ctx context.Context, to, subject, body string) error
+	// Metrics writes the Prometheus exposition (GET /metrics); nil: metrics
+	// are off and the operation answers 404 metrics_disabled.
+	Metrics interface{ WriteText(io.Writer) error }
 }
 
 type server struct {
@@ -133,6 +137,7 @@ func (s *server) register(api huma.API) {
 	s.registerAgentLoop(api)
 	s.registerCredentialStores(api)
 	s.registerAudit(api)
+	s.registerMetrics(api)
 }
 
 func config() huma.Config {

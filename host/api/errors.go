@@ -131,6 +131,8 @@ func statusOf(code string) int {
 		return http.StatusNotImplemented
 	case domain.CodeNotReady:
 		return http.StatusServiceUnavailable
+	case domain.CodeMetricsDisabled:
+		return http.StatusNotFound
 	}
 	if strings.HasSuffix(code, "_not_configured") {
 		return http.StatusServiceUnavailable

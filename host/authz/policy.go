@@ -47,6 +47,7 @@ var Policy = map[string]Rule{
 	"create-vault": {Actors: users, Instance: member},
 
 	// Instance administration.
+	"get-metrics":              {Actors: users, Instance: owner},
 	"list-users":               {Actors: users, Instance: member},
 	"update-user":              {Actors: users, Instance: owner},
 	"delete-user":              {Actors: users, Instance: owner},

@@ -82,6 +82,7 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 		// Zero means no limit here; the proxy reads zero as its default.
 		TunnelMaxLifetime: cmp.Or(cfg.TunnelMaxLifetime, -1),
 		RateLimits:        proxyRateLimits(cfg.ProxyRateLimits),
+		Metrics:           proxyMetrics(cfg.metrics),
 	})
 	if err != nil {
 		sink.Close()

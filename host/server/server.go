@@ -25,6 +25,8 @@ import (
 	"github.com/agent-vault/agent-vault/host/api"
 	"github.com/agent-vault/agent-vault/host/cluster"
 	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/loginguard"
+	"github.com/agent-vault/agent-vault/host/metrics"
 	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -91,6 +93,13 @@ type Config struct {
 	// Ready, when set, receives the API's and the proxy's listening
 	// addresses once serving (the proxy's is empty when disabled).
 	Ready func(apiAddr, proxyAddr string)
+	// MetricsOff turns Prometheus metrics off (GET /metrics answers 404).
+	MetricsOff bool
+	// MetricsAddr, when set, also serves GET /metrics there, without
+	// authentication (a scraper on a private network).
+	MetricsAddr string
+
+	metrics *metrics.Metrics // built by Run
 }
 
 // AnyPort asks for the proxy on a free port (tests); 0 disables the proxy.
@@ -113,6 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
+	cfg.metrics = newMetrics(cfg, st)
 
 	auditRec, stopAudit, err := startAudit(ctx, cfg, st)
 	if err != nil {
@@ -174,7 +184,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.APIMaxConnsPerAddress >= 0 {
 		ln = limitPerAddress(ln, cmp.Or(cfg.APIMaxConnsPerAddress, defaultAPIMaxConnsPerAddress))
 	}
+	logins := loginguard.NewThrottle(loginguard.ThrottleConfig{})
 	deps := api.Deps{
+		Logins:             logins,
 		Store:              st,
 		Keyring:            keyring,
 		Logger:             log,
@@ -194,6 +206,10 @@ func Run(ctx context.Context, cfg Config) error {
 		deps.RequestLogDropped = func() uint64 { return mitm.sink.Stats().Dropped }
 		deps.RequestLogFollow = mitm.sink.Follow
 	}
+	if cfg.metrics != nil {
+		addRuntimeSources(cfg.metrics, stores, logins, mitm)
+		deps.Metrics = cfg.metrics
+	}
 	handler, _ := api.New(deps)
 	srv := &http.Server{
 		Handler:           hostCheck(cfg.AllowedHosts, withUI(handler)),
@@ -212,6 +228,13 @@ func Run(ctx context.Context, cfg Config) error {
 			errc <- fmt.Errorf("API: %w", err)
 		}
 	}()
+	if cfg.metrics != nil && cfg.MetricsAddr != "" {
+		msrv, err := serveMetrics(cfg.MetricsAddr, cfg.metrics, log, errc)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close()
+	}
 	proxyAddr := ""
 	if mitm != nil {
 		proxyAddr = mitm.ln.Addr().String()
@@ -375,7 +398,7 @@ func PutEnvelope(ctx context.Context, st *store.Store, env *seal.Envelope) error
 // with the embedded browser UI, on the same listener.
 func withUI(apiHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/health", "/ready", "/discover", "/openapi.json", "/openapi.yaml", "/openapi-3.0.json", "/openapi-3.0.yaml"} {
+	for _, p := range []string{"/v1/", "/health", "/ready", "/metrics", "/discover", "/openapi.json", "/openapi.yaml", "/openapi-3.0.json", "/openapi-3.0.yaml"} {
 		mux.Handle(p, apiHandler)
 	}
 	mux.Handle("/", web.Handler())

@@ -47,6 +47,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	pcfg.Env = getenv
 	pcfg.PluginDir = cfg.PluginDir
 	pcfg.IdleRelease = cfg.PluginIdleRelease
+	pcfg.Observe = pluginObserver(cfg.metrics)
 	// Plugins trust what the proxy trusts: the system roots and
 	// --upstream-ca-file.
 	if pcfg.RootCAs, err = upstreamRoots(cfg.UpstreamCAFile); err != nil {
@@ -122,6 +123,7 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	m := credstore.New(credstore.Config{
 		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id, Unloaded: unloaded,
 		Changed: cache.Invalidate, MinPollInterval: cfg.MinPollInterval, ScheduledSync: auditScheduledSync(st, rec),
+		Observe: storeObserver(cfg.metrics),
 	})
 	cache.SetDynamic(m) // also a LeasedValueSource: live leased values join the egress set
 	var kinds []string
