@@ -23,6 +23,7 @@ var Operations = map[string]Class{
 	"get-status":    ReadOnly,
 	"get-mitm-ca":   ReadOnly,
 	"get-cli-skill": ReadOnly,
+	"get-metrics":   ReadOnly,
 
 	// Accounts: sign-ins (successes and failures) and sign-outs.
 	"register":      Audited,
