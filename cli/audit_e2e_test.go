@@ -25,10 +25,14 @@ const auditSecret = "sk_live_audit_7f3a9c"
 var (
 	hashRe    = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 	secondsRe = regexp.MustCompile(`(YYYY-MM-DD hh:mm):\d\d`)
+	mac32Re   = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+	macRe     = regexp.MustCompile(`("value_macs":\{"[A-Z_]+":")[0-9a-f]*`)
 )
 
 func normalizeAudit(s string) string {
 	s = hashRe.ReplaceAllString(s, strings.Repeat("h", 64))
+	s = mac32Re.ReplaceAllString(s, strings.Repeat("m", 32))
+	s = macRe.ReplaceAllString(s, "${1}MAC")
 	return secondsRe.ReplaceAllString(normalize(s), "$1:ss")
 }
 

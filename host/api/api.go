@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/audit"
@@ -88,6 +89,8 @@ type Deps struct {
 
 type server struct {
 	Deps
+	macMu  sync.Mutex
+	macKey []byte // see auditMACKey
 }
 
 // New returns the API handler (routes under /v1 plus /health and

@@ -2,6 +2,10 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"strings"
 
@@ -168,4 +172,64 @@ func noteVault(ctx context.Context, name string) {
 		n.vault = name
 		n.target = "vaults/" + name
 	}
+}
+
+// auditMACMetaKey names the instance's value-MAC key in the meta table.
+const auditMACMetaKey = "audit_value_mac_key"
+
+// auditMACKey is the instance's key for the value MACs of audit entries:
+// 32 random bytes, sealed under the data encryption key in the database,
+// created by the first use (replicas agree on the first one written).
+func (s *server) auditMACKey(ctx context.Context) ([]byte, error) {
+	s.macMu.Lock()
+	defer s.macMu.Unlock()
+	if s.macKey != nil {
+		return s.macKey, nil
+	}
+	aad := []byte(auditMACMetaKey)
+	sealed, ok, err := s.Store.Meta(ctx, auditMACMetaKey)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		key := make([]byte, 32)
+		rand.Read(key)
+		if sealed, err = s.Keyring.Seal(key, aad); err != nil {
+			return nil, err
+		}
+		if _, err := s.Store.InsertMetaIfAbsent(ctx, auditMACMetaKey, sealed); err != nil {
+			return nil, err
+		}
+		if sealed, _, err = s.Store.Meta(ctx, auditMACMetaKey); err != nil {
+			return nil, err
+		}
+	}
+	key, err := s.Keyring.Open(sealed, aad)
+	if err != nil {
+		return nil, err
+	}
+	s.macKey = key
+	return key, nil
+}
+
+// noteValueMACs records, per key, an HMAC-SHA256 of the value set, keyed
+// by the instance's audit key: two entries with the same MAC set the same
+// value, which nobody can tell from the entries alone nor guess offline
+// without the key (sealed under the DEK). The value itself is never kept.
+func (s *server) noteValueMACs(ctx context.Context, values map[string]string) {
+	if noteFrom(ctx) == nil {
+		return
+	}
+	key, err := s.auditMACKey(ctx)
+	if err != nil {
+		s.Logger.WarnContext(ctx, "audit value MACs left out", "error", err)
+		return
+	}
+	macs := make(map[string]string, len(values))
+	for k, v := range values {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(v))
+		macs[k] = hex.EncodeToString(m.Sum(nil))[:32]
+	}
+	noteSummary(ctx, "value_macs", macs)
 }

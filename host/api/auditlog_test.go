@@ -102,8 +102,8 @@ func TestListAuditEntries(t *testing.T) {
 	if refused.Operation != "delete-vault" || refused.Outcome != domain.CodeForbidden || refused.ActorName != "member@example.com" {
 		t.Errorf("the refused delete is recorded as %+v", refused)
 	}
-	if set := all.Entries[4]; set.Target != "credentials K1" || string(set.Summary) != `{"keys":["K1"]}` || set.Vault != "alpha" {
-		t.Errorf("set-credentials entry: %+v", set)
+	if set := all.Entries[4]; set.Target != "credentials K1" || !strings.HasPrefix(string(set.Summary), `{"keys":["K1"],"value_macs":{"K1":"`) || set.Vault != "alpha" {
+		t.Errorf("set-credentials entry: %+v %s", set, set.Summary)
 	}
 	if status, body := e.do("GET", "/v1/audit", member, nil); status != http.StatusForbidden {
 		t.Errorf("a member reads the trail: %d %s", status, body)
@@ -111,5 +111,40 @@ func TestListAuditEntries(t *testing.T) {
 	status, body := e.do("GET", "/v1/audit/verify", owner, nil)
 	if status != http.StatusOK || !strings.Contains(string(body), `"ok":true`) || !strings.Contains(string(body), `"checked":6`) {
 		t.Errorf("verify: %d %s", status, body)
+	}
+}
+
+// Setting the same value twice, under other keys and vaults, gives equal
+// value MACs; another value a different one; the value never shows.
+func TestAuditValueMACs(t *testing.T) {
+	e := newEnv(t)
+	_, owner := e.user("owner@example.com", domain.InstanceOwner)
+	e.do("POST", "/v1/vaults", owner, map[string]any{"name": "alpha"})
+	for _, c := range []map[string]any{
+		{"vault": "alpha", "credentials": map[string]string{"A": "same-value-123", "B": "other-value-456"}},
+		{"vault": "default", "credentials": map[string]string{"C": "same-value-123"}},
+	} {
+		if status, body := e.do("POST", "/v1/credentials", owner, c); status != http.StatusOK {
+			t.Fatalf("set: %d %s", status, body)
+		}
+	}
+	_, body := e.do("GET", "/v1/audit?operation=set-credentials", owner, nil)
+	if strings.Contains(string(body), "value-") {
+		t.Fatalf("a value is in the trail: %s", body)
+	}
+	var l struct {
+		Entries []struct {
+			Summary struct {
+				MACs map[string]string `json:"value_macs"`
+			} `json:"summary"`
+		} `json:"entries"`
+	}
+	json.Unmarshal(body, &l)
+	if len(l.Entries) != 2 {
+		t.Fatalf("entries: %s", body)
+	}
+	c, a, b := l.Entries[0].Summary.MACs["C"], l.Entries[1].Summary.MACs["A"], l.Entries[1].Summary.MACs["B"]
+	if len(a) != 32 || a != c || a == b {
+		t.Fatalf("MACs A=%q B=%q C=%q: want A = C != B", a, b, c)
 	}
 }

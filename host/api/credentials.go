@@ -120,6 +120,7 @@ func (s *server) registerCredentials(api huma.API) {
 			}
 			sort.Strings(keys)
 			noteKeys(ctx, keys)
+			s.noteValueMACs(ctx, in.Body.Credentials)
 			sealed := make(map[string][]byte, len(keys))
 			for _, k := range keys {
 				b, err := s.Keyring.Seal([]byte(in.Body.Credentials[k]), seal.CredentialAAD(c.Vault.ID, k))
