@@ -159,6 +159,45 @@ func TestLayout(t *testing.T) {
 	}
 }
 
+// TestBrowserTeam drives the team pages (invite acceptance through
+// /invite/<token>, password change, revoking another session, People and
+// Agents, instance settings) in chromium against the real binary;
+// e2e/team.mjs holds the steps. Screenshots at 1280 and 390 px land in
+// <artifacts>/team/.
+func TestBrowserTeam(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the browser tests in -short mode")
+	}
+	chromium, node := require(t)
+	if _, err := os.Stat("dist/index.html"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("web/dist is not built (make web); CI=true: the browser tests must run")
+		}
+		t.Skip("skipping the browser tests: the UI is not built (run `make web`)")
+	}
+	bin := binaries(t)
+	srvCmd := exec.Command(filepath.Join(bin, "agent-vault"), "server", "--data-dir", dataDir(t), "--port", "0", "--mitm-port=-1")
+	srvCmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	srv := start(t, srvCmd, servingLine, false)
+
+	artifacts := artifactsDir("team")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, node, "e2e/team.mjs")
+	stopGently(run)
+	run.Env = append(os.Environ(), "AV_URL="+srv.match[1], "CHROMIUM="+chromium, "ARTIFACTS="+artifacts)
+	out, err := run.CombinedOutput()
+	t.Logf("team steps:\n%s", out)
+	if err != nil {
+		t.Fatalf("team browser test failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log())
+	}
+	for _, pw := range []string{"alice-password-1", "alice-password-2", "correct horse battery"} {
+		if strings.Contains(srv.log(), pw) {
+			t.Errorf("server log contains the password %q", pw)
+		}
+	}
+}
+
 // stopGently makes a timed-out browser script get SIGTERM, on which it stops
 // its chromium, and SIGKILL only if it has not exited 10 s later.
 func stopGently(cmd *exec.Cmd) {

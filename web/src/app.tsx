@@ -1,8 +1,11 @@
 // The shell: first-run registration, login, then the vault pages.
 import { useEffect, useState } from "preact/hooks";
 import { api, onUnauthorized, session, unwrap, type Schemas } from "./api/client";
+import { AccountPage } from "./pages/account";
 import { AuditPage } from "./pages/audit";
 import { AuthPage } from "./pages/auth";
+import { InvitePage, ResetPasswordPage } from "./pages/links";
+import { AgentsPage, InstanceSettingsPage, UsersPage } from "./pages/team";
 import { VaultPage } from "./pages/vault";
 import { VaultsPage } from "./pages/vaults";
 import { linkProps, match, navigate, usePath, type Match } from "./router";
@@ -49,6 +52,18 @@ export function App() {
     };
   }, [n]);
 
+  const signedIn = (token: string) => {
+    session.set(token);
+    setExpired(false);
+    setMe(null);
+    setN(n + 1);
+    navigate("/", true);
+  };
+  // Invite and reset links work whoever is signed in (or nobody).
+  const route = match(path);
+  if (route?.page === "invite") return <InvitePage token={route.params.token} onSignedIn={signedIn} />;
+  if (route?.page === "reset-password") return <ResetPasswordPage token={route.params.token} onSignedIn={signedIn} />;
+
   if (error && !status) {
     return (
       <main class="center">
@@ -87,7 +102,6 @@ export function App() {
     setN(n + 1);
   };
 
-  const route = match(path);
   return (
     <div class="shell">
       <header class="top">
@@ -95,23 +109,30 @@ export function App() {
           Agent Vault
         </a>
         <nav class="top-right">
-          <span class="muted who" data-testid="whoami">
+          {me.kind === "user" ? (
+            <>
+              <a {...linkProps("/users")}>People</a>
+              <a {...linkProps("/agents")}>Agents</a>
+              {me.role === "owner" ? <a {...linkProps("/settings")}>Settings</a> : null}
+              {me.role === "owner" ? <a {...linkProps("/audit")}>Audit</a> : null}
+            </>
+          ) : null}
+          <a class="muted who" data-testid="whoami" {...linkProps("/account")} title="Your account">
             {me.name}
             {me.role ? ` · ${me.role}` : ""}
-          </span>
-          {me.role === "owner" ? <a {...linkProps("/audit")}>Audit</a> : null}
+          </a>
           <Button onClick={signOut}>Log out</Button>
         </nav>
       </header>
       <main class="content">
-        <Page route={route} me={me} />
+        <Page route={route} me={me} onSignedOut={() => (setMe(null), navigate("/", true), setN(n + 1))} />
       </main>
     </div>
   );
 }
 
 // Page renders a signed-in route; every page is reached through here.
-function Page({ route, me }: { route: Match | null; me: Me }) {
+function Page({ route, me, onSignedOut }: { route: Match | null; me: Me; onSignedOut: () => void }) {
   const signInPage = route?.page === "login" || route?.page === "register";
   useEffect(() => {
     if (signInPage) navigate("/", true); // already signed in
@@ -123,6 +144,17 @@ function Page({ route, me }: { route: Match | null; me: Me }) {
     case "login":
     case "register":
       return <VaultsPage me={me} />;
+    case "invite":
+    case "reset-password":
+      return null; // rendered by App before the sign-in gate
+    case "users":
+      return <UsersPage me={me} />;
+    case "agents":
+      return <AgentsPage me={me} />;
+    case "account":
+      return <AccountPage me={me} onSignedOut={onSignedOut} />;
+    case "instance-settings":
+      return <InstanceSettingsPage me={me} />;
     case "vault-proposal":
       return <VaultPage key={params.vault} name={params.vault} tab="proposals" sub={params.proposal} me={me} />;
     case "vault-credentials":

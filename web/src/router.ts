@@ -22,6 +22,13 @@ export const routes = [
   { page: "vaults", path: "/vaults" },
   { page: "login", path: "/login", signedOut: true },
   { page: "register", path: "/register", signedOut: true },
+  // Links handed out by the server: they work signed in or not.
+  { page: "invite", path: "/invite/:token", signedOut: true },
+  { page: "reset-password", path: "/reset-password/:token", signedOut: true },
+  { page: "users", path: "/users" },
+  { page: "agents", path: "/agents" },
+  { page: "account", path: "/account" },
+  { page: "instance-settings", path: "/settings" },
   { page: "vault-credentials", path: "/vaults/:vault/credentials" },
   { page: "vault-credentials", path: "/vaults/:vault" },
   { page: "vault-services", path: "/vaults/:vault/services" },

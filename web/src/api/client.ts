@@ -60,7 +60,8 @@ export async function unwrap<T>(p: Promise<{ data?: T; error?: unknown; response
   }
   if (r.response.ok) return r.data as T;
   const e = (r.error ?? {}) as Partial<Problem>;
-  if (r.response.status === 401 && session.get()) unauthorized.forEach((f) => f());
+  // A wrong password typed to confirm something is not a lost session.
+  if (r.response.status === 401 && session.get() && e.code !== "invalid_credentials") unauthorized.forEach((f) => f());
   throw new ApiError(r.response.status, e.code ?? "http_" + r.response.status, e.detail ?? e.title ?? r.response.statusText, e.errors ?? []);
 }
 

@@ -1,0 +1,186 @@
+// The signed-in person's own account: password, sign-ins, deletion.
+import { useState } from "preact/hooks";
+import { api, session, unwrap, type Schemas } from "../api/client";
+import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync } from "../ui";
+
+type Me = Schemas["MeOutputBody"];
+
+export function AccountPage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+  return (
+    <>
+      <header class="page-head">
+        <h1>Your account</h1>
+        <p class="muted">{me.name}</p>
+      </header>
+      <ChangePassword />
+      <Sessions />
+      <DeleteAccount me={me} onSignedOut={onSignedOut} />
+    </>
+  );
+}
+
+function ChangePassword() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+  return (
+    <section class="card">
+      <h2>Password</h2>
+      <p class="muted">Changing it ends every other sign-in of yours; this one continues.</p>
+      {done ? (
+        <Banner kind="ok" testid="password-changed">
+          Password changed. Your other sessions have ended.
+        </Banner>
+      ) : null}
+      <form
+        class="form-row"
+        aria-label="Change password"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy(true);
+          setErr(null);
+          setDone(false);
+          try {
+            const r = await unwrap(api.POST("/v1/auth/password", { body: { current_password: current, new_password: next } }));
+            session.set(r.token);
+            setCurrent("");
+            setNext("");
+            setDone(true);
+          } catch (x) {
+            setErr(x);
+          }
+          setBusy(false);
+        }}
+      >
+        <Field label="Current password">
+          <input type="password" name="current-password" autoComplete="current-password" required value={current} onInput={(e) => setCurrent(e.currentTarget.value)} />
+        </Field>
+        <Field label="New password">
+          <input type="password" name="new-password" autoComplete="new-password" required minLength={8} value={next} onInput={(e) => setNext(e.currentTarget.value)} />
+        </Field>
+        <Button type="submit" kind="primary" busy={busy}>
+          Change password
+        </Button>
+      </form>
+      <ErrorBanner error={err} />
+    </section>
+  );
+}
+
+function Sessions() {
+  const list = useAsync(() => unwrap(api.GET("/v1/auth/sessions")), []);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const run = async (id: string, f: () => Promise<unknown>) => {
+    setBusy(id);
+    setErr(null);
+    try {
+      await f();
+      list.reload();
+    } catch (x) {
+      setErr(x);
+    }
+    setBusy(null);
+  };
+  const rows = list.data?.sessions ?? [];
+  return (
+    <section class="card">
+      <h2>Where you are signed in</h2>
+      <ErrorBanner error={list.error ?? err} />
+      {list.loading && !list.data ? (
+        <Loading />
+      ) : rows.length === 0 ? (
+        <Empty>No sign-ins.</Empty>
+      ) : (
+        <table class="table stack" aria-label="Your sessions">
+          <thead>
+            <tr>
+              <th>Client</th>
+              <th>Address</th>
+              <th class="hide-sm">Signed in</th>
+              <th>Last used</th>
+              <th class="actions">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((s) => (
+              <tr key={s.id} data-session-id={s.id}>
+                <td class="wide" data-label="Client">
+                  {s.user_agent || "unknown client"} {s.current ? <span class="tag tag-ok">this one</span> : null}
+                </td>
+                <td data-label="Address">{s.client_address || "—"}</td>
+                <td class="hide-sm">{fmtTime(s.created_at)}</td>
+                <td data-label="Last used">{fmtTime(s.last_used_at)}</td>
+                <td class="actions">
+                  {s.current ? null : (
+                    <Button kind="danger" busy={busy === s.id} aria-label={`Revoke session ${s.id}`} onClick={() => run(s.id, () => unwrap(api.DELETE("/v1/auth/sessions/{id}", { params: { path: { id: s.id } } })))}>
+                      Revoke
+                    </Button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {rows.length > 1 ? (
+        <div class="row">
+          <Button busy={busy === "others"} onClick={() => run("others", () => unwrap(api.POST("/v1/auth/sessions/revoke-others")))}>
+            Sign out everywhere else
+          </Button>
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+function DeleteAccount({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+  const [open, setOpen] = useState(false);
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  return (
+    <section class="card danger-zone">
+      <h2>Delete your account</h2>
+      <p class="muted">Your sign-ins end and your vault roles go. The last owner of the instance cannot leave.</p>
+      {open ? (
+        <form
+          class="form-row"
+          aria-label="Delete account"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setBusy(true);
+            setErr(null);
+            try {
+              await unwrap(api.DELETE("/v1/auth/me", { body: { password } }));
+              session.clear();
+              onSignedOut();
+            } catch (x) {
+              setErr(x);
+              setBusy(false);
+            }
+          }}
+        >
+          <Field label={`Password of ${me.name}`}>
+            <input type="password" name="delete-password" autoComplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          </Field>
+          <Button type="submit" kind="danger" busy={busy}>
+            Delete my account
+          </Button>
+          <Button onClick={() => setOpen(false)}>Cancel</Button>
+        </form>
+      ) : (
+        <div class="row">
+          <Button kind="danger" onClick={() => setOpen(true)}>
+            Delete account…
+          </Button>
+        </div>
+      )}
+      <ErrorBanner error={err} />
+    </section>
+  );
+}

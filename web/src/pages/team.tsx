@@ -1,0 +1,495 @@
+// Instance-level pages: the people (with invitations), the agents, and
+// the instance's team settings.
+import { useState } from "preact/hooks";
+import { api, unwrap, type Schemas } from "../api/client";
+import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync } from "../ui";
+
+type Me = Schemas["MeOutputBody"];
+type Grant = Schemas["VaultGrantView"];
+type InstanceRole = Schemas["UpdateUserInputBody"]["role"];
+const instanceRoles: InstanceRole[] = ["owner", "member", "no-access"];
+const vaultRoles: Grant["role"][] = ["admin", "member", "proxy"];
+
+function grants(list?: Grant[] | null): string {
+  const g = list ?? [];
+  return g.length === 0 ? "—" : g.map((v) => `${v.vault} (${v.role})`).join(", ");
+}
+
+// useRun runs one action at a time, keeping its error and busy state.
+function useRun(after: () => void) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const run = async (id: string, f: () => Promise<unknown>) => {
+    setBusy(id);
+    setErr(null);
+    try {
+      await f();
+      after();
+    } catch (x) {
+      setErr(x);
+    }
+    setBusy(null);
+  };
+  return { busy, err, run };
+}
+
+export function UsersPage({ me }: { me: Me }) {
+  const owner = me.role === "owner";
+  const users = useAsync(() => unwrap(api.GET("/v1/users")), []);
+  const [q, setQ] = useState("");
+  const [role, setRole] = useState("");
+  const [link, setLink] = useState<{ email: string; url: string } | null>(null);
+  const { busy, err, run } = useRun(() => users.reload());
+  const rows = (users.data?.users ?? []).filter(
+    (u) => (!q || u.email.toLowerCase().includes(q.toLowerCase()) || (u.vaults ?? []).some((v) => v.vault.includes(q.toLowerCase()))) && (!role || u.role === role),
+  );
+  return (
+    <>
+      <header class="page-head">
+        <h1>People</h1>
+        <p class="muted">Everyone who can sign in to this instance. The no-access role disables an account without deleting it.</p>
+      </header>
+      <section class="card">
+        <form class="form-row" aria-label="Filter people" onSubmit={(e) => e.preventDefault()}>
+          <Field label="Search">
+            <input type="search" name="user-filter" placeholder="Email or vault" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+          </Field>
+          <Field label="Role" narrow>
+            <select name="user-role-filter" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+              <option value="">any</option>
+              {instanceRoles.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </Field>
+        </form>
+        <ErrorBanner error={users.error ?? err} />
+        {link ? (
+          <Banner kind="ok" testid="reset-link">
+            Reset link for {link.email} (works once, for an hour): <code class="secret-once">{link.url}</code>
+          </Banner>
+        ) : null}
+        {users.loading && !users.data ? (
+          <Loading />
+        ) : rows.length === 0 ? (
+          <Empty>{(users.data?.users ?? []).length === 0 ? "No people yet." : "Nobody matches the filter."}</Empty>
+        ) : (
+          <table class="table stack" aria-label="People">
+            <thead>
+              <tr>
+                <th>Email</th>
+                <th>Role</th>
+                <th class="hide-sm">Vaults</th>
+                <th>Last sign-in</th>
+                <th class="actions">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((u) => (
+                <tr key={u.id} data-user={u.email}>
+                  <td class="wide" data-label="Email">
+                    {u.email} {u.id === me.id ? <span class="tag tag-muted">you</span> : null}
+                  </td>
+                  <td data-label="Role">
+                    {owner ? (
+                      <select
+                        aria-label={`Instance role of ${u.email}`}
+                        value={u.role}
+                        disabled={busy !== null}
+                        onChange={(e) => run("r" + u.id, () => unwrap(api.PATCH("/v1/users/{id}", { params: { path: { id: u.id } }, body: { role: e.currentTarget.value as InstanceRole } })))}
+                      >
+                        {instanceRoles.map((r) => (
+                          <option key={r} value={r}>
+                            {r === "no-access" ? "disabled (no-access)" : r}
+                          </option>
+                        ))}
+                      </select>
+                    ) : (
+                      u.role
+                    )}
+                  </td>
+                  <td class="hide-sm">{grants(u.vaults)}</td>
+                  <td data-label="Last sign-in">{u.last_login_at ? fmtTime(u.last_login_at) : "never"}</td>
+                  <td class="actions">
+                    {owner && u.id !== me.id ? (
+                      <div class="row wrap">
+                        <Button
+                          busy={busy === "p" + u.id}
+                          aria-label={`Reset password of ${u.email}`}
+                          onClick={() =>
+                            run("p" + u.id, async () => {
+                              const r = await unwrap(api.POST("/v1/users/{id}/password-reset", { params: { path: { id: u.id } } }));
+                              setLink({ email: u.email, url: r.reset_url });
+                            })
+                          }
+                        >
+                          Reset password
+                        </Button>
+                        <Button
+                          busy={busy === "s" + u.id}
+                          aria-label={`Sign out ${u.email} everywhere`}
+                          onClick={() => run("s" + u.id, () => unwrap(api.DELETE("/v1/users/{id}/sessions", { params: { path: { id: u.id } } })))}
+                        >
+                          Sign out
+                        </Button>
+                        <Button
+                          kind="danger"
+                          busy={busy === "d" + u.id}
+                          aria-label={`Delete ${u.email}`}
+                          onClick={() => confirm(`Delete ${u.email}? Their sessions end and their vault roles go.`) && run("d" + u.id, () => unwrap(api.DELETE("/v1/users/{id}", { params: { path: { id: u.id } } })))}
+                        >
+                          Delete
+                        </Button>
+                      </div>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <Invites me={me} />
+    </>
+  );
+}
+
+function Invites({ me }: { me: Me }) {
+  const invites = useAsync(() => unwrap(api.GET("/v1/invites")), []);
+  const vaults = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState<InstanceRole>("member");
+  const [vault, setVault] = useState("");
+  const [vaultRole, setVaultRole] = useState<Grant["role"]>("member");
+  const [made, setMade] = useState<Schemas["CreateInviteOutputBody"] | null>(null);
+  const { busy, err, run } = useRun(() => invites.reload());
+  const rows = invites.data?.invites ?? [];
+  const admin = (vaults.data?.vaults ?? []).filter((v) => v.role === "admin" || me.role === "owner");
+  return (
+    <section class="card">
+      <h2>Invitations</h2>
+      <form
+        class="form-row"
+        aria-label="Invite someone"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run("invite", async () => {
+            const body: Schemas["CreateInviteInputBody"] = { role, vaults: vault ? [{ vault, role: vaultRole }] : [] };
+            if (email) body.email = email;
+            setMade(await unwrap(api.POST("/v1/users/invites", { body })));
+            setEmail("");
+          });
+        }}
+      >
+        <Field label="Email">
+          <input type="email" name="invite-email" placeholder="optional" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+        </Field>
+        <Field label="Role" narrow>
+          <select name="invite-role" value={role} onChange={(e) => setRole(e.currentTarget.value as InstanceRole)}>
+            {instanceRoles.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Vault" narrow>
+          <select name="invite-vault" value={vault} onChange={(e) => setVault(e.currentTarget.value)}>
+            <option value="">none</option>
+            {admin.map((v) => (
+              <option key={v.name} value={v.name}>
+                {v.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Vault role" narrow>
+          <select name="invite-vault-role" value={vaultRole} onChange={(e) => setVaultRole(e.currentTarget.value as Grant["role"])}>
+            {vaultRoles.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Button type="submit" kind="primary" busy={busy === "invite"}>
+          Invite
+        </Button>
+      </form>
+      {made ? (
+        <Banner kind="ok" testid="invite-link">
+          Send this link{made.emailed ? " (also emailed)" : ""}; it works once, until {fmtTime(made.expires_at)}: <code class="secret-once">{made.invite_url}</code>
+        </Banner>
+      ) : null}
+      <ErrorBanner error={invites.error ?? err} />
+      {invites.loading && !invites.data ? (
+        <Loading />
+      ) : rows.length === 0 ? (
+        <Empty>No pending invitations.</Empty>
+      ) : (
+        <table class="table stack" aria-label="Pending invitations">
+          <thead>
+            <tr>
+              <th>For</th>
+              <th>Role</th>
+              <th class="hide-sm">Vaults</th>
+              <th>Expires</th>
+              <th class="actions">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((i) => (
+              <tr key={i.id}>
+                <td class="wide" data-label="For">
+                  {i.email || "anyone with the link"}
+                </td>
+                <td data-label="Role">{i.role}</td>
+                <td class="hide-sm">{grants(i.vaults)}</td>
+                <td data-label="Expires">{i.expired ? <span class="tag tag-warn">expired</span> : fmtTime(i.expires_at)}</td>
+                <td class="actions">
+                  <div class="row wrap">
+                    <Button busy={busy === "s" + i.id} aria-label={`Re-send invite for ${i.email || i.id}`} onClick={() => run("s" + i.id, async () => setMade(await unwrap(api.POST("/v1/invites/{id}/resend", { params: { path: { id: i.id } } }))))}>
+                      Re-send
+                    </Button>
+                    <Button kind="danger" busy={busy === "r" + i.id} aria-label={`Revoke invite for ${i.email || i.id}`} onClick={() => run("r" + i.id, () => unwrap(api.DELETE("/v1/invites/{id}", { params: { path: { id: i.id } } })))}>
+                      Revoke
+                    </Button>
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+export function AgentsPage({ me }: { me: Me }) {
+  const owner = me.role === "owner";
+  const agents = useAsync(() => unwrap(api.GET("/v1/agents")), []);
+  const [q, setQ] = useState("");
+  const [state, setState] = useState("");
+  const [token, setToken] = useState<{ name: string; token: string } | null>(null);
+  const [renaming, setRenaming] = useState<string | null>(null);
+  const [newName, setNewName] = useState("");
+  const [overlap, setOverlap] = useState(600);
+  const { busy, err, run } = useRun(() => agents.reload());
+  const all = agents.data?.agents ?? [];
+  const rows = all.filter(
+    (a) =>
+      (!q || a.name.includes(q.toLowerCase()) || (a.vaults ?? []).some((v) => v.vault.includes(q.toLowerCase()))) &&
+      (!state || (state === "revoked" ? a.revoked : state === "disabled" ? a.role === "no-access" : !a.revoked && a.role !== "no-access")),
+  );
+  return (
+    <>
+      <header class="page-head">
+        <h1>Agents</h1>
+        <p class="muted">The identities AI agents use. A token is shown once, when it is made.</p>
+      </header>
+      <section class="card">
+        <form class="form-row" aria-label="Filter agents" onSubmit={(e) => e.preventDefault()}>
+          <Field label="Search">
+            <input type="search" name="agent-filter" placeholder="Name or vault" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+          </Field>
+          <Field label="State" narrow>
+            <select name="agent-state-filter" value={state} onChange={(e) => setState(e.currentTarget.value)}>
+              <option value="">any</option>
+              <option value="active">active</option>
+              <option value="disabled">disabled</option>
+              <option value="revoked">revoked</option>
+            </select>
+          </Field>
+          {owner ? (
+            <Field label="Rotation overlap (s)" narrow>
+              <input type="number" min={0} max={604800} name="rotate-overlap" value={overlap} onInput={(e) => setOverlap(Number(e.currentTarget.value))} />
+            </Field>
+          ) : null}
+        </form>
+        <ErrorBanner error={agents.error ?? err} />
+        {token ? (
+          <Banner kind="ok" testid="agent-token">
+            New token of {token.name} (shown once): <code class="secret-once">{token.token}</code>
+          </Banner>
+        ) : null}
+        {agents.loading && !agents.data ? (
+          <Loading />
+        ) : rows.length === 0 ? (
+          <Empty>{all.length === 0 ? "No agents yet. Create one with 'agent-vault agent create NAME'." : "No agent matches the filter."}</Empty>
+        ) : (
+          <table class="table stack" aria-label="Agents">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Role</th>
+                <th class="hide-sm">Vaults</th>
+                <th>Last used</th>
+                <th class="hide-sm">Token expires</th>
+                <th class="actions">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((a) => (
+                <tr key={a.id} data-agent={a.name}>
+                  <td class="wide" data-label="Name">
+                    {renaming === a.name ? (
+                      <form
+                        class="form-row"
+                        aria-label={`Rename ${a.name}`}
+                        onSubmit={(e) => {
+                          e.preventDefault();
+                          run("n" + a.id, async () => {
+                            await unwrap(api.PATCH("/v1/agents/{name}", { params: { path: { name: a.name } }, body: { name: newName } }));
+                            setRenaming(null);
+                          });
+                        }}
+                      >
+                        <input aria-label="New name" name="agent-new-name" required value={newName} onInput={(e) => setNewName(e.currentTarget.value)} />
+                        <Button type="submit" busy={busy === "n" + a.id}>
+                          Save
+                        </Button>
+                        <Button onClick={() => setRenaming(null)}>Cancel</Button>
+                      </form>
+                    ) : (
+                      <>
+                        {a.name} {a.revoked ? <span class="tag tag-error">revoked</span> : null}
+                      </>
+                    )}
+                  </td>
+                  <td data-label="Role">
+                    {owner ? (
+                      <select
+                        aria-label={`Instance role of ${a.name}`}
+                        value={a.role}
+                        disabled={busy !== null}
+                        onChange={(e) => run("r" + a.id, () => unwrap(api.PATCH("/v1/agents/{name}", { params: { path: { name: a.name } }, body: { role: e.currentTarget.value as "member" | "no-access" } })))}
+                      >
+                        <option value="member">member</option>
+                        <option value="no-access">disabled (no-access)</option>
+                      </select>
+                    ) : (
+                      a.role
+                    )}
+                  </td>
+                  <td class="hide-sm">{grants(a.vaults)}</td>
+                  <td data-label="Last used">{a.last_used_at ? fmtTime(a.last_used_at) : "never"}</td>
+                  <td class="hide-sm">{a.token_expires_at ? fmtTime(a.token_expires_at) : "never"}</td>
+                  <td class="actions">
+                    {owner ? (
+                      <div class="row wrap">
+                        <Button aria-label={`Rename ${a.name}`} onClick={() => (setRenaming(a.name), setNewName(a.name))}>
+                          Rename
+                        </Button>
+                        <Button
+                          busy={busy === "t" + a.id}
+                          aria-label={`Rotate token of ${a.name}`}
+                          onClick={() =>
+                            run("t" + a.id, async () => {
+                              const r = await unwrap(api.POST("/v1/agents/{name}/rotate", { params: { path: { name: a.name } }, body: { overlap_seconds: overlap } }));
+                              setToken({ name: a.name, token: r.token });
+                            })
+                          }
+                        >
+                          Rotate
+                        </Button>
+                        {a.revoked ? null : (
+                          <Button busy={busy === "v" + a.id} aria-label={`Revoke ${a.name}`} onClick={() => run("v" + a.id, () => unwrap(api.POST("/v1/agents/{name}/revoke", { params: { path: { name: a.name } } })))}>
+                            Revoke
+                          </Button>
+                        )}
+                        <Button
+                          kind="danger"
+                          busy={busy === "d" + a.id}
+                          aria-label={`Delete ${a.name}`}
+                          onClick={() => confirm(`Delete agent ${a.name}? Its tokens and sessions stop working.`) && run("d" + a.id, () => unwrap(api.DELETE("/v1/agents/{name}", { params: { path: { name: a.name } } })))}
+                        >
+                          Delete
+                        </Button>
+                      </div>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}
+
+export function InstanceSettingsPage({ me }: { me: Me }) {
+  const settings = useAsync(() => (me.role === "owner" ? unwrap(api.GET("/v1/instance/settings")) : Promise.resolve(null)), [me.role]);
+  const [form, setForm] = useState<{ policy: string; domains: string; ttl: number; idle: number } | null>(null);
+  const [saved, setSaved] = useState(false);
+  const { busy, err, run } = useRun(() => settings.reload());
+  if (me.role !== "owner") return <Banner kind="info">Only instance owners change instance settings.</Banner>;
+  if (settings.loading && !settings.data) return <Loading />;
+  const s = settings.data;
+  const f = form ?? (s ? { policy: s.invite_policy, domains: (s.allowed_email_domains ?? []).join(", "), ttl: s.session_ttl_seconds / 3600, idle: s.idle_timeout_seconds / 60 } : null);
+  return (
+    <>
+      <header class="page-head">
+        <h1>Instance settings</h1>
+        <p class="muted">Who may invite people, whom they may invite, and how long sign-ins last.</p>
+      </header>
+      <section class="card">
+        <ErrorBanner error={settings.error ?? err} />
+        {saved ? <Banner kind="ok">Saved.</Banner> : null}
+        {f ? (
+          <form
+            class="grid2"
+            aria-label="Instance settings"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setSaved(false);
+              run("save", async () => {
+                await unwrap(
+                  api.PATCH("/v1/instance/settings", {
+                    body: {
+                      invite_policy: f.policy as "owners" | "members",
+                      allowed_email_domains: f.domains.split(/[\s,]+/).filter((d) => d !== ""),
+                      session_ttl_seconds: Math.round(f.ttl * 3600),
+                      idle_timeout_seconds: Math.round(f.idle * 60),
+                    },
+                  }),
+                );
+                setForm(null);
+                setSaved(true);
+              });
+            }}
+          >
+            <Field label="Who may invite">
+              <select name="invite-policy" value={f.policy} onChange={(e) => setForm({ ...f, policy: e.currentTarget.value })}>
+                <option value="owners">owners only</option>
+                <option value="members">members too</option>
+              </select>
+            </Field>
+            <Field label="Allowed email domains" hint="Comma-separated; empty allows any.">
+              <input name="allowed-email-domains" value={f.domains} onInput={(e) => setForm({ ...f, domains: e.currentTarget.value })} />
+            </Field>
+            <Field label="Sign-in lifetime (hours)">
+              <input type="number" min={0.1} step="any" name="session-ttl-hours" value={f.ttl} onInput={(e) => setForm({ ...f, ttl: Number(e.currentTarget.value) })} />
+            </Field>
+            <Field label="Idle timeout (minutes)" hint="0 turns it off; otherwise at least 5.">
+              <input type="number" min={0} step="any" name="idle-timeout-minutes" value={f.idle} onInput={(e) => setForm({ ...f, idle: Number(e.currentTarget.value) })} />
+            </Field>
+            <div class="row">
+              <Button type="submit" kind="primary" busy={busy === "save"}>
+                Save settings
+              </Button>
+            </div>
+          </form>
+        ) : null}
+      </section>
+    </>
+  );
+}
