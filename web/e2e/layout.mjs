@@ -103,9 +103,11 @@ async function fixtures(upstreamPort) {
     assert(r.status === 200, `proxied ${p}: ${r.status} ${r.body}`);
   }
   const inv = await ok("invite", api(owner, "POST", "/v1/users/invites", { role: "member" }));
+  const sam = (await ok("list users", api(owner, "GET", "/v1/users"))).users.find((u) => u.email === "sam@example.com");
+  const reset = await ok("password reset", api(owner, "POST", `/v1/users/${sam.id}/password-reset`));
   return {
     owner,
-    params: { vault: VAULT, proposal: prop.id, token: inv.token, agent: "crm-agent", user: "sam@example.com" },
+    params: { vault: VAULT, proposal: prop.id, token: inv.token, reset: reset.token, agent: "crm-agent", user: "sam@example.com" },
   };
 }
 

@@ -62,7 +62,7 @@ export function App() {
   // Invite and reset links work whoever is signed in (or nobody).
   const route = match(path);
   if (route?.page === "invite") return <InvitePage token={route.params.token} onSignedIn={signedIn} />;
-  if (route?.page === "reset-password") return <ResetPasswordPage token={route.params.token} onSignedIn={signedIn} />;
+  if (route?.page === "reset-password") return <ResetPasswordPage token={route.params.reset} onSignedIn={signedIn} />;
 
   if (error && !status) {
     return (

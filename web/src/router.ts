@@ -24,7 +24,7 @@ export const routes = [
   { page: "register", path: "/register", signedOut: true },
   // Links handed out by the server: they work signed in or not.
   { page: "invite", path: "/invite/:token", signedOut: true },
-  { page: "reset-password", path: "/reset-password/:token", signedOut: true },
+  { page: "reset-password", path: "/reset-password/:reset", signedOut: true },
   { page: "users", path: "/users" },
   { page: "agents", path: "/agents" },
   { page: "account", path: "/account" },
