@@ -156,6 +156,17 @@ try {
     assert((await api("", "POST", "/v1/auth/login", ALICE)).status === 401, "old password refused");
   });
 
+  await step("Account: leave a vault", async () => {
+    const table = ap.getByRole("table", { name: "Your vaults" });
+    await table.getByText("shop").waitFor();
+    await ap.getByRole("button", { name: "Leave shop" }).click();
+    await ap.getByText("You hold no role in any vault.").waitFor();
+    const r = await api(owner, "GET", "/v1/vaults/shop/users");
+    assert(!JSON.stringify(r.body).includes(ALICE.email), "alice left shop: " + JSON.stringify(r.body));
+    // Back in, for the People page's vault column below.
+    assert((await api(owner, "POST", "/v1/vaults/shop/users", { email: ALICE.email, role: "member" })).status === 200, "re-add alice");
+  });
+
   await step("People: filter, change a role, issue a reset link", async () => {
     await op.reload();
     const table = op.getByRole("table", { name: "People" });

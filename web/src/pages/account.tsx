@@ -14,6 +14,7 @@ export function AccountPage({ me, onSignedOut }: { me: Me; onSignedOut: () => vo
       </header>
       <ChangePassword />
       <Sessions />
+      <MyVaults />
       <DeleteAccount me={me} onSignedOut={onSignedOut} />
     </>
   );
@@ -134,6 +135,67 @@ function Sessions() {
           </Button>
         </div>
       ) : null}
+    </section>
+  );
+}
+
+// MyVaults lists the caller's vault roles, each of which they may give up
+// (a vault's last admin cannot).
+function MyVaults() {
+  const list = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const rows = (list.data?.vaults ?? []).filter((v) => v.role);
+  return (
+    <section class="card">
+      <h2>Your vaults</h2>
+      <ErrorBanner error={list.error ?? err} />
+      {list.loading && !list.data ? (
+        <Loading />
+      ) : rows.length === 0 ? (
+        <Empty>You hold no role in any vault.</Empty>
+      ) : (
+        <table class="table stack" aria-label="Your vaults">
+          <thead>
+            <tr>
+              <th>Vault</th>
+              <th>Role</th>
+              <th class="actions">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((v) => (
+              <tr key={v.id}>
+                <td class="wide" data-label="Vault">
+                  {v.name}
+                </td>
+                <td data-label="Role">{v.role}</td>
+                <td class="actions">
+                  <Button
+                    busy={busy === v.name}
+                    aria-label={`Leave ${v.name}`}
+                    onClick={async () => {
+                      setBusy(v.name);
+                      setErr(null);
+                      try {
+                        await unwrap(api.POST("/v1/vaults/{name}/leave", { params: { path: { name: v.name } } }));
+                        list.reload();
+                      } catch (x) {
+                        setErr(x);
+                      }
+                      setBusy(null);
+                    }}
+                  >
+                    Leave
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }
