@@ -39,7 +39,10 @@ func TestTeamCLI(t *testing.T) {
 
 		{name: "invite-other-domain", args: []string{"invite", "create", "--email", "eve@elsewhere.org"}, wantExit: 1},
 		{name: "invite-create-json", args: []string{"invite", "create", "--email", "alice@example.com", "--vault", "shop:member", "--vault", "default:proxy", "--json"},
-			capture: func(out string, vars map[string]string) { jsonAs("id", "invite")(out, vars); jsonAs("token", "first")(out, vars) }},
+			capture: func(out string, vars map[string]string) {
+				jsonAs("id", "invite")(out, vars)
+				jsonAs("token", "first")(out, vars)
+			}},
 		{name: "invite-bad-vault-flag", args: []string{"invite", "create", "--vault", "shop"}, wantExit: 2},
 		{name: "invite-missing-vault", args: []string{"invite", "create", "--email", "bob@example.com", "--vault", "nope:member"}, wantExit: 3},
 		{name: "invite-list", args: []string{"invite", "list"}},
