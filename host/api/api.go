@@ -141,6 +141,7 @@ func (s *server) register(api huma.API) {
 	s.registerCredentialStores(api)
 	s.registerAudit(api)
 	s.registerMetrics(api)
+	s.registerOverview(api)
 }
 
 func config() huma.Config {

@@ -111,6 +111,8 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 		"get-ready":                   {"GET", "/ready", nil},
 		"get-status":                  {"GET", "/v1/status", nil},
 		"get-metrics":                 {"GET", "/metrics", nil},
+		"get-overview":                {"GET", "/v1/overview", nil},
+		"get-vault-activity":          {"GET", "/v1/vaults/target/activity?window=day", nil},
 		"get-mitm-ca":                 {"GET", "/v1/mitm/ca.pem", nil},
 		"register":                    {"POST", "/v1/auth/register", map[string]any{"email": "new@example.com", "password": "password1"}},
 		"login":                       {"POST", "/v1/auth/login", map[string]any{"email": "victim@example.com", "password": "password1"}},

@@ -18,12 +18,14 @@ const (
 // registered operation: each must have a row here, an audited one must
 // write an entry when called, and a read-only one must change no table.
 var Operations = map[string]Class{
-	"get-health":    ReadOnly,
-	"get-ready":     ReadOnly,
-	"get-status":    ReadOnly,
-	"get-mitm-ca":   ReadOnly,
-	"get-cli-skill": ReadOnly,
-	"get-metrics":   ReadOnly,
+	"get-health":         ReadOnly,
+	"get-ready":          ReadOnly,
+	"get-status":         ReadOnly,
+	"get-mitm-ca":        ReadOnly,
+	"get-cli-skill":      ReadOnly,
+	"get-metrics":        ReadOnly,
+	"get-overview":       ReadOnly,
+	"get-vault-activity": ReadOnly,
 
 	// Accounts: sign-ins (successes and failures) and sign-outs.
 	"register":      Audited,

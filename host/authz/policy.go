@@ -48,6 +48,7 @@ var Policy = map[string]Rule{
 
 	// Instance administration.
 	"get-metrics":              {Actors: users, Instance: owner},
+	"get-overview":             {Actors: users, Instance: owner},
 	"list-users":               {Actors: users, Instance: member},
 	"update-user":              {Actors: users, Instance: owner},
 	"delete-user":              {Actors: users, Instance: owner},
