@@ -136,8 +136,9 @@ var Policy = map[string]Rule{
 	"reject-proposal":      {Actors: users, Instance: member, Vault: vMember},
 
 	// Operators: the request log and why a request would (not) be injected.
-	"list-request-logs": {Actors: users, Instance: member, Vault: vMember},
-	"explain-request":   {Actors: users | AllowAgent, Instance: member, Vault: vMember},
+	"list-request-logs":  {Actors: users, Instance: member, Vault: vMember},
+	"get-vault-activity": {Actors: users, Instance: member, Vault: vMember, OwnerManages: true},
+	"explain-request":    {Actors: users | AllowAgent, Instance: member, Vault: vMember},
 
 	// The audit trail is the instance owners' to read and check.
 	"list-audit-entries": {Actors: users, Instance: owner},

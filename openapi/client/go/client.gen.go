@@ -18,6 +18,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ActivityWindow.
+const (
+	ActivityWindowDay  ActivityWindow = "day"
+	ActivityWindowHour ActivityWindow = "hour"
+)
+
+// Valid indicates whether the value is a known member of the ActivityWindow enum.
+func (e ActivityWindow) Valid() bool {
+	switch e {
+	case ActivityWindowDay:
+		return true
+	case ActivityWindowHour:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AgentViewRole.
 const (
 	AgentViewRoleMember   AgentViewRole = "member"
@@ -477,6 +495,24 @@ func (e SetVaultUserInputBodyRole) Valid() bool {
 	}
 }
 
+// Defines values for StoreHealthLastSyncStatus.
+const (
+	StoreHealthLastSyncStatusError StoreHealthLastSyncStatus = "error"
+	StoreHealthLastSyncStatusOk    StoreHealthLastSyncStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the StoreHealthLastSyncStatus enum.
+func (e StoreHealthLastSyncStatus) Valid() bool {
+	switch e {
+	case StoreHealthLastSyncStatusError:
+		return true
+	case StoreHealthLastSyncStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SubstitutionIn.
 const (
 	Body   SubstitutionIn = "body"
@@ -503,16 +539,16 @@ func (e SubstitutionIn) Valid() bool {
 
 // Defines values for SummaryLastSyncStatus.
 const (
-	Error SummaryLastSyncStatus = "error"
-	Ok    SummaryLastSyncStatus = "ok"
+	SummaryLastSyncStatusError SummaryLastSyncStatus = "error"
+	SummaryLastSyncStatusOk    SummaryLastSyncStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the SummaryLastSyncStatus enum.
 func (e SummaryLastSyncStatus) Valid() bool {
 	switch e {
-	case Error:
+	case SummaryLastSyncStatusError:
 		return true
-	case Ok:
+	case SummaryLastSyncStatusOk:
 		return true
 	default:
 		return false
@@ -699,6 +735,24 @@ func (e AdminListProposalsParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for GetOverviewParamsWindow.
+const (
+	GetOverviewParamsWindowDay  GetOverviewParamsWindow = "day"
+	GetOverviewParamsWindowHour GetOverviewParamsWindow = "hour"
+)
+
+// Valid indicates whether the value is a known member of the GetOverviewParamsWindow enum.
+func (e GetOverviewParamsWindow) Valid() bool {
+	switch e {
+	case GetOverviewParamsWindowDay:
+		return true
+	case GetOverviewParamsWindowHour:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListProposalsParamsStatus.
 const (
 	ListProposalsParamsStatusApproved ListProposalsParamsStatus = "approved"
@@ -717,6 +771,24 @@ func (e ListProposalsParamsStatus) Valid() bool {
 	case ListProposalsParamsStatusPending:
 		return true
 	case ListProposalsParamsStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetVaultActivityParamsWindow.
+const (
+	GetVaultActivityParamsWindowDay  GetVaultActivityParamsWindow = "day"
+	GetVaultActivityParamsWindowHour GetVaultActivityParamsWindow = "hour"
+)
+
+// Valid indicates whether the value is a known member of the GetVaultActivityParamsWindow enum.
+func (e GetVaultActivityParamsWindow) Valid() bool {
+	switch e {
+	case GetVaultActivityParamsWindowDay:
+		return true
+	case GetVaultActivityParamsWindowHour:
 		return true
 	default:
 		return false
@@ -748,6 +820,47 @@ func (e ListRequestLogsParamsStatusBucket) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Activity defines model for Activity.
+type Activity struct {
+	ActiveLeases int64 `json:"active_leases"`
+
+	// BucketSeconds Width of each bucket: 60 for an hour, 900 for a day
+	BucketSeconds int64 `json:"bucket_seconds"`
+
+	// Buckets Every bucket of the window, oldest first; the last one is still filling
+	Buckets *[]ActivityBucket `json:"buckets"`
+
+	// ErrorRatio errors / requests (0 without requests)
+	ErrorRatio float64 `json:"error_ratio"`
+
+	// Errors Requests that failed: the upstream was unreachable, the proxy failed, or a 5xx status
+	Errors int64 `json:"errors"`
+
+	// Outcomes Requests by outcome over the window
+	Outcomes map[string]int64 `json:"outcomes"`
+	Requests int64            `json:"requests"`
+
+	// Since Start of the first bucket
+	Since time.Time `json:"since"`
+
+	// Stores External credential stores and their sync health
+	Stores *[]StoreHealth `json:"stores"`
+
+	// TopServices The busiest services, at most 8
+	TopServices *[]ServiceActivity `json:"top_services"`
+	Window      ActivityWindow     `json:"window"`
+}
+
+// ActivityWindow defines model for Activity.Window.
+type ActivityWindow string
+
+// ActivityBucket defines model for ActivityBucket.
+type ActivityBucket struct {
+	// Outcomes Requests by outcome (injected, passthrough, denied, netguard_blocked, auth_required, rate_limited, upstream_error, bad_request, error); outcomes that did not occur are left out
+	Outcomes map[string]int64 `json:"outcomes"`
+	Start    time.Time        `json:"start"`
 }
 
 // AgentTokenOutputBody defines model for AgentTokenOutputBody.
@@ -1646,6 +1759,16 @@ type Service struct {
 // ServiceUnknownEncoding A response body the proxy cannot decode to scrub: block (default) or pass
 type ServiceUnknownEncoding string
 
+// ServiceActivity defines model for ServiceActivity.
+type ServiceActivity struct {
+	Errors   int64 `json:"errors"`
+	Requests int64 `json:"requests"`
+
+	// Service Empty: requests that matched no service
+	Service string `json:"service"`
+	Vault   string `json:"vault"`
+}
+
 // ServicesBody defines model for ServicesBody.
 type ServicesBody struct {
 	Services *[]Service `json:"services"`
@@ -1710,6 +1833,28 @@ type StatusOutputBody struct {
 	// Version The server build's version (the CLI's agent-vault version prints the same for the same build)
 	Version string `json:"version"`
 }
+
+// StoreHealth defines model for StoreHealth.
+type StoreHealth struct {
+	// ActiveLeases Dynamic-secret leases this server holds for the vault
+	ActiveLeases int64  `json:"active_leases"`
+	Kind         string `json:"kind"`
+
+	// LastOkAt The last successful sync (or connect)
+	LastOkAt       *time.Time                `json:"last_ok_at,omitempty"`
+	LastSyncStatus StoreHealthLastSyncStatus `json:"last_sync_status"`
+
+	// LastSyncedAt The last sync attempt
+	LastSyncedAt        *time.Time `json:"last_synced_at,omitempty"`
+	PollIntervalSeconds int64      `json:"poll_interval_seconds"`
+
+	// Stale No successful sync for three poll intervals
+	Stale bool   `json:"stale"`
+	Vault string `json:"vault"`
+}
+
+// StoreHealthLastSyncStatus defines model for StoreHealth.LastSyncStatus.
+type StoreHealthLastSyncStatus string
 
 // Substitution defines model for Substitution.
 type Substitution struct {
@@ -1938,6 +2083,15 @@ type ListCredentialsParams struct {
 	Vault string `form:"vault" json:"vault"`
 }
 
+// GetOverviewParams defines parameters for GetOverview.
+type GetOverviewParams struct {
+	// Window The last hour in minutes, or the last day in quarter hours
+	Window *GetOverviewParamsWindow `form:"window,omitempty" json:"window,omitempty"`
+}
+
+// GetOverviewParamsWindow defines parameters for GetOverview.
+type GetOverviewParamsWindow string
+
 // ListProposalsParams defines parameters for ListProposals.
 type ListProposalsParams struct {
 	Vault  *string                    `form:"vault,omitempty" json:"vault,omitempty"`
@@ -1963,6 +2117,14 @@ type GetProposalParams struct {
 	// XVault The vault, when the token reaches several
 	XVault *string `json:"X-Vault,omitempty"`
 }
+
+// GetVaultActivityParams defines parameters for GetVaultActivity.
+type GetVaultActivityParams struct {
+	Window *GetVaultActivityParamsWindow `form:"window,omitempty" json:"window,omitempty"`
+}
+
+// GetVaultActivityParamsWindow defines parameters for GetVaultActivity.
+type GetVaultActivityParamsWindow string
 
 // ExplainRequestParams defines parameters for ExplainRequest.
 type ExplainRequestParams struct {
@@ -2440,6 +2602,11 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
 	GetMitmCa(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetOverview The instance's traffic, errors, store sync health and leases over the last hour or day (from the request log)
+	//
+	// Corresponds with GET /v1/overview (the `GetOverview` operationId).
+	GetOverview(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetPasswordReset Whose password a reset link sets
 	//
 	// Corresponds with GET /v1/password-resets/{token} (the `GetPasswordReset` operationId).
@@ -2626,6 +2793,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/vaults/{name} (the `RenameVault` operationId).
 	RenameVault(ctx context.Context, name string, body RenameVaultJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetVaultActivity One vault's traffic, errors, store sync health and leases over the last hour or day
+	//
+	// Corresponds with GET /v1/vaults/{name}/activity (the `GetVaultActivity` operationId).
+	GetVaultActivity(ctx context.Context, name string, params *GetVaultActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListVaultAgents List the agents of a vault with their roles
 	//
@@ -3598,6 +3770,21 @@ func (c *Client) GetMitmCa(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
+// GetOverview The instance's traffic, errors, store sync health and leases over the last hour or day (from the request log)
+//
+// Corresponds with GET /v1/overview (the `GetOverview` operationId).
+func (c *Client) GetOverview(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOverviewRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetPasswordReset Whose password a reset link sets
 //
 // Corresponds with GET /v1/password-resets/{token} (the `GetPasswordReset` operationId).
@@ -4085,6 +4272,21 @@ func (c *Client) RenameVaultWithBody(ctx context.Context, name string, contentTy
 // Corresponds with PATCH /v1/vaults/{name} (the `RenameVault` operationId).
 func (c *Client) RenameVault(ctx context.Context, name string, body RenameVaultJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRenameVaultRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetVaultActivity One vault's traffic, errors, store sync health and leases over the last hour or day
+//
+// Corresponds with GET /v1/vaults/{name}/activity (the `GetVaultActivity` operationId).
+func (c *Client) GetVaultActivity(ctx context.Context, name string, params *GetVaultActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetVaultActivityRequest(c.Server, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6065,6 +6267,60 @@ func NewGetMitmCaRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetOverviewRequest constructs an http.Request for the GetOverview method
+func NewGetOverviewRequest(server string, params *GetOverviewParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/overview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Window != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "window", *params.Window, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetPasswordResetRequest constructs an http.Request for the GetPasswordReset method
 func NewGetPasswordResetRequest(server string, token string) (*http.Request, error) {
 	var err error
@@ -6995,6 +7251,67 @@ func NewRenameVaultRequestWithBody(server string, name string, contentType strin
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetVaultActivityRequest constructs an http.Request for the GetVaultActivity method
+func NewGetVaultActivityRequest(server string, name string, params *GetVaultActivityParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/activity", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Window != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "window", *params.Window, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8536,6 +8853,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/mitm/ca.pem (the `GetMitmCa` operationId).
 	GetMitmCaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMitmCaResponse, error)
 
+	// GetOverviewWithResponse The instance's traffic, errors, store sync health and leases over the last hour or day (from the request log)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/overview (the `GetOverview` operationId).
+	GetOverviewWithResponse(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*GetOverviewResponse, error)
+
 	// GetPasswordResetWithResponse Whose password a reset link sets
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8752,6 +9076,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/vaults/{name} (the `RenameVault` operationId).
 	RenameVaultWithResponse(ctx context.Context, name string, body RenameVaultJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameVaultResponse, error)
+
+	// GetVaultActivityWithResponse One vault's traffic, errors, store sync health and leases over the last hour or day
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vaults/{name}/activity (the `GetVaultActivity` operationId).
+	GetVaultActivityWithResponse(ctx context.Context, name string, params *GetVaultActivityParams, reqEditors ...RequestEditorFn) (*GetVaultActivityResponse, error)
 
 	// ListVaultAgentsWithResponse List the agents of a vault with their roles
 	//
@@ -11617,6 +11948,75 @@ func (r GetMitmCaResponse) ContentType() string {
 	return ""
 }
 
+type GetOverviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activity
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOverviewResponse) GetJSON200() *Activity {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOverviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOverviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOverviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOverviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetPasswordResetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13324,6 +13724,82 @@ func (r RenameVaultResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RenameVaultResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetVaultActivityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activity
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetVaultActivityResponse) GetJSON200() *Activity {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetVaultActivityResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetVaultActivityResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetVaultActivityResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetVaultActivityResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetVaultActivityResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetVaultActivityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetVaultActivityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetVaultActivityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetVaultActivityResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15986,6 +16462,19 @@ func (c *ClientWithResponses) GetMitmCaWithResponse(ctx context.Context, reqEdit
 	return ParseGetMitmCaResponse(rsp)
 }
 
+// GetOverviewWithResponse The instance's traffic, errors, store sync health and leases over the last hour or day (from the request log)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/overview (the `GetOverview` operationId).
+func (c *ClientWithResponses) GetOverviewWithResponse(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*GetOverviewResponse, error) {
+	rsp, err := c.GetOverview(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOverviewResponse(rsp)
+}
+
 // GetPasswordResetWithResponse Whose password a reset link sets
 //
 // Returns a wrapper object for the known response body format(s).
@@ -16387,6 +16876,19 @@ func (c *ClientWithResponses) RenameVaultWithResponse(ctx context.Context, name 
 		return nil, err
 	}
 	return ParseRenameVaultResponse(rsp)
+}
+
+// GetVaultActivityWithResponse One vault's traffic, errors, store sync health and leases over the last hour or day
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vaults/{name}/activity (the `GetVaultActivity` operationId).
+func (c *ClientWithResponses) GetVaultActivityWithResponse(ctx context.Context, name string, params *GetVaultActivityParams, reqEditors ...RequestEditorFn) (*GetVaultActivityResponse, error) {
+	rsp, err := c.GetVaultActivity(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetVaultActivityResponse(rsp)
 }
 
 // ListVaultAgentsWithResponse List the agents of a vault with their roles
@@ -18952,6 +19454,60 @@ func ParseGetMitmCaResponse(rsp *http.Response) (*GetMitmCaResponse, error) {
 	return response, nil
 }
 
+// ParseGetOverviewResponse parses an HTTP response from a GetOverviewWithResponse call
+func ParseGetOverviewResponse(rsp *http.Response) (*GetOverviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOverviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetPasswordResetResponse parses an HTTP response from a GetPasswordResetWithResponse call
 func ParseGetPasswordResetResponse(rsp *http.Response) (*GetPasswordResetResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20321,6 +20877,67 @@ func ParseRenameVaultResponse(rsp *http.Response) (*RenameVaultResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetVaultActivityResponse parses an HTTP response from a GetVaultActivityWithResponse call
+func ParseGetVaultActivityResponse(rsp *http.Response) (*GetVaultActivityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetVaultActivityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem

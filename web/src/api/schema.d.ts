@@ -504,6 +504,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The instance's traffic, errors, store sync health and leases over the last hour or day (from the request log) */
+        get: operations["get-overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/password-resets/{token}": {
         parameters: {
             query?: never;
@@ -781,6 +798,23 @@ export interface paths {
         head?: never;
         /** Rename a vault */
         patch: operations["rename-vault"];
+        trace?: never;
+    };
+    "/v1/vaults/{name}/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One vault's traffic, errors, store sync health and leases over the last hour or day */
+        get: operations["get-vault-activity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/vaults/{name}/agents": {
@@ -1085,6 +1119,52 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Activity: {
+            /** Format: int64 */
+            active_leases: number;
+            /**
+             * Format: int64
+             * @description Width of each bucket: 60 for an hour, 900 for a day
+             */
+            bucket_seconds: number;
+            /** @description Every bucket of the window, oldest first; the last one is still filling */
+            buckets: components["schemas"]["ActivityBucket"][] | null;
+            /**
+             * Format: double
+             * @description errors / requests (0 without requests)
+             */
+            error_ratio: number;
+            /**
+             * Format: int64
+             * @description Requests that failed: the upstream was unreachable, the proxy failed, or a 5xx status
+             */
+            errors: number;
+            /** @description Requests by outcome over the window */
+            outcomes: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            requests: number;
+            /**
+             * Format: date-time
+             * @description Start of the first bucket
+             */
+            since: string;
+            /** @description External credential stores and their sync health */
+            stores: components["schemas"]["StoreHealth"][] | null;
+            /** @description The busiest services, at most 8 */
+            top_services: components["schemas"]["ServiceActivity"][] | null;
+            /** @enum {string} */
+            window: "hour" | "day";
+        };
+        ActivityBucket: {
+            /** @description Requests by outcome (injected, passthrough, denied, netguard_blocked, auth_required, rate_limited, upstream_error, bad_request, error); outcomes that did not occur are left out */
+            outcomes: {
+                [key: string]: number;
+            };
+            /** Format: date-time */
+            start: string;
+        };
         AgentTokenOutputBody: {
             agent: components["schemas"]["AgentView"];
             /** @description Agent token (av_agt_…), shown once */
@@ -1801,6 +1881,15 @@ export interface components {
              */
             unknown_encoding?: "block" | "pass";
         };
+        ServiceActivity: {
+            /** Format: int64 */
+            errors: number;
+            /** Format: int64 */
+            requests: number;
+            /** @description Empty: requests that matched no service */
+            service: string;
+            vault: string;
+        };
         ServicesBody: {
             services: components["schemas"]["Service"][] | null;
         };
@@ -1847,6 +1936,31 @@ export interface components {
             needs_first_user: boolean;
             /** @description The server build's version (the CLI's agent-vault version prints the same for the same build) */
             version: string;
+        };
+        StoreHealth: {
+            /**
+             * Format: int64
+             * @description Dynamic-secret leases this server holds for the vault
+             */
+            active_leases: number;
+            kind: string;
+            /**
+             * Format: date-time
+             * @description The last successful sync (or connect)
+             */
+            last_ok_at?: string;
+            /** @enum {string} */
+            last_sync_status: "ok" | "error";
+            /**
+             * Format: date-time
+             * @description The last sync attempt
+             */
+            last_synced_at?: string;
+            /** Format: int64 */
+            poll_interval_seconds: number;
+            /** @description No successful sync for three poll intervals */
+            stale: boolean;
+            vault: string;
         };
         Substitution: {
             in: ("path" | "query" | "header" | "body")[] | null;
@@ -4345,6 +4459,65 @@ export interface operations {
             };
         };
     };
+    "get-overview": {
+        parameters: {
+            query?: {
+                /** @description The last hour in minutes, or the last day in quarter hours */
+                window?: "hour" | "day";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "get-password-reset": {
         parameters: {
             query?: never;
@@ -5877,6 +6050,75 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-vault-activity": {
+        parameters: {
+            query?: {
+                window?: "hour" | "day";
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
