@@ -556,6 +556,60 @@ try {
     await screenshot(page, "audit");
   });
 
+  await step("Overview and Activity: charts of the proxied traffic", async () => {
+    // inked counts the canvas pixels drawn in a series' colour: the line
+    // of real data, not just axes and grid.
+    const inked = (chart, rgb) =>
+      chart.locator("canvas").evaluate((c, [r, g, b]) => {
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - r) < 40 && Math.abs(d[i + 1] - g) < 40 && Math.abs(d[i + 2] - b) < 40 && d[i + 3] > 128) n++;
+        return n;
+      }, rgb);
+    const checkCharts = async (p, what) => {
+      const chart = p.getByTestId("chart-outcomes");
+      await chart.locator("canvas").waitFor();
+      const total = Number(await chart.getAttribute("data-total"));
+      const tile = Number(await p.getByTestId("tile-requests").locator(".tile-value").textContent());
+      assert(total > 0 && total === tile, `${what}: the chart and the tile count the same requests (${total}, ${tile})`);
+      assert((await chart.locator(".u-legend").textContent()).includes("Injected"), `${what}: the legend names the injected requests`);
+      const px = await inked(chart, [0x1f, 0x9d, 0x55]);
+      assert(px > 20, `${what}: the injected series is drawn (${px} px)`);
+      await p.getByTestId("chart-errors").locator("canvas").waitFor();
+      await p.getByTestId("top-services").locator('tr[data-service="upstream"]').waitFor();
+      assert(!(await p.content()).includes(SECRET), `${what}: no credential value`);
+      return total;
+    };
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.waitForURL("**/overview");
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    const total = await checkCharts(page, "overview");
+    await screenshot(page, "overview");
+    await page.getByRole("button", { name: "Last day" }).click();
+    await page.waitForFunction((n) => document.querySelector('[data-testid="chart-outcomes"]')?.getAttribute("data-total") === String(n), total);
+    await page.goto(AV + "/vaults/payments/activity");
+    await page.getByRole("heading", { name: "Activity" }).waitFor();
+    await checkCharts(page, "vault activity");
+    await screenshot(page, "vault-activity");
+
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const p = await phone.newPage();
+    watch(p, "phone-overview");
+    await p.goto(AV + "/");
+    await p.getByLabel("Email").fill(OWNER.email);
+    await p.getByLabel("Password").fill(OWNER.password);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "Vaults" }).waitFor();
+    for (const [path, name] of [["/overview", "phone-overview"], ["/vaults/payments/activity", "phone-vault-activity"]]) {
+      await p.goto(AV + path);
+      await checkCharts(p, name);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, `${name}: no horizontal scroll at 390 px (overflow ${overflow}px)`);
+      await p.screenshot({ path: join(ARTIFACTS, name + ".png"), fullPage: true });
+    }
+    await phone.close();
+  });
+
   await step("phone width", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const p = await phone.newPage();

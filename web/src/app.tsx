@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, onUnauthorized, session, unwrap, type Schemas } from "./api/client";
 import { AccountPage } from "./pages/account";
+import { OverviewPage } from "./pages/activity";
 import { AuditPage } from "./pages/audit";
 import { AuthPage } from "./pages/auth";
 import { InvitePage, ResetPasswordPage } from "./pages/links";
@@ -114,6 +115,7 @@ export function App() {
               <a {...linkProps("/users")}>People</a>
               <a {...linkProps("/agents")}>Agents</a>
               {me.role === "owner" ? <a {...linkProps("/settings")}>Settings</a> : null}
+              {me.role === "owner" ? <a {...linkProps("/overview")}>Overview</a> : null}
               {me.role === "owner" ? <a {...linkProps("/audit")}>Audit</a> : null}
             </>
           ) : null}
@@ -163,9 +165,12 @@ function Page({ route, me, onSignedOut }: { route: Match | null; me: Me; onSigne
     case "vault-access":
     case "vault-logs":
     case "vault-settings":
+    case "vault-activity":
       return <VaultPage key={params.vault} name={params.vault} tab={page.slice("vault-".length)} me={me} />;
     case "audit":
       return <AuditPage me={me} />;
+    case "overview":
+      return <OverviewPage me={me} />;
     default: {
       // A route in router.ts without a page here fails the type check.
       const missing: never = page;

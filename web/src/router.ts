@@ -37,7 +37,9 @@ export const routes = [
   { page: "vault-access", path: "/vaults/:vault/access" },
   { page: "vault-logs", path: "/vaults/:vault/logs" },
   { page: "vault-settings", path: "/vaults/:vault/settings" },
+  { page: "vault-activity", path: "/vaults/:vault/activity" },
   { page: "audit", path: "/audit" },
+  { page: "overview", path: "/overview" },
 ] as const satisfies readonly Route[];
 
 export type Page = (typeof routes)[number]["page"];

@@ -5,6 +5,7 @@ import { linkProps } from "../router";
 import { kindLabel } from "../storePicker";
 import { Banner, Button, ErrorBanner, Loading, NotFound, Tag, useAsync } from "../ui";
 import { AccessTab } from "./access";
+import { ActivityTab } from "./activity";
 import { CredentialsTab } from "./credentials";
 import { LogsTab } from "./logs";
 import { ProposalPage, ProposalsTab } from "./proposals";
@@ -43,6 +44,7 @@ const tabs = [
   ["proposals", "Proposals"],
   ["access", "Access"],
   ["logs", "Logs"],
+  ["activity", "Activity"],
   ["settings", "Settings"],
 ] as const;
 
@@ -128,6 +130,8 @@ export function VaultPage({ name, tab, sub, me }: { name: string; tab: string; s
           <AccessTab vault={name} perms={p} />
         ) : tab === "logs" ? (
           <LogsTab vault={name} perms={p} />
+        ) : tab === "activity" ? (
+          <ActivityTab vault={name} perms={p} />
         ) : tab === "settings" ? (
           <SettingsTab ctx={c} perms={p} onChanged={ctx.reload} />
         ) : (
