@@ -86,7 +86,13 @@ func (p *Proxy) serveTunnelStream(w http.ResponseWriter, r *http.Request, tc *tu
 		writeError(w, http.StatusBadRequest, errorBody{Error: CodeBadProxyRequest, Message: "malformed HTTP/2 request: " + err})
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
+	switch {
+	case r.ContentLength == 0:
+		// The HTTP/2 server gives every request a body, even one whose
+		// stream ended with its headers; as none, it is relayed like an
+		// HTTP/1.1 request without one (relay.go's inline path).
+		r.Body = http.NoBody
+	case r.Body != nil && r.Body != http.NoBody:
 		r.Body = &h2RequestBody{ReadCloser: r.Body}
 	}
 	mu.Lock()

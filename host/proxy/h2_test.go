@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/scrub"
@@ -343,3 +345,54 @@ func TestH2Shutdown(t *testing.T) {
 
 // Interface guards
 var _ Authenticator = (*revocableAuth)(nil)
+
+// TestH2StreamsPromptly: an event stream reaches an HTTP/2 client event by
+// event, from either upstream protocol: the first event arrives while the
+// upstream still holds the second back.
+func TestH2StreamsPromptly(t *testing.T) {
+	e := newH2Env(t)
+	release := make(chan struct{})
+	e.mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		case <-time.After(20 * time.Second): // a failed test must not hang its cleanup
+			return
+		}
+		io.WriteString(w, "data: second\n\n")
+	})
+	c := e.h2Client("tok1:main", nil)
+	for _, host := range []string{"api.test", "h2.api.test"} {
+		t.Run(host, func(t *testing.T) {
+			resp, err := c.Get("https://" + host + "/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			first := make(chan string, 1)
+			go func() {
+				line, _ := br.ReadString('\n')
+				first <- line
+			}()
+			select {
+			case line := <-first:
+				if line != "data: first\n" || resp.ProtoMajor != 2 {
+					t.Fatalf("first event over %s: %q", resp.Proto, line)
+				}
+			case <-time.After(10 * time.Second):
+				resp.Body.Close()
+				t.Fatal("the first event was held back until the stream's end")
+			}
+			release <- struct{}{}
+			rest, err := io.ReadAll(br)
+			if err != nil || string(rest) != "\ndata: second\n\n" {
+				t.Fatalf("rest %q %v", rest, err)
+			}
+		})
+	}
+}
