@@ -67,6 +67,7 @@ type upConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+	served bool // a request was sent on it (Stats counts later ones as reused)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -96,9 +97,10 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		if reused {
-			u.reused.Add(1)
+		if reused && pc.served {
+			u.reused.Add(1) // a connection the HTTP/2 probe dialled and pooled is new to its first request
 		}
+		pc.served = true
 		resp, err := u.exchange(pc, req)
 		if err == nil {
 			return resp, nil
