@@ -38,6 +38,7 @@ type serverCmd struct {
 	PluginIdleRelease  time.Duration `name:"plugin-idle-release" default:"2m" env:"AGENT_VAULT_PLUGIN_IDLE_RELEASE" help:"Free a store plugin's compiled code after it has been idle this long; the next use reloads it from the cache (0 keeps plugins loaded)."`
 	UpstreamCAFile     string        `name:"upstream-ca-file" env:"AGENT_VAULT_UPSTREAM_CA_FILE" type:"path" help:"PEM file of extra root certificates trusted for upstream TLS, by the proxy and by store plugins (e.g. the CA of an OpenBao server)."`
 	MinPollInterval    time.Duration `name:"min-poll-interval" default:"10s" env:"AGENT_VAULT_MIN_POLL_INTERVAL" help:"Shortest sync cadence a vault connected to an external store may ask for (whole seconds)."`
+	LeaseOwnerTTL      time.Duration `name:"lease-owner-ttl" default:"15s" env:"AGENT_VAULT_LEASE_OWNER_TTL" help:"Replicas on PostgreSQL: how long a replica may go without a heartbeat before another takes over the dynamic-secret leases it owns."`
 	TunnelMaxLifetime  time.Duration `name:"tunnel-max-lifetime" default:"1h" env:"AGENT_VAULT_TUNNEL_MAX_LIFETIME" help:"Close a proxy CONNECT tunnel or upgraded (websocket) connection this long after it opened; the client reconnects and authenticates afresh (0: no limit)."`
 	PublicURL          string        `name:"public-url" env:"AGENT_VAULT_PUBLIC_URL" placeholder:"URL" help:"The address people and agents reach the API and UI at (e.g. https://vault.example.com), used in links the server hands out: invites, proposal reviews, notifications (default: the listening address). Its host is answered to like --allowed-hosts."`
 	AllowedHosts       []string      `name:"allowed-hosts" env:"AGENT_VAULT_ALLOWED_HOSTS" help:"Host names the API answers to besides IP addresses and localhost (comma-separated; *.example.com for subdomains), e.g. the public name of a reverse proxy."`
@@ -95,6 +96,7 @@ func (c *serverCmd) Run(e *env) error {
 		PluginIdleRelease:     c.PluginIdleRelease,
 		TunnelMaxLifetime:     c.TunnelMaxLifetime,
 		MinPollInterval:       c.MinPollInterval,
+		LeaseOwnerTTL:         c.LeaseOwnerTTL,
 		AllowedHosts:          c.AllowedHosts,
 		PublicURL:             c.PublicURL,
 		APIMaxConns:           c.APIMaxConns,

@@ -34,7 +34,10 @@ type Watcher struct {
 	// Invalidate is told a vault id whose cached data changed, or "" when
 	// everything must be forgotten.
 	Invalidate func(vaultID string)
-	Log        *slog.Logger
+	// Message, when set, is told every payload sent on the schema's lease
+	// channel (LeaseChannel): replicas handing each other leased values.
+	Message func(payload string)
+	Log     *slog.Logger
 	// PingInterval bounds how long a dead connection goes unnoticed, and
 	// how often caches are flushed while disconnected (default 1 s).
 	PingInterval time.Duration
@@ -58,6 +61,10 @@ const ApplicationName = "agent-vault-watch"
 
 // Channel is the notification channel of a schema.
 func Channel(schema string) string { return "agent_vault_" + schema }
+
+// LeaseChannel is the channel of a schema on which replicas exchange
+// lease messages (store.PublishLeaseMessage).
+func LeaseChannel(schema string) string { return "av_leases_" + schema }
 
 // Run listens until ctx ends, reconnecting after any failure.
 func (w *Watcher) Run(ctx context.Context) {
@@ -110,6 +117,11 @@ func (w *Watcher) listen(ctx context.Context, ping, flush time.Duration) error {
 	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{Channel(schema)}.Sanitize()); err != nil {
 		return err
 	}
+	if w.Message != nil {
+		if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{LeaseChannel(schema)}.Sanitize()); err != nil {
+			return err
+		}
+	}
 	// Whatever changed while nobody listened is unknown: forget it all.
 	w.Invalidate("")
 	w.current.Store(true)
@@ -119,6 +131,9 @@ func (w *Watcher) listen(ctx context.Context, ping, flush time.Duration) error {
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
+		case err == nil && n.Channel == LeaseChannel(schema):
+			w.Message(n.Payload)
+			continue
 		case err == nil:
 			w.received.Add(1)
 			w.Invalidate(n.Payload)

@@ -81,6 +81,10 @@ type Config struct {
 	MinPollInterval time.Duration
 	// Observe is told of every sync and lease event (metrics); nil: none.
 	Observe Observer
+	// LeaseOwnerTTL is how long a replica owns a dynamic-secret lease
+	// after its last heartbeat before another may take it over; zero
+	// means DefaultLeaseOwnerTTL. Heartbeats come every third of it.
+	LeaseOwnerTTL time.Duration
 }
 
 // Observer receives the store lifecycle's events. Its methods are called
@@ -145,6 +149,9 @@ func New(cfg Config) *Manager {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LeaseOwnerTTL <= 0 {
+		cfg.LeaseOwnerTTL = DefaultLeaseOwnerTTL
 	}
 	if cfg.MinPollInterval <= 0 {
 		cfg.MinPollInterval = MinPollInterval * time.Second

@@ -3,6 +3,7 @@ package credstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -26,15 +27,23 @@ const (
 	dynamicListTTL = 60 * time.Second
 	// revokeTimeout bounds revocation on disconnect, delete and shutdown.
 	revokeTimeout = 5 * time.Second
+	// DefaultLeaseOwnerTTL is how long a replica owns a lease after its
+	// last heartbeat (Config.LeaseOwnerTTL).
+	DefaultLeaseOwnerTTL = 15 * time.Second
 )
+
+// CodeLeaseUnavailable: a dynamic secret's lease could not be had from
+// the replica that owns it.
+const CodeLeaseUnavailable = "lease_unavailable"
 
 // leases mints dynamic secrets lazily, keeps their values in memory only,
 // renews them near expiry, and revokes them when they are no longer wanted.
-// Only lease metadata reaches the database.
+// Only lease metadata reaches the database. Replicas sharing a database
+// share one lease per (vault, dynamic secret): see LEASES.md.
 type leases struct {
 	m *Manager
 
-	mints singleflight.Group // one mint per (vault, secret) at a time
+	mints singleflight.Group // one acquisition per (vault, secret) at a time
 	lists singleflight.Group // one dynamic_list per vault at a time
 
 	// gen changes whenever the set of live lease values does (a mint, a
@@ -46,6 +55,8 @@ type leases struct {
 	live  map[leaseKey]*lease
 	byKey map[string]map[string]leaseKey // vault → credential key → lease
 	known map[string]dynamicList         // vault → cached list
+
+	waiters sync.Map // transfer request id → chan transferMsg
 }
 
 type leaseKey struct{ vaultID, secret string }
@@ -59,6 +70,9 @@ type lease struct {
 	renewable bool
 	kind      string
 	config    json.RawMessage
+	// owned: this replica owns the lease (renews, replaces, revokes it);
+	// otherwise it is a copy handed over by the owner.
+	owned bool
 }
 
 type dynamicList struct {
@@ -170,78 +184,208 @@ func secretFor(secrets []abi.DynamicSecret, key string) (string, bool) {
 	return best, bestLen > 0
 }
 
-// get returns a fresh lease of a secret: the cached one, a renewal of it,
-// or a new one. Concurrent callers share one mint.
+// get returns a fresh lease of a secret: the one held in memory, a
+// renewal or replacement of it, the cluster's current lease handed over by
+// its owner, or a new one. Concurrent callers of one replica share one
+// acquisition; replicas share one lease (see acquire).
 func (l *leases) get(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, name string) (*lease, error) {
 	lk := leaseKey{cs.VaultID, name}
-	v, err, _ := l.mints.Do(lk.vaultID+"\x00"+name, func() (any, error) {
-		now := l.m.cfg.Now()
-		l.mu.Lock()
-		old := l.live[lk]
-		l.mu.Unlock()
-		if old != nil && old.fresh(now) {
-			return old, nil
-		}
-		obs := l.m.cfg.Observe
-		if old != nil && old.renewable {
-			if renewed, err := p.LeaseRenew(ctx, old.config, old.leaseID); err == nil {
-				obs.Lease(lk.vaultID, cs.Kind, LeaseRenewed)
-				le := *old
-				le.ttl = time.Duration(renewed.TTLSeconds) * time.Second
-				le.expires = now.Add(le.ttl)
-				if err := l.m.cfg.Store.UpdateLeaseExpiry(ctx, le.rowID, le.expires); err != nil {
-					l.m.log.Warn("recording a lease renewal", "error", err)
-				}
-				l.put(lk, &le)
-				return &le, nil
-			} else {
-				obs.Lease(lk.vaultID, cs.Kind, LeaseRenewFailed)
-				l.m.log.Info("lease renewal failed; minting a new lease", "vault_id", lk.vaultID, "secret", name, "code", domain.CodeOf(err))
-			}
-		}
-		le, err := l.mint(ctx, cs, p, name)
-		if err != nil {
-			obs.Lease(lk.vaultID, cs.Kind, LeaseMintFailed)
-			return nil, err
-		}
-		l.put(lk, le)
-		obs.Lease(lk.vaultID, cs.Kind, LeaseMinted)
-		if old != nil {
-			obs.Lease(lk.vaultID, cs.Kind, LeaseReminted)
-			go l.revokeRow(context.WithoutCancel(ctx), lk.vaultID, old.rowID, old.kind, old.config, old.leaseID)
-		}
-		return le, nil
-	})
+	v, err, _ := l.mints.Do(lk.vaultID+"\x00"+name, func() (any, error) { return l.acquire(ctx, cs, p, lk) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*lease), nil
 }
 
-func (l *leases) mint(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, name string) (*lease, error) {
-	got, err := p.LeaseCreate(ctx, cs.Config, name)
-	if err != nil {
-		return nil, err
-	}
-	for k := range got.Values {
-		if err := domain.CheckKey(k); err != nil {
-			return nil, domain.Errorf(domain.CodeExternalInvalidKey, "dynamic secret %q returned an invalid key: %s", name, err.Error())
+// acquireTimeout bounds acquire's rounds of looking at the database again
+// (after losing a race, or while another replica mints the lease).
+const acquireTimeout = 30 * time.Second
+
+// acquire finds or makes the secret's one current lease. The database row
+// decides: no row, this replica claims one and mints; a row this replica
+// owns, it renews or replaces its lease; a row whose owner's heartbeat
+// lapsed, it takes over (keeping the lease when it holds its values,
+// replacing it otherwise); a row another live replica owns, the owner
+// hands the values over without storing them (transfer.go).
+func (l *leases) acquire(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey) (*lease, error) {
+	st, me := l.m.cfg.Store, l.m.cfg.InstanceID
+	for deadline := time.Now().Add(acquireTimeout); time.Now().Before(deadline); {
+		now := l.m.cfg.Now()
+		held := l.held(lk)
+		if held != nil && held.fresh(now) {
+			return held, nil
+		}
+		row, found, err := st.CurrentLease(ctx, lk.vaultID, lk.secret)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !found:
+			le, err := l.mint(ctx, cs, p, lk, nil)
+			if le != nil || err != nil {
+				return le, err
+			}
+			// Another replica claimed the secret first: look again.
+		case row.InstanceID == me && held != nil && held.owned && held.rowID == row.ID:
+			le, err := l.refresh(ctx, cs, p, lk, held)
+			if le != nil || err != nil {
+				return le, err
+			}
+		case row.InstanceID == me || row.OwnerUntil.Before(now):
+			if row.InstanceID != me {
+				ok, err := st.TakeOverLease(ctx, row.ID, me, now.Add(l.m.cfg.LeaseOwnerTTL), now)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					continue
+				}
+				l.m.log.Info("took over a dynamic-secret lease whose owner stopped", "vault_id", lk.vaultID, "secret", lk.secret, "previous_owner", row.InstanceID)
+			}
+			if held != nil && held.rowID == row.ID && held.leaseID == row.LeaseID {
+				le, err := l.refresh(ctx, cs, p, lk, l.own(lk, held))
+				if le != nil || err != nil {
+					return le, err
+				}
+				continue
+			}
+			// Its values died with their holder (or are being minted by
+			// this replica's previous run): replace the lease.
+			le, err := l.mint(ctx, cs, p, lk, &row)
+			if le != nil || err != nil {
+				return le, err
+			}
+		case row.LeaseID == "":
+			// Its owner is minting it now.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(mintWait):
+			}
+		default:
+			le, err := l.fetch(ctx, cs, row)
+			if err == nil {
+				l.put(lk, le)
+				return le, nil
+			}
+			if !errors.Is(err, errNotOwner) {
+				return nil, err
+			}
 		}
 	}
+	return nil, domain.Errorf(CodeLeaseUnavailable, "dynamic secret %q: the replicas did not agree on its lease in time; try again", lk.secret)
+}
+
+// mintWait is how long acquire waits before looking again at a lease
+// another replica is minting.
+const mintWait = 50 * time.Millisecond
+
+// refresh renews an owned lease near expiry, or replaces it when it cannot
+// be renewed. A nil lease and nil error mean the row changed under this
+// replica: look again.
+func (l *leases) refresh(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey, old *lease) (*lease, error) {
 	now := l.m.cfg.Now()
-	le := &lease{rowID: store.NewID(), leaseID: got.LeaseID, values: got.Values, ttl: time.Duration(got.TTLSeconds) * time.Second,
-		renewable: got.Renewable, kind: cs.Kind, config: cs.Config}
-	le.expires = now.Add(le.ttl)
-	err = l.m.cfg.Store.InsertLease(ctx, store.LeaseRow{ID: le.rowID, VaultID: cs.VaultID, Kind: cs.Kind, Config: cs.Config,
-		SecretName: name, LeaseID: got.LeaseID, ExpiresAt: le.expires, InstanceID: l.m.cfg.InstanceID})
+	if old.fresh(now) {
+		return old, nil
+	}
+	if old.renewable {
+		renewed, err := p.LeaseRenew(ctx, old.config, old.leaseID)
+		if err == nil {
+			l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseRenewed)
+			le := *old
+			le.ttl = time.Duration(renewed.TTLSeconds) * time.Second
+			le.expires = now.Add(le.ttl)
+			if err := l.m.cfg.Store.UpdateLeaseExpiry(ctx, le.rowID, le.expires); err != nil {
+				l.m.log.Warn("recording a lease renewal", "error", err)
+			}
+			l.put(lk, &le)
+			return &le, nil
+		}
+		l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseRenewFailed)
+		l.m.log.Info("lease renewal failed; minting a new lease", "vault_id", lk.vaultID, "secret", lk.secret, "code", domain.CodeOf(err))
+	}
+	row := store.LeaseRow{ID: old.rowID, Kind: old.kind, Config: old.config, LeaseID: old.leaseID}
+	return l.mint(ctx, cs, p, lk, &row)
+}
+
+// mint leases the secret anew. With replacing nil it first claims the
+// secret cluster-wide (a nil lease and nil error: another replica did);
+// otherwise the new lease takes the place of replacing, which is then
+// revoked. Only the lease's metadata reaches the database.
+func (l *leases) mint(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey, replacing *store.LeaseRow) (*lease, error) {
+	st := l.m.cfg.Store
+	now := l.m.cfg.Now()
+	row := store.LeaseRow{ID: store.NewID(), VaultID: cs.VaultID, Kind: cs.Kind, Config: cs.Config, SecretName: lk.secret,
+		InstanceID: l.m.cfg.InstanceID, OwnerUntil: now.Add(l.m.cfg.LeaseOwnerTTL), ExpiresAt: now}
+	if replacing == nil {
+		won, err := st.ClaimLease(ctx, row)
+		if err != nil || !won {
+			return nil, err
+		}
+	}
+	unclaim := func() {
+		if replacing == nil {
+			st.DeleteLease(context.WithoutCancel(ctx), row.ID)
+		}
+	}
+	got, err := p.LeaseCreate(ctx, cs.Config, lk.secret)
 	if err != nil {
-		// Without a row the lease could never be revoked after a crash:
-		// give it back now.
-		l.revokeRow(context.WithoutCancel(ctx), cs.VaultID, "", cs.Kind, cs.Config, got.LeaseID)
+		l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseMintFailed)
+		unclaim()
 		return nil, err
 	}
-	l.m.log.Info("dynamic secret leased", "vault_id", cs.VaultID, "secret", name, "ttl_seconds", got.TTLSeconds)
+	giveBack := func() { l.revokeUpstream(context.WithoutCancel(ctx), cs.VaultID, cs.Kind, cs.Config, got.LeaseID) }
+	for k := range got.Values {
+		if err := domain.CheckKey(k); err != nil {
+			l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseMintFailed)
+			unclaim()
+			giveBack()
+			return nil, domain.Errorf(domain.CodeExternalInvalidKey, "dynamic secret %q returned an invalid key: %s", lk.secret, err.Error())
+		}
+	}
+	le := &lease{rowID: row.ID, leaseID: got.LeaseID, values: got.Values, ttl: time.Duration(got.TTLSeconds) * time.Second,
+		renewable: got.Renewable, kind: cs.Kind, config: cs.Config, owned: true}
+	le.expires = l.m.cfg.Now().Add(le.ttl)
+	var ok bool
+	if replacing == nil {
+		ok, err = st.SetLeaseMinted(ctx, row.ID, got.LeaseID, le.expires)
+	} else {
+		row.LeaseID, row.ExpiresAt = got.LeaseID, le.expires
+		ok, err = st.ReplaceLease(ctx, replacing.ID, row)
+	}
+	if err != nil || !ok {
+		// Without its row the lease could never be revoked after a crash:
+		// give it back now.
+		giveBack()
+		if err == nil && replacing == nil {
+			err = domain.Errorf(domain.CodeConflict, "the vault's credential store changed while dynamic secret %q was leased", lk.secret)
+		}
+		return nil, err
+	}
+	l.put(lk, le)
+	l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseMinted)
+	if replacing != nil {
+		l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseReminted)
+		old := *replacing
+		go l.revokeRow(context.WithoutCancel(ctx), old)
+	}
+	l.m.log.Info("dynamic secret leased", "vault_id", cs.VaultID, "secret", lk.secret, "ttl_seconds", got.TTLSeconds)
 	return le, nil
+}
+
+// held returns the lease of a secret this replica holds in memory.
+func (l *leases) held(lk leaseKey) *lease {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.live[lk]
+}
+
+// own marks a held copy as owned by this replica (after a takeover).
+func (l *leases) own(lk leaseKey, le *lease) *lease {
+	owned := *le
+	owned.owned = true
+	l.put(lk, &owned)
+	return &owned
 }
 
 func (l *leases) put(lk leaseKey, le *lease) {
@@ -332,18 +476,10 @@ func (m *Manager) DynamicKeys(ctx context.Context, vaultID string, mint bool) []
 
 // revokeVault forgets a vault's leases and revokes them upstream, bounded
 // in time. Rows are deleted whatever the outcome: the store's own lease
-// TTL is the backstop.
+// TTL is the backstop. Of replicas revoking at once, each lease is revoked
+// by the one that deletes its row.
 func (l *leases) revokeVault(ctx context.Context, vaultID string) {
-	l.mu.Lock()
-	for lk := range l.live {
-		if lk.vaultID == vaultID {
-			delete(l.live, lk)
-		}
-	}
-	delete(l.byKey, vaultID)
-	delete(l.known, vaultID)
-	l.gen.Add(1)
-	l.mu.Unlock()
+	l.forgetVault(vaultID)
 	rows, err := l.m.cfg.Store.Leases(ctx, vaultID, "")
 	if err != nil {
 		l.m.log.Error("listing leases to revoke", "vault_id", vaultID, "error", err)
@@ -352,36 +488,100 @@ func (l *leases) revokeVault(ctx context.Context, vaultID string) {
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
 	for _, r := range rows {
-		l.revokeRow(ctx, r.VaultID, r.ID, r.Kind, r.Config, r.LeaseID)
+		l.revokeRow(ctx, r)
 	}
 }
 
-// revokeRow revokes one lease and deletes its row (when it has one). It
-// reports whether the revoke succeeded.
-func (l *leases) revokeRow(ctx context.Context, vaultID, rowID, kind string, cfg json.RawMessage, leaseID string) bool {
-	ok := false
-	if l.m.cfg.Plugins != nil {
-		if p, err := l.m.cfg.Plugins.Plugin(kind); err == nil {
-			err = p.LeaseRevoke(ctx, cfg, leaseID)
-			ok = err == nil || domain.CodeOf(err) == abi.CodeLeaseNotFound
-			if ok {
-				l.m.cfg.Observe.Lease(vaultID, kind, LeaseRevoked)
-			} else {
-				l.m.cfg.Observe.Lease(vaultID, kind, LeaseRevokeFailed)
-				l.m.log.Warn("revoking a lease failed; the store's lease TTL will end it", "kind", kind, "code", domain.CodeOf(err))
-			}
+func (l *leases) forgetVault(vaultID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for lk := range l.live {
+		if lk.vaultID == vaultID {
+			delete(l.live, lk)
 		}
 	}
-	if rowID != "" {
-		if err := l.m.cfg.Store.DeleteLease(context.WithoutCancel(ctx), rowID); err != nil {
-			l.m.log.Error("deleting a lease row", "error", err)
+	delete(l.byKey, vaultID)
+	delete(l.known, vaultID)
+	l.gen.Add(1)
+}
+
+// revokeRow deletes a lease row and, when this caller deleted it, revokes
+// the lease upstream. It reports whether a revoke succeeded.
+func (l *leases) revokeRow(ctx context.Context, r store.LeaseRow) bool {
+	took, err := l.m.cfg.Store.TakeLeaseRow(context.WithoutCancel(ctx), r.ID)
+	if err != nil {
+		l.m.log.Error("deleting a lease row", "error", err)
+		return false
+	}
+	if !took || r.LeaseID == "" {
+		return false
+	}
+	// This caller alone may revoke it now: a cancelled caller must not
+	// leave it live upstream. Its deadline still holds.
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(revokeTimeout)
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+	if l.revokeUpstream(ctx, r.VaultID, r.Kind, r.Config, r.LeaseID) {
+		return true
+	}
+	if r.ExpiresAt.After(l.m.cfg.Now()) {
+		// Put it back, retired: any replica's maintenance tries again
+		// (unless its vault is gone: then the store's TTL ends it).
+		r.Retired, r.OwnerUntil = true, time.Time{}
+		if err := l.m.cfg.Store.InsertLease(context.WithoutCancel(ctx), r); err != nil {
+			l.m.log.Info("a lease whose revoke failed is left to the store's TTL", "vault_id", r.VaultID, "secret", r.SecretName)
 		}
+	}
+	return false
+}
+
+// revokeUpstream revokes one lease through its store's plugin.
+func (l *leases) revokeUpstream(ctx context.Context, vaultID, kind string, cfg json.RawMessage, leaseID string) bool {
+	if l.m.cfg.Plugins == nil {
+		return false
+	}
+	p, err := l.m.cfg.Plugins.Plugin(kind)
+	if err != nil {
+		return false
+	}
+	err = p.LeaseRevoke(ctx, cfg, leaseID)
+	ok := err == nil || domain.CodeOf(err) == abi.CodeLeaseNotFound
+	if ok {
+		l.m.cfg.Observe.Lease(vaultID, kind, LeaseRevoked)
+	} else {
+		l.m.cfg.Observe.Lease(vaultID, kind, LeaseRevokeFailed)
+		l.m.log.Warn("revoking a lease failed; the store's lease TTL will end it", "kind", kind, "code", domain.CodeOf(err))
 	}
 	return ok
 }
 
-// sweep revokes leases a previous run of this instance left behind (their
-// values died with it). Leases of other instances are left alone.
+// clustered reports whether other replicas may share this database.
+func (l *leases) clustered() bool { return l.m.cfg.Store.Dialect() == store.Postgres }
+
+// start deals with the leases a previous run of this instance left: their
+// values died with that run. Those no other replica holds (all of them on
+// SQLite, the unshared ones on PostgreSQL) are revoked; among replicas a
+// lease whose values were handed over is released instead, so a replica
+// holding them takes it over (maintain revokes it an owner TTL later if
+// none does).
+func (l *leases) start(ctx context.Context) {
+	l.sweep(ctx)
+	if l.clustered() {
+		if err := l.m.cfg.Store.ReleaseLeases(ctx, l.m.cfg.InstanceID); err != nil {
+			l.m.log.Warn("releasing the leases of a previous run", "error", err)
+		}
+	}
+}
+
+// handedOver reports a lease that other replicas may hold and use: it
+// outlives its owner's shutdown.
+func (l *leases) handedOver(r store.LeaseRow) bool { return l.clustered() && r.Shared && !r.Retired }
+
+// sweep revokes leases a previous run of this instance left behind, but
+// for those handed over. Leases of other instances are left alone.
 func (l *leases) sweep(ctx context.Context) {
 	rows, err := l.m.cfg.Store.Leases(ctx, "", l.m.cfg.InstanceID)
 	if err != nil || len(rows) == 0 {
@@ -389,14 +589,121 @@ func (l *leases) sweep(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
+	n := 0
 	for _, r := range rows {
-		l.revokeRow(ctx, r.VaultID, r.ID, r.Kind, r.Config, r.LeaseID)
+		if !l.handedOver(r) {
+			l.revokeRow(ctx, r)
+			n++
+		}
 	}
-	l.m.log.Info("swept leases left by a previous run", "count", len(rows))
+	if n > 0 {
+		l.m.log.Info("swept leases left by a previous run", "count", n)
+	}
 }
 
-// shutdown revokes this instance's leases within revokeTimeout; rows whose
-// revoke failed stay, for the next start's sweep.
+// maintain runs until ctx ends: every third of the owner TTL it renews
+// this replica's ownership of its leases (the heartbeat), takes over the
+// leases of stopped owners whose values it holds, and revokes leases
+// nobody can use: replaced ones, and those whose owner stopped more than an
+// owner TTL ago with no replica taking them over.
+func (l *leases) maintain(ctx context.Context) {
+	ttl := l.m.cfg.LeaseOwnerTTL
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.maintainOnce(ctx)
+	}
+}
+
+func (l *leases) maintainOnce(ctx context.Context) {
+	st, me, ttl := l.m.cfg.Store, l.m.cfg.InstanceID, l.m.cfg.LeaseOwnerTTL
+	now := l.m.cfg.Now()
+	if err := st.HeartbeatLeases(ctx, me, now.Add(ttl)); err != nil {
+		if ctx.Err() == nil {
+			l.m.log.Warn("lease heartbeat failed", "error", err)
+		}
+		return
+	}
+	rows, err := st.UnownedLeases(ctx, now)
+	if err != nil {
+		return
+	}
+	for _, r := range rows {
+		lk := leaseKey{r.VaultID, r.SecretName}
+		held := l.held(lk)
+		switch {
+		case r.Retired:
+			l.revokeRow(ctx, r)
+		case held != nil && held.rowID == r.ID && held.leaseID == r.LeaseID && r.LeaseID != "":
+			if ok, err := st.TakeOverLease(ctx, r.ID, me, now.Add(ttl), now); err == nil && ok {
+				l.own(lk, held)
+				l.m.log.Info("took over a dynamic-secret lease whose owner stopped", "vault_id", r.VaultID, "secret", r.SecretName, "previous_owner", r.InstanceID)
+			}
+		case r.OwnerUntil.Before(now.Add(-ttl)):
+			if l.revokeRow(ctx, r) {
+				l.m.log.Info("revoked a dynamic-secret lease nobody holds", "vault_id", r.VaultID, "secret", r.SecretName)
+			}
+		}
+	}
+}
+
+// changed is told by the cluster watcher that a vault's data changed on
+// some replica ("" for every vault). Copies of leases handed over by
+// other replicas are dropped (the next use asks the owner again), the
+// list of dynamic secrets is read anew, and owned leases are checked
+// against the database in the background: one deleted or taken over
+// elsewhere is forgotten.
+func (l *leases) changed(vaultID string) {
+	var owned []leaseKey
+	l.mu.Lock()
+	for lk, le := range l.live {
+		if vaultID != "" && lk.vaultID != vaultID {
+			continue
+		}
+		if le.owned {
+			owned = append(owned, lk)
+		} else {
+			delete(l.live, lk)
+			l.gen.Add(1)
+		}
+	}
+	if vaultID == "" {
+		clear(l.known)
+	} else {
+		delete(l.known, vaultID)
+	}
+	l.mu.Unlock()
+	if len(owned) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+		defer cancel()
+		for _, lk := range owned {
+			row, found, err := l.m.cfg.Store.CurrentLease(ctx, lk.vaultID, lk.secret)
+			if err != nil {
+				continue
+			}
+			l.mu.Lock()
+			if le := l.live[lk]; le != nil && le.owned && (!found || row.ID != le.rowID || row.InstanceID != l.m.cfg.InstanceID) {
+				delete(l.live, lk)
+				l.gen.Add(1)
+			}
+			l.mu.Unlock()
+		}
+	}()
+}
+
+// shutdown ends this instance's part in its leases within revokeTimeout.
+// It revokes those no other replica holds (all of them on SQLite); rows
+// whose revoke failed stay, for the next start's sweep. Among replicas a
+// lease whose values were handed over is released instead: a replica
+// holding them takes it over at once.
 func (l *leases) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
 	defer cancel()
@@ -405,6 +712,13 @@ func (l *leases) shutdown() {
 		return
 	}
 	for _, r := range rows {
+		if l.handedOver(r) {
+			continue
+		}
+		if r.LeaseID == "" {
+			l.m.cfg.Store.DeleteLease(ctx, r.ID)
+			continue
+		}
 		if l.m.cfg.Plugins == nil {
 			break
 		}
@@ -418,9 +732,15 @@ func (l *leases) shutdown() {
 		}
 		l.m.cfg.Store.DeleteLease(ctx, r.ID)
 	}
+	if l.clustered() {
+		if err := l.m.cfg.Store.ReleaseLeases(ctx, l.m.cfg.InstanceID); err != nil {
+			l.m.log.Warn("handing over leases at shutdown", "error", err)
+		}
+	}
 }
 
-// ActiveLeases counts the live leases this instance holds, by vault id.
+// ActiveLeases counts the live leases this instance holds, by vault id
+// (owned ones and copies handed over by their owners).
 func (m *Manager) ActiveLeases() map[string]int {
 	l := m.leases
 	l.mu.Lock()

@@ -168,13 +168,16 @@ const (
 	maxConcurrentSync = 4
 )
 
-// Run sweeps leases left by a previous run of this instance, then syncs
-// every external vault at its cadence until ctx ends, and finally revokes
-// this instance's leases (bounded in time). At most maxConcurrentSync syncs
-// run at once, and one at a time per vault.
+// Run deals with the leases left by a previous run of this instance, then
+// syncs every external vault at its cadence and keeps this replica's
+// leases owned (heartbeats) until ctx ends, and finally revokes or hands
+// over this instance's leases (bounded in time). At most
+// maxConcurrentSync syncs run at once, and one at a time per vault.
 func (m *Manager) Run(ctx context.Context) {
-	m.leases.sweep(ctx)
-	defer m.leases.shutdown()
+	m.leases.start(ctx)
+	maintained := make(chan struct{})
+	go func() { m.leases.maintain(ctx); close(maintained) }()
+	defer func() { <-maintained; m.leases.shutdown() }()
 	if len(m.Kinds()) == 1 {
 		m.log.Info("no external credential store is configured; the sync scheduler is off (external vaults keep serving their cached snapshot)")
 		<-ctx.Done()

@@ -61,6 +61,9 @@ type Config struct {
 	// PluginIdleRelease frees a store plugin's compiled code after it has
 	// been idle this long (plugin.Config.IdleRelease); zero keeps it.
 	PluginIdleRelease time.Duration
+	// LeaseOwnerTTL is how long a replica owns a dynamic-secret lease
+	// after its last heartbeat (zero: 15 s).
+	LeaseOwnerTTL time.Duration
 	// MinPollInterval is the shortest sync cadence a vault may ask for
 	// (zero: 10 s).
 	MinPollInterval time.Duration
@@ -131,22 +134,24 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopAudit()
 
 	cache := vaultcache.New(st, keyring, log)
+	stores, closePlugins, err := startStores(ctx, cfg, st, keyring, cache, auditRec)
+	if err != nil {
+		return err
+	}
+	defer closePlugins()
 	var cachesCurrent func() bool
 	if st.Dialect() == store.Postgres {
 		// Other replicas change the same database: their commits reach
-		// this replica's caches through the database's notifications.
-		w := &cluster.Watcher{URL: cfg.DatabaseURL, Invalidate: cache.Invalidate, Log: log}
+		// this replica's caches through the database's notifications, and
+		// replicas hand each other leased values on its lease channel.
+		w := &cluster.Watcher{URL: cfg.DatabaseURL, Log: log, Message: stores.HandleLeaseMessage,
+			Invalidate: func(vaultID string) { cache.Invalidate(vaultID); stores.LeasesChanged(vaultID) }}
 		watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 		watchDone := make(chan struct{})
 		go func() { w.Run(watchCtx); close(watchDone) }()
 		defer func() { stopWatch(); <-watchDone }()
 		cachesCurrent = w.Current
 	}
-	stores, closePlugins, err := startStores(ctx, cfg, st, keyring, cache, auditRec)
-	if err != nil {
-		return err
-	}
-	defer closePlugins()
 	storesCtx, stopStores := context.WithCancel(context.WithoutCancel(ctx))
 	storesDone := make(chan struct{})
 	go func() { stores.Run(storesCtx); close(storesDone) }()

@@ -123,7 +123,8 @@ func startStores(ctx context.Context, cfg Config, st *store.Store, keyring *seal
 	m := credstore.New(credstore.Config{
 		Store: st, Keyring: keyring, Plugins: rt, Logger: log, Env: getenv, InstanceID: id, Unloaded: unloaded,
 		Changed: cache.Invalidate, MinPollInterval: cfg.MinPollInterval, ScheduledSync: auditScheduledSync(st, rec),
-		Observe: storeObserver(cfg.metrics),
+		Observe:       storeObserver(cfg.metrics),
+		LeaseOwnerTTL: cfg.LeaseOwnerTTL,
 	})
 	cache.SetDynamic(m) // also a LeasedValueSource: live leased values join the egress set
 	var kinds []string
