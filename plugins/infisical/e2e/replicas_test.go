@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/store/pgtest"
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
+	"github.com/agent-vault/agent-vault/plugins/internal/storee2e"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -31,6 +35,9 @@ type cluster struct {
 
 func startCluster(t *testing.T, n int, emu *infisicaltest.Emulator, extraEnv ...string) *cluster {
 	t.Helper()
+	if storee2e.OnPostgres() {
+		t.Skip("replica tests always run on PostgreSQL; the SQLite run of this package has run them")
+	}
 	db := pgtest.URL(t)
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -227,4 +234,164 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// leaseRow is the secret's current lease row, as the database holds it.
+func (c *cluster) leaseOwner(t *testing.T, vault string) (owner string, found bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	err = conn.QueryRow(ctx, `SELECT l.instance_id FROM leases l JOIN vaults v ON v.id = l.vault_id WHERE v.name = $1 AND l.retired = 0 AND l.lease_id <> ''`, vault).Scan(&owner)
+	if err == pgx.ErrNoRows {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return owner, true
+}
+
+// index is the replica whose instance id is id, or -1.
+func (c *cluster) index(t *testing.T, id string) int {
+	for i, r := range c.replicas {
+		b, err := os.ReadFile(filepath.Join(r.DataDir, "instance-id"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(string(b)) == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// Proof 6: one dynamic-secret lease for the whole cluster. 200 proxied
+// requests spread over three replicas mint one lease; killing its owner
+// hands the lease (and its renewal) to a survivor; a disconnect and a
+// vault delete, each asked of a replica that does not own the lease,
+// revoke it exactly once.
+func TestReplicasShareOneLease(t *testing.T) {
+	emu := infisicaltest.New(t)
+	emu.AddIdentity(infisicaltest.Identity{ID: "id-1", Universal: &infisicaltest.UniversalAuth{ClientID: "cid", ClientSecret: "csecret"}})
+	emu.SetSecrets("p-1", "dev", "/dyn", map[string]string{"API_KEY": "static-1"})
+	// A 9 s lease is stale to its owner 3 s before it ends: renewal comes
+	// within seconds.
+	emu.AddDynamicSecret("p-1", "dev", "/dyn", infisicaltest.DynamicSecret{Name: "db-pg", DefaultTTL: 9 * time.Second,
+		Template: map[string]any{"username": "user-{seq}", "password": "pass-{seq}"}})
+	cl := startCluster(t, 3, emu, "AGENT_VAULT_LEASE_OWNER_TTL=1s")
+	u := newUpstream(t)
+	c := register(t, cl.replicas[0])
+	c.Must("POST", "/v1/vaults", map[string]any{"name": "dyn-vault", "credential_store": storeSpec("p-1", "dev", "/dyn", 3600)}, 201, nil)
+	c.Must("PUT", "/v1/vaults/dyn-vault/services", basicService(u, "DB_PG_USERNAME", "DB_PG_PASSWORD"), 200, nil)
+	agents := make([]*agent, len(cl.replicas))
+	for i, r := range cl.replicas {
+		agents[i] = newAgent(t, c, r, "dyn-vault", u)
+	}
+	first := basicOf("user-1", "pass-1")
+
+	// 200 requests, 8 at a time, round robin over the replicas.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var wrong []string
+	next := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				status, got, err := agents[i%len(agents)].Get()
+				if status != 200 || got != first {
+					mu.Lock()
+					wrong = append(wrong, sprintf("request %d via replica %d: %d %q %v", i, i%len(agents), status, got, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if len(wrong) > 0 {
+		t.Fatalf("%d of 200 requests did not inject the cluster's lease, first: %s", len(wrong), wrong[0])
+	}
+	if n := emu.Counts().LeasesMinted; n != 1 {
+		t.Fatalf("200 requests over 3 replicas minted %d leases, want 1", n)
+	}
+
+	ownerID, ok := cl.leaseOwner(t, "dyn-vault")
+	if !ok {
+		t.Fatal("no current lease row")
+	}
+	owner := cl.index(t, ownerID)
+	cl.replicas[owner].Kill()
+	killed := time.Now()
+	var heir int
+	eventually(t, "a surviving replica to take the lease over", func() bool {
+		id, ok := cl.leaseOwner(t, "dyn-vault")
+		heir = cl.index(t, id)
+		return ok && heir != owner
+	})
+	t.Logf("lease owner (replica %d) killed; replica %d took the lease over %v later (owner TTL 1 s)", owner, heir, time.Since(killed).Round(time.Millisecond))
+	renewed := emu.Counts().LeasesRenewed
+	eventually(t, "the heir to renew the lease", func() bool {
+		for i, a := range agents {
+			if i == owner {
+				continue
+			}
+			if got := a.MustGet(); got != first {
+				t.Fatalf("after the handover replica %d injected %q, want the same lease", i, got)
+			}
+		}
+		return emu.Counts().LeasesRenewed > renewed
+	})
+	if n := emu.Counts().LeasesMinted; n != 1 {
+		t.Fatalf("%d leases minted by the handover, want still 1", n)
+	}
+
+	// A replica that does not own the lease disconnects the vault.
+	bystander := 3 - owner - heir
+	bc := *c
+	bc.API = cl.replicas[bystander].API
+	bc.Must("PATCH", "/v1/vaults/dyn-vault/credential-store", map[string]string{"kind": "builtin"}, 200, nil)
+	eventually(t, "the lease to be revoked on disconnect", func() bool { return len(emu.Leases()) == 0 })
+	if n := emu.Hits(infisicaltest.RouteRevokeLease); n != 1 {
+		t.Fatalf("disconnect: %d revoke calls, want exactly 1", n)
+	}
+
+	// Connect again: the survivors share one new lease; a delete revokes it once.
+	bc.Must("PATCH", "/v1/vaults/dyn-vault/credential-store", storeSpec("p-1", "dev", "/dyn", 3600), 200, nil)
+	bc.Must("PUT", "/v1/vaults/dyn-vault/services", basicService(u, "DB_PG_USERNAME", "DB_PG_PASSWORD"), 200, nil)
+	second := basicOf("user-2", "pass-2")
+	for range 5 {
+		for i, a := range agents {
+			if i == owner {
+				continue
+			}
+			if got := a.MustGet(); got != second {
+				t.Fatalf("after reconnecting replica %d injected %q, want %q", i, got, second)
+			}
+		}
+	}
+	if n := emu.Counts().LeasesMinted; n != 2 {
+		t.Fatalf("%d leases minted in all, want 2", n)
+	}
+	ownerID, _ = cl.leaseOwner(t, "dyn-vault")
+	deleter := heir
+	if cl.index(t, ownerID) == heir {
+		deleter = bystander
+	}
+	dc := *c
+	dc.API = cl.replicas[deleter].API
+	dc.Must("DELETE", "/v1/vaults/dyn-vault", nil, 200, nil)
+	eventually(t, "the lease to be revoked on delete", func() bool { return len(emu.Leases()) == 0 })
+	if n := emu.Hits(infisicaltest.RouteRevokeLease); n != 2 {
+		t.Fatalf("delete: %d revoke calls in all, want exactly 2", n)
+	}
 }
