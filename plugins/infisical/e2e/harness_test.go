@@ -7,14 +7,11 @@ package e2e
 import (
 	"testing"
 
-	"github.com/agent-vault/agent-vault/host/store/pgtest"
 	"github.com/agent-vault/agent-vault/plugins/infisical/infisicaltest"
 	"github.com/agent-vault/agent-vault/plugins/internal/storee2e"
 )
 
-func TestMain(m *testing.M) {
-	storee2e.Main(m, func() { closeShared(); pgtest.Stop() }, "infisical")
-}
+func TestMain(m *testing.M) { storee2e.Main(m, closeShared, "infisical") }
 
 type (
 	server   = storee2e.Server

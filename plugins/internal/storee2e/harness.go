@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agent-vault/agent-vault/host/store/pgtest"
 )
 
 var (
@@ -88,6 +90,7 @@ func Main(m *testing.M, atExit func(), kinds ...string) {
 	if atExit != nil {
 		atExit()
 	}
+	pgtest.Stop() // the PostgreSQL server of OnPostgres and replica tests, if started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -155,7 +158,7 @@ func StartServer(t testing.TB, dataDir string, env []string) *Server {
 		t.Skip("end-to-end tests are skipped with -short")
 	}
 	cmd := exec.Command(binary, "server", "--data-dir", dataDir, "--port", "0", "--mitm-port=-1", "--allow-private-ranges")
-	cmd.Env = append([]string{"HOME=" + dataDir, "PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Env = append(append([]string{"HOME=" + dataDir, "PATH=" + os.Getenv("PATH")}, databaseEnv(t, dataDir)...), env...)
 	pr, pw := io.Pipe()
 	s := &Server{T: t, Cmd: cmd, DataDir: dataDir, Logs: &SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = pw
@@ -186,6 +189,34 @@ func StartServer(t testing.TB, dataDir string, env []string) *Server {
 	}
 	t.Cleanup(func() { s.Kill() })
 	return s
+}
+
+// OnPostgres reports whether the servers keep their data in PostgreSQL:
+// AGENT_VAULT_TEST_DATABASE=postgres runs the suites on a real PostgreSQL
+// server (host/store/pgtest) instead of a SQLite file in the data
+// directory.
+func OnPostgres() bool { return os.Getenv("AGENT_VAULT_TEST_DATABASE") == "postgres" }
+
+var (
+	databasesMu sync.Mutex
+	databases   = map[string]string{} // data directory → its PostgreSQL schema
+)
+
+// databaseEnv points the server of dataDir at its own PostgreSQL schema
+// when OnPostgres, the same one on every start (a restart finds its data);
+// an explicit AGENT_VAULT_DATABASE_URL in a test's env overrides it.
+func databaseEnv(t testing.TB, dataDir string) []string {
+	if !OnPostgres() {
+		return nil
+	}
+	databasesMu.Lock()
+	defer databasesMu.Unlock()
+	url, ok := databases[dataDir]
+	if !ok {
+		url = pgtest.URL(t)
+		databases[dataDir] = url
+	}
+	return []string{"AGENT_VAULT_DATABASE_URL=" + url}
 }
 
 // WaitForLog waits until the server has logged a line containing substr.
