@@ -58,7 +58,9 @@ type options struct {
 	serverLog   string
 	jsonOut     string
 	check       bool
-	credentials int // filler credentials in the vault besides the injected one
+	credentials int    // filler credentials in the vault besides the injected one
+	databaseURL string // PostgreSQL shared by the replicas; "" keeps SQLite
+	replicas    int    // servers behind a TCP round-robin on the proxy port
 }
 
 // Main runs the harness and returns the exit code: 0, 1 on a failure, 2 on
@@ -118,6 +120,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&o.check, "check", false, "exit 3 when a target is missed")
 	fs.IntVar(&o.credentials, "credentials", 0, "store this many more credentials in the vault (the egress set grows with them)")
+	fs.StringVar(&o.databaseURL, "database-url", "", "run the server(s) on this PostgreSQL database (postgres://…, an empty schema) instead of SQLite")
+	fs.IntVar(&o.replicas, "replicas", 1, "servers sharing -database-url, behind a TCP round-robin on the proxy port")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -153,11 +157,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.credentials < 0 || o.credentials > 10000 {
 		return fail("-credentials must be 0 to 10000")
 	}
+	if o.replicas < 1 || o.replicas > 8 || o.replicas > 1 && o.databaseURL == "" {
+		return fail("-replicas must be 1 to 8, and more than 1 needs -database-url")
+	}
+	if o.databaseURL != "" {
+		o.serverEnv = append(o.serverEnv, "AGENT_VAULT_DATABASE_URL="+o.databaseURL)
+	}
 	return o, nil
 }
 
 func run(ctx context.Context, o options, log io.Writer) (*report, error) {
-	rep := &report{LoadAverageStart: loadAverage(), Started: time.Now().UTC().Format(time.RFC3339), ServerEnv: o.serverEnv}
+	rep := &report{LoadAverageStart: loadAverage(), Started: time.Now().UTC().Format(time.RFC3339), ServerEnv: o.serverEnv,
+		Replicas: o.replicas, Database: "sqlite"}
+	if o.databaseURL != "" {
+		rep.Database = "postgres"
+	}
 	tmp, err := os.MkdirTemp("", "agent-vault-loadtest-")
 	if err != nil {
 		return nil, err
@@ -248,10 +262,49 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		}
 	}()
 
+	// More replicas on the same database, each with its own data
+	// directory, and a TCP round-robin in front of their proxy ports.
+	proxyAddr := srv.proxy
+	var extra []*serverProc
+	defer func() {
+		for _, r := range extra {
+			r.stop() // on an early return; stopping twice is harmless
+		}
+	}()
+	if o.replicas > 1 {
+		backends := []string{srv.proxy}
+		for i := 1; i < o.replicas; i++ {
+			dir := filepath.Join(tmp, fmt.Sprintf("data-%d", i))
+			if o.wasmCache != "" {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return nil, err
+				}
+				if err := os.Symlink(o.wasmCache, filepath.Join(dir, "wasm-cache")); err != nil {
+					return nil, err
+				}
+			}
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			r, err := startServer(sctx, o.bin, o.serverEnv, dir, caFile, credential, serverLog)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			extra = append(extra, r)
+			backends = append(backends, r.proxy)
+		}
+		rr, err := startRoundRobin(backends)
+		if err != nil {
+			return nil, err
+		}
+		defer rr.close()
+		proxyAddr = rr.addr()
+		fmt.Fprintf(log, "%d replicas behind a TCP round-robin at %s\n", o.replicas, proxyAddr)
+	}
+
 	mitmCA, upCA := x509.NewCertPool(), x509.NewCertPool()
 	mitmCA.AppendCertsFromPEM(su.mitmCAPEM)
 	upCA.AppendCertsFromPEM(up.caPEM)
-	t := &target{up: up, proxy: srv.proxy, session: su.sessionToken, mitmCA: mitmCA, upCA: upCA,
+	t := &target{up: up, proxy: proxyAddr, session: su.sessionToken, mitmCA: mitmCA, upCA: upCA,
 		authHdr: "Bearer " + credential, serverPID: srv.pid()}
 
 	runs := map[string][]cellResult{}
@@ -286,6 +339,10 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	srv.stop()
 	leaked += srv.leaks.Load()
 	srv = nil
+	for _, r := range extra {
+		r.stop()
+		leaked += r.leaks.Load()
+	}
 	if leaked > 0 {
 		return nil, fmt.Errorf("the credential value appeared %d times in the server's output", leaked)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/cli"
+	"github.com/agent-vault/agent-vault/host/store/pgtest"
 )
 
 // serveEnv makes the test binary act as `agent-vault`, so the smoke test
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(serveEnv) == "1" {
 		os.Exit(cli.Main(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // TestSmoke runs the whole harness briefly against the real server command:
@@ -122,4 +124,36 @@ func testWasmCache(t *testing.T) string {
 		return filepath.Join(t.TempDir(), "wasm-cache")
 	}
 	return filepath.Join(base, "agent-vault", "loadtest-wasm-cache")
+}
+
+// TestMeasureReplicas runs the harness on plain HTTP at c=16 and c=64 for
+// one server on SQLite, one on PostgreSQL, and two on PostgreSQL behind
+// the TCP round-robin, and prints the three tables. It is a measurement:
+// it runs only with AGENT_VAULT_MEASURE=1 (and PostgreSQL installed).
+func TestMeasureReplicas(t *testing.T) {
+	if os.Getenv("AGENT_VAULT_MEASURE") != "1" {
+		t.Skip("a measurement: set AGENT_VAULT_MEASURE=1")
+	}
+	for _, cfg := range []struct {
+		name     string
+		replicas int
+		postgres bool
+	}{{"sqlite-1", 1, false}, {"postgres-1", 1, true}, {"postgres-2", 2, true}} {
+		args := []string{"-modes", "direct,proxy-http", "-concurrency", "16,64", "-duration", "3s", "-rounds", "3",
+			"-restart=false", "-wasm-cache", testWasmCache(t), "-replicas", fmt.Sprint(cfg.replicas)}
+		if cfg.postgres {
+			args = append(args, "-database-url", pgtest.URL(t))
+		}
+		var stderr bytes.Buffer
+		o, err := parseFlags(args, &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
+		var out bytes.Buffer
+		if code, _ := runAndReport(context.Background(), o, &out, &stderr); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", cfg.name, code, stderr.String())
+		}
+		t.Logf("%s:\n%s", cfg.name, out.String())
+	}
 }

@@ -28,6 +28,8 @@ type report struct {
 	LoadAverageStart string       `json:"load_average_start"`
 	LoadAverageEnd   string       `json:"load_average_end"`
 	ServerEnv        []string     `json:"server_env,omitempty"` // set with -server-env
+	Database         string       `json:"database"`             // sqlite or postgres
+	Replicas         int          `json:"replicas"`             // servers behind the round-robin
 	ColdStart        startInfo    `json:"cold_start"`           // fresh data dir: plugins compiled
 	WarmStart        *startInfo   `json:"warm_start,omitempty"` // restart on the provisioned data dir
 	Cells            []cellResult `json:"cells"`                // median of the rounds per cell
@@ -151,6 +153,7 @@ func (r *report) print(w io.Writer) {
 	if len(r.ServerEnv) > 0 {
 		fmt.Fprintf(w, "server environment: %s\n", strings.Join(r.ServerEnv, " "))
 	}
+	fmt.Fprintf(w, "database: %s, %d replica(s)\n", r.Database, r.Replicas)
 	fmt.Fprintf(w, "server start: cold %d ms, VmRSS %.1f MiB", r.ColdStart.Millis, float64(r.ColdStart.RSSKiB)/1024)
 	if r.WarmStart != nil {
 		fmt.Fprintf(w, "; restart %d ms, VmRSS %.1f MiB", r.WarmStart.Millis, float64(r.WarmStart.RSSKiB)/1024)
