@@ -323,6 +323,9 @@ func populate(t *testing.T, s *Store) (Vault, Proposal) {
 	if err := s.InsertRequestLogs(ctx, []RequestLog{{VaultID: v.ID, At: time.Now(), Path: "/", Scrubbed: "K:1", Blocked: "canary:BAIT"}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.RecordDiscoveredHosts(ctx, []DiscoveredHost{{VaultID: v.ID, Host: "api.unknown.example", Count: 1, FirstSeen: time.Now(), LastSeen: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.CreateInvite(ctx, Invite{TokenHash: []byte("inv"), Email: "m@example.com", Role: domain.InstanceMember, CreatedBy: u.ID, ExpiresAt: time.Now().Add(time.Hour),
 		Vaults: []InviteVault{{VaultID: v.ID, Role: domain.VaultProxy}}}); err != nil {
 		t.Fatal(err)
