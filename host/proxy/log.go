@@ -37,6 +37,17 @@ type Sink interface {
 
 type discardSink struct{}
 
+// Tee is a Sink that hands every event to each of its sinks in order; each
+// must not block, like any Sink.
+type Tee []Sink
+
+// Emit passes e to every sink.
+func (t Tee) Emit(e Event) {
+	for _, s := range t {
+		s.Emit(e)
+	}
+}
+
 func (discardSink) Emit(Event) {}
 
 // AsyncSink delivers events to a handler on its own goroutine through a
@@ -104,4 +115,5 @@ func (s *AsyncSink) Close() {
 var (
 	_ Sink = (*AsyncSink)(nil)
 	_ Sink = discardSink{}
+	_ Sink = Tee(nil)
 )

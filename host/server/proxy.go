@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/certs"
+	"github.com/agent-vault/agent-vault/host/discovered"
 	"github.com/agent-vault/agent-vault/host/netguard"
 	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/requestlog"
@@ -27,6 +28,7 @@ type proxyListener struct {
 	ln    net.Listener
 	ca    *certs.Authority
 	sink  *requestlog.Writer
+	hosts *discovered.Recorder
 }
 
 func (p *proxyListener) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
@@ -38,7 +40,7 @@ func (p *proxyListener) serve(errc chan<- error) {
 	}
 }
 
-func (p *proxyListener) close() { p.sink.Close() }
+func (p *proxyListener) close() { p.sink.Close(); p.hosts.Close() }
 
 // startProxy builds the proxy's dependencies (guarded dialer, CA, the
 // vault cache as authenticator and credential source) and listens.
@@ -69,6 +71,9 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 	// Request events become request_logs rows through the batching writer;
 	// Emit never blocks the proxy.
 	sink := requestlog.New(st, requestlog.Options{Logger: log})
+	// Hosts reached without a matching service are counted per vault for
+	// the Services page, batched the same way.
+	hosts := discovered.New(st, discovered.Options{Logger: log})
 	p, err := proxy.New(proxy.Config{
 		DialContext:   guard.DialContext,
 		Certificates:  ca.Leaf,
@@ -77,7 +82,7 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 		Vaults:        cache,
 		Credentials:   cache,
 		Sessions:      auditedRevoker{cache, st, rec},
-		Log:           sink,
+		Log:           proxy.Tee{sink, hosts},
 		Logger:        log,
 		// Zero means no limit here; the proxy reads zero as its default.
 		TunnelMaxLifetime: cmp.Or(cfg.TunnelMaxLifetime, -1),
@@ -86,6 +91,7 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 	})
 	if err != nil {
 		sink.Close()
+		hosts.Close()
 		return nil, err
 	}
 	port := cfg.MITMPort
@@ -95,10 +101,11 @@ func startProxy(ctx context.Context, cfg Config, st *store.Store, keyring *seal.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(port)))
 	if err != nil {
 		sink.Close()
+		hosts.Close()
 		return nil, fmt.Errorf("listening for the proxy: %w", err)
 	}
 	ln = limitListener(ln, cfg.ProxyMaxConns)
-	return &proxyListener{proxy: p, ln: ln, ca: ca, sink: sink}, nil
+	return &proxyListener{proxy: p, ln: ln, ca: ca, sink: sink, hosts: hosts}, nil
 }
 
 // proxyRateLimits fills unset rates with proxy.DefaultRateLimits; a
