@@ -136,6 +136,7 @@ func (s *server) register(api huma.API) {
 	s.registerSessions(api)
 	s.registerCredentials(api)
 	s.registerServices(api)
+	s.registerCatalog(api)
 	s.registerMITM(api)
 	s.registerAgentLoop(api)
 	s.registerCredentialStores(api)

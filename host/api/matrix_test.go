@@ -194,6 +194,8 @@ func (f *matrixFixture) requests() map[string]matrixRequest {
 		"explain-request":             {"GET", "/v1/vaults/target/explain?url=https://api.example.com/v1", nil},
 		"list-audit-entries":          {"GET", "/v1/audit?limit=5", nil},
 		"verify-audit":                {"GET", "/v1/audit/verify", nil},
+		"list-service-catalog":        {"GET", "/v1/service-catalog", nil},
+		"list-discovered-hosts":       {"GET", "/v1/vaults/target/discovered-hosts", nil},
 	}
 }
 

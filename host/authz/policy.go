@@ -122,6 +122,12 @@ var Policy = map[string]Rule{
 	"update-service":     {Actors: users, Instance: member, Vault: vMember},
 	"delete-service":     {Actors: users, Instance: member, Vault: vMember},
 	"delete-services":    {Actors: users, Instance: member, Vault: vAdmin},
+	// The service catalog is public knowledge (hosts and auth shapes of
+	// common APIs); agents read it to write correct proposals.
+	"list-service-catalog": {Actors: everyone, Instance: member},
+	// Hosts agents reached without a service: seen by those who may
+	// create services.
+	"list-discovered-hosts": {Actors: users, Instance: member, Vault: vMember},
 
 	// The agent loop: agents discover what their vault offers and propose
 	// what is missing; vault admins and members review. Proposals carry no
