@@ -102,7 +102,7 @@ func TestCompletions(t *testing.T) {
 		{"service-name-default-vault", []string{"service", "enable"}, "--addr --help --json --token --vault default-svc"},
 		{"service-name-of-vault", []string{"vault", "service", "disable", "--vault", "my-app"}, "--addr --help --json --token --vault my-app-svc"},
 		{"service-name-of-vault-equals", []string{"service", "enable", "--vault", "=", "other"}, "--addr --help --json --token --vault other-svc"},
-		{"service-add-new-name", []string{"service", "add", "--vault=my-app"}, "--addr --allow-plain-http --allow-set-cookie --auth --custom-header --disabled --header --help --host --json --key --password --prefix --token --username --vault"},
+		{"service-add-new-name", []string{"service", "add", "--vault=my-app"}, "--addr --allow-plain-http --allow-set-cookie --auth --credential --custom-header --disabled --from-catalog --header --help --host --json --key --password --prefix --token --username --vault"},
 	}
 	lookup := func(what nameKind, vault string) []string {
 		switch what {

@@ -19,6 +19,9 @@ type serviceCmd struct {
 	Remove  serviceRemoveCmd  `cmd:"" aliases:"rm" help:"Remove a service."`
 	Enable  serviceEnableCmd  `cmd:"" help:"Enable a service."`
 	Disable serviceDisableCmd `cmd:"" help:"Disable a service; the proxy stops injecting its credentials."`
+
+	Catalog    serviceCatalogCmd    `cmd:"" help:"List the built-in catalog of common APIs (add one with 'service add --from-catalog ID')."`
+	Discovered serviceDiscoveredCmd `cmd:"" help:"List hosts agents reached through the proxy that no service covers."`
 }
 
 // serviceFlags describe one service. Every auth field names a credential
@@ -145,16 +148,37 @@ func (l *serviceListCmd) Run(c *apiClient, out *printer) error {
 
 type serviceAddCmd struct {
 	serviceFlags
-	Name string `arg:"" help:"Service name, unique in the vault."`
+	FromCatalog string   `name:"from-catalog" placeholder:"ID" help:"Take the host and auth from this catalog entry ('service catalog' lists them); only the credential keys are asked."`
+	Credential  []string `name:"credential" placeholder:"KEY" help:"With --from-catalog: the vault's key for each credential the entry uses, in its order (default: asked on a terminal, else the entry's suggested key)."`
+	Name        string   `arg:"" optional:"" help:"Service name, unique in the vault (with --from-catalog: default the entry's id)."`
 }
 
-func (serviceAddCmd) Help() string { return serviceHelp }
+func (serviceAddCmd) Help() string {
+	return serviceHelp + `
 
-func (a *serviceAddCmd) Run(c *apiClient, out *printer) error {
-	s, err := a.service(a.Name)
+From the catalog (asks only for the credential keys):
+  agent-vault service add --from-catalog github --vault=my-app
+  agent-vault service add --from-catalog twilio --credential=TWILIO_SID --credential=TWILIO_TOKEN`
+}
+
+func (a *serviceAddCmd) Run(e *env, c *apiClient, out *printer) error {
+	var s client.Service
+	var keys []string
+	var err error
+	switch {
+	case a.FromCatalog != "":
+		s, keys, err = a.fromCatalog(e, c)
+	case len(a.Credential) > 0:
+		err = usageErrorf("--credential goes with --from-catalog")
+	case a.Name == "":
+		err = usageErrorf("give a service NAME (or --from-catalog ID)")
+	default:
+		s, err = a.service(a.Name)
+	}
 	if err != nil {
 		return err
 	}
+	a.Name = s.Name
 	existing, err := listServices(c, a.Vault)
 	if err != nil {
 		return err
@@ -164,7 +188,13 @@ func (a *serviceAddCmd) Run(c *apiClient, out *printer) error {
 			return codedErrorf(exitConflict, domain.CodeAlreadyExists, "service %q already exists in vault %s; use 'service set' to replace it", a.Name, a.Vault)
 		}
 	}
-	return upsertServices(c, out, a.Vault, []client.Service{s}, "Added")
+	if err := upsertServices(c, out, a.Vault, []client.Service{s}, "Added"); err != nil {
+		return err
+	}
+	if missing := missingKeys(c, a.Vault, keys); len(missing) > 0 && !out.json {
+		out.line("Vault %s has no %s yet: agent-vault vault credential set --vault=%s %s=-", a.Vault, strings.Join(missing, ", "), a.Vault, missing[0])
+	}
+	return nil
 }
 
 type serviceSetCmd struct {
