@@ -22,6 +22,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/credstore"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/loginguard"
+	"github.com/agent-vault/agent-vault/host/notify"
 	"github.com/agent-vault/agent-vault/host/plugin"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -85,6 +86,9 @@ type Deps struct {
 	// Metrics writes the Prometheus exposition (GET /metrics); nil: metrics
 	// are off and the operation answers 404 metrics_disabled.
 	Metrics interface{ WriteText(io.Writer) error }
+	// Notifier tells a vault's admins about new proposals (email,
+	// webhook); nil sends nothing.
+	Notifier *notify.Notifier
 }
 
 type server struct {

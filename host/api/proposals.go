@@ -161,7 +161,11 @@ func (s *server) registerProposals(api huma.API) {
 			if err != nil {
 				return nil, s.loopProblem(ctx, err)
 			}
-			return s.proposalOutput(ctx, c, p.ID)
+			out, err := s.proposalOutput(ctx, c, p.ID)
+			if err == nil {
+				s.notifyProposal(ctx, c, out.Body)
+			}
+			return out, err
 		})
 
 	huma.Register(api, op("list-proposals", http.MethodGet, "/v1/proposals", "List the vault's proposals, newest first", "proposals",

@@ -27,6 +27,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/loginguard"
 	"github.com/agent-vault/agent-vault/host/metrics"
+	"github.com/agent-vault/agent-vault/host/notify"
 	"github.com/agent-vault/agent-vault/host/proxy"
 	"github.com/agent-vault/agent-vault/host/seal"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -170,6 +171,12 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.AllowedHosts = append(cfg.AllowedHosts, publicURL.Hostname())
 	}
 
+	notifier, err := startNotifier(cfg)
+	if err != nil {
+		return err
+	}
+	defer notifier.Close()
+
 	cfg.APIMaxConns, cfg.ProxyMaxConns = connCaps(cfg.APIMaxConns, cfg.ProxyMaxConns, log)
 	// The proxy comes first so the API can publish its CA and port.
 	var mitm *proxyListener
@@ -202,6 +209,7 @@ func Run(ctx context.Context, cfg Config) error {
 		StoreInfo:          storeInfo{stores},
 		CachesCurrent:      cachesCurrent,
 		Audit:              auditRec,
+		Notifier:           notifier,
 	}
 	if publicURL != nil {
 		deps.PublicURL = strings.TrimRight(publicURL.String(), "/")
@@ -269,6 +277,28 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// startNotifier configures proposal notifications from AGENT_VAULT_SMTP_*
+// and AGENT_VAULT_NOTIFY_WEBHOOK_* (a bad setting stops the start).
+func startNotifier(cfg Config) (*notify.Notifier, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	nc, err := notify.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	nc.Logger = cfg.Logger
+	n, err := notify.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if n.Enabled() {
+		cfg.Logger.Info("proposal notifications", "email", nc.Mail != nil, "webhook", nc.WebhookURL != "", "format", nc.WebhookFormat)
+	}
+	return n, nil
 }
 
 // checkPublicURL parses the configured public URL: absolute http(s), no
