@@ -94,15 +94,17 @@ var Operations = map[string]Class{
 	"list-canaries":     ReadOnly,
 
 	// Credentials (key names only) and services.
-	"list-credentials":   ReadOnly,
-	"set-credentials":    Audited,
-	"delete-credentials": Audited,
-	"list-services":      ReadOnly,
-	"upsert-services":    Audited,
-	"replace-services":   Audited,
-	"update-service":     Audited,
-	"delete-service":     Audited,
-	"delete-services":    Audited,
+	"list-credentials":      ReadOnly,
+	"set-credentials":       Audited,
+	"delete-credentials":    Audited,
+	"list-services":         ReadOnly,
+	"list-service-catalog":  ReadOnly,
+	"list-discovered-hosts": ReadOnly,
+	"upsert-services":       Audited,
+	"replace-services":      Audited,
+	"update-service":        Audited,
+	"delete-service":        Audited,
+	"delete-services":       Audited,
 
 	// Credential stores.
 	"list-credential-store-kinds": ReadOnly,
