@@ -91,6 +91,8 @@ func TestBrowser(t *testing.T) {
 		"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=ui-client-id",
 		"INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=ui-client-secret",
 		"OPENBAO_ADDR=" + bao.match[1], "OPENBAO_ROLE_ID=ui-role-id", "OPENBAO_SECRET_ID=ui-secret-id",
+		// A catalog API's name on loopback: the discovered-hosts step reaches it.
+		"AGENT_VAULT_RESOLVE=api.github.com:127.0.0.1",
 	}
 	srv := start(t, srvCmd, servingLine, false)
 

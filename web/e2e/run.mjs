@@ -190,6 +190,98 @@ try {
     await row.waitFor();
   });
 
+  await step("add a service from the catalog; the credential field picks one of the vault's keys", async () => {
+    await tab("Services").click();
+    await page.getByRole("button", { name: "Add service" }).click();
+    const catalog = page.getByRole("region", { name: "Service catalog" });
+    await catalog.locator("button[data-catalog]").first().waitFor();
+    assert((await catalog.locator("button[data-catalog]").count()) >= 25, "the catalog lists at least 25 APIs");
+    await catalog.getByRole("searchbox", { name: "Search the catalog" }).fill("linear");
+    await page.waitForFunction(() => document.querySelectorAll("button[data-catalog]").length === 1);
+    await catalog.locator('button[data-catalog="linear"]').click();
+    assert((await page.locator('input[name="service-name"]').inputValue()) === "linear", "the name comes from the catalog");
+    assert((await page.locator('input[name="service-host"]').inputValue()) === "api.linear.app", "the host comes from the catalog");
+    assert((await page.locator('select[name="service-auth"]').inputValue()) === "api-key", "the auth type comes from the catalog");
+    assert((await page.locator('input[name="auth-header"]').inputValue()) === "Authorization", "the header comes from the catalog");
+    assert((await page.locator('input[name="auth-key"]').inputValue()) === "LINEAR_API_KEY", "the suggested key is filled in");
+    await page.getByText("Not in this vault yet").waitFor();
+    const picks = await page.locator('select[name="auth-key-pick"] option').allTextContents();
+    assert(picks.includes("STRIPE_KEY"), "the picker offers the vault's keys: " + JSON.stringify(picks));
+    await page.locator('select[name="auth-key-pick"]').selectOption("STRIPE_KEY");
+    assert((await page.locator('input[name="auth-key"]').inputValue()) === "STRIPE_KEY", "picking a key fills the field");
+    await screenshot(page, "service-from-catalog");
+    await page.getByRole("button", { name: "Save service" }).click();
+    const row = page.locator('li[data-service="linear"]');
+    await row.waitFor();
+    assert((await row.textContent()).includes("api.linear.app"), "the saved service has the catalog's host");
+  });
+
+  await step("a host reached without a service is listed; Create service fills the form from the catalog", async () => {
+    const r = await viaProxy(`http://api.github.com:${upstream.port}/user/repos`, scoped, "payments");
+    assert(r.status === 200, `request to a host without a service: ${r.status} ${r.body}`);
+    const hostRow = page.locator('li[data-host="api.github.com:' + upstream.port + '"]');
+    // The proxy writes discovered hosts in batches: reload until it shows.
+    for (let deadline = Date.now() + 20000; ; ) {
+      await page.reload();
+      await page.getByRole("heading", { name: "Hosts without a service" }).waitFor();
+      if ((await hostRow.count()) > 0) break;
+      assert(Date.now() < deadline, "the discovered host did not appear");
+      await page.waitForTimeout(300);
+    }
+    assert((await hostRow.textContent()).includes("GitHub"), "the host is matched to the catalog's GitHub entry");
+    await screenshot(page, "discovered-hosts");
+    await hostRow.getByRole("button", { name: "Create service" }).click();
+    assert((await page.locator('input[name="service-name"]').inputValue()) === "github", "name from the catalog");
+    assert((await page.locator('input[name="service-host"]').inputValue()) === "api.github.com", "host from the catalog");
+    assert((await page.locator('input[name="auth-token"]').inputValue()) === "GITHUB_TOKEN", "the catalog's key is suggested");
+    await page.locator('select[name="auth-token-pick"]').selectOption("STRIPE_KEY");
+    await page.getByRole("button", { name: "Save service" }).click();
+    await page.locator('li[data-service="github"]').waitFor();
+    await page.getByText("No requests to hosts without a service").waitFor();
+    assert((await hostRow.count()) === 0, "a host a service covers leaves the list");
+    const token = await page.evaluate(() => sessionStorage.getItem("agent-vault.session"));
+    const saved = await api(token, "GET", "/v1/vaults/payments/services");
+    const gh = saved.body.services.find((x) => x.name === "github");
+    assert(gh && gh.host === "api.github.com" && gh.auth.type === "bearer" && gh.auth.token === "STRIPE_KEY", "saved: " + JSON.stringify(gh));
+    await screenshot(page, "services-after-discovered");
+  });
+
+  await step("services with the catalog and discovered hosts at phone width", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const p = await phone.newPage();
+    watch(p, "phone-services");
+    await p.goto(AV + "/");
+    await p.getByLabel("Email").fill(OWNER.email);
+    await p.getByLabel("Password").fill(OWNER.password);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "Vaults" }).waitFor();
+    await p.goto(AV + "/vaults/payments/services");
+    await p.getByRole("button", { name: "Add service" }).click();
+    await p.locator('button[data-catalog="github"]').click();
+    await p.locator('select[name="auth-token-pick"]').waitFor();
+    const over = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(over <= 0, `services: no horizontal scroll at 390 px (overflow ${over}px)`);
+    await p.screenshot({ path: join(ARTIFACTS, "phone-services-catalog.png"), fullPage: true });
+    // A host no service covers and no catalog entry names.
+    const r = await viaProxy(`http://localhost:${upstream.port}/status`, scoped, "payments");
+    assert(r.status === 200, `request to localhost: ${r.status} ${r.body}`);
+    const hostRow = p.locator(`li[data-host="localhost:${upstream.port}"]`);
+    for (let deadline = Date.now() + 20000; ; ) {
+      await p.reload();
+      await p.getByRole("heading", { name: "Hosts without a service" }).waitFor();
+      if ((await hostRow.count()) > 0) break;
+      assert(Date.now() < deadline, "the discovered host did not appear");
+      await p.waitForTimeout(300);
+    }
+    const over2 = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(over2 <= 0, `discovered hosts: no horizontal scroll at 390 px (overflow ${over2}px)`);
+    await hostRow.getByRole("button", { name: "Create service" }).click();
+    assert((await p.locator('input[name="service-host"]').inputValue()) === `localhost:${upstream.port}`, "a host outside the catalog is pre-filled as seen");
+    assert((await p.locator('input[name="service-name"]').inputValue()) === "localhost", "its name is drafted from the host");
+    await p.screenshot({ path: join(ARTIFACTS, "phone-services-discovered.png"), fullPage: true });
+    await phone.close();
+  });
+
   await step("Settings: connect to Infisical with the typed confirmation", async () => {
     await tab("Settings").click();
     assert((await page.getByTestId("store-kind").textContent()) === "Built-in", "starts built-in");
