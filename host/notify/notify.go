@@ -15,10 +15,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -241,7 +243,10 @@ func (n *Notifier) deliver(ctx context.Context, e Event) {
 		go func() {
 			defer wg.Done()
 			msg := mail.Message{To: e.Admins, Subject: Subject(e), Text: Text(e)}
-			n.retry(ctx, "email", e, func(ctx context.Context) (bool, error) { return true, n.cfg.Mail.Send(ctx, msg) })
+			n.retry(ctx, "email", e, func(ctx context.Context) (bool, error) {
+				err := n.cfg.Mail.Send(ctx, msg)
+				return retryableMail(err), err
+			})
 		}()
 	}
 	if n.cfg.WebhookURL != "" {
@@ -307,6 +312,16 @@ func (n *Notifier) post(ctx context.Context, e Event) (bool, error) {
 	default:
 		return false, fmt.Errorf("webhook answered %s", res.Status)
 	}
+}
+
+// retryableMail: an SMTP 5xx answer is permanent (a refused recipient or
+// sender); 4xx answers and connection failures are worth another try.
+func retryableMail(err error) bool {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code < 500
+	}
+	return true
 }
 
 // redactURL keeps a webhook URL's secret path (Slack's carries its

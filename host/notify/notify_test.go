@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"fmt"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -50,6 +52,22 @@ func TestRedactURL(t *testing.T) {
 	err := redactURL(errString(`Post "`+raw+`": dial tcp: timeout`), raw)
 	if strings.Contains(err.Error(), "secret-token") || !strings.Contains(err.Error(), "https://hooks.slack.com/…") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRetryableMail(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("mail: the relay refused the message: %w", &textproto.Error{Code: 451, Msg: "try later"}), true},
+		{fmt.Errorf("mail: RCPT TO x: %w", &textproto.Error{Code: 550, Msg: "no such user"}), false},
+		{errString("mail: connecting to h:25: connection refused"), true},
+	}
+	for _, tc := range tests {
+		if got := retryableMail(tc.err); got != tc.want {
+			t.Errorf("retryableMail(%v) = %v", tc.err, got)
+		}
 	}
 }
 
