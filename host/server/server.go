@@ -26,6 +26,7 @@ import (
 	"github.com/agent-vault/agent-vault/host/cluster"
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/loginguard"
+	"github.com/agent-vault/agent-vault/host/mail"
 	"github.com/agent-vault/agent-vault/host/metrics"
 	"github.com/agent-vault/agent-vault/host/notify"
 	"github.com/agent-vault/agent-vault/host/proxy"
@@ -171,7 +172,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.AllowedHosts = append(cfg.AllowedHosts, publicURL.Hostname())
 	}
 
-	notifier, err := startNotifier(cfg)
+	notifier, mailer, err := startNotifier(cfg)
 	if err != nil {
 		return err
 	}
@@ -213,6 +214,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if publicURL != nil {
 		deps.PublicURL = strings.TrimRight(publicURL.String(), "/")
+	}
+	if mailer != nil {
+		deps.SendMail = func(ctx context.Context, to, subject, body string) error {
+			return mailer.Send(ctx, mail.Message{To: []string{to}, Subject: subject, Text: body})
+		}
 	}
 	if mitm != nil {
 		deps.CACertPEM, deps.MITMPort = mitm.ca.CertPEM(), mitm.port()
@@ -281,24 +287,26 @@ func Run(ctx context.Context, cfg Config) error {
 
 // startNotifier configures proposal notifications from AGENT_VAULT_SMTP_*
 // and AGENT_VAULT_NOTIFY_WEBHOOK_* (a bad setting stops the start).
-func startNotifier(cfg Config) (*notify.Notifier, error) {
+// The mail sender it returns (nil without SMTP) also sends the API's
+// invite and password-reset links.
+func startNotifier(cfg Config) (*notify.Notifier, *mail.Sender, error) {
 	getenv := cfg.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	nc, err := notify.FromEnv(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nc.Logger = cfg.Logger
 	n, err := notify.New(nc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n.Enabled() {
 		cfg.Logger.Info("proposal notifications", "email", nc.Mail != nil, "webhook", nc.WebhookURL != "", "format", nc.WebhookFormat)
 	}
-	return n, nil
+	return n, nc.Mail, nil
 }
 
 // checkPublicURL parses the configured public URL: absolute http(s), no
