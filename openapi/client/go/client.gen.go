@@ -988,6 +988,35 @@ type Canary struct {
 	Name string `json:"name"`
 }
 
+// CatalogCredential defines model for CatalogCredential.
+type CatalogCredential struct {
+	// Description What the credential is
+	Description string `json:"description"`
+
+	// Key Suggested credential key
+	Key string `json:"key"`
+
+	// Obtain Where to create or find it
+	Obtain *string `json:"obtain,omitempty"`
+}
+
+// CatalogEntry defines model for CatalogEntry.
+type CatalogEntry struct {
+	// Credentials The credential keys the service references
+	Credentials *[]CatalogCredential `json:"credentials"`
+	Description string               `json:"description"`
+
+	// Docs The API's documentation
+	Docs string `json:"docs"`
+
+	// Id Catalog id, also the suggested service name
+	Id string `json:"id"`
+
+	// Name Display name
+	Name    string  `json:"name"`
+	Service Service `json:"service"`
+}
+
 // ChangePasswordInputBody defines model for ChangePasswordInputBody.
 type ChangePasswordInputBody struct {
 	// CurrentPassword The password now
@@ -1168,6 +1197,26 @@ type DiscoverOutputBody struct {
 	ProposeUrl string               `json:"propose_url"`
 	Services   *[]DiscoveredService `json:"services"`
 	Vault      string               `json:"vault"`
+}
+
+// DiscoveredHost defines model for DiscoveredHost.
+type DiscoveredHost struct {
+	// CatalogId The service catalog entry that covers this host, if any
+	CatalogId *string `json:"catalog_id,omitempty"`
+
+	// Count Requests seen
+	Count     int64     `json:"count"`
+	FirstSeen time.Time `json:"first_seen"`
+
+	// Host Host name, with :port when not the scheme's default
+	Host     string    `json:"host"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// DiscoveredHostsOutputBody defines model for DiscoveredHostsOutputBody.
+type DiscoveredHostsOutputBody struct {
+	Hosts *[]DiscoveredHost `json:"hosts"`
+	Vault string            `json:"vault"`
 }
 
 // DiscoveredService defines model for DiscoveredService.
@@ -1767,6 +1816,11 @@ type ServiceActivity struct {
 	// Service Empty: requests that matched no service
 	Service string `json:"service"`
 	Vault   string `json:"vault"`
+}
+
+// ServiceCatalogOutputBody defines model for ServiceCatalogOutputBody.
+type ServiceCatalogOutputBody struct {
+	Services *[]CatalogEntry `json:"services"`
 }
 
 // ServicesBody defines model for ServicesBody.
@@ -2650,6 +2704,11 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/proposals/{id} (the `GetProposal` operationId).
 	GetProposal(ctx context.Context, id string, params *GetProposalParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListServiceCatalog Common APIs with the host and auth shape a service for them needs
+	//
+	// Corresponds with GET /v1/service-catalog (the `ListServiceCatalog` operationId).
+	ListServiceCatalog(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListMySessions List the live scoped sessions the caller minted
 	//
 	// Corresponds with GET /v1/sessions (the `ListMySessions` operationId).
@@ -2865,6 +2924,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
 	SetCredentialStore(ctx context.Context, name string, body SetCredentialStoreJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDiscoveredHosts Hosts agents reached without a matching service, most recent first
+	//
+	// Corresponds with GET /v1/vaults/{name}/discovered-hosts (the `ListDiscoveredHosts` operationId).
+	ListDiscoveredHosts(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExplainRequest Why a request would or would not get credentials injected
 	//
@@ -3898,6 +3962,21 @@ func (c *Client) GetProposal(ctx context.Context, id string, params *GetProposal
 	return c.Client.Do(req)
 }
 
+// ListServiceCatalog Common APIs with the host and auth shape a service for them needs
+//
+// Corresponds with GET /v1/service-catalog (the `ListServiceCatalog` operationId).
+func (c *Client) ListServiceCatalog(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListServiceCatalogRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListMySessions List the live scoped sessions the caller minted
 //
 // Corresponds with GET /v1/sessions (the `ListMySessions` operationId).
@@ -4464,6 +4543,21 @@ func (c *Client) SetCredentialStoreWithBody(ctx context.Context, name string, co
 // Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
 func (c *Client) SetCredentialStore(ctx context.Context, name string, body SetCredentialStoreJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetCredentialStoreRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDiscoveredHosts Hosts agents reached without a matching service, most recent first
+//
+// Corresponds with GET /v1/vaults/{name}/discovered-hosts (the `ListDiscoveredHosts` operationId).
+func (c *Client) ListDiscoveredHosts(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDiscoveredHostsRequest(c.Server, name)
 	if err != nil {
 		return nil, err
 	}
@@ -6614,6 +6708,33 @@ func NewGetProposalRequest(server string, id string, params *GetProposalParams) 
 	return req, nil
 }
 
+// NewListServiceCatalogRequest constructs an http.Request for the ListServiceCatalog method
+func NewListServiceCatalogRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/service-catalog")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListMySessionsRequest constructs an http.Request for the ListMySessions method
 func NewListMySessionsRequest(server string) (*http.Request, error) {
 	var err error
@@ -7630,6 +7751,40 @@ func NewSetCredentialStoreRequestWithBody(server string, name string, contentTyp
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListDiscoveredHostsRequest constructs an http.Request for the ListDiscoveredHosts method
+func NewListDiscoveredHostsRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vaults/%s/discovered-hosts", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8909,6 +9064,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/proposals/{id} (the `GetProposal` operationId).
 	GetProposalWithResponse(ctx context.Context, id string, params *GetProposalParams, reqEditors ...RequestEditorFn) (*GetProposalResponse, error)
 
+	// ListServiceCatalogWithResponse Common APIs with the host and auth shape a service for them needs
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/service-catalog (the `ListServiceCatalog` operationId).
+	ListServiceCatalogWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListServiceCatalogResponse, error)
+
 	// ListMySessionsWithResponse List the live scoped sessions the caller minted
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -9160,6 +9322,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/vaults/{name}/credential-store (the `SetCredentialStore` operationId).
 	SetCredentialStoreWithResponse(ctx context.Context, name string, body SetCredentialStoreJSONRequestBody, reqEditors ...RequestEditorFn) (*SetCredentialStoreResponse, error)
+
+	// ListDiscoveredHostsWithResponse Hosts agents reached without a matching service, most recent first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vaults/{name}/discovered-hosts (the `ListDiscoveredHosts` operationId).
+	ListDiscoveredHostsWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*ListDiscoveredHostsResponse, error)
 
 	// ExplainRequestWithResponse Why a request would or would not get credentials injected
 	//
@@ -12411,6 +12580,75 @@ func (r GetProposalResponse) ContentType() string {
 	return ""
 }
 
+type ListServiceCatalogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceCatalogOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListServiceCatalogResponse) GetJSON200() *ServiceCatalogOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListServiceCatalogResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListServiceCatalogResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListServiceCatalogResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListServiceCatalogResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListServiceCatalogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListServiceCatalogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListServiceCatalogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListServiceCatalogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListMySessionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14443,6 +14681,82 @@ func (r SetCredentialStoreResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SetCredentialStoreResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListDiscoveredHostsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DiscoveredHostsOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDiscoveredHostsResponse) GetJSON200() *DiscoveredHostsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDiscoveredHostsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDiscoveredHostsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDiscoveredHostsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListDiscoveredHostsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDiscoveredHostsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDiscoveredHostsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDiscoveredHostsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDiscoveredHostsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDiscoveredHostsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16566,6 +16880,19 @@ func (c *ClientWithResponses) GetProposalWithResponse(ctx context.Context, id st
 	return ParseGetProposalResponse(rsp)
 }
 
+// ListServiceCatalogWithResponse Common APIs with the host and auth shape a service for them needs
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/service-catalog (the `ListServiceCatalog` operationId).
+func (c *ClientWithResponses) ListServiceCatalogWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListServiceCatalogResponse, error) {
+	rsp, err := c.ListServiceCatalog(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListServiceCatalogResponse(rsp)
+}
+
 // ListMySessionsWithResponse List the live scoped sessions the caller minted
 //
 // Returns a wrapper object for the known response body format(s).
@@ -17032,6 +17359,19 @@ func (c *ClientWithResponses) SetCredentialStoreWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseSetCredentialStoreResponse(rsp)
+}
+
+// ListDiscoveredHostsWithResponse Hosts agents reached without a matching service, most recent first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vaults/{name}/discovered-hosts (the `ListDiscoveredHosts` operationId).
+func (c *ClientWithResponses) ListDiscoveredHostsWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*ListDiscoveredHostsResponse, error) {
+	rsp, err := c.ListDiscoveredHosts(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDiscoveredHostsResponse(rsp)
 }
 
 // ExplainRequestWithResponse Why a request would or would not get credentials injected
@@ -19827,6 +20167,60 @@ func ParseGetProposalResponse(rsp *http.Response) (*GetProposalResponse, error) 
 	return response, nil
 }
 
+// ParseListServiceCatalogResponse parses an HTTP response from a ListServiceCatalogWithResponse call
+func ParseListServiceCatalogResponse(rsp *http.Response) (*ListServiceCatalogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListServiceCatalogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceCatalogOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListMySessionsResponse parses an HTTP response from a ListMySessionsWithResponse call
 func ParseListMySessionsResponse(rsp *http.Response) (*ListMySessionsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21481,6 +21875,67 @@ func ParseSetCredentialStoreResponse(rsp *http.Response) (*SetCredentialStoreRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListDiscoveredHostsResponse parses an HTTP response from a ListDiscoveredHostsWithResponse call
+func ParseListDiscoveredHostsResponse(rsp *http.Response) (*ListDiscoveredHostsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDiscoveredHostsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DiscoveredHostsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 

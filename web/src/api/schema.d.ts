@@ -574,6 +574,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/service-catalog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Common APIs with the host and auth shape a service for them needs */
+        get: operations["list-service-catalog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions": {
         parameters: {
             query?: never;
@@ -903,6 +920,23 @@ export interface paths {
         head?: never;
         /** Switch a vault's credential store (connect or disconnect) */
         patch: operations["set-credential-store"];
+        trace?: never;
+    };
+    "/v1/vaults/{name}/discovered-hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hosts agents reached without a matching service, most recent first */
+        get: operations["list-discovered-hosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/vaults/{name}/explain": {
@@ -1271,6 +1305,26 @@ export interface components {
             /** @description The environment variable it is handed out as */
             name: string;
         };
+        CatalogCredential: {
+            /** @description What the credential is */
+            description: string;
+            /** @description Suggested credential key */
+            key: string;
+            /** @description Where to create or find it */
+            obtain?: string;
+        };
+        CatalogEntry: {
+            /** @description The credential keys the service references */
+            credentials: components["schemas"]["CatalogCredential"][] | null;
+            description: string;
+            /** @description The API's documentation */
+            docs: string;
+            /** @description Catalog id, also the suggested service name */
+            id: string;
+            /** @description Display name */
+            name: string;
+            service: components["schemas"]["Service"];
+        };
         ChangePasswordInputBody: {
             /** @description The password now */
             current_password: string;
@@ -1413,6 +1467,25 @@ export interface components {
             /** @description Where to POST a proposal for what is missing */
             propose_url: string;
             services: components["schemas"]["DiscoveredService"][] | null;
+            vault: string;
+        };
+        DiscoveredHost: {
+            /** @description The service catalog entry that covers this host, if any */
+            catalog_id?: string;
+            /**
+             * Format: int64
+             * @description Requests seen
+             */
+            count: number;
+            /** Format: date-time */
+            first_seen: string;
+            /** @description Host name, with :port when not the scheme's default */
+            host: string;
+            /** Format: date-time */
+            last_seen: string;
+        };
+        DiscoveredHostsOutputBody: {
+            hosts: components["schemas"]["DiscoveredHost"][] | null;
             vault: string;
         };
         DiscoveredService: {
@@ -1889,6 +1962,9 @@ export interface components {
             /** @description Empty: requests that matched no service */
             service: string;
             vault: string;
+        };
+        ServiceCatalogOutputBody: {
+            services: components["schemas"]["CatalogEntry"][] | null;
         };
         ServicesBody: {
             services: components["schemas"]["Service"][] | null;
@@ -4889,6 +4965,62 @@ export interface operations {
             };
         };
     };
+    "list-service-catalog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceCatalogOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "list-my-sessions": {
         parameters: {
             query?: never;
@@ -6746,6 +6878,73 @@ export interface operations {
             };
             /** @description Service Unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-discovered-hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscoveredHostsOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
