@@ -65,17 +65,7 @@ var servingLine = regexp.MustCompile(`msg="agent vault is serving" api=(http://\
 // TestBrowser drives the real UI in chromium against the real binary and
 // the Infisical emulator; e2e/run.mjs holds the steps.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the browser tests in -short mode")
-	}
-	chromium, node := require(t)
-	if _, err := os.Stat("dist/index.html"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("web/dist is not built (make web); CI=true: the browser tests must run")
-		}
-		t.Skip("skipping the browser tests: the UI is not built (run `make web`)")
-	}
-	bin := binaries(t)
+	chromium, node, bin := requireBrowser(t)
 
 	emu := start(t, exec.Command(filepath.Join(bin, "infisical-emulator"), "-addr", "127.0.0.1:0", "-state", "testdata/infisical-state.json"),
 		regexp.MustCompile(`^INFISICAL_URL=(\S+)`), true)
@@ -96,23 +86,8 @@ func TestBrowser(t *testing.T) {
 	}
 	srv := start(t, srvCmd, servingLine, false)
 
-	artifacts := artifactsDir("")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	run := exec.CommandContext(ctx, node, "e2e/run.mjs")
-	stopGently(run)
-	run.Env = append(os.Environ(),
-		"AV_URL="+srv.match[1],
-		"AV_PROXY="+srv.match[2],
-		"INFISICAL_URL="+infisicalURL,
-		"CHROMIUM="+chromium,
-		"ARTIFACTS="+artifacts,
-	)
-	out, err := run.CombinedOutput()
-	t.Logf("browser steps:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser test failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log())
-	}
+	runScript(t, node, "e2e/run.mjs", 4*time.Minute, srv, "",
+		"AV_PROXY="+srv.match[2], "INFISICAL_URL="+infisicalURL, "CHROMIUM="+chromium)
 	// The credential values typed into the UI never reach the server log.
 	for _, v := range []string{"sk_live_ui_e2e_value", "emulated-api-key", "emulated-openbao-key", "ui-secret-id"} {
 		if strings.Contains(srv.log(), v) {
@@ -127,38 +102,14 @@ func TestBrowser(t *testing.T) {
 // holds the checks. Screenshots of every page land in
 // <artifacts>/layout/<width>/.
 func TestLayout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the browser tests in -short mode")
-	}
-	chromium, node := require(t)
-	if _, err := os.Stat("dist/index.html"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("web/dist is not built (make web); CI=true: the browser tests must run")
-		}
-		t.Skip("skipping the browser tests: the UI is not built (run `make web`)")
-	}
-	bin := binaries(t)
+	chromium, node, bin := requireBrowser(t)
 	srvCmd := exec.Command(filepath.Join(bin, "agent-vault"), "server", "--data-dir", dataDir(t), "--port", "0",
 		"--mitm-port=-1", "--allow-private-ranges")
 	srvCmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
 	srv := start(t, srvCmd, servingLine, false)
 
-	artifacts := artifactsDir("layout")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	run := exec.CommandContext(ctx, node, "e2e/layout.mjs")
-	stopGently(run)
-	run.Env = append(os.Environ(),
-		"AV_URL="+srv.match[1],
-		"AV_PROXY="+srv.match[2],
-		"CHROMIUM="+chromium,
-		"ARTIFACTS="+artifacts,
-	)
-	out, err := run.CombinedOutput()
-	t.Logf("layout:\n%s", out)
-	if err != nil {
-		t.Fatalf("layout test failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log())
-	}
+	runScript(t, node, "e2e/layout.mjs", 4*time.Minute, srv, "layout",
+		"AV_PROXY="+srv.match[2], "CHROMIUM="+chromium)
 }
 
 // TestBrowserTeam drives the team pages (invite acceptance through
@@ -167,36 +118,50 @@ func TestLayout(t *testing.T) {
 // e2e/team.mjs holds the steps. Screenshots at 1280 and 390 px land in
 // <artifacts>/team/.
 func TestBrowserTeam(t *testing.T) {
+	chromium, node, bin := requireBrowser(t)
+	srvCmd := exec.Command(filepath.Join(bin, "agent-vault"), "server", "--data-dir", dataDir(t), "--port", "0", "--mitm-port=-1")
+	srvCmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	srv := start(t, srvCmd, servingLine, false)
+
+	runScript(t, node, "e2e/team.mjs", 3*time.Minute, srv, "team", "CHROMIUM="+chromium)
+	for _, pw := range []string{"alice-password-1", "alice-password-2", "correct horse battery"} {
+		if strings.Contains(srv.log(), pw) {
+			t.Errorf("server log contains the password %q", pw)
+		}
+	}
+}
+
+// requireBrowser skips (or, under CI=true, fails) a browser test that
+// cannot run here, and returns chromium, node and the built binaries.
+func requireBrowser(t *testing.T) (chromium, node, bin string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping the browser tests in -short mode")
 	}
-	chromium, node := require(t)
+	chromium, node = require(t)
 	if _, err := os.Stat("dist/index.html"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("web/dist is not built (make web); CI=true: the browser tests must run")
 		}
 		t.Skip("skipping the browser tests: the UI is not built (run `make web`)")
 	}
-	bin := binaries(t)
-	srvCmd := exec.Command(filepath.Join(bin, "agent-vault"), "server", "--data-dir", dataDir(t), "--port", "0", "--mitm-port=-1")
-	srvCmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-	srv := start(t, srvCmd, servingLine, false)
+	return chromium, node, binaries(t)
+}
 
-	artifacts := artifactsDir("team")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+// runScript runs a browser script of e2e/ against srv with env added,
+// screenshots going to artifactsDir(sub), and fails the test when it fails.
+func runScript(t *testing.T, node, script string, timeout time.Duration, srv *proc, sub string, env ...string) {
+	t.Helper()
+	artifacts := artifactsDir(sub)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	run := exec.CommandContext(ctx, node, "e2e/team.mjs")
+	run := exec.CommandContext(ctx, node, script)
 	stopGently(run)
-	run.Env = append(os.Environ(), "AV_URL="+srv.match[1], "CHROMIUM="+chromium, "ARTIFACTS="+artifacts)
+	run.Env = append(append(os.Environ(), "AV_URL="+srv.match[1], "ARTIFACTS="+artifacts), env...)
 	out, err := run.CombinedOutput()
-	t.Logf("team steps:\n%s", out)
+	t.Logf("%s:\n%s", script, out)
 	if err != nil {
-		t.Fatalf("team browser test failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log())
-	}
-	for _, pw := range []string{"alice-password-1", "alice-password-2", "correct horse battery"} {
-		if strings.Contains(srv.log(), pw) {
-			t.Errorf("server log contains the password %q", pw)
-		}
+		t.Fatalf("%s failed: %v (screenshots in %s)\nserver log:\n%s", script, err, artifacts, srv.log())
 	}
 }
 
