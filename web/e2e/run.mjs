@@ -228,6 +228,8 @@ try {
       assert(Date.now() < deadline, "the discovered host did not appear");
       await page.waitForTimeout(300);
     }
+    // The row can render before the catalog it is matched against has loaded.
+    await hostRow.filter({ hasText: "GitHub" }).waitFor({ timeout: 10000 }).catch(() => {});
     assert((await hostRow.textContent()).includes("GitHub"), "the host is matched to the catalog's GitHub entry");
     await screenshot(page, "discovered-hosts");
     await hostRow.getByRole("button", { name: "Create service" }).click();
