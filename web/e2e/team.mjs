@@ -1,8 +1,9 @@
 // Browser test of running the instance as a team: an owner invites a
 // colleague, who joins through /invite/<token>; a password is changed; a
-// sign-in on another device is revoked; the People and Agents pages; a
-// used invite link gets a clear page. Real chromium, real binary (started
-// by web/e2e_test.go). Screenshots at 1280 and 390 px go to $ARTIFACTS.
+// sign-in on another device is revoked, by its user and by an owner; the
+// People and Agents pages; a used invite link gets a clear page. Real
+// chromium, real binary (started by web/e2e_test.go). Screenshots at 1280
+// and 390 px go to $ARTIFACTS.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { api, assert, env, launchChromium } from "./lib.mjs";
@@ -137,6 +138,44 @@ try {
     await ap.waitForFunction(() => document.querySelectorAll('table[aria-label="Your sessions"] tbody tr').length === 1);
     const me = await api(phone.body.token, "GET", "/v1/auth/me");
     assert(me.status === 401, "the phone's session answers " + me.status);
+  });
+
+  await step("People: the owner revokes one of a user's sign-ins", async () => {
+    // Two more real sign-ins of alice, told apart by their client.
+    const login = async (ua) => {
+      const r = await fetch(AV + "/v1/auth/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "User-Agent": ua },
+        body: JSON.stringify(ALICE),
+      });
+      assert(r.status === 200, `login as ${ua}: ${r.status}`);
+      return (await r.json()).token;
+    };
+    const laptop = await login("alice-laptop/1.0");
+    const tablet = await login("alice-tablet/1.0");
+    await op.reload(); // the People page, from before alice joined
+    await op.getByRole("table", { name: "People" }).locator(`tr[data-user="${ALICE.email}"]`).waitFor();
+    await op.getByRole("button", { name: `Sign-ins of ${ALICE.email}` }).click();
+    const list = op.getByRole("table", { name: `Sign-ins of ${ALICE.email}` });
+    await list.getByText("alice-tablet/1.0").waitFor();
+    const rows = list.locator("tbody tr");
+    assert((await rows.count()) === 3, "alice's browser, laptop and tablet, got " + (await rows.count()));
+    assert((await list.getByText("this device").count()) === 0, "none of alice's sign-ins is the owner's device");
+    await shots(op, "people-sign-ins");
+    await rows.filter({ hasText: "alice-tablet/1.0" }).getByRole("button", { name: /^Revoke session / }).click();
+    await op.waitForFunction((sel) => document.querySelectorAll(sel).length === 2, `table[aria-label="Sign-ins of ${ALICE.email}"] tbody tr`);
+    assert((await list.getByText("alice-tablet/1.0").count()) === 0, "the tablet's sign-in is gone from the list");
+    await list.getByText("alice-laptop/1.0").waitFor();
+    assert((await api(tablet, "GET", "/v1/auth/me")).status === 401, "the revoked tablet token answers 401");
+    assert((await api(laptop, "GET", "/v1/auth/me")).status === 200, "the laptop token still works");
+    await op.keyboard.press("Escape");
+    // The owner's own sign-ins mark the one in this browser, which has no Revoke.
+    await op.getByRole("button", { name: `Sign-ins of ${OWNER.email}` }).click();
+    const mine = op.getByRole("table", { name: `Sign-ins of ${OWNER.email}` });
+    const here = mine.locator("tbody tr").filter({ hasText: "this device" });
+    await here.waitFor();
+    assert((await here.getByRole("button").count()) === 0, "this device's sign-in is not offered for revoking");
+    await op.keyboard.press("Escape");
   });
 
   await step("Account: change password (wrong current first)", async () => {

@@ -92,7 +92,8 @@ export function Tag({ kind, children }: { kind: string; children: ComponentChild
 
 // Drawer is a side panel (a full-screen sheet on phones). Escape closes it
 // and focus moves into it on open.
-export function Drawer({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+// wide is for a drawer that holds a table.
+export function Drawer({ title, onClose, wide, children }: { title: string; onClose: () => void; wide?: boolean; children: ComponentChildren }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
@@ -106,7 +107,7 @@ export function Drawer({ title, onClose, children }: { title: string; onClose: (
   }, []);
   return (
     <div class="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div class="drawer" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
+      <div class={wide ? "drawer drawer-wide" : "drawer"} role="dialog" aria-modal="true" aria-label={title} ref={ref}>
         <header class="drawer-head">
           <h2>{title}</h2>
           <button type="button" class="btn btn-plain" aria-label="Close" onClick={onClose}>
@@ -192,4 +193,22 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]) {
     };
   }, [...deps, n]);
   return { ...state, reload: () => setN((x) => x + 1) };
+}
+
+// useRun runs one action at a time, keeping its error and busy state.
+export function useRun(after: () => void) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const run = async (id: string, f: () => Promise<unknown>) => {
+    setBusy(id);
+    setErr(null);
+    try {
+      await f();
+      after();
+    } catch (x) {
+      setErr(x);
+    }
+    setBusy(null);
+  };
+  return { busy, err, run };
 }

@@ -1,9 +1,10 @@
 // The signed-in person's own account: password, sign-ins, deletion.
 import { useState } from "preact/hooks";
 import { api, session, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync } from "../ui";
+import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync, useRun } from "../ui";
 
 type Me = Schemas["MeOutputBody"];
+type LoginSession = Schemas["LoginSessionView"];
 
 export function AccountPage({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   return (
@@ -72,19 +73,7 @@ function ChangePassword() {
 
 function Sessions() {
   const list = useAsync(() => unwrap(api.GET("/v1/auth/sessions")), []);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const run = async (id: string, f: () => Promise<unknown>) => {
-    setBusy(id);
-    setErr(null);
-    try {
-      await f();
-      list.reload();
-    } catch (x) {
-      setErr(x);
-    }
-    setBusy(null);
-  };
+  const { busy, err, run } = useRun(() => list.reload());
   const rows = list.data?.sessions ?? [];
   return (
     <section class="card">
@@ -95,38 +84,7 @@ function Sessions() {
       ) : rows.length === 0 ? (
         <Empty>No sign-ins.</Empty>
       ) : (
-        <table class="table stack" aria-label="Your sessions">
-          <thead>
-            <tr>
-              <th>Client</th>
-              <th>Address</th>
-              <th class="hide-sm">Signed in</th>
-              <th>Last used</th>
-              <th class="actions">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((s) => (
-              <tr key={s.id} data-session-id={s.id}>
-                <td class="wide" data-label="Client">
-                  {s.user_agent || "unknown client"} {s.current ? <span class="tag tag-ok">this one</span> : null}
-                </td>
-                <td data-label="Address">{s.client_address || "—"}</td>
-                <td class="hide-sm">{fmtTime(s.created_at)}</td>
-                <td data-label="Last used">{fmtTime(s.last_used_at)}</td>
-                <td class="actions">
-                  {s.current ? null : (
-                    <Button kind="danger" busy={busy === s.id} aria-label={`Revoke session ${s.id}`} onClick={() => run(s.id, () => unwrap(api.DELETE("/v1/auth/sessions/{id}", { params: { path: { id: s.id } } })))}>
-                      Revoke
-                    </Button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <SignInTable label="Your sessions" rows={rows} busy={busy} onRevoke={(id) => run(id, () => unwrap(api.DELETE("/v1/auth/sessions/{id}", { params: { path: { id } } })))} />
       )}
       {rows.length > 1 ? (
         <div class="row">
@@ -136,6 +94,50 @@ function Sessions() {
         </div>
       ) : null}
     </section>
+  );
+}
+
+// SignInTable lists sign-ins (the caller's own, or any user's for an
+// owner); each but the one making the request can be revoked, which ends
+// it at once.
+export function SignInTable({ label, rows, busy, onRevoke }: { label: string; rows: LoginSession[]; busy: string | null; onRevoke: (id: string) => void }) {
+  return (
+    <table class="table stack" aria-label={label}>
+      <thead>
+        <tr>
+          <th>Client</th>
+          <th>Address</th>
+          <th>Signed in</th>
+          <th>Last used</th>
+          <th class="actions">
+            <span class="sr-only">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((s) => (
+          <tr key={s.id} data-session-id={s.id}>
+            <td class="wide" data-label="Client">
+              {s.user_agent || "unknown client"} {s.current ? <span class="tag tag-ok">this device</span> : null}
+            </td>
+            <td data-label="Address">{s.client_address || "—"}</td>
+            <td class="small nowrap" data-label="Signed in">
+              {fmtTime(s.created_at)}
+            </td>
+            <td class="small nowrap" data-label="Last used">
+              {fmtTime(s.last_used_at)}
+            </td>
+            <td class="actions">
+              {s.current ? null : (
+                <Button kind="danger" busy={busy === s.id} aria-label={`Revoke session ${s.id}`} onClick={() => onRevoke(s.id)}>
+                  Revoke
+                </Button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

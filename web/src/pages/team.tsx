@@ -2,10 +2,12 @@
 // the instance's team settings.
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync } from "../ui";
+import { Banner, Button, Drawer, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync, useRun } from "../ui";
+import { SignInTable } from "./account";
 
 type Me = Schemas["MeOutputBody"];
 type Grant = Schemas["VaultGrantView"];
+type User = Schemas["UserView"];
 type InstanceRole = Schemas["UpdateUserInputBody"]["role"];
 const instanceRoles: InstanceRole[] = ["owner", "member", "no-access"];
 const vaultRoles: Grant["role"][] = ["admin", "member", "proxy"];
@@ -15,30 +17,13 @@ function grants(list?: Grant[] | null): string {
   return g.length === 0 ? "—" : g.map((v) => `${v.vault} (${v.role})`).join(", ");
 }
 
-// useRun runs one action at a time, keeping its error and busy state.
-function useRun(after: () => void) {
-  const [busy, setBusy] = useState<string | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const run = async (id: string, f: () => Promise<unknown>) => {
-    setBusy(id);
-    setErr(null);
-    try {
-      await f();
-      after();
-    } catch (x) {
-      setErr(x);
-    }
-    setBusy(null);
-  };
-  return { busy, err, run };
-}
-
 export function UsersPage({ me }: { me: Me }) {
   const owner = me.role === "owner";
   const users = useAsync(() => unwrap(api.GET("/v1/users")), []);
   const [q, setQ] = useState("");
   const [role, setRole] = useState("");
   const [link, setLink] = useState<{ email: string; url: string } | null>(null);
+  const [signIns, setSignIns] = useState<User | null>(null);
   const { busy, err, run } = useRun(() => users.reload());
   const rows = (users.data?.users ?? []).filter(
     (u) => (!q || u.email.toLowerCase().includes(q.toLowerCase()) || (u.vaults ?? []).some((v) => v.vault.includes(q.toLowerCase()))) && (!role || u.role === role),
@@ -115,35 +100,42 @@ export function UsersPage({ me }: { me: Me }) {
                   <td class="hide-sm">{grants(u.vaults)}</td>
                   <td data-label="Last sign-in">{u.last_login_at ? fmtTime(u.last_login_at) : "never"}</td>
                   <td class="actions">
-                    {owner && u.id !== me.id ? (
+                    {owner ? (
                       <div class="row wrap">
-                        <Button
-                          busy={busy === "p" + u.id}
-                          aria-label={`Reset password of ${u.email}`}
-                          onClick={() =>
-                            run("p" + u.id, async () => {
-                              const r = await unwrap(api.POST("/v1/users/{id}/password-reset", { params: { path: { id: u.id } } }));
-                              setLink({ email: u.email, url: r.reset_url });
-                            })
-                          }
-                        >
-                          Reset password
+                        <Button aria-label={`Sign-ins of ${u.email}`} onClick={() => setSignIns(u)}>
+                          Sign-ins
                         </Button>
-                        <Button
-                          busy={busy === "s" + u.id}
-                          aria-label={`Sign out ${u.email} everywhere`}
-                          onClick={() => run("s" + u.id, () => unwrap(api.DELETE("/v1/users/{id}/sessions", { params: { path: { id: u.id } } })))}
-                        >
-                          Sign out
-                        </Button>
-                        <Button
-                          kind="danger"
-                          busy={busy === "d" + u.id}
-                          aria-label={`Delete ${u.email}`}
-                          onClick={() => confirm(`Delete ${u.email}? Their sessions end and their vault roles go.`) && run("d" + u.id, () => unwrap(api.DELETE("/v1/users/{id}", { params: { path: { id: u.id } } })))}
-                        >
-                          Delete
-                        </Button>
+                        {u.id === me.id ? null : (
+                          <>
+                            <Button
+                              busy={busy === "p" + u.id}
+                              aria-label={`Reset password of ${u.email}`}
+                              onClick={() =>
+                                run("p" + u.id, async () => {
+                                  const r = await unwrap(api.POST("/v1/users/{id}/password-reset", { params: { path: { id: u.id } } }));
+                                  setLink({ email: u.email, url: r.reset_url });
+                                })
+                              }
+                            >
+                              Reset password
+                            </Button>
+                            <Button
+                              busy={busy === "s" + u.id}
+                              aria-label={`Sign out ${u.email} everywhere`}
+                              onClick={() => run("s" + u.id, () => unwrap(api.DELETE("/v1/users/{id}/sessions", { params: { path: { id: u.id } } })))}
+                            >
+                              Sign out
+                            </Button>
+                            <Button
+                              kind="danger"
+                              busy={busy === "d" + u.id}
+                              aria-label={`Delete ${u.email}`}
+                              onClick={() => confirm(`Delete ${u.email}? Their sessions end and their vault roles go.`) && run("d" + u.id, () => unwrap(api.DELETE("/v1/users/{id}", { params: { path: { id: u.id } } })))}
+                            >
+                              Delete
+                            </Button>
+                          </>
+                        )}
                       </div>
                     ) : null}
                   </td>
@@ -153,8 +145,36 @@ export function UsersPage({ me }: { me: Me }) {
           </table>
         )}
       </section>
+      {signIns ? <UserSignIns user={signIns} onClose={() => setSignIns(null)} /> : null}
       <Invites me={me} />
     </>
+  );
+}
+
+// UserSignIns shows an owner where a person is signed in, and ends one
+// sign-in at a time.
+function UserSignIns({ user, onClose }: { user: User; onClose: () => void }) {
+  const path = { id: user.id };
+  const list = useAsync(() => unwrap(api.GET("/v1/users/{id}/sessions", { params: { path } })), [user.id]);
+  const { busy, err, run } = useRun(() => list.reload());
+  const rows = list.data?.sessions ?? [];
+  return (
+    <Drawer title={`Sign-ins of ${user.email}`} onClose={onClose} wide>
+      <p class="muted">Revoking a sign-in ends it at once: that browser or client has to sign in again.</p>
+      <ErrorBanner error={list.error ?? err} />
+      {list.loading && !list.data ? (
+        <Loading />
+      ) : rows.length === 0 ? (
+        <Empty>{user.email} is not signed in anywhere.</Empty>
+      ) : (
+        <SignInTable
+          label={`Sign-ins of ${user.email}`}
+          rows={rows}
+          busy={busy}
+          onRevoke={(id) => run(id, () => unwrap(api.DELETE("/v1/users/{id}/sessions/{session}", { params: { path: { ...path, session: id } } })))}
+        />
+      )}
+    </Drawer>
   );
 }
 
