@@ -42,14 +42,12 @@ run: build
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
-	# The API suite runs again on PostgreSQL when it is installed (host/store
-	# runs both dialects itself, the replica proofs run on PostgreSQL); CI
-	# installs it. The Infisical end-to-end suite passes there too, except a
-	# shutdown that can leave a replaced lease to the next owner's sweep, so
-	# it is not part of this pass yet.
+	# The API and Infisical end-to-end suites run again on PostgreSQL when
+	# it is installed (host/store runs both dialects itself, the replica
+	# proofs run on PostgreSQL); CI installs it.
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then \
-		echo "AGENT_VAULT_TEST_DATABASE=postgres $(GO) test -count=1 ./host/api/"; \
-		AGENT_VAULT_TEST_DATABASE=postgres $(GO) test -count=1 ./host/api/; \
+		echo "AGENT_VAULT_TEST_DATABASE=postgres $(GO) test -count=1 ./host/api/ ./plugins/infisical/e2e/"; \
+		AGENT_VAULT_TEST_DATABASE=postgres $(GO) test -count=1 ./host/api/ ./plugins/infisical/e2e/; \
 	elif [ "$$CI" = true ]; then \
 		echo "PostgreSQL is not installed: the PostgreSQL suites cannot run" >&2; exit 1; \
 	else \

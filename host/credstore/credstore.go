@@ -342,6 +342,7 @@ func (m *Manager) row(vaultID string, spec Spec) store.CredentialStore {
 // probe and fetch first, then the vault's credentials are replaced by the
 // snapshot in one transaction and polling starts. Re-connecting to the same
 // source is how the cadence changes. Leases minted under the old config are
+// retired in that transaction, forgotten before Connect returns, and
 // revoked in the background.
 func (m *Manager) Connect(ctx context.Context, v store.Vault, spec Spec) error {
 	p, spec, err := m.prepare(ctx, spec)
@@ -359,8 +360,7 @@ func (m *Manager) Connect(ctx context.Context, v store.Vault, spec Spec) error {
 	if err := m.cfg.Store.ConnectStore(ctx, m.row(v.ID, spec), sealed); err != nil {
 		return err
 	}
-	m.cfg.Changed(v.ID)
-	go m.leases.revokeVault(context.WithoutCancel(ctx), v.ID)
+	m.switched(ctx, v.ID)
 	m.log.Info("vault connected to an external credential store", "vault", v.Name, "kind", spec.Kind, "credentials", len(snapshot))
 	return nil
 }
@@ -372,16 +372,28 @@ func (m *Manager) Disconnect(ctx context.Context, v store.Vault) error {
 	if err := m.cfg.Store.DisconnectStore(ctx, v.ID); err != nil {
 		return err
 	}
-	m.cfg.Changed(v.ID)
-	go m.leases.revokeVault(context.WithoutCancel(ctx), v.ID)
+	m.switched(ctx, v.ID)
 	m.log.Info("vault disconnected from its external credential store", "vault", v.Name)
 	return nil
 }
 
-// BeforeDeleteVault revokes the vault's leases (bounded in time) before
-// the vault and everything it owns is deleted.
+// switched follows a vault's store switch or disconnect, whose
+// transaction retired the vault's leases: they are forgotten at once (no
+// request is served from them any more) and revoked in the background.
+func (m *Manager) switched(ctx context.Context, vaultID string) {
+	m.leases.forgetVault(vaultID)
+	m.cfg.Changed(vaultID)
+	go m.leases.revokeRetired(context.WithoutCancel(ctx), vaultID)
+}
+
+// BeforeDeleteVault retires, forgets and revokes the vault's leases
+// (bounded in time) before the vault and everything it owns is deleted.
 func (m *Manager) BeforeDeleteVault(ctx context.Context, vaultID string) {
-	m.leases.revokeVault(ctx, vaultID)
+	if err := m.cfg.Store.RetireVaultLeases(ctx, vaultID); err != nil {
+		m.log.Error("retiring a deleted vault's leases", "vault_id", vaultID, "error", err)
+	}
+	m.leases.forgetVault(vaultID)
+	m.leases.revokeRetired(ctx, vaultID)
 }
 
 // IsExternal reports whether a vault's credentials come from an external

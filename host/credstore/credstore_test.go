@@ -35,6 +35,8 @@ type upstream struct {
 	entered                  chan struct{} // told when a held /secrets request arrives
 	leaseTTL                 int
 	failRenew                bool
+	holdMint                 chan struct{} // non-nil: POST /leases waits for it, after telling mintEntered
+	mintEntered              chan struct{}
 	minted, renewed, revoked atomic.Int32
 	base                     string // base_url of this tenant
 }
@@ -76,6 +78,13 @@ var (
 			u := tenant(r)
 			var in struct{ Name string }
 			json.NewDecoder(r.Body).Decode(&in)
+			u.mu.Lock()
+			hold := u.holdMint
+			u.mu.Unlock()
+			if hold != nil {
+				u.mintEntered <- struct{}{}
+				<-hold
+			}
 			n := u.minted.Add(1)
 			prefix := strings.ToUpper(strings.ReplaceAll(in.Name, "-", "_"))
 			json.NewEncoder(w).Encode(map[string]any{"lease_id": fmt.Sprintf("lease-%d", n), "ttl_seconds": u.leaseTTL, "renewable": true,
@@ -106,7 +115,8 @@ func newUpstream(t testing.TB) *upstream {
 	tenantsMu.Lock()
 	defer tenantsMu.Unlock()
 	name := fmt.Sprintf("t%d", len(tenants))
-	u := &upstream{secrets: map[string]string{"API_KEY": "v1"}, leaseTTL: 3600, base: srv.URL + "/" + name, entered: make(chan struct{}, 16)}
+	u := &upstream{secrets: map[string]string{"API_KEY": "v1"}, leaseTTL: 3600, base: srv.URL + "/" + name,
+		entered: make(chan struct{}, 16), mintEntered: make(chan struct{}, 16)}
 	tenants[name] = u
 	return u
 }

@@ -55,6 +55,11 @@ type leases struct {
 	live  map[leaseKey]*lease
 	byKey map[string]map[string]leaseKey // vault → credential key → lease
 	known map[string]dynamicList         // vault → cached list
+	// epochs counts, per vault, the times its leases were forgotten (its
+	// store switched, disconnected or deleted). An acquisition that began
+	// before the count moved must not put its lease in memory: the switch
+	// retired the lease's row, and the lease is being revoked.
+	epochs map[string]uint64
 
 	waiters sync.Map // transfer request id → chan transferMsg
 }
@@ -81,7 +86,8 @@ type dynamicList struct {
 }
 
 func newLeases(m *Manager) *leases {
-	return &leases{m: m, live: map[leaseKey]*lease{}, byKey: map[string]map[string]leaseKey{}, known: map[string]dynamicList{}}
+	return &leases{m: m, live: map[leaseKey]*lease{}, byKey: map[string]map[string]leaseKey{}, known: map[string]dynamicList{},
+		epochs: map[string]uint64{}}
 }
 
 func (l *lease) fresh(now time.Time) bool {
@@ -209,6 +215,7 @@ const acquireTimeout = 30 * time.Second
 // hands the values over without storing them (transfer.go).
 func (l *leases) acquire(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey) (*lease, error) {
 	st, me := l.m.cfg.Store, l.m.cfg.InstanceID
+	epoch := l.epoch(lk.vaultID)
 	for deadline := time.Now().Add(acquireTimeout); time.Now().Before(deadline); {
 		now := l.m.cfg.Now()
 		held := l.held(lk)
@@ -221,13 +228,13 @@ func (l *leases) acquire(ctx context.Context, cs store.CredentialStore, p *plugi
 		}
 		switch {
 		case !found:
-			le, err := l.mint(ctx, cs, p, lk, nil)
+			le, err := l.mint(ctx, cs, p, lk, nil, epoch)
 			if le != nil || err != nil {
 				return le, err
 			}
 			// Another replica claimed the secret first: look again.
 		case row.InstanceID == me && held != nil && held.owned && held.rowID == row.ID:
-			le, err := l.refresh(ctx, cs, p, lk, held)
+			le, err := l.refresh(ctx, cs, p, lk, held, epoch)
 			if le != nil || err != nil {
 				return le, err
 			}
@@ -243,7 +250,11 @@ func (l *leases) acquire(ctx context.Context, cs store.CredentialStore, p *plugi
 				l.m.log.Info("took over a dynamic-secret lease whose owner stopped", "vault_id", lk.vaultID, "secret", lk.secret, "previous_owner", row.InstanceID)
 			}
 			if held != nil && held.rowID == row.ID && held.leaseID == row.LeaseID {
-				le, err := l.refresh(ctx, cs, p, lk, l.own(lk, held))
+				owned, err := l.own(lk, held, epoch)
+				if err != nil {
+					return nil, err
+				}
+				le, err := l.refresh(ctx, cs, p, lk, owned, epoch)
 				if le != nil || err != nil {
 					return le, err
 				}
@@ -251,7 +262,7 @@ func (l *leases) acquire(ctx context.Context, cs store.CredentialStore, p *plugi
 			}
 			// Its values died with their holder (or are being minted by
 			// this replica's previous run): replace the lease.
-			le, err := l.mint(ctx, cs, p, lk, &row)
+			le, err := l.mint(ctx, cs, p, lk, &row, epoch)
 			if le != nil || err != nil {
 				return le, err
 			}
@@ -265,8 +276,7 @@ func (l *leases) acquire(ctx context.Context, cs store.CredentialStore, p *plugi
 		default:
 			le, err := l.fetch(ctx, cs, row)
 			if err == nil {
-				l.put(lk, le)
-				return le, nil
+				return le, l.put(lk, le, epoch)
 			}
 			if !errors.Is(err, errNotOwner) {
 				return nil, err
@@ -283,7 +293,7 @@ const mintWait = 50 * time.Millisecond
 // refresh renews an owned lease near expiry, or replaces it when it cannot
 // be renewed. A nil lease and nil error mean the row changed under this
 // replica: look again.
-func (l *leases) refresh(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey, old *lease) (*lease, error) {
+func (l *leases) refresh(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey, old *lease, epoch uint64) (*lease, error) {
 	now := l.m.cfg.Now()
 	if old.fresh(now) {
 		return old, nil
@@ -298,21 +308,20 @@ func (l *leases) refresh(ctx context.Context, cs store.CredentialStore, p *plugi
 			if err := l.m.cfg.Store.UpdateLeaseExpiry(ctx, le.rowID, le.expires); err != nil {
 				l.m.log.Warn("recording a lease renewal", "error", err)
 			}
-			l.put(lk, &le)
-			return &le, nil
+			return &le, l.put(lk, &le, epoch)
 		}
 		l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseRenewFailed)
 		l.m.log.Info("lease renewal failed; minting a new lease", "vault_id", lk.vaultID, "secret", lk.secret, "code", domain.CodeOf(err))
 	}
 	row := store.LeaseRow{ID: old.rowID, Kind: old.kind, Config: old.config, LeaseID: old.leaseID}
-	return l.mint(ctx, cs, p, lk, &row)
+	return l.mint(ctx, cs, p, lk, &row, epoch)
 }
 
 // mint leases the secret anew. With replacing nil it first claims the
 // secret cluster-wide (a nil lease and nil error: another replica did);
 // otherwise the new lease takes the place of replacing, which is then
 // revoked. Only the lease's metadata reaches the database.
-func (l *leases) mint(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey, replacing *store.LeaseRow) (*lease, error) {
+func (l *leases) mint(ctx context.Context, cs store.CredentialStore, p *plugin.Plugin, lk leaseKey, replacing *store.LeaseRow, epoch uint64) (*lease, error) {
 	st := l.m.cfg.Store
 	now := l.m.cfg.Now()
 	row := store.LeaseRow{ID: store.NewID(), VaultID: cs.VaultID, Kind: cs.Kind, Config: cs.Config, SecretName: lk.secret,
@@ -362,12 +371,15 @@ func (l *leases) mint(ctx context.Context, cs store.CredentialStore, p *plugin.P
 		}
 		return nil, err
 	}
-	l.put(lk, le)
 	l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseMinted)
 	if replacing != nil {
 		l.m.cfg.Observe.Lease(lk.vaultID, cs.Kind, LeaseReminted)
-		old := *replacing
-		go l.revokeRow(context.WithoutCancel(ctx), old)
+		go l.revokeRow(context.WithoutCancel(ctx), replacing.ID)
+	}
+	if err := l.put(lk, le, epoch); err != nil {
+		// The vault's store switched after the row took the lease: the
+		// switch retired the row, and its lease is revoked with the others.
+		return nil, err
 	}
 	l.m.log.Info("dynamic secret leased", "vault_id", cs.VaultID, "secret", lk.secret, "ttl_seconds", got.TTLSeconds)
 	return le, nil
@@ -381,16 +393,28 @@ func (l *leases) held(lk leaseKey) *lease {
 }
 
 // own marks a held copy as owned by this replica (after a takeover).
-func (l *leases) own(lk leaseKey, le *lease) *lease {
+func (l *leases) own(lk leaseKey, le *lease, epoch uint64) (*lease, error) {
 	owned := *le
 	owned.owned = true
-	l.put(lk, &owned)
-	return &owned
+	return &owned, l.put(lk, &owned, epoch)
 }
 
-func (l *leases) put(lk leaseKey, le *lease) {
+// epoch is the vault's count of forgettings (leases.epochs), read before
+// an acquisition.
+func (l *leases) epoch(vaultID string) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.epochs[vaultID]
+}
+
+// put keeps a lease in memory, unless the vault's leases were forgotten
+// since epoch was read: then the vault's store changed under the caller.
+func (l *leases) put(lk leaseKey, le *lease, epoch uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.epochs[lk.vaultID] != epoch {
+		return domain.Errorf(domain.CodeConflict, "the vault's credential store changed while dynamic secret %q was leased; try again", lk.secret)
+	}
 	defer l.gen.Add(1)
 	l.live[lk] = le
 	keys := l.byKey[lk.vaultID]
@@ -401,6 +425,7 @@ func (l *leases) put(lk leaseKey, le *lease) {
 	for k := range le.values {
 		keys[k] = lk
 	}
+	return nil
 }
 
 // LeaseGeneration changes whenever LeasedValues would list something
@@ -474,12 +499,13 @@ func (m *Manager) DynamicKeys(ctx context.Context, vaultID string, mint bool) []
 	return out
 }
 
-// revokeVault forgets a vault's leases and revokes them upstream, bounded
-// in time. Rows are deleted whatever the outcome: the store's own lease
-// TTL is the backstop. Of replicas revoking at once, each lease is revoked
-// by the one that deletes its row.
-func (l *leases) revokeVault(ctx context.Context, vaultID string) {
-	l.forgetVault(vaultID)
+// revokeRetired revokes a vault's retired leases upstream, bounded in
+// time: those its store switch, disconnect or delete retired (the caller
+// retired them and forgot the vault's leases first). Leases minted since,
+// from the vault's new store, are current rows and stay. Of replicas
+// revoking at once, each lease is revoked by the one that deletes its row;
+// one whose revoke fails goes back, for any replica's maintenance.
+func (l *leases) revokeRetired(ctx context.Context, vaultID string) {
 	rows, err := l.m.cfg.Store.Leases(ctx, vaultID, "")
 	if err != nil {
 		l.m.log.Error("listing leases to revoke", "vault_id", vaultID, "error", err)
@@ -488,10 +514,14 @@ func (l *leases) revokeVault(ctx context.Context, vaultID string) {
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
 	for _, r := range rows {
-		l.revokeRow(ctx, r)
+		if r.Retired {
+			l.revokeRow(ctx, r.ID)
+		}
 	}
 }
 
+// forgetVault drops a vault's leases from memory, at once and for good:
+// an acquisition in flight cannot put its lease back (leases.epochs).
 func (l *leases) forgetVault(vaultID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -502,18 +532,22 @@ func (l *leases) forgetVault(vaultID string) {
 	}
 	delete(l.byKey, vaultID)
 	delete(l.known, vaultID)
+	l.epochs[vaultID]++
 	l.gen.Add(1)
 }
 
 // revokeRow deletes a lease row and, when this caller deleted it, revokes
-// the lease upstream. It reports whether a revoke succeeded.
-func (l *leases) revokeRow(ctx context.Context, r store.LeaseRow) bool {
-	took, err := l.m.cfg.Store.TakeLeaseRow(context.WithoutCancel(ctx), r.ID)
+// the lease the row named at that moment upstream. It reports whether a
+// revoke succeeded.
+func (l *leases) revokeRow(ctx context.Context, id string) bool {
+	r, took, err := l.m.cfg.Store.TakeLeaseRow(context.WithoutCancel(ctx), id)
 	if err != nil {
 		l.m.log.Error("deleting a lease row", "error", err)
 		return false
 	}
 	if !took || r.LeaseID == "" {
+		// Not minted yet: the mint finds its row gone and gives the
+		// lease back itself (SetLeaseMinted).
 		return false
 	}
 	// This caller alone may revoke it now: a cancelled caller must not
@@ -592,7 +626,7 @@ func (l *leases) sweep(ctx context.Context) {
 	n := 0
 	for _, r := range rows {
 		if !l.handedOver(r) {
-			l.revokeRow(ctx, r)
+			l.revokeRow(ctx, r.ID)
 			n++
 		}
 	}
@@ -635,17 +669,19 @@ func (l *leases) maintainOnce(ctx context.Context) {
 	}
 	for _, r := range rows {
 		lk := leaseKey{r.VaultID, r.SecretName}
+		epoch := l.epoch(r.VaultID)
 		held := l.held(lk)
 		switch {
 		case r.Retired:
-			l.revokeRow(ctx, r)
+			l.revokeRow(ctx, r.ID)
 		case held != nil && held.rowID == r.ID && held.leaseID == r.LeaseID && r.LeaseID != "":
 			if ok, err := st.TakeOverLease(ctx, r.ID, me, now.Add(ttl), now); err == nil && ok {
-				l.own(lk, held)
-				l.m.log.Info("took over a dynamic-secret lease whose owner stopped", "vault_id", r.VaultID, "secret", r.SecretName, "previous_owner", r.InstanceID)
+				if _, err := l.own(lk, held, epoch); err == nil {
+					l.m.log.Info("took over a dynamic-secret lease whose owner stopped", "vault_id", r.VaultID, "secret", r.SecretName, "previous_owner", r.InstanceID)
+				}
 			}
 		case r.OwnerUntil.Before(now.Add(-ttl)):
-			if l.revokeRow(ctx, r) {
+			if l.revokeRow(ctx, r.ID) {
 				l.m.log.Info("revoked a dynamic-secret lease nobody holds", "vault_id", r.VaultID, "secret", r.SecretName)
 			}
 		}
@@ -700,10 +736,11 @@ func (l *leases) changed(vaultID string) {
 }
 
 // shutdown ends this instance's part in its leases within revokeTimeout.
-// It revokes those no other replica holds (all of them on SQLite); rows
-// whose revoke failed stay, for the next start's sweep. Among replicas a
-// lease whose values were handed over is released instead: a replica
-// holding them takes it over at once.
+// It revokes those no other replica holds (all of them on SQLite), retired
+// ones included; a lease whose revoke failed goes back as a retired row of
+// this instance, for the next start's sweep (or, among replicas, any
+// one's maintenance). Among replicas a lease whose values were handed over
+// is released instead: a replica holding them takes it over at once.
 func (l *leases) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
 	defer cancel()
@@ -712,25 +749,9 @@ func (l *leases) shutdown() {
 		return
 	}
 	for _, r := range rows {
-		if l.handedOver(r) {
-			continue
+		if !l.handedOver(r) {
+			l.revokeRow(ctx, r.ID)
 		}
-		if r.LeaseID == "" {
-			l.m.cfg.Store.DeleteLease(ctx, r.ID)
-			continue
-		}
-		if l.m.cfg.Plugins == nil {
-			break
-		}
-		p, err := l.m.cfg.Plugins.Plugin(r.Kind)
-		if err != nil {
-			continue
-		}
-		if err := p.LeaseRevoke(ctx, r.Config, r.LeaseID); err != nil && domain.CodeOf(err) != abi.CodeLeaseNotFound {
-			l.m.log.Warn("revoking a lease at shutdown failed; the next start will retry", "code", domain.CodeOf(err))
-			continue
-		}
-		l.m.cfg.Store.DeleteLease(ctx, r.ID)
 	}
 	if l.clustered() {
 		if err := l.m.cfg.Store.ReleaseLeases(ctx, l.m.cfg.InstanceID); err != nil {

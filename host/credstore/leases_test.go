@@ -5,6 +5,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/store"
 )
 
 // TestLeaseHammer: many concurrent first uses of a dynamic key share one
@@ -143,6 +146,141 @@ func TestLeaseSweepOnStart(t *testing.T) {
 	<-done
 	if f.up.revoked.Load() != 1 {
 		t.Fatalf("revoked %d, want 1", f.up.revoked.Load())
+	}
+}
+
+// A store switch or disconnect ends the vault's leases at once: none is
+// served once the call returns, each is revoked exactly once, and a mint in
+// flight during the switch gives its lease back instead of keeping it.
+func TestLeasesEndWithTheirStore(t *testing.T) {
+	switches := []struct {
+		name     string
+		switchTo func(f *fixture, v store.Vault) error
+		after    bool // dynamic keys still resolve after the switch
+	}{
+		{"reconnect", func(f *fixture, v store.Vault) error { return f.m.Connect(context.Background(), v, f.spec) }, true},
+		{"disconnect", func(f *fixture, v store.Vault) error { return f.m.Disconnect(context.Background(), v) }, false},
+	}
+	for _, sw := range switches {
+		t.Run(sw.name+"/served-lease", func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t)
+			v, err := f.m.CreateVault(ctx, "shop", nil, f.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if val, _, err := f.m.ResolveDynamic(ctx, v.ID, "DB_POSTGRES_PASSWORD"); val != "pw-1" || err != nil {
+				t.Fatalf("before the switch: %q %v", val, err)
+			}
+			if err := sw.switchTo(f, v); err != nil {
+				t.Fatal(err)
+			}
+			val, found, err := f.m.ResolveDynamic(ctx, v.ID, "DB_POSTGRES_PASSWORD")
+			if val == "pw-1" {
+				t.Fatal("the previous store's lease is still served after the switch returned")
+			}
+			if found != sw.after || err != nil {
+				t.Fatalf("after the switch: %q %v %v", val, found, err)
+			}
+			waitFor(t, func() bool { return f.up.revoked.Load() == 1 })
+			f.assertLeaseRows(t, v.ID, f.up.minted.Load()-1)
+		})
+		t.Run(sw.name+"/mint-in-flight", func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t)
+			v, err := f.m.CreateVault(ctx, "shop", nil, f.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := make(chan struct{})
+			f.up.set(func(u *upstream) { u.holdMint = release })
+			type result struct {
+				val string
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				val, _, err := f.m.ResolveDynamic(ctx, v.ID, "DB_POSTGRES_PASSWORD")
+				done <- result{val, err}
+			}()
+			<-f.up.mintEntered
+			if err := sw.switchTo(f, v); err != nil {
+				t.Fatal(err)
+			}
+			f.up.set(func(u *upstream) { u.holdMint = nil })
+			close(release)
+			got := <-done
+			if got.err == nil || domain.CodeOf(got.err) != domain.CodeConflict {
+				t.Fatalf("a mint overtaken by a switch answered %q, %v; want a conflict", got.val, got.err)
+			}
+			waitFor(t, func() bool { return f.up.revoked.Load() == 1 })
+			f.assertLeaseRows(t, v.ID, 0)
+			val, found, err := f.m.ResolveDynamic(ctx, v.ID, "DB_POSTGRES_PASSWORD")
+			if found != sw.after || err != nil || (found && val != "pw-2") {
+				t.Fatalf("the next use: %q %v %v", val, found, err)
+			}
+		})
+	}
+}
+
+// Requests racing repeated store switches, then a shutdown: every lease
+// minted is revoked, and no row is left.
+func TestLeasesSurviveSwitchHammer(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	v, err := f.m.CreateVault(ctx, "shop", nil, f.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { f.m.Run(runCtx); close(ran) }()
+	var wg sync.WaitGroup
+	quit := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				f.m.ResolveDynamic(ctx, v.ID, "DB_POSTGRES_PASSWORD")
+				f.m.DynamicKeys(ctx, v.ID, true)
+			}
+		}()
+	}
+	for range 30 {
+		if err := f.m.Connect(ctx, v, f.spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(quit)
+	wg.Wait()
+	stop()
+	<-ran
+	if f.up.minted.Load() < 2 {
+		t.Fatalf("only %d leases minted: the hammer did not race", f.up.minted.Load())
+	}
+	waitFor(t, func() bool { return f.up.revoked.Load() == f.up.minted.Load() })
+	f.assertLeaseRows(t, v.ID, 0)
+}
+
+// assertLeaseRows checks a vault's lease rows: want current ones and no
+// retired one left behind.
+func (f *fixture) assertLeaseRows(t *testing.T, vaultID string, want int32) {
+	t.Helper()
+	var rows []store.LeaseRow
+	waitFor(t, func() bool {
+		rows, _ = f.st.Leases(context.Background(), vaultID, "")
+		return len(rows) == int(want)
+	})
+	for _, r := range rows {
+		if r.Retired {
+			t.Fatalf("a retired lease row was left: %+v", r)
+		}
 	}
 }
 

@@ -65,7 +65,8 @@ func (s *Store) ExternalStores(ctx context.Context) ([]CredentialStore, error) {
 
 // ConnectStore makes cs the vault's store and its snapshot the vault's
 // whole credential set, in the caller's transaction. The generation moves
-// on, so syncs started before are discarded.
+// on, so syncs started before are discarded, and the leases minted from
+// the previous store (or config) are retired, to be revoked.
 func (t *Tx) ConnectStore(cs CredentialStore, snapshot map[string][]byte) error {
 	now := t.s.millis()
 	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO credential_stores (vault_id, kind, config, poll_interval_seconds, generation, last_sync_status, last_synced_at, last_sync_error, last_ok_at)
@@ -77,6 +78,9 @@ func (t *Tx) ConnectStore(cs CredentialStore, snapshot map[string][]byte) error 
 	if err != nil {
 		return err
 	}
+	if _, err := t.tx.ExecContext(t.ctx, retireVaultLeases, cs.VaultID); err != nil {
+		return err
+	}
 	return t.ReplaceCredentials(cs.VaultID, snapshot)
 }
 
@@ -86,10 +90,17 @@ func (s *Store) ConnectStore(ctx context.Context, cs CredentialStore, snapshot m
 }
 
 // DisconnectStore returns the vault to the built-in store. Its credentials
-// stay, now ordinary built-in credentials.
+// stay, now ordinary built-in credentials; its dynamic-secret leases are
+// retired, to be revoked.
 func (s *Store) DisconnectStore(ctx context.Context, vaultID string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM credential_stores WHERE vault_id = ?`, vaultID)
-	return mustAffect(res, err, domain.CodeNotFound, "vault %q has no external credential store", vaultID)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM credential_stores WHERE vault_id = ?`, vaultID)
+		if err := mustAffect(res, err, domain.CodeNotFound, "vault %q has no external credential store", vaultID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, retireVaultLeases, vaultID)
+		return err
+	})
 }
 
 // ApplySync replaces the vault's credentials with a fetched snapshot and

@@ -68,10 +68,12 @@ func (s *Store) ClaimLease(ctx context.Context, l LeaseRow) (bool, error) {
 }
 
 // SetLeaseMinted records the upstream lease behind a claimed row. It
-// reports false when the row is gone (the vault was disconnected or
-// deleted meanwhile): the caller then revokes what it minted.
+// reports false when the row is gone or retired (the vault was switched to
+// another store, disconnected or deleted meanwhile): the caller then
+// revokes what it minted. So a retired row never gains a lease id, and the
+// lease a retired row names is the one to revoke.
 func (s *Store) SetLeaseMinted(ctx context.Context, id, leaseID string, expires time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE leases SET lease_id = ?, expires_at = ? WHERE id = ?`, leaseID, expires.UnixMilli(), id)
+	res, err := s.db.ExecContext(ctx, `UPDATE leases SET lease_id = ?, expires_at = ? WHERE id = ? AND retired = 0`, leaseID, expires.UnixMilli(), id)
 	if err != nil {
 		return false, err
 	}
@@ -141,22 +143,34 @@ func (s *Store) MarkLeaseShared(ctx context.Context, id string) error {
 	return err
 }
 
-// TakeLeaseRow deletes a lease row and reports whether this caller did:
-// whoever deletes the row revokes the lease, so it is revoked once.
-func (s *Store) TakeLeaseRow(ctx context.Context, id string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE id = ?`, id)
-	if err != nil {
-		return false, err
+// TakeLeaseRow deletes a lease row and returns it as it was at that
+// moment; took reports whether this caller deleted it. Whoever deletes the
+// row revokes the lease it names then (not as a caller read it earlier: a
+// mint may have recorded its lease id since), so each lease is revoked once.
+func (s *Store) TakeLeaseRow(ctx context.Context, id string) (row LeaseRow, took bool, err error) {
+	rows, err := s.scanLeases(s.db.QueryContext(ctx, `DELETE FROM leases WHERE id = ? RETURNING `+leaseColumns, id))
+	if err != nil || len(rows) == 0 {
+		return LeaseRow{}, false, err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return rows[0], true, nil
 }
 
 // DeleteLease forgets a lease row.
 func (s *Store) DeleteLease(ctx context.Context, id string) error {
-	_, err := s.TakeLeaseRow(ctx, id)
+	_, _, err := s.TakeLeaseRow(ctx, id)
 	return err
 }
+
+// RetireVaultLeases retires a vault's current leases: they were minted
+// from a store the vault no longer uses (or the vault is going), so they
+// are only to be revoked now, and a mint in flight can no longer record its
+// lease (SetLeaseMinted).
+func (s *Store) RetireVaultLeases(ctx context.Context, vaultID string) error {
+	_, err := s.db.ExecContext(ctx, retireVaultLeases, vaultID)
+	return err
+}
+
+const retireVaultLeases = `UPDATE leases SET retired = 1, owner_until = 0 WHERE vault_id = ? AND retired = 0`
 
 // CurrentLease returns a secret's current lease row.
 func (s *Store) CurrentLease(ctx context.Context, vaultID, secret string) (LeaseRow, bool, error) {
@@ -183,7 +197,10 @@ func (s *Store) UnownedLeases(ctx context.Context, now time.Time) ([]LeaseRow, e
 }
 
 func (s *Store) queryLeases(ctx context.Context, where string, args ...any) ([]LeaseRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+leaseColumns+` FROM leases `+where+` ORDER BY created_at, id`, args...)
+	return s.scanLeases(s.db.QueryContext(ctx, `SELECT `+leaseColumns+` FROM leases `+where+` ORDER BY created_at, id`, args...))
+}
+
+func (s *Store) scanLeases(rows *sql.Rows, err error) ([]LeaseRow, error) {
 	if err != nil {
 		return nil, err
 	}

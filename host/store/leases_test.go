@@ -99,10 +99,10 @@ func TestLeaseRowsAreClusterWide(t *testing.T) {
 			t.Fatalf("the retired row: %+v", unowned)
 		}
 		// Whoever deletes a row revokes it: once.
-		if took, _ := s.TakeLeaseRow(ctx, cur.ID); !took {
-			t.Fatal("first take of the retired row")
+		if taken, took, _ := s.TakeLeaseRow(ctx, cur.ID); !took || taken.LeaseID != "lease-1" {
+			t.Fatalf("first take of the retired row: %v %+v", took, taken)
 		}
-		if took, _ := s.TakeLeaseRow(ctx, cur.ID); took {
+		if _, took, _ := s.TakeLeaseRow(ctx, cur.ID); took {
 			t.Fatal("a row was taken twice")
 		}
 		if err := s.ReleaseLeases(ctx, next.InstanceID); err != nil {
@@ -114,6 +114,78 @@ func TestLeaseRowsAreClusterWide(t *testing.T) {
 		// A mint whose row was deleted meanwhile (vault disconnected) learns so.
 		if ok, _ := s.SetLeaseMinted(ctx, cur.ID, "lease-3", now); ok {
 			t.Fatal("recorded a mint on a deleted row")
+		}
+	})
+}
+
+// A store switch retires the vault's leases: a mint in flight can no
+// longer record its lease, and whoever deletes a row learns the lease it
+// names at that moment, not when the row was listed.
+func TestLeaseRowsRetiredBySwitch(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d Dialect) {
+		ctx := context.Background()
+		s := openTest(t, d)
+		v, err := s.CreateVault(ctx, "switched", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.UnixMilli(time.Now().UnixMilli())
+		claim := func(secret string) LeaseRow {
+			r := LeaseRow{ID: NewID(), VaultID: v.ID, Kind: "infisical", Config: []byte(`{}`), SecretName: secret,
+				InstanceID: "a", OwnerUntil: now.Add(time.Minute), ExpiresAt: now}
+			if won, err := s.ClaimLease(ctx, r); !won || err != nil {
+				t.Fatalf("claim %s: %v %v", secret, won, err)
+			}
+			return r
+		}
+		minted, inFlight, listedEarly := claim("minted"), claim("in-flight"), claim("listed-early")
+		if ok, _ := s.SetLeaseMinted(ctx, minted.ID, "lease-m", now.Add(time.Hour)); !ok {
+			t.Fatal("recording a mint")
+		}
+		listed, err := s.Leases(ctx, v.ID, "")
+		if err != nil || len(listed) != 3 {
+			t.Fatalf("listing: %d rows, %v", len(listed), err)
+		}
+		// listed-early was read with no lease id; its mint lands after.
+		if ok, _ := s.SetLeaseMinted(ctx, listedEarly.ID, "lease-l", now.Add(time.Hour)); !ok {
+			t.Fatal("recording a mint")
+		}
+
+		if err := s.ConnectStore(ctx, CredentialStore{VaultID: v.ID, Kind: "infisical", Config: []byte(`{"new":1}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := s.CurrentLease(ctx, v.ID, "minted"); found {
+			t.Fatal("a lease of the previous store is still current")
+		}
+		if ok, _ := s.SetLeaseMinted(ctx, inFlight.ID, "lease-i", now.Add(time.Hour)); ok {
+			t.Fatal("a mint in flight recorded its lease on a retired row")
+		}
+		// The new store's first lease is current beside the retired ones.
+		fresh := claim("minted")
+		if cur, found, _ := s.CurrentLease(ctx, v.ID, "minted"); !found || cur.ID != fresh.ID {
+			t.Fatalf("the new store's lease: %+v %v", cur, found)
+		}
+
+		got := map[string]string{}
+		for _, r := range listed {
+			taken, took, err := s.TakeLeaseRow(ctx, r.ID)
+			if err != nil || !took || !taken.Retired {
+				t.Fatalf("take %s: %+v %v %v", r.SecretName, taken, took, err)
+			}
+			got[taken.SecretName] = taken.LeaseID
+		}
+		want := map[string]string{"minted": "lease-m", "in-flight": "", "listed-early": "lease-l"}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("%s: took lease %q, want %q", k, got[k], w)
+			}
+		}
+
+		if err := s.DisconnectStore(ctx, v.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := s.CurrentLease(ctx, v.ID, "minted"); found {
+			t.Fatal("a lease is still current after a disconnect")
 		}
 	})
 }
