@@ -227,8 +227,28 @@ try {
     await shots(op, "people");
   });
 
-  await step("Agents: filter, rename, rotate with overlap, revoke", async () => {
+  await step("Agents: create one with a vault role and an expiry", async () => {
     await op.getByRole("link", { name: "Agents" }).click();
+    const form = op.getByRole("form", { name: "Create agent" });
+    await form.locator('input[name="agent-name"]').fill("deploy-bot");
+    await form.locator('select[name="agent-vault"]').selectOption("shop");
+    await form.locator('select[name="agent-vault-role"]').selectOption("member");
+    await form.locator('input[name="agent-ttl-days"]').fill("7");
+    await form.getByRole("button", { name: "Create agent" }).click();
+    const shown = op.getByTestId("new-agent-token");
+    await shown.waitFor();
+    const token = (await shown.locator("code").textContent()).trim();
+    assert(token.startsWith("av_agt_"), "the new token is shown once");
+    await op.getByRole("table", { name: "Agents" }).locator('tr[data-agent="deploy-bot"]').waitFor();
+    const got = await api(owner, "GET", "/v1/agents/deploy-bot");
+    const days = (Date.parse(got.body.token_expires_at) - Date.now()) / 86400e3;
+    assert(days > 6.9 && days <= 7, "expires in 7 days: " + got.body.token_expires_at);
+    assert(JSON.stringify(got.body.vaults) === JSON.stringify([{ vault: "shop", role: "member" }]), "vault role: " + JSON.stringify(got.body.vaults));
+    const me = await api(token, "GET", "/v1/auth/me");
+    assert(me.status === 200 && me.body.name === "deploy-bot", "the shown token signs the agent in: " + JSON.stringify(me.body));
+  });
+
+  await step("Agents: filter, rename, rotate with overlap, revoke", async () => {
     const table = op.getByRole("table", { name: "Agents" });
     await table.waitFor();
     await shots(op, "agents");

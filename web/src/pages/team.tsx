@@ -341,7 +341,7 @@ export function AgentsPage({ me }: { me: Me }) {
         {agents.loading && !agents.data ? (
           <Loading />
         ) : rows.length === 0 ? (
-          <Empty>{all.length === 0 ? "No agents yet. Create one with 'agent-vault agent create NAME'." : "No agent matches the filter."}</Empty>
+          <Empty>{all.length === 0 ? "No agents yet. Create one below or with 'agent-vault agent create NAME'." : "No agent matches the filter."}</Empty>
         ) : (
           <table class="table stack" aria-label="Agents">
             <thead>
@@ -442,7 +442,74 @@ export function AgentsPage({ me }: { me: Me }) {
           </table>
         )}
       </section>
+      {me.role === "no-access" ? null : <NewAgent me={me} onCreated={() => agents.reload()} />}
     </>
+  );
+}
+
+// NewAgent creates an agent with an optional vault role and token expiry,
+// and shows its token once.
+function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
+  const vaults = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
+  const [name, setName] = useState("");
+  const [vault, setVault] = useState("");
+  const [vaultRole, setVaultRole] = useState<Grant["role"]>("proxy");
+  const [days, setDays] = useState("");
+  const [made, setMade] = useState<Schemas["AgentTokenOutputBody"] | null>(null);
+  const { busy, err, run } = useRun(onCreated);
+  const admin = (vaults.data?.vaults ?? []).filter((v) => v.role === "admin" || me.role === "owner");
+  return (
+    <section class="card">
+      <h2>New agent</h2>
+      <form
+        class="form-row"
+        aria-label="Create agent"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run("create", async () => {
+            const body: Schemas["CreateAgentInputBody"] = { name, role: "member", vaults: vault ? [{ vault, role: vaultRole }] : [] };
+            if (Number(days) > 0) body.ttl_seconds = Math.round(Number(days) * 86400);
+            setMade(await unwrap(api.POST("/v1/agents", { body })));
+            setName("");
+          });
+        }}
+      >
+        <Field label="Name">
+          <input name="agent-name" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" placeholder="crm-agent" autoComplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Vault" narrow>
+          <select name="agent-vault" value={vault} onChange={(e) => setVault(e.currentTarget.value)}>
+            <option value="">none</option>
+            {admin.map((v) => (
+              <option key={v.name} value={v.name}>
+                {v.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Vault role" narrow>
+          <select name="agent-vault-role" value={vaultRole} onChange={(e) => setVaultRole(e.currentTarget.value as Grant["role"])}>
+            {vaultRoles.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Expires in (days)" narrow>
+          <input type="number" min={0} max={365} step="any" name="agent-ttl-days" placeholder="never" value={days} onInput={(e) => setDays(e.currentTarget.value)} />
+        </Field>
+        <Button type="submit" kind="primary" busy={busy === "create"}>
+          Create agent
+        </Button>
+      </form>
+      {made ? (
+        <Banner kind="ok" testid="new-agent-token">
+          Token of {made.agent.name} (shown once{made.agent.token_expires_at ? `, expires ${fmtTime(made.agent.token_expires_at)}` : ""}): <code class="secret-once">{made.token}</code>
+        </Banner>
+      ) : null}
+      <ErrorBanner error={vaults.error ?? err} />
+    </section>
   );
 }
 

@@ -1,0 +1,94 @@
+package web
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// notInUI are the API operations no page calls, with why. The ones marked
+// "not in the UI yet" are gaps, not decisions.
+var notInUI = map[string]string{
+	"get-health":    "for load balancers",
+	"get-ready":     "for load balancers: readiness of one replica",
+	"get-metrics":   "for Prometheus scrapers; the Overview page reads get-overview",
+	"discover":      "for agents: the machine-readable map of the instance",
+	"get-cli-skill": "for agents: the CLI skill document",
+	"get-mitm-ca":   "for the trust stores of agents; `agent-vault run` installs it",
+	// Agents file proposals; people review them on the Proposals tab.
+	"create-proposal":      "agents file proposals",
+	"admin-list-proposals": "the Proposals tab lists a vault's proposals through list-proposals",
+	"get-agent":            "the Agents page's rows are the same AgentView, from list-agents",
+	"get-credential-store": "the vault Settings tab reads the store through get-vault-settings",
+	"replace-services":     "a bulk form for scripts (`service set -f FILE --replace`); the Services tab edits one service at a time",
+	"delete-services":      "a bulk form for scripts (`service remove --all`); the Services tab deletes one service at a time",
+	"list-my-sessions":     "not in the UI yet: a member's own scoped tokens (admins see a vault's on its Access tab)",
+	"revoke-my-session":    "not in the UI yet: a member's own scoped tokens (admins revoke a vault's on its Access tab)",
+	"list-canaries":        "not in the UI yet: canary credentials (`vault canary`)",
+	"create-canary":        "not in the UI yet: canary credentials (`vault canary`)",
+	"explain-request":      "not in the UI yet: which service a request would match (`vault explain`)",
+}
+
+// apiCall is how a page calls an operation: api.GET("/v1/path", …).
+var apiCall = regexp.MustCompile(`\bapi\.(GET|POST|PUT|PATCH|DELETE)\(\s*"([^"]+)"`)
+
+// TestEveryOperationHasAControl keeps the UI covering the API the way
+// cli's TestEveryOperationHasACommand keeps the CLI covering it: an
+// operation added to openapi.json fails here until a page calls it (or
+// notInUI says why not), and a reason left behind after a page starts
+// calling its operation fails too.
+func TestEveryOperationHasAControl(t *testing.T) {
+	b, err := os.ReadFile("../openapi/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	called := map[string]bool{}
+	err = filepath.WalkDir("src", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".d.ts") || !(strings.HasSuffix(path, ".ts") || strings.HasSuffix(path, ".tsx")) {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range apiCall.FindAllStringSubmatch(string(src), -1) {
+			called[m[1]+" "+m[2]] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(called) == 0 {
+		t.Fatal("found no api.VERB(\"/path\") call in src: has the client's calling style changed?")
+	}
+	known := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for verb, op := range ops {
+			id := op.OperationID
+			known[id] = true
+			call := strings.ToUpper(verb) + " " + path
+			_, excused := notInUI[id]
+			switch {
+			case !called[call] && !excused:
+				t.Errorf("%s (%s): no page calls it; add a control, or a reason to notInUI", call, id)
+			case called[call] && excused:
+				t.Errorf("%s (%s): a page calls it now; drop it from notInUI", call, id)
+			}
+		}
+	}
+	for id := range notInUI {
+		if !known[id] {
+			t.Errorf("notInUI names %s, which is not an operation", id)
+		}
+	}
+}
