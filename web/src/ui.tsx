@@ -90,6 +90,73 @@ export function Tag({ kind, children }: { kind: string; children: ComponentChild
   return <span class={"tag tag-" + kind}>{children}</span>;
 }
 
+// Column is one column of a RowTable. On a phone the table stacks into
+// one block a row, and each cell is named by its header (data-label)
+// unless it is bare.
+export type Column<T> = {
+  head: string;
+  cell: (row: T) => ComponentChildren;
+  // wide takes a line of its own on a phone; hideSmall is left out there.
+  wide?: boolean;
+  hideSmall?: boolean;
+  bare?: boolean;
+  class?: string;
+};
+
+// RowTable is the list every page shows: a spinner while it first loads,
+// the empty text when there are no rows, else a table of the columns and
+// an actions cell a row.
+export function RowTable<T>({
+  label,
+  rows,
+  columns,
+  rowKey,
+  rowAttrs,
+  actions,
+  loading,
+  empty,
+}: {
+  label: string;
+  rows: T[];
+  columns: Column<T>[];
+  rowKey: (row: T) => string;
+  rowAttrs?: (row: T) => Record<string, string>;
+  actions: (row: T) => ComponentChildren;
+  loading: boolean;
+  empty: ComponentChildren;
+}) {
+  if (loading) return <Loading />;
+  if (rows.length === 0) return <Empty>{empty}</Empty>;
+  return (
+    <table class="table stack" aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c.head} class={c.hideSmall ? "hide-sm" : undefined}>
+              {c.head}
+            </th>
+          ))}
+          <th class="actions">
+            <span class="sr-only">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={rowKey(r)} {...rowAttrs?.(r)}>
+            {columns.map((c) => (
+              <td key={c.head} class={[c.wide && "wide", c.hideSmall && "hide-sm", c.class].filter(Boolean).join(" ") || undefined} data-label={c.bare || c.hideSmall ? undefined : c.head}>
+                {c.cell(r)}
+              </td>
+            ))}
+            <td class="actions">{actions(r)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 // Drawer is a side panel (a full-screen sheet on phones). Escape closes it
 // and focus moves into it on open.
 // wide is for a drawer that holds a table.

@@ -2,7 +2,7 @@
 // tokens (sessions) fixed to this vault.
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync } from "../ui";
+import { Banner, Button, ErrorBanner, Field, fmtTime, RowTable, useAsync, useRun } from "../ui";
 import { needAdmin, needWriter, type Perms } from "./vault";
 
 type Role = Schemas["SetVaultUserInputBody"]["role"];
@@ -34,82 +34,54 @@ function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
   );
   const [who, setWho] = useState("");
   const [role, setRole] = useState<Role>("member");
-  const [busy, setBusy] = useState<string | null>(null);
-  const [err, setErr] = useState<unknown>(null);
+  const { busy, err, run } = useRun(() => list.reload());
   const set = async (principal: string, r: Role) => {
     if (kind === "users") await unwrap(api.POST("/v1/vaults/{name}/users", { params: { path }, body: { email: principal, role: r } }));
     else await unwrap(api.POST("/v1/vaults/{name}/agents", { params: { path }, body: { agent: principal, role: r } }));
   };
-  const run = async (id: string, f: () => Promise<void>) => {
-    setBusy(id);
-    setErr(null);
-    try {
-      await f();
-      list.reload();
-    } catch (e) {
-      setErr(e);
-    }
-    setBusy(null);
-  };
-  const rows = list.data?.members ?? [];
   const title = kind === "users" ? "People" : "Agents";
   return (
     <section class="card">
       <h2>{title}</h2>
       <ErrorBanner error={list.error ?? err} />
-      {list.loading && !list.data ? (
-        <Loading />
-      ) : rows.length === 0 ? (
-        <Empty>No {kind} in this vault yet.</Empty>
-      ) : (
-        <table class="table stack" aria-label={title}>
-          <thead>
-            <tr>
-              <th>{kind === "users" ? "Email" : "Agent"}</th>
-              <th>Role</th>
-              <th class="actions">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((m) => (
-              <tr key={m.id}>
-                <td class="wide">{m.name}</td>
-                <td>
-                  <select
-                    aria-label={`Role of ${m.name}`}
-                    value={m.role}
-                    disabled={busy !== null}
-                    onChange={(e) => run("r" + m.id, () => set(kind === "users" ? m.name : m.name, e.currentTarget.value as Role))}
-                  >
-                    {roles.map((r) => (
-                      <option key={r} value={r}>
-                        {r}
-                      </option>
-                    ))}
-                  </select>
-                </td>
-                <td class="actions">
-                  <Button
-                    kind="danger"
-                    busy={busy === "d" + m.id}
-                    aria-label={`Remove ${m.name}`}
-                    onClick={() =>
-                      run("d" + m.id, async () => {
-                        const p = { params: { path: { name: vault, principal: kind === "users" ? m.name : m.name } } };
-                        await unwrap(kind === "users" ? api.DELETE("/v1/vaults/{name}/users/{principal}", p) : api.DELETE("/v1/vaults/{name}/agents/{principal}", p));
-                      })
-                    }
-                  >
-                    Remove
-                  </Button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <RowTable
+        label={title}
+        rows={list.data?.members ?? []}
+        loading={list.loading && !list.data}
+        empty={`No ${kind} in this vault yet.`}
+        rowKey={(m) => m.id}
+        columns={[
+          { head: kind === "users" ? "Email" : "Agent", wide: true, bare: true, cell: (m) => m.name },
+          {
+            head: "Role",
+            bare: true,
+            cell: (m) => (
+              <select aria-label={`Role of ${m.name}`} value={m.role} disabled={busy !== null} onChange={(e) => run("r" + m.id, () => set(m.name, e.currentTarget.value as Role))}>
+                {roles.map((r) => (
+                  <option key={r} value={r}>
+                    {r}
+                  </option>
+                ))}
+              </select>
+            ),
+          },
+        ]}
+        actions={(m) => (
+          <Button
+            kind="danger"
+            busy={busy === "d" + m.id}
+            aria-label={`Remove ${m.name}`}
+            onClick={() =>
+              run("d" + m.id, async () => {
+                const p = { params: { path: { name: vault, principal: m.name } } };
+                await unwrap(kind === "users" ? api.DELETE("/v1/vaults/{name}/users/{principal}", p) : api.DELETE("/v1/vaults/{name}/agents/{principal}", p));
+              })
+            }
+          >
+            Remove
+          </Button>
+        )}
+      />
       <form
         class="form-row"
         aria-label={`Add ${kind === "users" ? "person" : "agent"}`}
@@ -150,9 +122,7 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
   );
   const [ttl, setTtl] = useState(3600);
   const [minted, setMinted] = useState<Schemas["CreateSessionOutputBody"] | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const rows = list.data?.sessions ?? [];
+  const { busy, err, run } = useRun(() => list.reload());
   return (
     <section class="card">
       <h2>Scoped tokens</h2>
@@ -166,17 +136,9 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
       <form
         class="form-row"
         aria-label="Mint scoped token"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          setBusy("mint");
-          setErr(null);
-          try {
-            setMinted(await unwrap(api.POST("/v1/sessions", { body: { vault, ttl_seconds: ttl } })));
-            list.reload();
-          } catch (x) {
-            setErr(x);
-          }
-          setBusy(null);
+          run("mint", async () => setMinted(await unwrap(api.POST("/v1/sessions", { body: { vault, ttl_seconds: ttl } }))));
         }}
       >
         <Field label="Lifetime (seconds)">
@@ -187,50 +149,23 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
         </Button>
       </form>
       {perms.admin ? (
-        rows.length === 0 ? (
-          <Empty>No live scoped tokens.</Empty>
-        ) : (
-          <table class="table stack" aria-label="Scoped tokens">
-            <thead>
-              <tr>
-                <th>Created by</th>
-                <th class="hide-sm">Created</th>
-                <th>Expires</th>
-                <th class="actions">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((s) => (
-                <tr key={s.id}>
-                  <td class="wide">{s.creator}</td>
-                  <td class="hide-sm">{fmtTime(s.created_at)}</td>
-                  <td data-label="Expires">{fmtTime(s.expires_at)}</td>
-                  <td class="actions">
-                    <Button
-                      kind="danger"
-                      busy={busy === s.id}
-                      onClick={async () => {
-                        setBusy(s.id);
-                        setErr(null);
-                        try {
-                          await unwrap(api.DELETE("/v1/vaults/{name}/sessions/{id}", { params: { path: { name: vault, id: s.id } } }));
-                          list.reload();
-                        } catch (x) {
-                          setErr(x);
-                        }
-                        setBusy(null);
-                      }}
-                    >
-                      Revoke
-                    </Button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )
+        <RowTable
+          label="Scoped tokens"
+          rows={list.data?.sessions ?? []}
+          loading={list.loading && !list.data}
+          empty="No live scoped tokens."
+          rowKey={(s) => s.id}
+          columns={[
+            { head: "Created by", wide: true, bare: true, cell: (s) => s.creator },
+            { head: "Created", hideSmall: true, cell: (s) => fmtTime(s.created_at) },
+            { head: "Expires", cell: (s) => fmtTime(s.expires_at) },
+          ]}
+          actions={(s) => (
+            <Button kind="danger" busy={busy === s.id} onClick={() => run(s.id, () => unwrap(api.DELETE("/v1/vaults/{name}/sessions/{id}", { params: { path: { name: vault, id: s.id } } })))}>
+              Revoke
+            </Button>
+          )}
+        />
       ) : null}
     </section>
   );

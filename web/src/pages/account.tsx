@@ -1,7 +1,8 @@
 // The signed-in person's own account: password, sign-ins, deletion.
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { api, session, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync, useRun } from "../ui";
+import { Banner, Button, ErrorBanner, Field, fmtTime, RowTable, useAsync, useRun, type Column } from "../ui";
 
 type Me = Schemas["MeOutputBody"];
 type LoginSession = Schemas["LoginSessionView"];
@@ -79,13 +80,14 @@ function Sessions() {
     <section class="card">
       <h2>Where you are signed in</h2>
       <ErrorBanner error={list.error ?? err} />
-      {list.loading && !list.data ? (
-        <Loading />
-      ) : rows.length === 0 ? (
-        <Empty>No sign-ins.</Empty>
-      ) : (
-        <SignInTable label="Your sessions" rows={rows} busy={busy} onRevoke={(id) => run(id, () => unwrap(api.DELETE("/v1/auth/sessions/{id}", { params: { path: { id } } })))} />
-      )}
+      <SignInTable
+        label="Your sessions"
+        rows={rows}
+        loading={list.loading && !list.data}
+        empty="No sign-ins."
+        busy={busy}
+        onRevoke={(id) => run(id, () => unwrap(api.DELETE("/v1/auth/sessions/{id}", { params: { path: { id } } })))}
+      />
       {rows.length > 1 ? (
         <div class="row">
           <Button busy={busy === "others"} onClick={() => run("others", () => unwrap(api.POST("/v1/auth/sessions/revoke-others")))}>
@@ -97,47 +99,50 @@ function Sessions() {
   );
 }
 
+const signInColumns: Column<LoginSession>[] = [
+  {
+    head: "Client",
+    wide: true,
+    cell: (s) => (
+      <>
+        {s.user_agent || "unknown client"} {s.current ? <span class="tag tag-ok">this device</span> : null}
+      </>
+    ),
+  },
+  { head: "Address", cell: (s) => s.client_address || "—" },
+  { head: "Signed in", class: "small nowrap", cell: (s) => fmtTime(s.created_at) },
+  { head: "Last used", class: "small nowrap", cell: (s) => fmtTime(s.last_used_at) },
+];
+
 // SignInTable lists sign-ins (the caller's own, or any user's for an
 // owner); each but the one making the request can be revoked, which ends
 // it at once.
-export function SignInTable({ label, rows, busy, onRevoke }: { label: string; rows: LoginSession[]; busy: string | null; onRevoke: (id: string) => void }) {
+export function SignInTable({
+  onRevoke,
+  busy,
+  ...list
+}: {
+  label: string;
+  rows: LoginSession[];
+  loading: boolean;
+  empty: ComponentChildren;
+  busy: string | null;
+  onRevoke: (id: string) => void;
+}) {
   return (
-    <table class="table stack" aria-label={label}>
-      <thead>
-        <tr>
-          <th>Client</th>
-          <th>Address</th>
-          <th>Signed in</th>
-          <th>Last used</th>
-          <th class="actions">
-            <span class="sr-only">Actions</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((s) => (
-          <tr key={s.id} data-session-id={s.id}>
-            <td class="wide" data-label="Client">
-              {s.user_agent || "unknown client"} {s.current ? <span class="tag tag-ok">this device</span> : null}
-            </td>
-            <td data-label="Address">{s.client_address || "—"}</td>
-            <td class="small nowrap" data-label="Signed in">
-              {fmtTime(s.created_at)}
-            </td>
-            <td class="small nowrap" data-label="Last used">
-              {fmtTime(s.last_used_at)}
-            </td>
-            <td class="actions">
-              {s.current ? null : (
-                <Button kind="danger" busy={busy === s.id} aria-label={`Revoke session ${s.id}`} onClick={() => onRevoke(s.id)}>
-                  Revoke
-                </Button>
-              )}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <RowTable
+      {...list}
+      columns={signInColumns}
+      rowKey={(s) => s.id}
+      rowAttrs={(s) => ({ "data-session-id": s.id })}
+      actions={(s) =>
+        s.current ? null : (
+          <Button kind="danger" busy={busy === s.id} aria-label={`Revoke session ${s.id}`} onClick={() => onRevoke(s.id)}>
+            Revoke
+          </Button>
+        )
+      }
+    />
   );
 }
 
@@ -145,59 +150,27 @@ export function SignInTable({ label, rows, busy, onRevoke }: { label: string; ro
 // (a vault's last admin cannot).
 function MyVaults() {
   const list = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const rows = (list.data?.vaults ?? []).filter((v) => v.role);
+  const { busy, err, run } = useRun(() => list.reload());
   return (
     <section class="card">
       <h2>Your vaults</h2>
       <ErrorBanner error={list.error ?? err} />
-      {list.loading && !list.data ? (
-        <Loading />
-      ) : rows.length === 0 ? (
-        <Empty>You hold no role in any vault.</Empty>
-      ) : (
-        <table class="table stack" aria-label="Your vaults">
-          <thead>
-            <tr>
-              <th>Vault</th>
-              <th>Role</th>
-              <th class="actions">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((v) => (
-              <tr key={v.id}>
-                <td class="wide" data-label="Vault">
-                  {v.name}
-                </td>
-                <td data-label="Role">{v.role}</td>
-                <td class="actions">
-                  <Button
-                    busy={busy === v.name}
-                    aria-label={`Leave ${v.name}`}
-                    onClick={async () => {
-                      setBusy(v.name);
-                      setErr(null);
-                      try {
-                        await unwrap(api.POST("/v1/vaults/{name}/leave", { params: { path: { name: v.name } } }));
-                        list.reload();
-                      } catch (x) {
-                        setErr(x);
-                      }
-                      setBusy(null);
-                    }}
-                  >
-                    Leave
-                  </Button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <RowTable
+        label="Your vaults"
+        rows={(list.data?.vaults ?? []).filter((v) => v.role)}
+        loading={list.loading && !list.data}
+        empty="You hold no role in any vault."
+        columns={[
+          { head: "Vault", wide: true, cell: (v) => v.name },
+          { head: "Role", cell: (v) => v.role },
+        ]}
+        rowKey={(v) => v.id}
+        actions={(v) => (
+          <Button busy={busy === v.name} aria-label={`Leave ${v.name}`} onClick={() => run(v.name, () => unwrap(api.POST("/v1/vaults/{name}/leave", { params: { path: { name: v.name } } })))}>
+            Leave
+          </Button>
+        )}
+      />
     </section>
   );
 }

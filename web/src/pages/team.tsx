@@ -2,7 +2,7 @@
 // the instance's team settings.
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Drawer, Empty, ErrorBanner, Field, fmtTime, Loading, useAsync, useRun } from "../ui";
+import { Banner, Button, Drawer, ErrorBanner, Field, fmtTime, Loading, RowTable, useAsync, useRun, type Column } from "../ui";
 import { SignInTable } from "./account";
 
 type Me = Schemas["MeOutputBody"];
@@ -16,6 +16,9 @@ function grants(list?: Grant[] | null): string {
   const g = list ?? [];
   return g.length === 0 ? "—" : g.map((v) => `${v.vault} (${v.role})`).join(", ");
 }
+
+// vaultsColumn lists the vault roles of a person, invitation or agent.
+const vaultsColumn: Column<{ vaults?: Grant[] | null }> = { head: "Vaults", hideSmall: true, cell: (x) => grants(x.vaults) };
 
 export function UsersPage({ me }: { me: Me }) {
   const owner = me.role === "owner";
@@ -56,94 +59,87 @@ export function UsersPage({ me }: { me: Me }) {
             Reset link for {link.email} (works once, for an hour): <code class="secret-once">{link.url}</code>
           </Banner>
         ) : null}
-        {users.loading && !users.data ? (
-          <Loading />
-        ) : rows.length === 0 ? (
-          <Empty>{(users.data?.users ?? []).length === 0 ? "No people yet." : "Nobody matches the filter."}</Empty>
-        ) : (
-          <table class="table stack" aria-label="People">
-            <thead>
-              <tr>
-                <th>Email</th>
-                <th>Role</th>
-                <th class="hide-sm">Vaults</th>
-                <th>Last sign-in</th>
-                <th class="actions">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((u) => (
-                <tr key={u.id} data-user={u.email}>
-                  <td class="wide" data-label="Email">
-                    {u.email} {u.id === me.id ? <span class="tag tag-muted">you</span> : null}
-                  </td>
-                  <td data-label="Role">
-                    {owner ? (
-                      <select
-                        aria-label={`Instance role of ${u.email}`}
-                        value={u.role}
-                        disabled={busy !== null}
-                        onChange={(e) => run("r" + u.id, () => unwrap(api.PATCH("/v1/users/{id}", { params: { path: { id: u.id } }, body: { role: e.currentTarget.value as InstanceRole } })))}
-                      >
-                        {instanceRoles.map((r) => (
-                          <option key={r} value={r}>
-                            {r === "no-access" ? "disabled (no-access)" : r}
-                          </option>
-                        ))}
-                      </select>
-                    ) : (
-                      u.role
-                    )}
-                  </td>
-                  <td class="hide-sm">{grants(u.vaults)}</td>
-                  <td data-label="Last sign-in">{u.last_login_at ? fmtTime(u.last_login_at) : "never"}</td>
-                  <td class="actions">
-                    {owner ? (
-                      <div class="row wrap">
-                        <Button aria-label={`Sign-ins of ${u.email}`} onClick={() => setSignIns(u)}>
-                          Sign-ins
-                        </Button>
-                        {u.id === me.id ? null : (
-                          <>
-                            <Button
-                              busy={busy === "p" + u.id}
-                              aria-label={`Reset password of ${u.email}`}
-                              onClick={() =>
-                                run("p" + u.id, async () => {
-                                  const r = await unwrap(api.POST("/v1/users/{id}/password-reset", { params: { path: { id: u.id } } }));
-                                  setLink({ email: u.email, url: r.reset_url });
-                                })
-                              }
-                            >
-                              Reset password
-                            </Button>
-                            <Button
-                              busy={busy === "s" + u.id}
-                              aria-label={`Sign out ${u.email} everywhere`}
-                              onClick={() => run("s" + u.id, () => unwrap(api.DELETE("/v1/users/{id}/sessions", { params: { path: { id: u.id } } })))}
-                            >
-                              Sign out
-                            </Button>
-                            <Button
-                              kind="danger"
-                              busy={busy === "d" + u.id}
-                              aria-label={`Delete ${u.email}`}
-                              onClick={() => confirm(`Delete ${u.email}? Their sessions end and their vault roles go.`) && run("d" + u.id, () => unwrap(api.DELETE("/v1/users/{id}", { params: { path: { id: u.id } } })))}
-                            >
-                              Delete
-                            </Button>
-                          </>
-                        )}
-                      </div>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <RowTable
+          label="People"
+          rows={rows}
+          loading={users.loading && !users.data}
+          empty={(users.data?.users ?? []).length === 0 ? "No people yet." : "Nobody matches the filter."}
+          rowKey={(u) => u.id}
+          rowAttrs={(u) => ({ "data-user": u.email })}
+          columns={[
+            {
+              head: "Email",
+              wide: true,
+              cell: (u) => (
+                <>
+                  {u.email} {u.id === me.id ? <span class="tag tag-muted">you</span> : null}
+                </>
+              ),
+            },
+            {
+              head: "Role",
+              cell: (u) =>
+                owner ? (
+                  <select
+                    aria-label={`Instance role of ${u.email}`}
+                    value={u.role}
+                    disabled={busy !== null}
+                    onChange={(e) => run("r" + u.id, () => unwrap(api.PATCH("/v1/users/{id}", { params: { path: { id: u.id } }, body: { role: e.currentTarget.value as InstanceRole } })))}
+                  >
+                    {instanceRoles.map((r) => (
+                      <option key={r} value={r}>
+                        {r === "no-access" ? "disabled (no-access)" : r}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  u.role
+                ),
+            },
+            vaultsColumn,
+            { head: "Last sign-in", cell: (u) => (u.last_login_at ? fmtTime(u.last_login_at) : "never") },
+          ]}
+          actions={(u) =>
+            owner ? (
+              <div class="row wrap">
+                <Button aria-label={`Sign-ins of ${u.email}`} onClick={() => setSignIns(u)}>
+                  Sign-ins
+                </Button>
+                {u.id === me.id ? null : (
+                  <>
+                    <Button
+                      busy={busy === "p" + u.id}
+                      aria-label={`Reset password of ${u.email}`}
+                      onClick={() =>
+                        run("p" + u.id, async () => {
+                          const r = await unwrap(api.POST("/v1/users/{id}/password-reset", { params: { path: { id: u.id } } }));
+                          setLink({ email: u.email, url: r.reset_url });
+                        })
+                      }
+                    >
+                      Reset password
+                    </Button>
+                    <Button
+                      busy={busy === "s" + u.id}
+                      aria-label={`Sign out ${u.email} everywhere`}
+                      onClick={() => run("s" + u.id, () => unwrap(api.DELETE("/v1/users/{id}/sessions", { params: { path: { id: u.id } } })))}
+                    >
+                      Sign out
+                    </Button>
+                    <Button
+                      kind="danger"
+                      busy={busy === "d" + u.id}
+                      aria-label={`Delete ${u.email}`}
+                      onClick={() => confirm(`Delete ${u.email}? Their sessions end and their vault roles go.`) && run("d" + u.id, () => unwrap(api.DELETE("/v1/users/{id}", { params: { path: { id: u.id } } })))}
+                    >
+                      Delete
+                    </Button>
+                  </>
+                )}
+              </div>
+            ) : null
+          }
+        />
       </section>
       {signIns ? <UserSignIns user={signIns} onClose={() => setSignIns(null)} /> : null}
       <Invites me={me} />
@@ -157,38 +153,59 @@ function UserSignIns({ user, onClose }: { user: User; onClose: () => void }) {
   const path = { id: user.id };
   const list = useAsync(() => unwrap(api.GET("/v1/users/{id}/sessions", { params: { path } })), [user.id]);
   const { busy, err, run } = useRun(() => list.reload());
-  const rows = list.data?.sessions ?? [];
   return (
     <Drawer title={`Sign-ins of ${user.email}`} onClose={onClose} wide>
       <p class="muted">Revoking a sign-in ends it at once: that browser or client has to sign in again.</p>
       <ErrorBanner error={list.error ?? err} />
-      {list.loading && !list.data ? (
-        <Loading />
-      ) : rows.length === 0 ? (
-        <Empty>{user.email} is not signed in anywhere.</Empty>
-      ) : (
-        <SignInTable
-          label={`Sign-ins of ${user.email}`}
-          rows={rows}
-          busy={busy}
-          onRevoke={(id) => run(id, () => unwrap(api.DELETE("/v1/users/{id}/sessions/{session}", { params: { path: { ...path, session: id } } })))}
-        />
-      )}
+      <SignInTable
+        label={`Sign-ins of ${user.email}`}
+        rows={list.data?.sessions ?? []}
+        loading={list.loading && !list.data}
+        empty={`${user.email} is not signed in anywhere.`}
+        busy={busy}
+        onRevoke={(id) => run(id, () => unwrap(api.DELETE("/v1/users/{id}/sessions/{session}", { params: { path: { ...path, session: id } } })))}
+      />
     </Drawer>
+  );
+}
+
+// GrantFields picks a vault the caller may grant roles in (one they
+// administer; any, for an owner) and the role to grant there.
+function GrantFields({ name, me, grant, onChange }: { name: string; me: Me; grant: Grant; onChange: (g: Grant) => void }) {
+  const vaults = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
+  const admin = (vaults.data?.vaults ?? []).filter((v) => v.role === "admin" || me.role === "owner");
+  return (
+    <>
+      <Field label="Vault" narrow>
+        <select name={`${name}-vault`} value={grant.vault} onChange={(e) => onChange({ ...grant, vault: e.currentTarget.value })}>
+          <option value="">none</option>
+          {admin.map((v) => (
+            <option key={v.name} value={v.name}>
+              {v.name}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Vault role" narrow>
+        <select name={`${name}-vault-role`} value={grant.role} onChange={(e) => onChange({ ...grant, role: e.currentTarget.value as Grant["role"] })}>
+          {vaultRoles.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </select>
+      </Field>
+    </>
   );
 }
 
 function Invites({ me }: { me: Me }) {
   const invites = useAsync(() => unwrap(api.GET("/v1/invites")), []);
-  const vaults = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<InstanceRole>("member");
-  const [vault, setVault] = useState("");
-  const [vaultRole, setVaultRole] = useState<Grant["role"]>("member");
+  const [grant, setGrant] = useState<Grant>({ vault: "", role: "member" });
   const [made, setMade] = useState<Schemas["CreateInviteOutputBody"] | null>(null);
   const { busy, err, run } = useRun(() => invites.reload());
-  const rows = invites.data?.invites ?? [];
-  const admin = (vaults.data?.vaults ?? []).filter((v) => v.role === "admin" || me.role === "owner");
   return (
     <section class="card">
       <h2>Invitations</h2>
@@ -198,7 +215,7 @@ function Invites({ me }: { me: Me }) {
         onSubmit={(e) => {
           e.preventDefault();
           run("invite", async () => {
-            const body: Schemas["CreateInviteInputBody"] = { role, vaults: vault ? [{ vault, role: vaultRole }] : [] };
+            const body: Schemas["CreateInviteInputBody"] = { role, vaults: grant.vault ? [grant] : [] };
             if (email) body.email = email;
             setMade(await unwrap(api.POST("/v1/users/invites", { body })));
             setEmail("");
@@ -217,25 +234,7 @@ function Invites({ me }: { me: Me }) {
             ))}
           </select>
         </Field>
-        <Field label="Vault" narrow>
-          <select name="invite-vault" value={vault} onChange={(e) => setVault(e.currentTarget.value)}>
-            <option value="">none</option>
-            {admin.map((v) => (
-              <option key={v.name} value={v.name}>
-                {v.name}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Vault role" narrow>
-          <select name="invite-vault-role" value={vaultRole} onChange={(e) => setVaultRole(e.currentTarget.value as Grant["role"])}>
-            {vaultRoles.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <GrantFields name="invite" me={me} grant={grant} onChange={setGrant} />
         <Button type="submit" kind="primary" busy={busy === "invite"}>
           Invite
         </Button>
@@ -246,47 +245,29 @@ function Invites({ me }: { me: Me }) {
         </Banner>
       ) : null}
       <ErrorBanner error={invites.error ?? err} />
-      {invites.loading && !invites.data ? (
-        <Loading />
-      ) : rows.length === 0 ? (
-        <Empty>No pending invitations.</Empty>
-      ) : (
-        <table class="table stack" aria-label="Pending invitations">
-          <thead>
-            <tr>
-              <th>For</th>
-              <th>Role</th>
-              <th class="hide-sm">Vaults</th>
-              <th>Expires</th>
-              <th class="actions">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((i) => (
-              <tr key={i.id}>
-                <td class="wide" data-label="For">
-                  {i.email || "anyone with the link"}
-                </td>
-                <td data-label="Role">{i.role}</td>
-                <td class="hide-sm">{grants(i.vaults)}</td>
-                <td data-label="Expires">{i.expired ? <span class="tag tag-warn">expired</span> : fmtTime(i.expires_at)}</td>
-                <td class="actions">
-                  <div class="row wrap">
-                    <Button busy={busy === "s" + i.id} aria-label={`Re-send invite for ${i.email || i.id}`} onClick={() => run("s" + i.id, async () => setMade(await unwrap(api.POST("/v1/invites/{id}/resend", { params: { path: { id: i.id } } }))))}>
-                      Re-send
-                    </Button>
-                    <Button kind="danger" busy={busy === "r" + i.id} aria-label={`Revoke invite for ${i.email || i.id}`} onClick={() => run("r" + i.id, () => unwrap(api.DELETE("/v1/invites/{id}", { params: { path: { id: i.id } } })))}>
-                      Revoke
-                    </Button>
-                  </div>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <RowTable
+        label="Pending invitations"
+        rows={invites.data?.invites ?? []}
+        loading={invites.loading && !invites.data}
+        empty="No pending invitations."
+        rowKey={(i) => i.id}
+        columns={[
+          { head: "For", wide: true, cell: (i) => i.email || "anyone with the link" },
+          { head: "Role", cell: (i) => i.role },
+          vaultsColumn,
+          { head: "Expires", cell: (i) => (i.expired ? <span class="tag tag-warn">expired</span> : fmtTime(i.expires_at)) },
+        ]}
+        actions={(i) => (
+          <div class="row wrap">
+            <Button busy={busy === "s" + i.id} aria-label={`Re-send invite for ${i.email || i.id}`} onClick={() => run("s" + i.id, async () => setMade(await unwrap(api.POST("/v1/invites/{id}/resend", { params: { path: { id: i.id } } }))))}>
+              Re-send
+            </Button>
+            <Button kind="danger" busy={busy === "r" + i.id} aria-label={`Revoke invite for ${i.email || i.id}`} onClick={() => run("r" + i.id, () => unwrap(api.DELETE("/v1/invites/{id}", { params: { path: { id: i.id } } })))}>
+              Revoke
+            </Button>
+          </div>
+        )}
+      />
     </section>
   );
 }
@@ -338,109 +319,98 @@ export function AgentsPage({ me }: { me: Me }) {
             New token of {token.name} (shown once): <code class="secret-once">{token.token}</code>
           </Banner>
         ) : null}
-        {agents.loading && !agents.data ? (
-          <Loading />
-        ) : rows.length === 0 ? (
-          <Empty>{all.length === 0 ? "No agents yet. Create one below or with 'agent-vault agent create NAME'." : "No agent matches the filter."}</Empty>
-        ) : (
-          <table class="table stack" aria-label="Agents">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Role</th>
-                <th class="hide-sm">Vaults</th>
-                <th>Last used</th>
-                <th class="hide-sm">Token expires</th>
-                <th class="actions">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((a) => (
-                <tr key={a.id} data-agent={a.name}>
-                  <td class="wide" data-label="Name">
-                    {renaming === a.name ? (
-                      <form
-                        class="form-row"
-                        aria-label={`Rename ${a.name}`}
-                        onSubmit={(e) => {
-                          e.preventDefault();
-                          run("n" + a.id, async () => {
-                            await unwrap(api.PATCH("/v1/agents/{name}", { params: { path: { name: a.name } }, body: { name: newName } }));
-                            setRenaming(null);
-                          });
-                        }}
-                      >
-                        <input aria-label="New name" name="agent-new-name" required value={newName} onInput={(e) => setNewName(e.currentTarget.value)} />
-                        <Button type="submit" busy={busy === "n" + a.id}>
-                          Save
-                        </Button>
-                        <Button onClick={() => setRenaming(null)}>Cancel</Button>
-                      </form>
-                    ) : (
-                      <>
-                        {a.name} {a.revoked ? <span class="tag tag-error">revoked</span> : null}
-                      </>
-                    )}
-                  </td>
-                  <td data-label="Role">
-                    {owner ? (
-                      <select
-                        aria-label={`Instance role of ${a.name}`}
-                        value={a.role}
-                        disabled={busy !== null}
-                        onChange={(e) => run("r" + a.id, () => unwrap(api.PATCH("/v1/agents/{name}", { params: { path: { name: a.name } }, body: { role: e.currentTarget.value as "member" | "no-access" } })))}
-                      >
-                        <option value="member">member</option>
-                        <option value="no-access">disabled (no-access)</option>
-                      </select>
-                    ) : (
-                      a.role
-                    )}
-                  </td>
-                  <td class="hide-sm">{grants(a.vaults)}</td>
-                  <td data-label="Last used">{a.last_used_at ? fmtTime(a.last_used_at) : "never"}</td>
-                  <td class="hide-sm">{a.token_expires_at ? fmtTime(a.token_expires_at) : "never"}</td>
-                  <td class="actions">
-                    {owner ? (
-                      <div class="row wrap">
-                        <Button aria-label={`Rename ${a.name}`} onClick={() => (setRenaming(a.name), setNewName(a.name))}>
-                          Rename
-                        </Button>
-                        <Button
-                          busy={busy === "t" + a.id}
-                          aria-label={`Rotate token of ${a.name}`}
-                          onClick={() =>
-                            run("t" + a.id, async () => {
-                              const r = await unwrap(api.POST("/v1/agents/{name}/rotate", { params: { path: { name: a.name } }, body: { overlap_seconds: overlap } }));
-                              setToken({ name: a.name, token: r.token });
-                            })
-                          }
-                        >
-                          Rotate
-                        </Button>
-                        {a.revoked ? null : (
-                          <Button busy={busy === "v" + a.id} aria-label={`Revoke ${a.name}`} onClick={() => run("v" + a.id, () => unwrap(api.POST("/v1/agents/{name}/revoke", { params: { path: { name: a.name } } })))}>
-                            Revoke
-                          </Button>
-                        )}
-                        <Button
-                          kind="danger"
-                          busy={busy === "d" + a.id}
-                          aria-label={`Delete ${a.name}`}
-                          onClick={() => confirm(`Delete agent ${a.name}? Its tokens and sessions stop working.`) && run("d" + a.id, () => unwrap(api.DELETE("/v1/agents/{name}", { params: { path: { name: a.name } } })))}
-                        >
-                          Delete
-                        </Button>
-                      </div>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <RowTable
+          label="Agents"
+          rows={rows}
+          loading={agents.loading && !agents.data}
+          empty={all.length === 0 ? "No agents yet. Create one below or with 'agent-vault agent create NAME'." : "No agent matches the filter."}
+          rowKey={(a) => a.id}
+          rowAttrs={(a) => ({ "data-agent": a.name })}
+          columns={[
+            {
+              head: "Name",
+              wide: true,
+              cell: (a) =>
+                renaming === a.name ? (
+                  <form
+                    class="form-row"
+                    aria-label={`Rename ${a.name}`}
+                    onSubmit={(e) => {
+                      e.preventDefault();
+                      run("n" + a.id, async () => {
+                        await unwrap(api.PATCH("/v1/agents/{name}", { params: { path: { name: a.name } }, body: { name: newName } }));
+                        setRenaming(null);
+                      });
+                    }}
+                  >
+                    <input aria-label="New name" name="agent-new-name" required value={newName} onInput={(e) => setNewName(e.currentTarget.value)} />
+                    <Button type="submit" busy={busy === "n" + a.id}>
+                      Save
+                    </Button>
+                    <Button onClick={() => setRenaming(null)}>Cancel</Button>
+                  </form>
+                ) : (
+                  <>
+                    {a.name} {a.revoked ? <span class="tag tag-error">revoked</span> : null}
+                  </>
+                ),
+            },
+            {
+              head: "Role",
+              cell: (a) =>
+                owner ? (
+                  <select
+                    aria-label={`Instance role of ${a.name}`}
+                    value={a.role}
+                    disabled={busy !== null}
+                    onChange={(e) => run("r" + a.id, () => unwrap(api.PATCH("/v1/agents/{name}", { params: { path: { name: a.name } }, body: { role: e.currentTarget.value as "member" | "no-access" } })))}
+                  >
+                    <option value="member">member</option>
+                    <option value="no-access">disabled (no-access)</option>
+                  </select>
+                ) : (
+                  a.role
+                ),
+            },
+            vaultsColumn,
+            { head: "Last used", cell: (a) => (a.last_used_at ? fmtTime(a.last_used_at) : "never") },
+            { head: "Token expires", hideSmall: true, cell: (a) => (a.token_expires_at ? fmtTime(a.token_expires_at) : "never") },
+          ]}
+          actions={(a) =>
+            owner ? (
+              <div class="row wrap">
+                <Button aria-label={`Rename ${a.name}`} onClick={() => (setRenaming(a.name), setNewName(a.name))}>
+                  Rename
+                </Button>
+                <Button
+                  busy={busy === "t" + a.id}
+                  aria-label={`Rotate token of ${a.name}`}
+                  onClick={() =>
+                    run("t" + a.id, async () => {
+                      const r = await unwrap(api.POST("/v1/agents/{name}/rotate", { params: { path: { name: a.name } }, body: { overlap_seconds: overlap } }));
+                      setToken({ name: a.name, token: r.token });
+                    })
+                  }
+                >
+                  Rotate
+                </Button>
+                {a.revoked ? null : (
+                  <Button busy={busy === "v" + a.id} aria-label={`Revoke ${a.name}`} onClick={() => run("v" + a.id, () => unwrap(api.POST("/v1/agents/{name}/revoke", { params: { path: { name: a.name } } })))}>
+                    Revoke
+                  </Button>
+                )}
+                <Button
+                  kind="danger"
+                  busy={busy === "d" + a.id}
+                  aria-label={`Delete ${a.name}`}
+                  onClick={() => confirm(`Delete agent ${a.name}? Its tokens and sessions stop working.`) && run("d" + a.id, () => unwrap(api.DELETE("/v1/agents/{name}", { params: { path: { name: a.name } } })))}
+                >
+                  Delete
+                </Button>
+              </div>
+            ) : null
+          }
+        />
       </section>
       {me.role === "no-access" ? null : <NewAgent me={me} onCreated={() => agents.reload()} />}
     </>
@@ -450,14 +420,11 @@ export function AgentsPage({ me }: { me: Me }) {
 // NewAgent creates an agent with an optional vault role and token expiry,
 // and shows its token once.
 function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
-  const vaults = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
   const [name, setName] = useState("");
-  const [vault, setVault] = useState("");
-  const [vaultRole, setVaultRole] = useState<Grant["role"]>("proxy");
+  const [grant, setGrant] = useState<Grant>({ vault: "", role: "proxy" });
   const [days, setDays] = useState("");
   const [made, setMade] = useState<Schemas["AgentTokenOutputBody"] | null>(null);
   const { busy, err, run } = useRun(onCreated);
-  const admin = (vaults.data?.vaults ?? []).filter((v) => v.role === "admin" || me.role === "owner");
   return (
     <section class="card">
       <h2>New agent</h2>
@@ -467,7 +434,7 @@ function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
         onSubmit={(e) => {
           e.preventDefault();
           run("create", async () => {
-            const body: Schemas["CreateAgentInputBody"] = { name, role: "member", vaults: vault ? [{ vault, role: vaultRole }] : [] };
+            const body: Schemas["CreateAgentInputBody"] = { name, role: "member", vaults: grant.vault ? [grant] : [] };
             if (Number(days) > 0) body.ttl_seconds = Math.round(Number(days) * 86400);
             setMade(await unwrap(api.POST("/v1/agents", { body })));
             setName("");
@@ -477,25 +444,7 @@ function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
         <Field label="Name">
           <input name="agent-name" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" placeholder="crm-agent" autoComplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </Field>
-        <Field label="Vault" narrow>
-          <select name="agent-vault" value={vault} onChange={(e) => setVault(e.currentTarget.value)}>
-            <option value="">none</option>
-            {admin.map((v) => (
-              <option key={v.name} value={v.name}>
-                {v.name}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Vault role" narrow>
-          <select name="agent-vault-role" value={vaultRole} onChange={(e) => setVaultRole(e.currentTarget.value as Grant["role"])}>
-            {vaultRoles.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <GrantFields name="agent" me={me} grant={grant} onChange={setGrant} />
         <Field label="Expires in (days)" narrow>
           <input type="number" min={0} max={365} step="any" name="agent-ttl-days" placeholder="never" value={days} onInput={(e) => setDays(e.currentTarget.value)} />
         </Field>
@@ -508,7 +457,7 @@ function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
           Token of {made.agent.name} (shown once{made.agent.token_expires_at ? `, expires ${fmtTime(made.agent.token_expires_at)}` : ""}): <code class="secret-once">{made.token}</code>
         </Banner>
       ) : null}
-      <ErrorBanner error={vaults.error ?? err} />
+      <ErrorBanner error={err} />
     </section>
   );
 }
