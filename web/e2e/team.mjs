@@ -227,13 +227,17 @@ try {
     await shots(op, "people");
   });
 
-  await step("Agents: create one with a vault role and an expiry", async () => {
+  await step("Agents: create one with roles in two vaults and an expiry", async () => {
     await op.getByRole("link", { name: "Agents" }).click();
     const form = op.getByRole("form", { name: "Create agent" });
     await form.locator('input[name="agent-name"]').fill("deploy-bot");
     await form.locator('select[name="agent-vault"]').selectOption("shop");
     await form.locator('select[name="agent-vault-role"]').selectOption("member");
+    await form.getByRole("button", { name: "Another vault" }).click();
+    await form.locator('select[name="agent-vault-2"]').selectOption("default");
+    await form.locator('select[name="agent-vault-role-2"]').selectOption("proxy");
     await form.locator('input[name="agent-ttl-days"]').fill("7");
+    await shots(op, "agents-new");
     await form.getByRole("button", { name: "Create agent" }).click();
     const shown = op.getByTestId("new-agent-token");
     await shown.waitFor();
@@ -243,7 +247,8 @@ try {
     const got = await api(owner, "GET", "/v1/agents/deploy-bot");
     const days = (Date.parse(got.body.token_expires_at) - Date.now()) / 86400e3;
     assert(days > 6.9 && days <= 7, "expires in 7 days: " + got.body.token_expires_at);
-    assert(JSON.stringify(got.body.vaults) === JSON.stringify([{ vault: "shop", role: "member" }]), "vault role: " + JSON.stringify(got.body.vaults));
+    const roles = got.body.vaults.map((v) => `${v.vault}:${v.role}`).sort();
+    assert(JSON.stringify(roles) === JSON.stringify(["default:proxy", "shop:member"]), "vault roles: " + JSON.stringify(got.body.vaults));
     const me = await api(token, "GET", "/v1/auth/me");
     assert(me.status === 200 && me.body.name === "deploy-bot", "the shown token signs the agent in: " + JSON.stringify(me.body));
   });

@@ -1,5 +1,6 @@
 // Instance-level pages: the people (with invitations), the agents, and
 // the instance's team settings.
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
 import { Banner, Button, Drawer, ErrorBanner, Field, fmtTime, Loading, RowTable, useAsync, useRun, type Column } from "../ui";
@@ -25,7 +26,7 @@ export function UsersPage({ me }: { me: Me }) {
   const users = useAsync(() => unwrap(api.GET("/v1/users")), []);
   const [q, setQ] = useState("");
   const [role, setRole] = useState("");
-  const [link, setLink] = useState<{ email: string; url: string } | null>(null);
+  const [link, setLink] = useState<{ email: string; url: string; emailed: boolean; expires: string } | null>(null);
   const [signIns, setSignIns] = useState<User | null>(null);
   const { busy, err, run } = useRun(() => users.reload());
   const rows = (users.data?.users ?? []).filter(
@@ -56,7 +57,7 @@ export function UsersPage({ me }: { me: Me }) {
         <ErrorBanner error={users.error ?? err} />
         {link ? (
           <Banner kind="ok" testid="reset-link">
-            Reset link for {link.email} (works once, for an hour): <code class="secret-once">{link.url}</code>
+            Reset link for {link.email}{link.emailed ? " (also emailed)" : ""}; it works once, until {fmtTime(link.expires)}: <code class="secret-once">{link.url}</code>
           </Banner>
         ) : null}
         <RowTable
@@ -113,7 +114,7 @@ export function UsersPage({ me }: { me: Me }) {
                       onClick={() =>
                         run("p" + u.id, async () => {
                           const r = await unwrap(api.POST("/v1/users/{id}/password-reset", { params: { path: { id: u.id } } }));
-                          setLink({ email: u.email, url: r.reset_url });
+                          setLink({ email: u.email, url: r.reset_url, emailed: r.emailed, expires: r.expires_at });
                         })
                       }
                     >
@@ -169,41 +170,61 @@ function UserSignIns({ user, onClose }: { user: User; onClose: () => void }) {
   );
 }
 
-// GrantFields picks a vault the caller may grant roles in (one they
-// administer; any, for an owner) and the role to grant there.
-function GrantFields({ name, me, grant, onChange }: { name: string; me: Me; grant: Grant; onChange: (g: Grant) => void }) {
+// GrantFields picks vaults the caller may grant roles in (ones they
+// administer; any, for an owner) and the role to grant in each. The first
+// pair is always there; "Another vault" adds more.
+function GrantFields({ name, me, grants, onChange }: { name: string; me: Me; grants: Grant[]; onChange: (g: Grant[]) => void }) {
   const vaults = useAsync(() => unwrap(api.GET("/v1/vaults")), []);
   const admin = (vaults.data?.vaults ?? []).filter((v) => v.role === "admin" || me.role === "owner");
+  const set = (i: number, g: Grant) => onChange(grants.map((x, j) => (j === i ? g : x)));
   return (
     <>
-      <Field label="Vault" narrow>
-        <select name={`${name}-vault`} value={grant.vault} onChange={(e) => onChange({ ...grant, vault: e.currentTarget.value })}>
-          <option value="">none</option>
-          {admin.map((v) => (
-            <option key={v.name} value={v.name}>
-              {v.name}
-            </option>
-          ))}
-        </select>
-      </Field>
-      <Field label="Vault role" narrow>
-        <select name={`${name}-vault-role`} value={grant.role} onChange={(e) => onChange({ ...grant, role: e.currentTarget.value as Grant["role"] })}>
-          {vaultRoles.map((r) => (
-            <option key={r} value={r}>
-              {r}
-            </option>
-          ))}
-        </select>
-      </Field>
+      {grants.map((g, i) => {
+        const n = i === 0 ? "" : `-${i + 1}`;
+        return (
+          <Fragment key={i}>
+            <Field label="Vault" narrow>
+              <select name={`${name}-vault${n}`} value={g.vault} onChange={(e) => set(i, { ...g, vault: e.currentTarget.value })}>
+                <option value="">none</option>
+                {admin
+                  .filter((v) => v.name === g.vault || !grants.some((x) => x.vault === v.name))
+                  .map((v) => (
+                    <option key={v.name} value={v.name}>
+                      {v.name}
+                    </option>
+                  ))}
+              </select>
+            </Field>
+            <Field label="Vault role" narrow>
+              <select name={`${name}-vault-role${n}`} value={g.role} onChange={(e) => set(i, { ...g, role: e.currentTarget.value as Grant["role"] })}>
+                {vaultRoles.map((r) => (
+                  <option key={r} value={r}>
+                    {r}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            {i === 0 ? null : (
+              <Button aria-label={`Remove vault ${i + 1}`} onClick={() => onChange(grants.filter((_, j) => j !== i))}>
+                Remove
+              </Button>
+            )}
+          </Fragment>
+        );
+      })}
+      {admin.length > grants.length ? <Button onClick={() => onChange([...grants, { vault: "", role: grants[grants.length - 1].role }])}>Another vault</Button> : null}
     </>
   );
 }
+
+// chosen is the vault roles a GrantFields has picked.
+const chosen = (grants: Grant[]) => grants.filter((g) => g.vault !== "");
 
 function Invites({ me }: { me: Me }) {
   const invites = useAsync(() => unwrap(api.GET("/v1/invites")), []);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<InstanceRole>("member");
-  const [grant, setGrant] = useState<Grant>({ vault: "", role: "member" });
+  const [grants, setGrants] = useState<Grant[]>([{ vault: "", role: "member" }]);
   const [made, setMade] = useState<Schemas["CreateInviteOutputBody"] | null>(null);
   const { busy, err, run } = useRun(() => invites.reload());
   return (
@@ -215,7 +236,7 @@ function Invites({ me }: { me: Me }) {
         onSubmit={(e) => {
           e.preventDefault();
           run("invite", async () => {
-            const body: Schemas["CreateInviteInputBody"] = { role, vaults: grant.vault ? [grant] : [] };
+            const body: Schemas["CreateInviteInputBody"] = { role, vaults: chosen(grants) };
             if (email) body.email = email;
             setMade(await unwrap(api.POST("/v1/users/invites", { body })));
             setEmail("");
@@ -234,7 +255,7 @@ function Invites({ me }: { me: Me }) {
             ))}
           </select>
         </Field>
-        <GrantFields name="invite" me={me} grant={grant} onChange={setGrant} />
+        <GrantFields name="invite" me={me} grants={grants} onChange={setGrants} />
         <Button type="submit" kind="primary" busy={busy === "invite"}>
           Invite
         </Button>
@@ -421,7 +442,7 @@ export function AgentsPage({ me }: { me: Me }) {
 // and shows its token once.
 function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
   const [name, setName] = useState("");
-  const [grant, setGrant] = useState<Grant>({ vault: "", role: "proxy" });
+  const [grants, setGrants] = useState<Grant[]>([{ vault: "", role: "proxy" }]);
   const [days, setDays] = useState("");
   const [made, setMade] = useState<Schemas["AgentTokenOutputBody"] | null>(null);
   const { busy, err, run } = useRun(onCreated);
@@ -434,7 +455,7 @@ function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
         onSubmit={(e) => {
           e.preventDefault();
           run("create", async () => {
-            const body: Schemas["CreateAgentInputBody"] = { name, role: "member", vaults: grant.vault ? [grant] : [] };
+            const body: Schemas["CreateAgentInputBody"] = { name, role: "member", vaults: chosen(grants) };
             if (Number(days) > 0) body.ttl_seconds = Math.round(Number(days) * 86400);
             setMade(await unwrap(api.POST("/v1/agents", { body })));
             setName("");
@@ -444,7 +465,7 @@ function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
         <Field label="Name">
           <input name="agent-name" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" placeholder="crm-agent" autoComplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </Field>
-        <GrantFields name="agent" me={me} grant={grant} onChange={setGrant} />
+        <GrantFields name="agent" me={me} grants={grants} onChange={setGrants} />
         <Field label="Expires in (days)" narrow>
           <input type="number" min={0} max={365} step="any" name="agent-ttl-days" placeholder="never" value={days} onInput={(e) => setDays(e.currentTarget.value)} />
         </Field>
