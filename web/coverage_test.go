@@ -26,8 +26,6 @@ var notInUI = map[string]string{
 	"get-credential-store": "the vault Settings tab reads the store through get-vault-settings",
 	"replace-services":     "a bulk form for scripts (`service set -f FILE --replace`); the Services tab edits one service at a time",
 	"delete-services":      "a bulk form for scripts (`service remove --all`); the Services tab deletes one service at a time",
-	"list-my-sessions":     "not in the UI yet: a member's own scoped tokens (admins see a vault's on its Access tab)",
-	"revoke-my-session":    "not in the UI yet: a member's own scoped tokens (admins revoke a vault's on its Access tab)",
 	"list-canaries":        "not in the UI yet: canary credentials (`vault canary`)",
 	"create-canary":        "not in the UI yet: canary credentials (`vault canary`)",
 	"explain-request":      "not in the UI yet: which service a request would match (`vault explain`)",

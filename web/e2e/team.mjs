@@ -206,6 +206,22 @@ try {
     assert((await api(owner, "POST", "/v1/vaults/shop/users", { email: ALICE.email, role: "member" })).status === 200, "re-add alice");
   });
 
+  await step("Access: a member sees and revokes the scoped tokens they minted", async () => {
+    await ap.goto(AV + "/vaults/shop/access");
+    await ap.getByRole("button", { name: "Mint token" }).click();
+    const minted = ap.getByTestId("minted-token");
+    await minted.waitFor();
+    const scoped = (await minted.locator("code").textContent()).trim();
+    const table = ap.getByRole("table", { name: "Your scoped tokens" });
+    await table.waitFor();
+    assert((await table.locator("tbody tr").count()) === 1, "one scoped token listed, got " + (await table.locator("tbody tr").count()));
+    assert((await api(scoped, "GET", "/v1/auth/me")).status === 200, "the scoped token works");
+    await shots(ap, "access-member");
+    await table.getByRole("button", { name: /^Revoke scoped token / }).click();
+    await ap.getByText("You have no live scoped tokens for this vault.").waitFor();
+    assert((await api(scoped, "GET", "/v1/auth/me")).status === 401, "the revoked scoped token answers 401");
+  });
+
   await step("People: filter, change a role, issue a reset link", async () => {
     await op.reload();
     const table = op.getByRole("table", { name: "People" });

@@ -120,14 +120,16 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
     () => (perms.admin ? unwrap(api.GET("/v1/vaults/{name}/sessions", { params: { path: { name: vault } } })) : Promise.resolve(null)),
     [vault, perms.admin],
   );
+  // Someone who does not administer the vault sees the tokens they minted.
+  const mine = useAsync(() => (perms.admin ? Promise.resolve(null) : unwrap(api.GET("/v1/sessions"))), [vault, perms.admin]);
   const [ttl, setTtl] = useState(3600);
   const [minted, setMinted] = useState<Schemas["CreateSessionOutputBody"] | null>(null);
-  const { busy, err, run } = useRun(() => list.reload());
+  const { busy, err, run } = useRun(() => (list.reload(), mine.reload()));
   return (
     <section class="card">
       <h2>Scoped tokens</h2>
       <p class="muted">A scoped token lets one process use this vault through the proxy, and nothing else.</p>
-      <ErrorBanner error={list.error ?? err} />
+      <ErrorBanner error={list.error ?? mine.error ?? err} />
       {minted ? (
         <Banner kind="ok" testid="minted-token">
           New token (shown once, expires {fmtTime(minted.expires_at)}): <code class="secret-once">{minted.token}</code>
@@ -166,7 +168,24 @@ function Tokens({ vault, perms }: { vault: string; perms: Perms }) {
             </Button>
           )}
         />
-      ) : null}
+      ) : (
+        <RowTable
+          label="Your scoped tokens"
+          rows={(mine.data?.sessions ?? []).filter((s) => s.vault === vault)}
+          loading={mine.loading && !mine.data}
+          empty="You have no live scoped tokens for this vault."
+          rowKey={(s) => s.id}
+          columns={[
+            { head: "Created", wide: true, cell: (s) => fmtTime(s.created_at) },
+            { head: "Expires", cell: (s) => fmtTime(s.expires_at) },
+          ]}
+          actions={(s) => (
+            <Button kind="danger" busy={busy === s.id} aria-label={`Revoke scoped token ${s.id}`} onClick={() => run(s.id, () => unwrap(api.DELETE("/v1/sessions/{id}", { params: { path: { id: s.id } } })))}>
+              Revoke
+            </Button>
+          )}
+        />
+      )}
     </section>
   );
 }
