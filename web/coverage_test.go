@@ -23,7 +23,7 @@ var notInUI = map[string]string{
 	"create-proposal":      "agents file proposals",
 	"admin-list-proposals": "the Proposals tab lists a vault's proposals through list-proposals",
 	"get-agent":            "the Agents page's rows are the same AgentView, from list-agents",
-	"get-credential-store": "the vault Settings tab reads the store through get-vault-settings",
+	"get-credential-store": "the vault pages read the store (kind, config, sync state) through get-vault-context",
 	"replace-services":     "a bulk form for scripts (`service set -f FILE --replace`); the Services tab edits one service at a time",
 	"delete-services":      "a bulk form for scripts (`service remove --all`); the Services tab deletes one service at a time",
 	"list-canaries":        "not in the UI yet: canary credentials (`vault canary`)",
