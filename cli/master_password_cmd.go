@@ -86,8 +86,13 @@ func (c *masterPasswordCmd) Run(e *env, kctx *kong.Context) error {
 	// The change is recorded in the audit trail as done by the local user
 	// at this machine (the server is stopped: no API caller exists).
 	who := os.Getenv("USER")
+	var sum audit.Summary
+	sum.Set("seal_mode", string(env.Mode), string(updated.Mode))
+	if action == "master-password change" {
+		sum.Secret("master_password")
+	}
 	if _, err := audit.NewRecorder(st, nil, nil).Record(e.Ctx, audit.Entry{ActorKind: audit.ActorLocal, ActorName: who,
-		Operation: strings.ReplaceAll(action, " ", "-"), Target: "master password"}); err != nil {
+		Operation: strings.ReplaceAll(action, " ", "-"), Target: "master password", Summary: sum.Encode()}); err != nil {
 		fmt.Fprintln(e.Stderr, "warning: the master password changed, but the audit entry was not recorded:", err)
 	}
 	fmt.Fprintln(e.Stdout, map[string]string{

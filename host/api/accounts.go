@@ -133,6 +133,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err := s.identitiesChanged(ctx, s.Store.SetPassword(ctx, c.Actor.ID, hash, &sess)); err != nil {
 				return nil, err
 			}
+			noteSecret(ctx, "password")
 			s.Logger.InfoContext(ctx, "password changed; the user's other sessions ended", "user", c.Actor.Name)
 			return out, nil
 		})
@@ -150,6 +151,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err := s.identitiesChanged(ctx, s.Store.DeleteUser(ctx, c.Actor.ID)); err != nil {
 				return nil, err
 			}
+			noteChange(ctx, "role", string(c.Actor.Role), nil)
 			s.Logger.InfoContext(ctx, "user deleted their account", "user", c.Actor.Name)
 			return nil, nil
 		})
@@ -288,6 +290,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err := s.identitiesChanged(ctx, err); err != nil {
 				return nil, err
 			}
+			noteSecret(ctx, "password")
 			s.Logger.InfoContext(ctx, "password reset used; the user's other sessions ended", "user", r.Email)
 			return out, nil
 		})
@@ -337,7 +340,7 @@ func (s *server) registerAccounts(api huma.API) {
 				st.IdleTimeout = time.Duration(*b.IdleTimeoutSeconds) * time.Second
 			}
 			if before, err := s.Store.GetInstanceSettings(ctx); err == nil {
-				noteChange(ctx, "settings", settingsBody(before), settingsBody(st))
+				noteDiff(ctx, "", settingsBody(before), settingsBody(st))
 			}
 			if err := s.identitiesChanged(ctx, s.Store.SetInstanceSettings(ctx, st)); err != nil {
 				return nil, err

@@ -103,6 +103,7 @@ func (s *server) registerAgents(api huma.API) {
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteDiff(ctx, "", nil, agentAuditOf(a, grants))
 			out := &AgentTokenOutput{}
 			out.Body.Agent, out.Body.Token = agentView(a, grants), token
 			return out, nil
@@ -148,6 +149,7 @@ func (s *server) registerAgents(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			defer s.auditAgent(ctx, a)()
 			if in.Body.Role != "" {
 				if err := s.identitiesChanged(ctx, s.Store.SetAgentRole(ctx, a.ID, domain.InstanceRole(in.Body.Role))); err != nil {
 					return nil, err
@@ -180,9 +182,11 @@ func (s *server) registerAgents(api huma.API) {
 				overlap, ttl = time.Duration(in.Body.OverlapSeconds)*time.Second, in.Body.TTLSeconds
 			}
 			token, hash := seal.NewToken(seal.PrefixAgent)
+			defer s.auditAgent(ctx, a)()
 			if err := s.identitiesChanged(ctx, s.Store.RotateAgentToken(ctx, a.ID, hash, s.expiry(ttl), overlap)); err != nil {
 				return nil, err
 			}
+			noteSecret(ctx, "token")
 			grants, err := s.Store.AgentGrants(ctx, a.ID)
 			if err != nil {
 				return nil, s.problem(ctx, err)
@@ -201,6 +205,7 @@ func (s *server) registerAgents(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			defer s.auditAgent(ctx, a)()
 			return nil, s.identitiesChanged(ctx, s.Store.RevokeAgent(ctx, a.ID))
 		})
 
@@ -210,11 +215,53 @@ func (s *server) registerAgents(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			defer s.auditAgent(ctx, a)()
 			return nil, s.identitiesChanged(ctx, s.Store.DeleteAgent(ctx, a.ID))
 		})
 }
 
 // agentFor checks access and finds the named agent.
+// agentAudit is what the audit trail records of an agent: never a token.
+type agentAudit struct {
+	Name                   string            `json:"name"`
+	Role                   string            `json:"role"`
+	Revoked                bool              `json:"revoked"`
+	Vaults                 map[string]string `json:"vaults"`
+	TokenExpiresAt         *time.Time        `json:"token_expires_at"`
+	PreviousTokenExpiresAt *time.Time        `json:"previous_token_expires_at"`
+}
+
+func agentAuditOf(a store.Agent, grants []store.AgentGrant) *agentAudit {
+	v := &agentAudit{Name: a.Name, Role: string(a.Role), Revoked: a.RevokedAt != nil, Vaults: map[string]string{},
+		TokenExpiresAt: a.TokenExpiresAt, PreviousTokenExpiresAt: a.PrevTokenExpiresAt}
+	for _, g := range grants {
+		v.Vaults[g.VaultName] = string(g.Role)
+	}
+	return v
+}
+
+// auditAgent notes the agent as it is now; the function it returns, run
+// when the call ends, records what changed since (everything, once the
+// agent is deleted).
+func (s *server) auditAgent(ctx context.Context, a store.Agent) func() {
+	if noteFrom(ctx) == nil {
+		return func() {}
+	}
+	view := func(id string) *agentAudit {
+		a, err := s.Store.AgentByID(ctx, id)
+		if err != nil {
+			return nil
+		}
+		grants, err := s.Store.AgentGrants(ctx, id)
+		if err != nil {
+			return nil
+		}
+		return agentAuditOf(a, grants)
+	}
+	before := view(a.ID)
+	return func() { noteDiff(ctx, "", before, view(a.ID)) }
+}
+
 func (s *server) agentFor(ctx context.Context, name string) (store.Agent, error) {
 	if _, err := s.access(ctx, ""); err != nil {
 		return store.Agent{}, err

@@ -11,6 +11,8 @@ import (
 
 	"github.com/agent-vault/agent-vault/host/audit"
 	"github.com/agent-vault/agent-vault/host/authz"
+	"github.com/agent-vault/agent-vault/host/domain"
+	"github.com/agent-vault/agent-vault/host/store"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -21,7 +23,7 @@ import (
 type auditNote struct {
 	vault   string
 	target  string
-	summary map[string]any
+	summary audit.Summary
 	code    string
 	actor   *authz.Actor
 }
@@ -41,31 +43,26 @@ func noteTarget(ctx context.Context, target string) {
 	}
 }
 
-// noteSummary adds a field to the entry's summary: names, roles, counts,
-// before and after; never a credential value.
-func noteSummary(ctx context.Context, key string, value any) {
+// noteChange records a field's value before and after the call (nil:
+// absent), when they differ: names, roles, numbers, flags; never a value.
+func noteChange(ctx context.Context, field string, before, after any) {
 	if n := noteFrom(ctx); n != nil {
-		if n.summary == nil {
-			n.summary = map[string]any{}
-		}
-		n.summary[key] = value
+		n.summary.Set(field, before, after)
 	}
 }
 
-// noteChange records a field's value before and after the call.
-func noteChange(ctx context.Context, field string, before, after any) {
+// noteDiff records the fields that differ between two views of one thing
+// (see audit.Summary.Diff); a nil view is a thing that did not exist.
+func noteDiff(ctx context.Context, prefix string, before, after any) {
 	if n := noteFrom(ctx); n != nil {
-		if n.summary == nil {
-			n.summary = map[string]any{}
-		}
-		for k, v := range map[string]any{"before": before, "after": after} {
-			m, _ := n.summary[k].(map[string]any)
-			if m == nil {
-				m = map[string]any{}
-				n.summary[k] = m
-			}
-			m[field] = v
-		}
+		n.summary.Diff(prefix, before, after)
+	}
+}
+
+// noteSecret records that a secret (a password) changed, without a value.
+func noteSecret(ctx context.Context, field string) {
+	if n := noteFrom(ctx); n != nil {
+		n.summary.Secret(field)
 	}
 }
 
@@ -111,7 +108,7 @@ func (s *server) auditTrail(ctx huma.Context, next func(huma.Context)) {
 		Target:     n.target,
 		Status:     status,
 		Outcome:    audit.OutcomeOK,
-		Summary:    audit.Summarize(n.summary),
+		Summary:    n.summary.Encode(),
 	}
 	if e.Target == "" {
 		e.Target = pathTarget(o, ctx)
@@ -162,7 +159,9 @@ func noteKeys(ctx context.Context, keys []string) {
 		names = append(names, k)
 	}
 	noteTarget(ctx, "credentials "+strings.Join(names, ","))
-	noteSummary(ctx, "keys", names)
+	if n := noteFrom(ctx); n != nil {
+		n.summary.Keys = names
+	}
 }
 
 // noteVault names the vault a call acts in when access did not resolve
@@ -231,5 +230,33 @@ func (s *server) noteValueMACs(ctx context.Context, values map[string]string) {
 		m.Write([]byte(v))
 		macs[k] = hex.EncodeToString(m.Sum(nil))[:32]
 	}
-	noteSummary(ctx, "value_macs", macs)
+	noteFrom(ctx).summary.ValueMACs = macs
+}
+
+// noteInviteVaults records the vault roles an invite grants on joining.
+func noteInviteVaults(ctx context.Context, vaults []store.InviteVault) {
+	for _, g := range vaults {
+		noteChange(ctx, "vaults."+g.VaultName, nil, string(g.Role))
+	}
+}
+
+// auditGrant runs a change to one principal's grant in a vault, names the
+// grant as the call's target, and records the principal's role in the
+// vault before and after (none: absent).
+func (s *server) auditGrant(ctx context.Context, v store.Vault, kind store.PrincipalKind, id, name string, change func() error) error {
+	noteTarget(ctx, "vaults/"+v.Name+"/"+string(kind)+"s/"+name)
+	before, _ := s.Store.VaultRole(ctx, v.ID, kind, id)
+	if err := change(); err != nil {
+		return err
+	}
+	after, _ := s.Store.VaultRole(ctx, v.ID, kind, id)
+	noteChange(ctx, "role", roleOrNil(before), roleOrNil(after))
+	return nil
+}
+
+func roleOrNil(r domain.VaultRole) any {
+	if r == "" {
+		return nil
+	}
+	return string(r)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/audit"
@@ -16,26 +17,55 @@ import (
 // changed by name (keys, roles, fields), never a credential value. The
 // hashes chain the entries (see host/audit).
 type AuditEntry struct {
-	Seq        int64           `json:"seq" doc:"Position in the chain, from 1"`
-	Time       time.Time       `json:"time"`
-	ActorKind  string          `json:"actor_kind" doc:"user, agent, session, anonymous (a failed sign-in), system (the server itself) or local (a command at the server's machine)"`
-	ActorID    string          `json:"actor_id"`
-	ActorName  string          `json:"actor_name" doc:"The user's email or the agent's name at the time; for a failed sign-in, the email tried"`
-	ClientAddr string          `json:"client_addr" doc:"The client's IP address; empty outside the API"`
-	Operation  string          `json:"operation" doc:"The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-on-block, prune-audit, master-password-set, -change, -remove)"`
-	Vault      string          `json:"vault" doc:"The vault acted in, when one"`
-	Target     string          `json:"target" doc:"What was acted on"`
-	Outcome    string          `json:"outcome" doc:"ok, or the stable error code the caller got"`
-	Status     int             `json:"status" doc:"The HTTP status the caller got; 0 outside the API"`
-	Summary    json.RawMessage `json:"summary,omitempty" doc:"What changed, by name: before and after, key names, roles; never a value"`
-	PrevHash   string          `json:"prev_hash" doc:"The previous entry's hash (the anchor's for the first entry after pruning)"`
-	Hash       string          `json:"hash" doc:"SHA-256 over this entry's fields and prev_hash"`
+	Seq        int64        `json:"seq" doc:"Position in the chain, from 1"`
+	Time       time.Time    `json:"time"`
+	ActorKind  string       `json:"actor_kind" doc:"user, agent, session, anonymous (a failed sign-in), system (the server itself) or local (a command at the server's machine)"`
+	ActorID    string       `json:"actor_id"`
+	ActorName  string       `json:"actor_name" doc:"The user's email or the agent's name at the time; for a failed sign-in, the email tried"`
+	ClientAddr string       `json:"client_addr" doc:"The client's IP address; empty outside the API"`
+	Operation  string       `json:"operation" doc:"The API operation id, or the server-side action (sync-vault-scheduled, revoke-session-on-block, prune-audit, master-password-set, -change, -remove)"`
+	Vault      string       `json:"vault" doc:"The vault acted in, when one"`
+	Target     string       `json:"target" doc:"What was acted on"`
+	Outcome    string       `json:"outcome" doc:"ok, or the stable error code the caller got"`
+	Status     int          `json:"status" doc:"The HTTP status the caller got; 0 outside the API"`
+	Summary    AuditSummary `json:"summary,omitempty" doc:"What changed, by name: each field before and after, key names; never a value. Sent as recorded, byte for byte (the hash covers it); entries recorded before this shape hold other objects"`
+	PrevHash   string       `json:"prev_hash" doc:"The previous entry's hash (the anchor's for the first entry after pruning)"`
+	Hash       string       `json:"hash" doc:"SHA-256 over this entry's fields and prev_hash"`
 }
 
 func auditEntryOf(e audit.Entry) AuditEntry {
 	return AuditEntry{Seq: e.Seq, Time: e.Time, ActorKind: e.ActorKind, ActorID: e.ActorID, ActorName: e.ActorName,
 		ClientAddr: e.ClientAddr, Operation: e.Operation, Vault: e.Vault, Target: e.Target, Outcome: e.Outcome,
-		Status: e.Status, Summary: e.Summary, PrevHash: e.PrevHash, Hash: e.Hash}
+		Status: e.Status, Summary: AuditSummary(e.Summary), PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+// AuditChanges is audit.Summary under a name of its own in the document.
+type AuditChanges audit.Summary
+
+// AuditSummary is an entry's summary as recorded: the exact bytes the hash
+// covers, so an export verifies; its schema is audit.Summary's.
+type AuditSummary json.RawMessage
+
+func (s AuditSummary) MarshalJSON() ([]byte, error) {
+	if len(s) == 0 {
+		return []byte("null"), nil
+	}
+	return s, nil
+}
+
+func (s *AuditSummary) UnmarshalJSON(b []byte) error {
+	*s = append((*s)[:0], b...)
+	return nil
+}
+
+// Schema documents the summary as audit.Summary, open to the other fields
+// of entries recorded before it.
+func (AuditSummary) Schema(r huma.Registry) *huma.Schema {
+	sch := r.Schema(reflect.TypeOf(AuditChanges{}), true, "")
+	if ref := r.SchemaFromRef(sch.Ref); ref != nil {
+		ref.AdditionalProperties = true
+	}
+	return sch
 }
 
 type ListAuditInput struct {

@@ -152,9 +152,17 @@ func (s *server) registerAuth(api huma.API) {
 			} else if !emailDomainAllowed(in.Body.Email, settings.AllowedEmailDomains) {
 				return nil, s.problem(ctx, domain.FieldError(domain.CodeEmailDomainNotAllowed, "email", "this instance admits only addresses at %s", strings.Join(settings.AllowedEmailDomains, ", ")))
 			}
-			return s.signUp(ctx, in.Body, "invite accepted", func(u store.User, sess store.Session) (store.User, error) {
+			inv, err := s.Store.InviteByToken(ctx, seal.HashToken(in.Token))
+			if err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			out, err := s.signUp(ctx, in.Body, "invite accepted", func(u store.User, sess store.Session) (store.User, error) {
 				return s.Store.AcceptInvite(ctx, seal.HashToken(in.Token), u, sess)
 			})
+			if err == nil {
+				noteInviteVaults(ctx, inv.Vaults)
+			}
+			return out, err
 		})
 }
 
@@ -178,7 +186,7 @@ func (s *server) signUp(ctx context.Context, in emailPassword, event string, cre
 		return nil, s.problem(ctx, err)
 	}
 	noteActor(ctx, authz.Actor{Kind: authz.User, ID: u.ID, Name: u.Email})
-	noteSummary(ctx, "role", string(u.Role))
+	noteChange(ctx, "role", nil, string(u.Role))
 	s.Logger.InfoContext(ctx, event, "user", u.Email, "role", u.Role)
 	return out, nil
 }

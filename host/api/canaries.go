@@ -65,6 +65,7 @@ func (s *server) registerCanaries(api huma.API) {
 				return nil, s.problem(ctx, err)
 			}
 			s.changed(c.Vault.ID)
+			noteChange(ctx, "canary", nil, cn.Name)
 			out := &CreateCanaryOutput{}
 			out.Body.Canary = Canary{ID: cn.ID, Name: cn.Name, CreatedAt: cn.CreatedAt}
 			out.Body.Value = value

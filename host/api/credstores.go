@@ -72,6 +72,9 @@ func (s *server) registerCredentialStores(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			defer s.auditStore(ctx, c.Vault.ID, func(sum credstore.Summary) any {
+				return storeAudit{Kind: sum.Kind, Config: sum.Config, PollIntervalSeconds: sum.PollIntervalSeconds}
+			})()
 			if in.Body.Kind == credstore.BuiltinKind {
 				external, err := s.Stores.IsExternal(ctx, c.Vault.ID)
 				if err != nil {
@@ -104,6 +107,9 @@ func (s *server) registerCredentialStores(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			defer s.auditStore(ctx, c.Vault.ID, func(sum credstore.Summary) any {
+				return syncAudit{LastSyncStatus: sum.LastSyncStatus, CredentialCount: sum.CredentialCount}
+			})()
 			if err := s.Stores.Sync(ctx, c.Vault.ID); err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -113,6 +119,39 @@ func (s *server) registerCredentialStores(api huma.API) {
 			}
 			return &CredentialStoreOutput{Body: sum}, nil
 		})
+}
+
+// storeAudit is what the audit trail records of a vault's store when it
+// is switched: its kind, its per-vault config (names of a project, a path:
+// a store's secrets come from the server's environment, never from here)
+// and its poll interval.
+type storeAudit struct {
+	Kind                string          `json:"kind"`
+	Config              json.RawMessage `json:"config"`
+	PollIntervalSeconds int             `json:"poll_interval_seconds"`
+}
+
+// syncAudit is what a sync changes that the trail records.
+type syncAudit struct {
+	LastSyncStatus  string `json:"last_sync_status"`
+	CredentialCount int    `json:"credential_count"`
+}
+
+// auditStore notes a view of a vault's store now; the function it returns,
+// run when the call ends, records the view's fields that changed since.
+func (s *server) auditStore(ctx context.Context, vaultID string, view func(credstore.Summary) any) func() {
+	if noteFrom(ctx) == nil {
+		return func() {}
+	}
+	before, err := s.Stores.Summarize(ctx, vaultID, true)
+	if err != nil {
+		return func() {}
+	}
+	return func() {
+		if after, err := s.Stores.Summarize(ctx, vaultID, true); err == nil {
+			noteDiff(ctx, "credential_store", view(before), view(after))
+		}
+	}
 }
 
 // privileged callers see a store's config and sync errors: vault admins and

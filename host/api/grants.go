@@ -83,7 +83,9 @@ func (s *server) registerGrants(api huma.API) {
 				if err != nil {
 					return nil, s.problem(ctx, err)
 				}
-				return nil, s.identitiesChanged(ctx, s.Store.RemoveGrant(ctx, c.Vault.ID, kind, id))
+				return nil, s.auditGrant(ctx, c.Vault, kind, id, in.Principal, func() error {
+					return s.identitiesChanged(ctx, s.Store.RemoveGrant(ctx, c.Vault.ID, kind, id))
+				})
 			})
 	}
 
@@ -106,7 +108,9 @@ func (s *server) setGrant(ctx context.Context, vault string, kind store.Principa
 	if err != nil {
 		return s.problem(ctx, err)
 	}
-	return s.identitiesChanged(ctx, s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: kind, PrincipalID: id, Role: domain.VaultRole(role)}))
+	return s.auditGrant(ctx, c.Vault, kind, id, principal, func() error {
+		return s.identitiesChanged(ctx, s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: kind, PrincipalID: id, Role: domain.VaultRole(role)}))
+	})
 }
 
 // principalID resolves a user (email or id) or an agent (name).

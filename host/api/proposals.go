@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -205,8 +207,15 @@ func (s *server) registerProposals(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			done := s.auditServices(ctx, c.Vault.ID)
 			if err := s.approveProposal(ctx, c, in.ID, in.Body.Credentials, in.Body.ConfirmChanges); err != nil {
 				return nil, s.loopProblem(ctx, err)
+			}
+			noteChange(ctx, "status", "pending", "approved")
+			done()
+			if n := noteFrom(ctx); n != nil && len(in.Body.Credentials) > 0 {
+				n.summary.Keys = slices.Sorted(maps.Keys(in.Body.Credentials))
+				s.noteValueMACs(ctx, in.Body.Credentials)
 			}
 			s.changed(c.Vault.ID)
 			return s.proposalOutput(ctx, c, in.ID)
@@ -222,6 +231,7 @@ func (s *server) registerProposals(api huma.API) {
 			if err := s.Store.RejectProposal(ctx, c.Vault.ID, in.ID, c.Actor.Name, in.Body.Reason); err != nil {
 				return nil, s.loopProblem(ctx, err)
 			}
+			noteChange(ctx, "status", "pending", "rejected")
 			return s.proposalOutput(ctx, c, in.ID)
 		})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/agent-vault/agent-vault/host/domain"
 	"github.com/agent-vault/agent-vault/host/store"
@@ -81,6 +82,7 @@ func (s *server) registerServices(api huma.API) {
 				}
 				enabled := in.Body.Enabled
 				svc.Enabled = &enabled
+				defer s.auditServices(ctx, c.Vault.ID)()
 				row, err := serviceRow(svc)
 				if err != nil {
 					return nil, s.problem(ctx, err)
@@ -100,6 +102,7 @@ func (s *server) registerServices(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			defer s.auditServices(ctx, c.Vault.ID)()
 			if err := s.Store.DeleteServices(ctx, c.Vault.ID, []string{in.Service}); err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -113,6 +116,7 @@ func (s *server) registerServices(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			defer s.auditServices(ctx, c.Vault.ID)()
 			if err := s.Store.DeleteServices(ctx, c.Vault.ID, nil); err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -140,6 +144,7 @@ func (s *server) writeServices(ctx context.Context, in *ServicesInput, replace b
 			return nil, s.problem(ctx, err)
 		}
 	}
+	defer s.auditServices(ctx, c.Vault.ID)()
 	if replace {
 		err = s.Store.ReplaceServices(ctx, c.Vault.ID, rows)
 	} else {
@@ -171,6 +176,72 @@ func (s *server) services(ctx context.Context, vaultID string) ([]domain.Service
 		out = append(out, svc)
 	}
 	return out, nil
+}
+
+// serviceAudit is what the audit trail records of a service: its host,
+// switches, auth kind and the credential keys and header names it uses;
+// never a template or a prefix, whose literal text could hold a secret.
+type serviceAudit struct {
+	Host            string   `json:"host"`
+	Enabled         bool     `json:"enabled"`
+	Auth            string   `json:"auth"`
+	CredentialKeys  []string `json:"credential_keys"`
+	Headers         []string `json:"headers,omitempty"`
+	AllowSetCookie  bool     `json:"allow_set_cookie"`
+	AllowPlainHTTP  bool     `json:"allow_plain_http"`
+	ScrubResponses  bool     `json:"scrub_responses"`
+	UnknownEncoding string   `json:"unknown_encoding"`
+}
+
+func serviceAuditOf(svc domain.Service) *serviceAudit {
+	v := &serviceAudit{Host: svc.Host, Enabled: svc.IsEnabled(), Auth: string(svc.Auth.Type), CredentialKeys: svc.Keys(),
+		AllowSetCookie: svc.AllowSetCookie, AllowPlainHTTP: svc.AllowPlainHTTP, ScrubResponses: svc.ScrubResponses == nil || *svc.ScrubResponses,
+		UnknownEncoding: svc.UnknownEncoding}
+	if v.UnknownEncoding == "" {
+		v.UnknownEncoding = domain.EncodingBlock
+	}
+	if svc.Auth.Header != "" {
+		v.Headers = append(v.Headers, svc.Auth.Header)
+	}
+	for h := range svc.Auth.Headers {
+		v.Headers = append(v.Headers, h)
+	}
+	slices.Sort(v.Headers)
+	return v
+}
+
+// auditServices notes a vault's services as they are now; the function
+// it returns, run when the call ends, records each service's fields that
+// changed since, as services.NAME.FIELD.
+func (s *server) auditServices(ctx context.Context, vaultID string) func() {
+	if noteFrom(ctx) == nil {
+		return func() {}
+	}
+	before, err := s.services(ctx, vaultID)
+	if err != nil {
+		return func() {}
+	}
+	return func() {
+		after, err := s.services(ctx, vaultID)
+		if err != nil {
+			return
+		}
+		views := map[string][2]*serviceAudit{}
+		var names []string
+		for i, list := range [][]domain.Service{before, after} {
+			for _, svc := range list {
+				v, seen := views[svc.Name]
+				if !seen {
+					names = append(names, svc.Name)
+				}
+				v[i] = serviceAuditOf(svc)
+				views[svc.Name] = v
+			}
+		}
+		for _, name := range names {
+			noteDiff(ctx, "services."+name, views[name][0], views[name][1])
+		}
+	}
 }
 
 func serviceRow(svc domain.Service) (store.ServiceRow, error) {

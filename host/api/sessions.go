@@ -82,6 +82,8 @@ func (s *server) registerSessions(api huma.API) {
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteTarget(ctx, "vaults/"+c.Vault.Name+"/sessions/"+ss.ID)
+			noteChange(ctx, "expires_at", nil, ss.ExpiresAt)
 			out := &CreateSessionOutput{}
 			out.Body.ID, out.Body.Token, out.Body.Vault, out.Body.ExpiresAt = ss.ID, token, c.Vault.Name, ss.ExpiresAt
 			return out, nil

@@ -160,6 +160,9 @@ func (s *server) registerUsers(api huma.API) {
 			if inv.ID, err = s.Store.CreateInvite(ctx, inv); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteChange(ctx, "email", nil, inv.Email)
+			noteChange(ctx, "role", nil, string(inv.Role))
+			noteInviteVaults(ctx, inv.Vaults)
 			return s.inviteLink(ctx, c.Actor.Name, inv, token), nil
 		})
 
@@ -223,7 +226,12 @@ func (s *server) registerUsers(api huma.API) {
 			if _, err := s.access(ctx, ""); err != nil {
 				return nil, err
 			}
-			return nil, s.identitiesChanged(ctx, s.Store.SetUserRole(ctx, in.ID, domain.InstanceRole(in.Body.Role)))
+			before, _ := s.userForAudit(ctx, in.ID)
+			if err := s.identitiesChanged(ctx, s.Store.SetUserRole(ctx, in.ID, domain.InstanceRole(in.Body.Role))); err != nil {
+				return nil, err
+			}
+			noteChange(ctx, "role", string(before.Role), in.Body.Role)
+			return nil, nil
 		})
 
 	huma.Register(api, op("delete-user", http.MethodDelete, "/v1/users/{id}", "Delete a user", "users", http.StatusNotFound, http.StatusConflict),
@@ -231,8 +239,22 @@ func (s *server) registerUsers(api huma.API) {
 			if _, err := s.access(ctx, ""); err != nil {
 				return nil, err
 			}
-			return nil, s.identitiesChanged(ctx, s.Store.DeleteUser(ctx, in.ID))
+			before, _ := s.userForAudit(ctx, in.ID)
+			if err := s.identitiesChanged(ctx, s.Store.DeleteUser(ctx, in.ID)); err != nil {
+				return nil, err
+			}
+			noteChange(ctx, "role", string(before.Role), nil)
+			return nil, nil
 		})
+}
+
+// userForAudit finds the user a call acts on and names them as its target.
+func (s *server) userForAudit(ctx context.Context, id string) (store.User, error) {
+	u, err := s.Store.UserByID(ctx, id)
+	if err == nil {
+		noteTarget(ctx, "users/"+u.Email)
+	}
+	return u, err
 }
 
 // ownInvite checks access and finds a pending invite the caller may

@@ -103,6 +103,10 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteChange(ctx, "name", nil, v.Name)
+			if cs := in.Body.CredentialStore; cs != nil {
+				noteChange(ctx, "credential_store", nil, cs.Kind)
+			}
 			return &VaultOutput{Body: vaultView(v, domain.VaultAdmin)}, nil
 		})
 
@@ -161,6 +165,7 @@ func (s *server) registerVaults(api huma.API) {
 			if err := s.Store.DeleteVault(ctx, c.Vault.ID); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteChange(ctx, "name", c.Vault.Name, nil)
 			s.changed("")
 			return nil, nil
 		})
@@ -177,10 +182,10 @@ func (s *server) registerVaults(api huma.API) {
 			if err := domain.CheckVaultName(in.Body.Name); err != nil {
 				return nil, s.problem(ctx, err)
 			}
-			noteChange(ctx, "name", c.Vault.Name, in.Body.Name)
 			if err := s.Store.RenameVault(ctx, c.Vault.ID, in.Body.Name); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteChange(ctx, "name", c.Vault.Name, in.Body.Name)
 			c.Vault.Name = in.Body.Name
 			s.changed("")
 			return &VaultOutput{Body: vaultView(c.Vault, c.Role)}, nil
@@ -217,6 +222,8 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
+			before := vaultSettings(c.Vault)
+			defer func() { noteDiff(ctx, "", before, vaultSettings(c.Vault)) }()
 			if p := in.Body.UnmatchedHostPolicy; p != "" {
 				if err := s.Store.SetUnmatchedHostPolicy(ctx, c.Vault.ID, p); err != nil {
 					return nil, s.problem(ctx, err)
@@ -240,7 +247,9 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			if err := s.identitiesChanged(ctx, s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin})); err != nil {
+			if err := s.auditGrant(ctx, c.Vault, store.PrincipalUser, c.Actor.ID, c.Actor.Name, func() error {
+				return s.identitiesChanged(ctx, s.Store.SetGrant(ctx, c.Vault.ID, store.Grant{Kind: store.PrincipalUser, PrincipalID: c.Actor.ID, Role: domain.VaultAdmin}))
+			}); err != nil {
 				return nil, err
 			}
 			return &VaultOutput{Body: vaultView(c.Vault, domain.VaultAdmin)}, nil
@@ -252,7 +261,9 @@ func (s *server) registerVaults(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, s.identitiesChanged(ctx, s.Store.RemoveGrant(ctx, c.Vault.ID, store.PrincipalUser, c.Actor.ID))
+			return nil, s.auditGrant(ctx, c.Vault, store.PrincipalUser, c.Actor.ID, c.Actor.Name, func() error {
+				return s.identitiesChanged(ctx, s.Store.RemoveGrant(ctx, c.Vault.ID, store.PrincipalUser, c.Actor.ID))
+			})
 		})
 }
 

@@ -22,8 +22,10 @@ import (
 	"time"
 )
 
-// Entry is one administrative action. Summary is a compact JSON object of
-// what changed, by name (keys, roles, fields), never a credential value.
+// Entry is one administrative action. Summary is what changed, by name
+// (an encoded Summary; entries recorded before Summary existed hold other
+// JSON objects), never a credential value. It is kept and hashed as the
+// exact bytes recorded, so every entry verifies whatever its shape.
 type Entry struct {
 	Seq        int64           `json:"seq"`
 	Time       time.Time       `json:"time"`
@@ -87,18 +89,4 @@ func (e *Entry) Seal(prevSeq int64, prevHash string) {
 	e.Time = time.UnixMilli(e.Time.UnixMilli()).UTC()
 	e.PrevHash = prevHash
 	e.Hash = e.ComputeHash()
-}
-
-// Summarize encodes a summary for Entry.Summary: compact JSON with sorted
-// keys, as json.Marshal writes it (so an exported entry decodes to the
-// same bytes). Nil or empty gives nil.
-func Summarize(m map[string]any) json.RawMessage {
-	if len(m) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return json.RawMessage(`{"error":"summary not encodable"}`)
-	}
-	return b
 }

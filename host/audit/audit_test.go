@@ -9,7 +9,7 @@ import (
 func entry() Entry {
 	return Entry{Time: time.UnixMilli(1765000000123), ActorKind: "user", ActorID: "u1", ActorName: "o@example.com",
 		ClientAddr: "127.0.0.1", Operation: "set-credentials", Vault: "prod", Target: "credentials STRIPE_KEY",
-		Outcome: OutcomeOK, Status: 200, Summary: Summarize(map[string]any{"keys": []string{"STRIPE_KEY"}})}
+		Outcome: OutcomeOK, Status: 200, Summary: Summary{Keys: []string{"STRIPE_KEY"}}.Encode()}
 }
 
 // The hash is a wire format: exports are verified by other programs, so

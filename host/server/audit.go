@@ -44,6 +44,10 @@ func startAudit(ctx context.Context, cfg Config, st *store.Store) (*audit.Record
 	}
 	stopJobs := jobs.Start(context.WithoutCancel(ctx), cfg.Logger, jobs.Job{Name: "audit-retention", Every: auditRetentionEvery,
 		Run: func(ctx context.Context) error {
+			before, err := st.AuditHead(ctx)
+			if err != nil {
+				return err
+			}
 			n, err := st.PruneAudit(ctx, time.Now().Add(-cfg.AuditMaxAge))
 			if err != nil || n == 0 {
 				return err
@@ -52,10 +56,11 @@ func startAudit(ctx context.Context, cfg Config, st *store.Store) (*audit.Record
 			if err != nil {
 				return err
 			}
+			sum := audit.Summary{Note: fmt.Sprintf("pruned %d entries older than %s", n, cfg.AuditMaxAge)}
+			sum.Set("anchor_seq", before.AnchorSeq, h.AnchorSeq)
+			sum.Set("anchor_hash", before.AnchorHash, h.AnchorHash)
 			_, err = rec.Record(ctx, audit.Entry{ActorKind: audit.ActorSystem, Operation: "prune-audit",
-				Target: fmt.Sprintf("audit entries to seq %d", h.AnchorSeq),
-				Summary: audit.Summarize(map[string]any{"pruned": n, "anchor_seq": h.AnchorSeq, "anchor_hash": h.AnchorHash,
-					"max_age": cfg.AuditMaxAge.String()})})
+				Target: fmt.Sprintf("audit entries to seq %d", h.AnchorSeq), Summary: sum.Encode()})
 			return err
 		}})
 	return rec, func() { stopJobs(); closeSink() }, nil
@@ -75,11 +80,10 @@ func auditScheduledSync(st *store.Store, rec *audit.Recorder) func(context.Conte
 			return
 		}
 		name := vaultName(ctx, st, before.VaultID)
+		sum := audit.Summary{Note: "scheduled sync of the " + before.Kind + " store"}
+		sum.Set("last_sync_status", before.LastSyncStatus, status)
 		rec.Record(ctx, audit.Entry{ActorKind: audit.ActorSystem, Operation: "sync-vault-scheduled", Vault: name,
-			Target: "vaults/" + name + "/sync", Outcome: outcomeOf(err),
-			Summary: audit.Summarize(map[string]any{"kind": before.Kind,
-				"before": map[string]any{"last_sync_status": before.LastSyncStatus},
-				"after":  map[string]any{"last_sync_status": status}})})
+			Target: "vaults/" + name + "/sync", Outcome: outcomeOf(err), Summary: sum.Encode()})
 	}
 }
 

@@ -17,7 +17,7 @@ func appendN(t *testing.T, s *Store, n int, at time.Time) {
 	for i := 0; i < n; i++ {
 		if _, err := s.AppendAudit(context.Background(), audit.Entry{Time: at, ActorKind: "user", ActorID: "u1", ActorName: "o@example.com",
 			Operation: "set-credentials", Vault: "prod", Target: fmt.Sprintf("credentials K%d", i), Outcome: audit.OutcomeOK, Status: 200,
-			Summary: audit.Summarize(map[string]any{"keys": []string{fmt.Sprintf("K%d", i)}})}); err != nil {
+			Summary: audit.Summary{Keys: []string{fmt.Sprintf("K%d", i)}}.Encode()}); err != nil {
 			t.Fatal(err)
 		}
 	}

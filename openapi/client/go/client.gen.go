@@ -903,6 +903,22 @@ type ApproveProposalInputBody struct {
 	Vault       string             `json:"vault"`
 }
 
+// AuditChanges defines model for AuditChanges.
+type AuditChanges struct {
+	// Changes Fields the action created, changed or removed
+	Changes *[]ChangedField `json:"changes,omitempty"`
+
+	// Keys Credential key names the action named
+	Keys *[]string `json:"keys,omitempty"`
+
+	// Note What the action did, in words, when no field shows it
+	Note *string `json:"note,omitempty"`
+
+	// ValueMacs Per key set: an HMAC of its value under an instance key, to tell whether two entries set the same value
+	ValueMacs            *map[string]string     `json:"value_macs,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // AuditEntry defines model for AuditEntry.
 type AuditEntry struct {
 	ActorId string `json:"actor_id"`
@@ -934,8 +950,8 @@ type AuditEntry struct {
 	// Status The HTTP status the caller got; 0 outside the API
 	Status int64 `json:"status"`
 
-	// Summary What changed, by name: before and after, key names, roles; never a value
-	Summary interface{} `json:"summary,omitempty"`
+	// Summary What changed, by name: each field before and after, key names; never a value. Sent as recorded, byte for byte (the hash covers it); entries recorded before this shape hold other objects
+	Summary *AuditChanges `json:"summary,omitempty"`
 
 	// Target What was acted on
 	Target string    `json:"target"`
@@ -1024,6 +1040,16 @@ type ChangePasswordInputBody struct {
 
 	// NewPassword At least 8 characters
 	NewPassword string `json:"new_password"`
+}
+
+// ChangedField defines model for ChangedField.
+type ChangedField struct {
+	After  interface{} `json:"after,omitempty"`
+	Before interface{} `json:"before,omitempty"`
+	Field  string      `json:"field"`
+
+	// Withheld A secret (a password) changed; neither value is recorded
+	Withheld *bool `json:"withheld,omitempty"`
 }
 
 // CompletePasswordResetInputBody defines model for CompletePasswordResetInputBody.
@@ -2293,6 +2319,119 @@ type UpdateVaultSettingsJSONRequestBody = UpdateVaultSettingsInputBody
 
 // SetVaultUserJSONRequestBody defines body for SetVaultUser for application/json ContentType.
 type SetVaultUserJSONRequestBody = SetVaultUserInputBody
+
+// Getter for additional properties for AuditChanges. Returns the specified
+// element and whether it was found
+func (a AuditChanges) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AuditChanges
+func (a *AuditChanges) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AuditChanges to handle AdditionalProperties
+func (a *AuditChanges) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["changes"]; found {
+		err = json.Unmarshal(raw, &a.Changes)
+		if err != nil {
+			return fmt.Errorf("error reading 'changes': %w", err)
+		}
+		delete(object, "changes")
+	}
+
+	if raw, found := object["keys"]; found {
+		err = json.Unmarshal(raw, &a.Keys)
+		if err != nil {
+			return fmt.Errorf("error reading 'keys': %w", err)
+		}
+		delete(object, "keys")
+	}
+
+	if raw, found := object["note"]; found {
+		err = json.Unmarshal(raw, &a.Note)
+		if err != nil {
+			return fmt.Errorf("error reading 'note': %w", err)
+		}
+		delete(object, "note")
+	}
+
+	if raw, found := object["value_macs"]; found {
+		err = json.Unmarshal(raw, &a.ValueMacs)
+		if err != nil {
+			return fmt.Errorf("error reading 'value_macs': %w", err)
+		}
+		delete(object, "value_macs")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AuditChanges to handle AdditionalProperties
+func (a AuditChanges) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Changes != nil {
+		object["changes"], err = json.Marshal(a.Changes)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'changes': %w", err)
+		}
+	}
+
+	if a.Keys != nil {
+		object["keys"], err = json.Marshal(a.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'keys': %w", err)
+		}
+	}
+
+	if a.Note != nil {
+		object["note"], err = json.Marshal(a.Note)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'note': %w", err)
+		}
+	}
+
+	if a.ValueMacs != nil {
+		object["value_macs"], err = json.Marshal(a.ValueMacs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'value_macs': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error

@@ -1238,6 +1238,20 @@ export interface components {
             };
             vault: string;
         };
+        AuditChanges: {
+            /** @description Fields the action created, changed or removed */
+            changes?: components["schemas"]["ChangedField"][] | null;
+            /** @description Credential key names the action named */
+            keys?: string[] | null;
+            /** @description What the action did, in words, when no field shows it */
+            note?: string;
+            /** @description Per key set: an HMAC of its value under an instance key, to tell whether two entries set the same value */
+            value_macs?: {
+                [key: string]: string;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         AuditEntry: {
             actor_id: string;
             /** @description user, agent, session, anonymous (a failed sign-in), system (the server itself) or local (a command at the server's machine) */
@@ -1264,8 +1278,8 @@ export interface components {
              * @description The HTTP status the caller got; 0 outside the API
              */
             status: number;
-            /** @description What changed, by name: before and after, key names, roles; never a value */
-            summary?: unknown;
+            /** @description What changed, by name: each field before and after, key names; never a value. Sent as recorded, byte for byte (the hash covers it); entries recorded before this shape hold other objects */
+            summary?: components["schemas"]["AuditChanges"];
             /** @description What was acted on */
             target: string;
             /** Format: date-time */
@@ -1330,6 +1344,13 @@ export interface components {
             current_password: string;
             /** @description At least 8 characters */
             new_password: string;
+        };
+        ChangedField: {
+            after?: unknown;
+            before?: unknown;
+            field: string;
+            /** @description A secret (a password) changed; neither value is recorded */
+            withheld?: boolean;
         };
         CompletePasswordResetInputBody: {
             /** @description At least 8 characters */
