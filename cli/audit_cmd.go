@@ -134,9 +134,18 @@ func auditRows(entries []audit.Entry) [][]string {
 			actor += " " + e.ActorID
 		}
 		rows = append(rows, []string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.DateTime), actor, dash(e.ClientAddr),
-			e.Operation, dash(e.Vault), oneLine(dash(e.Target), 48), e.Outcome, oneLine(dash(string(e.Summary)), 60)})
+			e.Operation, dash(e.Vault), oneLine(dash(e.Target), 48), e.Outcome, oneLine(dash(summaryText(e.Summary)), 100)})
 	}
 	return rows
+}
+
+// summaryText is a summary for people ("role: member → admin"); an entry
+// recorded before summaries had one shape shows its JSON.
+func summaryText(raw json.RawMessage) string {
+	if s, ok := audit.DecodeSummary(raw); ok {
+		return s.String()
+	}
+	return string(raw)
 }
 
 type auditFollowCmd struct {
@@ -235,13 +244,13 @@ func writeJSONLine(w io.Writer, v any) error {
 type auditExportCmd struct {
 	authFlag
 	auditFilter
-	Format string `enum:"jsonl,csv" default:"jsonl" help:"jsonl (one entry per line, verifiable with 'audit verify --file') or csv."`
+	Format string `enum:"jsonl,csv" default:"jsonl" help:"jsonl (one entry per line, verifiable with 'audit verify --file') or csv (the same fields, then the summary in words)."`
 	After  int64  `placeholder:"SEQ" help:"Only entries after this seq (continue an earlier export)."`
 	Output string `short:"o" placeholder:"FILE" help:"Write to this file instead of standard output (appended to, so exports can continue one archive)."`
 }
 
 var auditCSVHeader = []string{"seq", "time", "actor_kind", "actor_id", "actor_name", "client_addr", "operation", "vault", "target",
-	"outcome", "status", "summary", "prev_hash", "hash"}
+	"outcome", "status", "summary", "prev_hash", "hash", "summary_text"}
 
 func (x *auditExportCmd) Run(c *apiClient, out *printer) error {
 	p, err := x.params()
@@ -273,7 +282,7 @@ func (x *auditExportCmd) Run(c *apiClient, out *printer) error {
 		for _, e := range page.Entries {
 			if x.Format == "csv" {
 				cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.ActorKind, e.ActorID, e.ActorName,
-					e.ClientAddr, e.Operation, e.Vault, e.Target, e.Outcome, strconv.Itoa(e.Status), string(e.Summary), e.PrevHash, e.Hash})
+					e.ClientAddr, e.Operation, e.Vault, e.Target, e.Outcome, strconv.Itoa(e.Status), string(e.Summary), e.PrevHash, e.Hash, summaryText(e.Summary)})
 			} else if err := writeJSONLine(bw, e); err != nil {
 				return err
 			}

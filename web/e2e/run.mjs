@@ -643,6 +643,9 @@ try {
     await page.locator('input[name="audit-operation"]').fill("rename-vault");
     await page.locator("tr[data-audit-seq]", { hasText: "rename-vault" }).first().waitFor();
     await page.waitForFunction(() => [...document.querySelectorAll("tr[data-audit-seq]")].every((r) => r.textContent.includes("rename-vault")));
+    // The summary says what changed, before and after.
+    const renamed = page.locator("tr[data-audit-seq]", { hasText: "rename-vault" }).first().locator(".audit-summary");
+    assert((await renamed.textContent()).includes("name team-secrets → team-secrets-2"), "rename summary: " + (await renamed.textContent()));
     await page.getByRole("button", { name: "Verify chain" }).click();
     const verdict = page.getByTestId("audit-verify");
     await verdict.waitFor();

@@ -9,6 +9,68 @@ import { Untrusted } from "../untrusted";
 type Entry = Schemas["AuditEntry"];
 type Verify = Schemas["VerifyAuditOutputBody"];
 type Me = Schemas["MeOutputBody"];
+type Summary = Schemas["AuditChanges"];
+type ChangedField = Schemas["ChangedField"];
+
+// show prints one before or after value: names as they are, lists and
+// objects as JSON.
+function show(v: unknown): string {
+  if (typeof v === "string") return v === "" ? '""' : v;
+  if (Array.isArray(v)) return "[" + v.map(show).join(", ") + "]";
+  return JSON.stringify(v);
+}
+
+function ChangeLine({ c }: { c: ChangedField }) {
+  const had = c.before !== undefined && c.before !== null;
+  const has = c.after !== undefined && c.after !== null;
+  return (
+    <li>
+      <code>{c.field}</code>{" "}
+      {c.withheld ? (
+        <span class="muted">changed (value withheld)</span>
+      ) : (
+        <>
+          {had ? <Untrusted text={show(c.before)} /> : <span class="muted">(none)</span>} →{" "}
+          {has ? <Untrusted text={show(c.after)} /> : <span class="muted">(none)</span>}
+        </>
+      )}
+    </li>
+  );
+}
+
+// SummaryView shows what an entry changed, field by field; an entry
+// recorded before summaries had this shape shows its JSON.
+function SummaryView({ summary }: { summary: Summary }) {
+  const known = new Set(["changes", "keys", "value_macs", "note"]);
+  if (Object.keys(summary).some((k) => !known.has(k))) {
+    return (
+      <div class="muted small">
+        <code>
+          <Untrusted text={JSON.stringify(summary)} />
+        </code>
+      </div>
+    );
+  }
+  const macs = Object.keys(summary.value_macs ?? {}).length;
+  return (
+    <div class="muted small audit-summary">
+      {summary.changes?.length ? (
+        <ul class="changes">
+          {summary.changes.map((c) => (
+            <ChangeLine c={c} />
+          ))}
+        </ul>
+      ) : null}
+      {summary.keys?.length ? (
+        <div>
+          keys: <Untrusted text={summary.keys.join(", ")} />
+          {macs ? ` (value MACs: ${macs})` : null}
+        </div>
+      ) : null}
+      {summary.note ? <div>{summary.note}</div> : null}
+    </div>
+  );
+}
 
 export function AuditPage({ me }: { me: Me }) {
   const [actor, setActor] = useState("");
@@ -135,11 +197,7 @@ export function AuditPage({ me }: { me: Me }) {
                       <Untrusted text={e.target} />
                     </code>
                   </div>
-                  {e.summary ? (
-                    <div class="muted small">
-                      <code>{JSON.stringify(e.summary)}</code>
-                    </div>
-                  ) : null}
+                  {e.summary ? <SummaryView summary={e.summary} /> : null}
                 </td>
                 <td data-label="Outcome">
                   <Tag kind={e.outcome === "ok" ? "ok" : "error"}>{e.outcome}</Tag>
