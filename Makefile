@@ -13,7 +13,7 @@ ARGS    ?=
 VERSION ?= $(shell v=$$(git describe --tags --dirty 2>/dev/null) && echo "$${v\#v}" || { h=$$(git describe --always --dirty 2>/dev/null) && echo "0.0.0-dev+$$h" || echo 0.0.0-dev; })
 LDFLAGS := -X github.com/agent-vault/agent-vault/host/version.Version=$(VERSION)
 
-.PHONY: all build run test plugins generate bench bench-proxy bench-scrub bench-start clean
+.PHONY: all build run test plugins generate bench bench-proxy bench-scrub bench-metrics bench-start clean
 
 all: build
 
@@ -96,6 +96,15 @@ bench-scrub: build
 	$(GO) run ./host/proxy/loadtest -bin $(BIN) -concurrency 16 -rounds 3 -credentials 1000 \
 		-modes direct,proxy-http-noscrub,proxy-http,direct-tls,proxy-mitm-noscrub,proxy-mitm
 	$(GO) test -run '^$$' -bench BenchmarkScrubCost -benchtime 2000x -count 6 ./host/proxy
+
+# bench-metrics measures, in one run with the rounds interleaved cell by
+# cell, the proxy with metrics on (the default), with metrics off, and with
+# the audit trail's file sink on; the report gives each variant's req/s as
+# a ratio to metrics-on. Compare ratios, not absolute figures.
+bench-metrics: build
+	$(GO) run ./host/proxy/loadtest -bin $(BIN) -rounds 5 -concurrency 1,16 -modes direct,proxy-http,proxy-mitm \
+		-variant metrics-on -variant metrics-off:AGENT_VAULT_METRICS=false \
+		-variant audit-sink:AGENT_VAULT_AUDIT_FILE=/dev/null
 
 # bench-start times the server's first start (fresh data directory) and a
 # restart until both ports answer, with its RSS at ready and its peak.

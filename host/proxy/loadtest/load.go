@@ -52,6 +52,7 @@ type target struct {
 
 // cellResult is one (mode, concurrency) measurement.
 type cellResult struct {
+	Variant       string  `json:"variant,omitempty"` // with -variant: the server configuration
 	Mode          string  `json:"mode"`
 	Concurrency   int     `json:"concurrency"`
 	Requests      int64   `json:"requests"`

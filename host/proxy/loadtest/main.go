@@ -17,6 +17,13 @@
 // The load generator, the upstream and the server share the machine, so
 // the proxied figures are judged as ratios to the direct ones of the same
 // run, never as absolute numbers.
+//
+// -variant compares server configurations in the same run (make
+// bench-metrics: metrics on, metrics off, the audit file sink): each
+// variant gets its own provisioned servers, all started before measuring,
+// and every cell of every round runs once per variant back to back, so a
+// change in the machine's load hits all variants alike. The report adds
+// each variant's req/s as a ratio to the first variant's.
 package main
 
 import (
@@ -33,6 +40,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +69,36 @@ type options struct {
 	credentials int    // filler credentials in the vault besides the injected one
 	databaseURL string // PostgreSQL shared by the replicas; "" keeps SQLite
 	replicas    int    // servers behind a TCP round-robin on the proxy port
+	variants    []variant
+}
+
+// variant is one server configuration measured in the same run as the
+// others: its own servers, with env on top of -server-env.
+type variant struct {
+	name string
+	env  []string
+}
+
+var variantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,31}$`)
+
+// parseVariant reads -variant NAME or NAME:ENV=V,ENV2=V2 (values cannot
+// hold commas).
+func parseVariant(s string) (variant, error) {
+	name, envs, _ := strings.Cut(s, ":")
+	if !variantName.MatchString(name) {
+		return variant{}, fmt.Errorf("-variant %q: the name must be 1-32 of a-z 0-9 _ . - (then :ENV=VALUE,…)", s)
+	}
+	v := variant{name: name}
+	if envs == "" {
+		return v, nil
+	}
+	for kv := range strings.SplitSeq(envs, ",") {
+		if env, _, ok := strings.Cut(kv, "="); !ok || env == "" || strings.ContainsAny(env, " \t") {
+			return variant{}, fmt.Errorf("-variant %q: %q is not ENV=VALUE", s, kv)
+		}
+		v.env = append(v.env, kv)
+	}
+	return v, nil
 }
 
 // Main runs the harness and returns the exit code: 0, 1 on a failure, 2 on
@@ -122,6 +160,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.credentials, "credentials", 0, "store this many more credentials in the vault (the egress set grows with them)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "run the server(s) on this PostgreSQL database (postgres://…, an empty schema) instead of SQLite")
 	fs.IntVar(&o.replicas, "replicas", 1, "servers sharing -database-url, behind a TCP round-robin on the proxy port")
+	fs.Func("variant", "measure this server configuration too, NAME or NAME:ENV=VALUE,ENV2=VALUE2 (repeatable): each variant runs its own servers, "+
+		"the rounds interleave them cell by cell, and the report compares each to the first", func(s string) error {
+		v, err := parseVariant(s)
+		if err != nil {
+			return err
+		}
+		for _, have := range o.variants {
+			if have.name == v.name {
+				return fmt.Errorf("-variant %q: the name %s is taken", s, v.name)
+			}
+		}
+		o.variants = append(o.variants, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -163,6 +215,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.databaseURL != "" {
 		o.serverEnv = append(o.serverEnv, "AGENT_VAULT_DATABASE_URL="+o.databaseURL)
 	}
+	if len(o.variants) > 1 && o.databaseURL != "" {
+		return fail("-variant: several variants cannot share -database-url (each runs its own servers)")
+	}
+	if len(o.variants) > 8 {
+		return fail("-variant: at most 8")
+	}
+	if len(o.variants) == 0 {
+		o.variants = []variant{{name: "default"}}
+	}
 	return o, nil
 }
 
@@ -171,6 +232,9 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		Replicas: o.replicas, Database: "sqlite"}
 	if o.databaseURL != "" {
 		rep.Database = "postgres"
+	}
+	if len(o.variants) > 1 && o.databaseURL != "" {
+		return nil, errors.New("-variant runs one server set per variant; they cannot share -database-url")
 	}
 	tmp, err := os.MkdirTemp("", "agent-vault-loadtest-")
 	if err != nil {
@@ -192,7 +256,128 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	if err := os.WriteFile(caFile, up.caPEM, 0o600); err != nil {
 		return nil, err
 	}
-	dataDir := filepath.Join(tmp, "data")
+	var serverLog io.Writer
+	if o.serverLog != "" {
+		f, err := os.OpenFile(o.serverLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		serverLog = f
+	}
+
+	// One set of servers per variant, all up before measuring, so each
+	// round measures every variant under the same machine load.
+	var sets []*serverSet
+	defer func() {
+		for _, s := range sets {
+			s.stop() // on an early return; stopping twice is harmless
+		}
+	}()
+	for i, v := range o.variants {
+		dir := tmp
+		if len(o.variants) > 1 {
+			dir = filepath.Join(tmp, "variant-"+v.name)
+			fmt.Fprintf(log, "variant %s: %s\n", v.name, strings.Join(v.env, " "))
+		}
+		set, err := startSet(ctx, o, v, dir, up, caFile, credential, serverLog, log)
+		if set != nil {
+			sets = append(sets, set)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			rep.ColdStart, rep.WarmStart = set.cold, set.warm
+		}
+		if len(o.variants) > 1 {
+			rep.Variants = append(rep.Variants, variantInfo{Name: v.name, Env: v.env, ColdStart: set.cold, WarmStart: set.warm})
+		}
+	}
+
+	runs := map[string][]cellResult{}
+	var order []string
+	for round := range o.rounds {
+		for _, c := range o.conc {
+			for _, m := range o.modes {
+				for i, set := range sets {
+					r, err := set.target.runCell(ctx, m, c, o.warm, o.dur, o.maxRequests)
+					if err != nil {
+						return nil, fmt.Errorf("%s at c=%d: %w", m, c, err)
+					}
+					if r.Errors > 0 {
+						return nil, fmt.Errorf("%s at c=%d: %d failed requests, first: %s", m, c, r.Errors, r.FirstError)
+					}
+					name := ""
+					if len(sets) > 1 {
+						r.Variant, name = o.variants[i].name, " "+o.variants[i].name
+					}
+					fmt.Fprintf(log, "round %d %-10s c=%-3d%s %8.0f req/s  p50 %6.0fµs  p99 %6.0fµs  load %s\n",
+						round+1, m, c, name, r.RPS, r.P50Micros, r.P99Micros, loadAverage())
+					key := cellKey(m, c) + "/" + r.Variant
+					if round == 0 {
+						order = append(order, key)
+					}
+					runs[key] = append(runs[key], r)
+					rep.Rounds = append(rep.Rounds, r)
+				}
+			}
+		}
+	}
+	for _, k := range order {
+		rep.Cells = append(rep.Cells, median(runs[k]))
+	}
+	if m, err := readProcMemory(sets[0].srv.pid()); err == nil {
+		rep.EndRSSKiB, rep.PeakRSSKiB = m.RSSKiB, m.HWMKiB
+	}
+	var leaked int64
+	for _, s := range sets {
+		s.stop()
+		leaked += s.leaked
+	}
+	if leaked > 0 {
+		return nil, fmt.Errorf("the credential value appeared %d times in the server's output", leaked)
+	}
+	rep.LoadAverageEnd = loadAverage()
+	rep.evaluate()
+	return rep, nil
+}
+
+// serverSet is one variant's servers: the first (provisioned, then
+// restarted) and its replicas behind a round-robin, with the target the
+// load generator drives.
+type serverSet struct {
+	srv     *serverProc
+	extra   []*serverProc
+	rr      *roundRobin
+	target  *target
+	cold    startInfo
+	warm    *startInfo
+	leaked  int64
+	stopped bool
+}
+
+func (s *serverSet) stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	for _, p := range append([]*serverProc{s.srv}, s.extra...) {
+		if p != nil {
+			p.stop()
+			s.leaked += p.leaks.Load()
+		}
+	}
+	if s.rr != nil {
+		s.rr.close()
+	}
+}
+
+// startSet starts and provisions one variant's servers in dir. On an
+// error it returns what it started too, for the caller to stop.
+func startSet(ctx context.Context, o options, v variant, dir string, up *upstream, caFile, credential string, serverLog, log io.Writer) (*serverSet, error) {
+	env := append(append([]string(nil), o.serverEnv...), v.env...)
+	dataDir := filepath.Join(dir, "data")
 	if o.wasmCache != "" {
 		// The server keeps its compilation cache in <data-dir>/wasm-cache;
 		// wazero keys it by module content, so a kept cache is never stale.
@@ -206,20 +391,10 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 			return nil, err
 		}
 	}
-
-	var serverLog io.Writer
-	if o.serverLog != "" {
-		f, err := os.OpenFile(o.serverLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		serverLog = f
-	}
-	start := func() (*serverProc, procMemory, error) {
+	start := func(dataDir string) (*serverProc, procMemory, error) {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		s, err := startServer(sctx, o.bin, o.serverEnv, dataDir, caFile, credential, serverLog)
+		s, err := startServer(sctx, o.bin, env, dataDir, caFile, credential, serverLog)
 		if err != nil {
 			return nil, procMemory{}, err
 		}
@@ -230,125 +405,63 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		}
 		return s, m, nil
 	}
-	srv, mem, err := start()
+	srv, mem, err := start(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	rep.ColdStart = startInfo{Millis: srv.startDur.Milliseconds(), RSSKiB: mem.RSSKiB}
+	set := &serverSet{srv: srv, cold: startInfo{Millis: srv.startDur.Milliseconds(), RSSKiB: mem.RSSKiB}}
 	fmt.Fprintf(log, "server up (cold) in %v, VmRSS %d KiB\n", srv.startDur.Round(time.Millisecond), mem.RSSKiB)
-	var leaked int64
-	stopSrv := func() {
-		srv.stop()
-		leaked += srv.leaks.Load()
-	}
 	pctx, cancel := context.WithTimeout(ctx, time.Minute)
 	su, err := provision(pctx, srv.api, up, credential, o.credentials)
 	cancel()
 	if err != nil {
-		stopSrv()
-		return nil, err
+		return set, err
 	}
 	if o.restart {
-		stopSrv()
-		if srv, mem, err = start(); err != nil {
-			return nil, err
+		set.stop()
+		set.stopped = false
+		if set.srv, mem, err = start(dataDir); err != nil {
+			return set, err
 		}
-		rep.WarmStart = &startInfo{Millis: srv.startDur.Milliseconds(), RSSKiB: mem.RSSKiB}
-		fmt.Fprintf(log, "server up (restart) in %v, VmRSS %d KiB\n", srv.startDur.Round(time.Millisecond), mem.RSSKiB)
+		set.warm = &startInfo{Millis: set.srv.startDur.Milliseconds(), RSSKiB: mem.RSSKiB}
+		fmt.Fprintf(log, "server up (restart) in %v, VmRSS %d KiB\n", set.srv.startDur.Round(time.Millisecond), mem.RSSKiB)
 	}
-	defer func() {
-		if srv != nil {
-			srv.stop()
-		}
-	}()
 
 	// More replicas on the same database, each with its own data
 	// directory, and a TCP round-robin in front of their proxy ports.
-	proxyAddr := srv.proxy
-	var extra []*serverProc
-	defer func() {
-		for _, r := range extra {
-			r.stop() // on an early return; stopping twice is harmless
-		}
-	}()
+	proxyAddr := set.srv.proxy
 	if o.replicas > 1 {
-		backends := []string{srv.proxy}
+		backends := []string{set.srv.proxy}
 		for i := 1; i < o.replicas; i++ {
-			dir := filepath.Join(tmp, fmt.Sprintf("data-%d", i))
+			rdir := filepath.Join(dir, fmt.Sprintf("data-%d", i))
 			if o.wasmCache != "" {
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return nil, err
+				if err := os.MkdirAll(rdir, 0o700); err != nil {
+					return set, err
 				}
-				if err := os.Symlink(o.wasmCache, filepath.Join(dir, "wasm-cache")); err != nil {
-					return nil, err
+				if err := os.Symlink(o.wasmCache, filepath.Join(rdir, "wasm-cache")); err != nil {
+					return set, err
 				}
 			}
-			sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			r, err := startServer(sctx, o.bin, o.serverEnv, dir, caFile, credential, serverLog)
-			cancel()
+			r, _, err := start(rdir)
 			if err != nil {
-				return nil, err
+				return set, err
 			}
-			extra = append(extra, r)
+			set.extra = append(set.extra, r)
 			backends = append(backends, r.proxy)
 		}
-		rr, err := startRoundRobin(backends)
-		if err != nil {
-			return nil, err
+		if set.rr, err = startRoundRobin(backends); err != nil {
+			return set, err
 		}
-		defer rr.close()
-		proxyAddr = rr.addr()
+		proxyAddr = set.rr.addr()
 		fmt.Fprintf(log, "%d replicas behind a TCP round-robin at %s\n", o.replicas, proxyAddr)
 	}
 
 	mitmCA, upCA := x509.NewCertPool(), x509.NewCertPool()
 	mitmCA.AppendCertsFromPEM(su.mitmCAPEM)
 	upCA.AppendCertsFromPEM(up.caPEM)
-	t := &target{up: up, proxy: proxyAddr, session: su.sessionToken, mitmCA: mitmCA, upCA: upCA,
-		authHdr: "Bearer " + credential, serverPID: srv.pid()}
-
-	runs := map[string][]cellResult{}
-	var order []string
-	for round := range o.rounds {
-		for _, c := range o.conc {
-			for _, m := range o.modes {
-				r, err := t.runCell(ctx, m, c, o.warm, o.dur, o.maxRequests)
-				if err != nil {
-					return nil, fmt.Errorf("%s at c=%d: %w", m, c, err)
-				}
-				if r.Errors > 0 {
-					return nil, fmt.Errorf("%s at c=%d: %d failed requests, first: %s", m, c, r.Errors, r.FirstError)
-				}
-				fmt.Fprintf(log, "round %d %-10s c=%-3d %8.0f req/s  p50 %6.0fµs  p99 %6.0fµs  load %s\n",
-					round+1, m, c, r.RPS, r.P50Micros, r.P99Micros, loadAverage())
-				key := cellKey(m, c)
-				if round == 0 {
-					order = append(order, key)
-				}
-				runs[key] = append(runs[key], r)
-				rep.Rounds = append(rep.Rounds, r)
-			}
-		}
-	}
-	for _, k := range order {
-		rep.Cells = append(rep.Cells, median(runs[k]))
-	}
-	if m, err := readProcMemory(srv.pid()); err == nil {
-		rep.EndRSSKiB, rep.PeakRSSKiB = m.RSSKiB, m.HWMKiB
-	}
-	srv.stop()
-	leaked += srv.leaks.Load()
-	srv = nil
-	for _, r := range extra {
-		r.stop()
-		leaked += r.leaks.Load()
-	}
-	if leaked > 0 {
-		return nil, fmt.Errorf("the credential value appeared %d times in the server's output", leaked)
-	}
-	rep.LoadAverageEnd = loadAverage()
-	rep.evaluate()
-	return rep, nil
+	set.target = &target{up: up, proxy: proxyAddr, session: su.sessionToken, mitmCA: mitmCA, upCA: upCA,
+		authHdr: "Bearer " + credential, serverPID: set.srv.pid()}
+	return set, nil
 }
 
 // buildBinary builds the module's agent-vault command into dir.

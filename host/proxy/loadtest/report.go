@@ -37,6 +37,53 @@ type report struct {
 	EndRSSKiB        int64        `json:"end_rss_kib"`
 	PeakRSSKiB       int64        `json:"peak_rss_kib"` // VmHWM at the end
 	Targets          []targetRow  `json:"targets"`
+	// Variants are the server configurations of -variant, the first being
+	// the one the targets and the main table are about.
+	Variants []variantInfo `json:"variants,omitempty"`
+}
+
+type variantInfo struct {
+	Name      string     `json:"name"`
+	Env       []string   `json:"env,omitempty"`
+	ColdStart startInfo  `json:"cold_start"`
+	WarmStart *startInfo `json:"warm_start,omitempty"`
+}
+
+// variantRow is one cell of a variant beside the same cell of the first.
+type variantRow struct {
+	Variant     string
+	Mode        string
+	Concurrency int
+	RPS         float64
+	P99Micros   float64
+	Ratio       float64 // RPS over the first variant's; 0 when that is missing
+}
+
+// compareVariants lists every cell of every variant with its req/s ratio
+// to the same mode and concurrency of the first variant.
+func (r *report) compareVariants() []variantRow {
+	if len(r.Variants) < 2 {
+		return nil
+	}
+	first := r.Variants[0].Name
+	var rows []variantRow
+	for _, c := range r.Cells {
+		row := variantRow{Variant: c.Variant, Mode: c.Mode, Concurrency: c.Concurrency, RPS: c.RPS, P99Micros: c.P99Micros}
+		if base := r.variantCell(first, c.Mode, c.Concurrency); base != nil && base.RPS > 0 {
+			row.Ratio = c.RPS / base.RPS
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func (r *report) variantCell(variant, mode string, conc int) *cellResult {
+	for i := range r.Cells {
+		if c := &r.Cells[i]; c.Variant == variant && c.Mode == mode && c.Concurrency == conc {
+			return c
+		}
+	}
+	return nil
 }
 
 type targetRow struct {
@@ -50,9 +97,20 @@ type targetRow struct {
 
 func cellKey(mode string, conc int) string { return fmt.Sprintf("%s@%d", mode, conc) }
 
+// first names the first variant: "" without -variant, whose cells carry
+// no variant name.
+func (r *report) first() string {
+	if len(r.Variants) > 0 {
+		return r.Variants[0].Name
+	}
+	return ""
+}
+
+// cell finds a cell of the first variant.
 func (r *report) cell(mode string, conc int) *cellResult {
+	first := r.first()
 	for i := range r.Cells {
-		if r.Cells[i].Mode == mode && r.Cells[i].Concurrency == conc {
+		if r.Cells[i].Variant == first && r.Cells[i].Mode == mode && r.Cells[i].Concurrency == conc {
 			return &r.Cells[i]
 		}
 	}
@@ -118,7 +176,7 @@ func (r *report) evaluate() {
 	row = targetRow{Name: "server RSS at c=64 (highest sample)", Limit: targetRSSLoadedKiB >> 10, Unit: "MiB"}
 	var loaded int64
 	for _, c := range r.Cells {
-		if c.Concurrency == 64 {
+		if c.Concurrency == 64 && c.Variant == r.first() {
 			loaded = max(loaded, c.ServerRSSKiB)
 		}
 	}
@@ -162,6 +220,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "%-10s %4s %9s %7s %8s %8s %10s %9s %9s %8s\n",
 		"mode", "c", "req/s", "ratio", "p50 µs", "p99 µs", "requests", "cli-conn", "up-conn", "RSS MiB")
 	for _, c := range r.Cells {
+		if c.Variant != r.first() {
+			continue // other variants: in their own table below
+		}
 		ratio := "-"
 		// Ratios are to plain direct; proxy-mitm against direct-tls follows the table.
 		if d := r.cell(modeDirect, c.Concurrency); d != nil && d.RPS > 0 && c.Mode != modeDirect {
@@ -179,7 +240,7 @@ func (r *report) print(w io.Writer) {
 	}
 	var extra []string
 	for _, c := range r.Cells {
-		if c.Mode != modeProxyMITM {
+		if c.Mode != modeProxyMITM || c.Variant != r.first() {
 			continue
 		}
 		if d := r.cell(modeDirectTLS, c.Concurrency); d != nil && d.RPS > 0 {
@@ -189,7 +250,14 @@ func (r *report) print(w io.Writer) {
 	if len(extra) > 0 {
 		fmt.Fprintf(w, "proxy-mitm vs direct-tls: %s\n", strings.Join(extra, ", "))
 	}
-	fmt.Fprintln(w, "\ntargets:")
+	if rows := r.compareVariants(); rows != nil {
+		r.printVariants(w, rows)
+	}
+	if first := r.first(); first != "" {
+		fmt.Fprintf(w, "\ntargets (variant %s):\n", first)
+	} else {
+		fmt.Fprintln(w, "\ntargets:")
+	}
 	for _, t := range r.Targets {
 		status := "MISS"
 		switch {
@@ -207,5 +275,27 @@ func (r *report) print(w io.Writer) {
 			op = ">="
 		}
 		fmt.Fprintf(w, "  %s %-40s %8.2f %s (target %s %g)\n", status, t.Name, t.Measured, t.Unit, op, t.Limit)
+	}
+}
+
+// printVariants shows each variant's req/s and p99 per cell beside the
+// first variant's, with the ratio of req/s.
+func (r *report) printVariants(w io.Writer, rows []variantRow) {
+	first := r.first()
+	fmt.Fprintf(w, "\nvariants (median req/s of the same rounds, interleaved cell by cell; ratio to %s):\n", first)
+	for _, v := range r.Variants {
+		env := strings.Join(v.Env, " ")
+		if env == "" {
+			env = "(no extra environment)"
+		}
+		fmt.Fprintf(w, "  %-16s %s\n", v.Name, env)
+	}
+	fmt.Fprintf(w, "%-16s %-10s %4s %9s %8s %9s\n", "variant", "mode", "c", "req/s", "p99 µs", "ratio")
+	for _, row := range rows {
+		ratio := "-"
+		if row.Ratio > 0 {
+			ratio = fmt.Sprintf("%.3f", row.Ratio)
+		}
+		fmt.Fprintf(w, "%-16s %-10s %4d %9.0f %8.0f %9s\n", row.Variant, row.Mode, row.Concurrency, row.RPS, row.P99Micros, ratio)
 	}
 }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseVariants(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    []variant
+		wantErr string
+	}{
+		{"none-is-one-default", nil, []variant{{name: "default"}}, ""},
+		{"name-only", []string{"-variant", "metrics-on"}, []variant{{name: "metrics-on"}}, ""},
+		{"name-colon-nothing", []string{"-variant", "on:"}, []variant{{name: "on"}}, ""},
+		{"env-pairs", []string{"-variant", "metrics-on", "-variant", "metrics-off:AGENT_VAULT_METRICS=false",
+			"-variant", "sink:AGENT_VAULT_AUDIT_FILE=/dev/null,GOMAXPROCS=2"},
+			[]variant{{name: "metrics-on"}, {name: "metrics-off", env: []string{"AGENT_VAULT_METRICS=false"}},
+				{name: "sink", env: []string{"AGENT_VAULT_AUDIT_FILE=/dev/null", "GOMAXPROCS=2"}}}, ""},
+		{"empty-value-allowed", []string{"-variant", "x:A="}, []variant{{name: "x", env: []string{"A="}}}, ""},
+		{"bad-name", []string{"-variant", "Metrics On:A=1"}, nil, "the name must be"},
+		{"empty-name", []string{"-variant", ":A=1"}, nil, "the name must be"},
+		{"not-a-pair", []string{"-variant", "x:A"}, nil, `"A" is not ENV=VALUE`},
+		{"empty-env-name", []string{"-variant", "x:=1"}, nil, `"=1" is not ENV=VALUE`},
+		{"duplicate", []string{"-variant", "x", "-variant", "x:A=1"}, nil, "the name x is taken"},
+		{"no-shared-database", []string{"-variant", "a", "-variant", "b", "-database-url", "postgres://x"}, nil, "cannot share -database-url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			o, err := parseFlags(tc.args, &stderr)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error()+stderr.String(), tc.wantErr) {
+					t.Fatalf("err %v (%s), want %q", err, stderr.String(), tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(o.variants, tc.want) {
+				t.Errorf("variants %+v, want %+v", o.variants, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompareVariants(t *testing.T) {
+	rep := &report{
+		Variants: []variantInfo{{Name: "on"}, {Name: "off", Env: []string{"AGENT_VAULT_METRICS=false"}}},
+		Cells: []cellResult{
+			{Variant: "on", Mode: modeDirect, Concurrency: 16, RPS: 1000},
+			{Variant: "off", Mode: modeDirect, Concurrency: 16, RPS: 1100},
+			{Variant: "on", Mode: modeProxyHTTP, Concurrency: 16, RPS: 400, P99Micros: 900},
+			{Variant: "off", Mode: modeProxyHTTP, Concurrency: 16, RPS: 410, P99Micros: 880},
+			{Variant: "off", Mode: modeProxyMITM, Concurrency: 16, RPS: 300}, // no "on" cell to compare to
+		},
+	}
+	want := []variantRow{
+		{"on", modeDirect, 16, 1000, 0, 1},
+		{"off", modeDirect, 16, 1100, 0, 1.1},
+		{"on", modeProxyHTTP, 16, 400, 900, 1},
+		{"off", modeProxyHTTP, 16, 410, 880, 1.025},
+		{"off", modeProxyMITM, 16, 300, 0, 0},
+	}
+	got := rep.compareVariants()
+	if len(got) != len(want) {
+		t.Fatalf("got %d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Variant != w.Variant || g.Mode != w.Mode || g.RPS != w.RPS || g.P99Micros != w.P99Micros || abs(g.Ratio-w.Ratio) > 1e-9 {
+			t.Errorf("row %d: got %+v, want %+v", i, g, w)
+		}
+	}
+	// The targets and the main table are the first variant's.
+	rep.evaluate()
+	if c := rep.cell(modeProxyHTTP, 16); c == nil || c.Variant != "on" {
+		t.Errorf("cell() = %+v, want the first variant's", c)
+	}
+	if rep.Targets[0].Measured != 0.4 {
+		t.Errorf("http ratio target %v, want 0.4 (first variant)", rep.Targets[0].Measured)
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	for _, w := range []string{"ratio to on", "off              proxy-http   16       410      880     1.025", "mitm", "targets (variant on):"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("printed report lacks %q:\n%s", w, out.String())
+		}
+	}
+	// One variant prints as before, without the comparison.
+	single := &report{Cells: []cellResult{{Mode: modeDirect, Concurrency: 16, RPS: 1}}}
+	if single.compareVariants() != nil {
+		t.Error("a single variant has no comparison")
+	}
+}
+
+func abs(f float64) float64 { return max(f, -f) }
+
+// TestSmokeVariants runs two variants through the real server command in
+// one run: each gets its own servers, every round measures both, and the
+// report compares them.
+func TestSmokeVariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the server; skipped under -short")
+	}
+	var stderr bytes.Buffer
+	o, err := parseFlags([]string{"-duration", "200ms", "-warmup", "50ms", "-concurrency", "2", "-modes", "proxy-http", "-rounds", "2",
+		"-restart=false", "-wasm-cache", testWasmCache(t), "-variant", "on", "-variant", "off:AGENT_VAULT_METRICS=false"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	code, rep := runAndReport(ctx, o, &out, &stderr)
+	if code != 0 || rep == nil {
+		t.Fatalf("exit code %d\n%s", code, stderr.String())
+	}
+	var order []string
+	for _, r := range rep.Rounds {
+		order = append(order, r.Variant)
+		if r.Requests == 0 || r.Errors != 0 {
+			t.Errorf("%s: %+v", r.Variant, r)
+		}
+	}
+	if got := strings.Join(order, ","); got != "on,off,on,off" {
+		t.Errorf("rounds ran %s, want on,off,on,off (interleaved)", got)
+	}
+	rows := rep.compareVariants()
+	if len(rows) != 2 || rows[0].Ratio != 1 || rows[1].Ratio <= 0 {
+		t.Errorf("comparison %+v", rows)
+	}
+	if !strings.Contains(out.String(), "AGENT_VAULT_METRICS=false") || !strings.Contains(stderr.String(), "variant off: AGENT_VAULT_METRICS=false") {
+		t.Errorf("the report does not say what each variant set:\n%s\n%s", out.String(), stderr.String())
+	}
+}
