@@ -486,6 +486,11 @@ func (s *server) approveProposal(ctx context.Context, c call, id string, human m
 	}
 	changes := basis.changes(spec)
 	if missing := unconfirmed(changes, confirmed); len(missing) > 0 {
+		// A concurrent approval of this proposal may have applied it since
+		// the status was read: its services now look like replacements.
+		if now, err := s.Store.ProposalByID(ctx, c.Vault.ID, id); err == nil && now.Status != domain.ProposalPending {
+			return domain.Errorf(domain.CodeProposalNotPending, "proposal %q is %s, not pending", id, now.Status)
+		}
 		return unconfirmedError(changes, missing)
 	}
 	slots := map[string]bool{}
