@@ -72,6 +72,7 @@ type root struct {
 	Discover discoverCmd `cmd:"" group:"agents" help:"Show what a vault offers an agent: its services and credential keys."`
 	Run      runCmd      `cmd:"" group:"manage" help:"Run a program whose HTTP(S) traffic goes through the proxy with a vault's credentials."`
 	Audit    auditCmd    `cmd:"" group:"manage" help:"Read, export and verify the audit trail of administrative actions (owners)."`
+	Overview overviewCmd `cmd:"" group:"manage" help:"Show the proxied traffic, errors, store sync health and leases of all vaults (owners)."`
 
 	Completion completionCmd `cmd:"" group:"tools" help:"Print a shell completion script (bash, zsh or fish)."`
 	OpenAPI    openapiCmd    `cmd:"" group:"tools" name:"openapi" help:"Print the OpenAPI 3.1 document of the HTTP API."`

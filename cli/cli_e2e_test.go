@@ -653,6 +653,25 @@ func TestRun(t *testing.T) {
 	if stdout, _, _ := o.run(nil, "", nil, "vault", "logs", "--vault=my-app"); !regexp.MustCompile(`(?m)^\S+ \S+  session [0-9a-f-]{4}…  GET     ` + regexp.QuoteMeta(upstreamHost) + ` `).MatchString(stdout) {
 		t.Errorf("vault logs table:\n%s", stdout)
 	}
+	// The same two requests in the traffic aggregates: the vault's and the
+	// instance's, as JSON and as text.
+	for _, args := range [][]string{{"vault", "activity", "--vault=my-app"}, {"overview", "--window=day"}} {
+		stdout, stderr, code := o.run(nil, "", nil, append(args, "--json")...)
+		var a struct {
+			Requests    int
+			Outcomes    map[string]int
+			TopServices []struct{ Vault, Service string } `json:"top_services"`
+		}
+		if code != 0 || json.Unmarshal([]byte(stdout), &a) != nil || a.Requests != 2 || a.Outcomes["injected"] != 2 ||
+			len(a.TopServices) != 1 || a.TopServices[0].Vault != "my-app" || a.TopServices[0].Service != "up" {
+			t.Errorf("%v --json: exit %d, %+v\n%s%s", args, code, a, stdout, stderr)
+		}
+		stdout, stderr, code = o.run(nil, "", nil, args...)
+		if code != 0 || !strings.Contains(stdout, "requests       2\n") || !strings.Contains(stdout, "outcomes       injected 2\n") ||
+			!regexp.MustCompile(`(?m)^my-app\s+up\s+2\s+0$`).MatchString(stdout) {
+			t.Errorf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
 	testFollow(t, o, curl, upstream.URL)
 	// Without --vault (flag or AGENT_VAULT_VAULT), run says which vault it used.
 	if _, stderr, code := o.run(nil, "", nil, "run", "--", "true"); code != 0 || !strings.Contains(stderr, `agent-vault: using vault "default"`) {

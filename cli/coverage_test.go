@@ -14,9 +14,6 @@ var notCommands = map[string]string{
 	"get-health":  "for load balancers; 'status' reads get-status",
 	"get-ready":   "for load balancers: readiness of one replica",
 	"get-metrics": "for Prometheus scrapers (an owner token, or --metrics-addr)",
-	// The charts' aggregates; `vault logs` reads the same request log.
-	"get-overview":       "the UI's Overview charts",
-	"get-vault-activity": "the UI's vault Activity charts",
 }
 
 // TestEveryOperationHasACommand keeps the CLI covering the whole API: an

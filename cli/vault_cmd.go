@@ -26,6 +26,7 @@ type vaultCmd struct {
 	Session         vaultSessionCmd    `cmd:"" help:"Create, list and revoke scoped sessions (short-lived tokens fixed to one vault)."`
 	Proposal        vaultProposalCmd   `cmd:"" help:"Review what agents proposed (services and credential slots): list, show, approve, reject."`
 	Logs            vaultLogsCmd       `cmd:"" help:"Show the proxy's request log of a vault (never values)."`
+	Activity        vaultActivityCmd   `cmd:"" help:"Show a vault's proxied traffic, errors, store sync health and leases over the last hour or day."`
 	Explain         vaultExplainCmd    `cmd:"" help:"Explain whether a request would get credentials injected, and why."`
 	Canary          vaultCanaryCmd     `cmd:"" help:"List canary credentials: bait values that block and revoke whoever sends them."`
 	Run             runCmd             `cmd:"" help:"Same as 'agent-vault run': run a program through the proxy with this vault's credentials."`
