@@ -269,7 +269,7 @@ try {
     assert(me.status === 200 && me.body.name === "deploy-bot", "the shown token signs the agent in: " + JSON.stringify(me.body));
   });
 
-  await step("Agents: filter, rename, rotate with overlap, revoke", async () => {
+  await step("Agents: filter, rename, rotate with overlap and expiry, revoke", async () => {
     const table = op.getByRole("table", { name: "Agents" });
     await table.waitFor();
     await shots(op, "agents");
@@ -279,12 +279,15 @@ try {
     await op.locator('input[name="agent-new-name"]').fill("crm-bot");
     await op.getByRole("form", { name: "Rename crm-agent" }).getByRole("button", { name: "Save" }).click();
     await table.locator('tr[data-agent="crm-bot"]').waitFor();
+    await op.locator('input[name="rotate-ttl-days"]').fill("3");
     await op.getByRole("button", { name: "Rotate token of crm-bot" }).click();
     const tok = op.getByTestId("agent-token");
     await tok.waitFor();
     assert((await tok.textContent()).includes("av_agt_"), "new token shown once");
     const got = await api(owner, "GET", "/v1/agents/crm-bot");
     assert(got.status === 200 && got.body.previous_token_expires_at, "rotation kept an overlap: " + JSON.stringify(got.body));
+    const left = (Date.parse(got.body.token_expires_at) - Date.now()) / 86400e3;
+    assert(left > 2.9 && left <= 3, "the rotated token expires in 3 days: " + got.body.token_expires_at);
     await op.getByRole("button", { name: "Revoke crm-bot" }).click();
     await table.locator('tr[data-agent="crm-bot"]').getByText("revoked").waitFor();
     await op.locator('select[name="agent-state-filter"]').selectOption("active");

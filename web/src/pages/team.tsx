@@ -18,6 +18,10 @@ function grants(list?: Grant[] | null): string {
   return g.length === 0 ? "—" : g.map((v) => `${v.vault} (${v.role})`).join(", ");
 }
 
+// days turns a number of days typed into a field into seconds; empty or 0
+// is 0 (never expires).
+const days = (typed: string) => Math.max(0, Math.round(Number(typed) * 86400)) || 0;
+
 // vaultsColumn lists the vault roles of a person, invitation or agent.
 const vaultsColumn: Column<{ vaults?: Grant[] | null }> = { head: "Vaults", hideSmall: true, cell: (x) => grants(x.vaults) };
 
@@ -302,6 +306,7 @@ export function AgentsPage({ me }: { me: Me }) {
   const [renaming, setRenaming] = useState<string | null>(null);
   const [newName, setNewName] = useState("");
   const [overlap, setOverlap] = useState(600);
+  const [rotateDays, setRotateDays] = useState("");
   const { busy, err, run } = useRun(() => agents.reload());
   const all = agents.data?.agents ?? [];
   const rows = all.filter(
@@ -329,9 +334,14 @@ export function AgentsPage({ me }: { me: Me }) {
             </select>
           </Field>
           {owner ? (
-            <Field label="Rotation overlap (s)" narrow>
-              <input type="number" min={0} max={604800} name="rotate-overlap" value={overlap} onInput={(e) => setOverlap(Number(e.currentTarget.value))} />
-            </Field>
+            <>
+              <Field label="Rotation overlap (s)" narrow>
+                <input type="number" min={0} max={604800} name="rotate-overlap" value={overlap} onInput={(e) => setOverlap(Number(e.currentTarget.value))} />
+              </Field>
+              <Field label="Rotated token expires (days)" narrow>
+                <input type="number" min={0} max={365} step="any" name="rotate-ttl-days" placeholder="never" value={rotateDays} onInput={(e) => setRotateDays(e.currentTarget.value)} />
+              </Field>
+            </>
           ) : null}
         </form>
         <ErrorBanner error={agents.error ?? err} />
@@ -408,7 +418,7 @@ export function AgentsPage({ me }: { me: Me }) {
                   aria-label={`Rotate token of ${a.name}`}
                   onClick={() =>
                     run("t" + a.id, async () => {
-                      const r = await unwrap(api.POST("/v1/agents/{name}/rotate", { params: { path: { name: a.name } }, body: { overlap_seconds: overlap } }));
+                      const r = await unwrap(api.POST("/v1/agents/{name}/rotate", { params: { path: { name: a.name } }, body: { overlap_seconds: overlap, ttl_seconds: days(rotateDays) } }));
                       setToken({ name: a.name, token: r.token });
                     })
                   }
@@ -443,7 +453,7 @@ export function AgentsPage({ me }: { me: Me }) {
 function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
   const [name, setName] = useState("");
   const [grants, setGrants] = useState<Grant[]>([{ vault: "", role: "proxy" }]);
-  const [days, setDays] = useState("");
+  const [ttlDays, setTtlDays] = useState("");
   const [made, setMade] = useState<Schemas["AgentTokenOutputBody"] | null>(null);
   const { busy, err, run } = useRun(onCreated);
   return (
@@ -456,18 +466,18 @@ function NewAgent({ me, onCreated }: { me: Me; onCreated: () => void }) {
           e.preventDefault();
           run("create", async () => {
             const body: Schemas["CreateAgentInputBody"] = { name, role: "member", vaults: chosen(grants) };
-            if (Number(days) > 0) body.ttl_seconds = Math.round(Number(days) * 86400);
+            if (days(ttlDays)) body.ttl_seconds = days(ttlDays);
             setMade(await unwrap(api.POST("/v1/agents", { body })));
             setName("");
           });
         }}
       >
         <Field label="Name">
-          <input name="agent-name" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" placeholder="crm-agent" autoComplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          <input name="agent-name" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" placeholder="e.g. ci-bot" autoComplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </Field>
         <GrantFields name="agent" me={me} grants={grants} onChange={setGrants} />
         <Field label="Expires in (days)" narrow>
-          <input type="number" min={0} max={365} step="any" name="agent-ttl-days" placeholder="never" value={days} onInput={(e) => setDays(e.currentTarget.value)} />
+          <input type="number" min={0} max={365} step="any" name="agent-ttl-days" placeholder="never" value={ttlDays} onInput={(e) => setTtlDays(e.currentTarget.value)} />
         </Field>
         <Button type="submit" kind="primary" busy={busy === "create"}>
           Create agent
