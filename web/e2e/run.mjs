@@ -90,6 +90,11 @@ try {
 
   await step("the store picker offers Infisical and OpenBao (INFISICAL_URL and OPENBAO_ADDR are set)", async () => {
     await page.getByRole("button", { name: "New vault" }).click();
+    // The kinds arrive from the API after the form opens (Built-in is there
+    // from the start): wait for the list, then judge it exactly.
+    await page
+      .waitForFunction(() => document.querySelectorAll('select[name="create-kind"] option').length >= 3, null, { timeout: 15000 })
+      .catch(() => {});
     const opts = await page.locator('select[name="create-kind"] option').allTextContents();
     assert(JSON.stringify(opts) === JSON.stringify(["Built-in", "Infisical", "OpenBao"]), "options: " + JSON.stringify(opts));
   });
