@@ -28,7 +28,6 @@ var notInUI = map[string]string{
 	"delete-services":      "a bulk form for scripts (`service remove --all`); the Services tab deletes one service at a time",
 	"list-canaries":        "not in the UI yet: canary credentials (`vault canary`)",
 	"create-canary":        "not in the UI yet: canary credentials (`vault canary`)",
-	"explain-request":      "not in the UI yet: which service a request would match (`vault explain`)",
 }
 
 // apiCall is how a page calls an operation: api.GET("/v1/path", …).

@@ -163,6 +163,21 @@ try {
     await screenshot(page, "services");
   });
 
+  await step("Services: check a request names the service and its key, never the value", async () => {
+    const form = page.getByRole("form", { name: "Check a request" });
+    await form.locator('input[name="explain-url"]').fill(`http://127.0.0.1:${upstream.port}/v1/charges`);
+    await form.getByRole("button", { name: "Check" }).click();
+    const x = page.getByTestId("explanation");
+    await x.waitFor();
+    const text = await x.textContent();
+    assert(text.includes("inject") && text.includes("upstream (bearer)") && text.includes("STRIPE_KEY"), "explained: " + text);
+    assert(!text.includes(SECRET), "no credential value in the explanation");
+    await screenshot(page, "services-explain");
+    await form.locator('input[name="explain-url"]').fill("https://nothing.example.com/");
+    await form.getByRole("button", { name: "Check" }).click();
+    await x.getByText("unmatched hosts: passthrough").waitFor();
+  });
+
   let scoped;
   await step("Access: mint a scoped token", async () => {
     await tab("Access").click();

@@ -4,6 +4,7 @@
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
 import { Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag, useAsync } from "../ui";
+import { ExplainRequest } from "./explain";
 import { needWriter, type Perms } from "./vault";
 
 type Service = Schemas["Service"];
@@ -175,6 +176,7 @@ export function ServicesTab({ vault, perms }: { vault: string; perms: Perms }) {
           }}
         />
       ) : null}
+      <ExplainRequest vault={vault} />
     </>
   );
 }
