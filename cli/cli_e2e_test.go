@@ -814,6 +814,46 @@ func TestInfisicalSeedLines(t *testing.T) {
 	}
 	golden.Check(t, "e2e/infisical", []byte(normalize(transcript.String())))
 
+	// The audit trail says what each store switch and manual sync changed:
+	// the kind, the per-vault config and poll interval, the sync status and
+	// the credential count; no value, no server-side secret.
+	var trail []string
+	for _, op := range []string{"set-credential-store", "sync-vault"} {
+		stdout, stderr, code := o.run(nil, "", nil, "audit", "list", "--operation", op, "--json")
+		var page struct {
+			Entries []struct {
+				Outcome string
+				Summary json.RawMessage
+			}
+		}
+		if code != 0 || json.Unmarshal([]byte(stdout), &page) != nil {
+			t.Fatalf("audit list --operation %s: exit %d\n%s%s", op, code, stdout, stderr)
+		}
+		for _, e := range page.Entries {
+			var compact bytes.Buffer
+			json.Compact(&compact, e.Summary)
+			trail = append(trail, op+" "+e.Outcome+" "+compact.String())
+		}
+	}
+	wantTrail := []string{
+		`set-credential-store ok {"changes":[{"field":"credential_store.kind","before":"infisical","after":"builtin"},` +
+			`{"field":"credential_store.config","before":{"environment":"dev","project_id":"abc123","secret_path":"/stripe"}},` +
+			`{"field":"credential_store.poll_interval_seconds","before":60,"after":0}]}`,
+		`set-credential-store ok {"changes":[{"field":"credential_store.kind","before":"builtin","after":"infisical"},` +
+			`{"field":"credential_store.config","after":{"environment":"dev","project_id":"abc123","secret_path":"/stripe"}},` +
+			`{"field":"credential_store.poll_interval_seconds","before":0,"after":60}]}`,
+		`sync-vault external_store_invalid_key {"changes":[{"field":"credential_store.last_sync_status","before":"ok","after":"error"}]}`,
+		`sync-vault ok {"changes":[{"field":"credential_store.credential_count","before":3,"after":4}]}`,
+	}
+	if got := strings.Join(trail, "\n"); got != strings.Join(wantTrail, "\n") {
+		t.Errorf("audit trail of the store switches and syncs:\n%s\nwant\n%s", got, strings.Join(wantTrail, "\n"))
+	}
+	for _, secret := range []string{"sk_test_", "pg-secret", "postgres://", "local-value", "client-secret-1", "client-1"} {
+		if strings.Contains(strings.Join(trail, ""), secret) {
+			t.Errorf("the audit trail holds a secret (%s…)", secret)
+		}
+	}
+
 	// On a terminal a sync shows a progress line, then clears it; piped (the
 	// transcript above) it prints nothing on stderr.
 	emu.SetSecrets("abc123", "dev", "/stripe", map[string]string{"STRIPE_KEY": "sk_test_3", "DB_POSTGRES_USERNAME": "app", "DB_POSTGRES_PASSWORD": "pg-secret", "NEW_KEY": "n"})
