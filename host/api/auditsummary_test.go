@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,14 +22,22 @@ func TestAuditSummaries(t *testing.T) {
 	bobID, bob := e.user("bob@example.com", domain.InstanceMember)
 	// Every secret the calls below send or receive: none may reach the trail.
 	secrets := []string{"MARKER", passwordHash()}
+	var lastID string // the id of the last thing created, for the next call's path
 	issued := func(body []byte) {
 		var out struct {
+			ID    string `json:"id"`
 			Token string `json:"token"`
 		}
-		if json.Unmarshal(body, &out) == nil && out.Token != "" {
-			secrets = append(secrets, out.Token)
+		if json.Unmarshal(body, &out) == nil {
+			if out.Token != "" {
+				secrets = append(secrets, out.Token)
+			}
+			if out.ID != "" {
+				lastID = out.ID
+			}
 		}
 	}
+	stripe := map[string]any{"action": "set", "name": "stripe", "host": "api.stripe.com", "auth": map[string]any{"type": "bearer", "token": "STRIPE_KEY"}}
 	secrets = append(secrets, owner, bob)
 
 	github := map[string]any{"name": "github", "host": "api.github.com", "auth": map[string]any{"type": "bearer", "token": "GITHUB_TOKEN"}}
@@ -73,6 +82,8 @@ func TestAuditSummaries(t *testing.T) {
 		{"invite-with-vaults", &owner, "POST", "/v1/users/invites", map[string]any{"email": "carol@example.com", "role": "member",
 			"vaults": []any{map[string]any{"vault": "prod", "role": "admin"}}}, "create-invite", "users/invites",
 			`{"changes":[{"field":"email","after":"carol@example.com"},{"field":"role","after":"member"},{"field":"vaults.prod","after":"admin"}]}`},
+		{"invite-renewed", &owner, "POST", "/v1/invites/%s/resend", nil, "resend-invite", "", `{"changes":[{"field":"token","withheld":true}]}`}, // expires_at: the same second, so unchanged
+		{"invite-revoked", &owner, "DELETE", "/v1/invites/%s", nil, "revoke-invite", "", `{"changes":[{"field":"status","before":"pending","after":"revoked"}]}`},
 		{"settings", &owner, "PATCH", "/v1/instance/settings", map[string]any{"invite_policy": "members", "allowed_email_domains": []string{"example.com"}},
 			"update-instance-settings", "instance/settings",
 			`{"changes":[{"field":"invite_policy","before":"owners","after":"members"},{"field":"allowed_email_domains","before":[],"after":["example.com"]}]}`},
@@ -120,6 +131,21 @@ func TestAuditSummaries(t *testing.T) {
 			"set-credentials", "credentials GH_PASS,GH_USER", `{"keys":["GH_PASS","GH_USER"],"value_macs":{"GH_PASS":"…","GH_USER":"…"}}`},
 		{"credentials-deleted", &owner, "DELETE", "/v1/credentials", map[string]any{"vault": "prod", "keys": []string{"GH_USER"}},
 			"delete-credentials", "credentials GH_USER", `{"keys":["GH_USER"]}`},
+		{"proposal", &owner, "POST", "/v1/proposals", map[string]any{"vault": "prod", "message": "need stripe",
+			"services": []any{stripe}, "credentials": []any{map[string]any{"action": "set", "key": "STRIPE_KEY", "value": "MARKER-agent-value"}}},
+			"create-proposal", "", `{"changes":[{"field":"status","after":"pending"},{"field":"services","after":["set stripe"]}],"keys":["STRIPE_KEY"]}`},
+		{"proposal-approved", &owner, "POST", "/v1/admin/proposals/%s/approve", map[string]any{"vault": "prod", "credentials": map[string]string{"STRIPE_KEY": "MARKER-human-value"}},
+			"approve-proposal", "", `{"changes":[{"field":"status","before":"pending","after":"approved"},` +
+				`{"field":"services.stripe.host","after":"api.stripe.com"},{"field":"services.stripe.enabled","after":true},` +
+				`{"field":"services.stripe.auth","after":"bearer"},{"field":"services.stripe.credential_keys","after":["STRIPE_KEY"]},` +
+				`{"field":"services.stripe.allow_set_cookie","after":false},{"field":"services.stripe.allow_plain_http","after":false},` +
+				`{"field":"services.stripe.scrub_responses","after":true},{"field":"services.stripe.unknown_encoding","after":"block"}],` +
+				`"keys":["STRIPE_KEY"],"value_macs":{"STRIPE_KEY":"…"}}`},
+		{"proposal-2", &owner, "POST", "/v1/proposals", map[string]any{"vault": "prod", "message": "drop stripe",
+			"services": []any{map[string]any{"action": "delete", "name": "stripe"}}},
+			"create-proposal", "", `{"changes":[{"field":"status","after":"pending"},{"field":"services","after":["delete stripe"]}]}`},
+		{"proposal-rejected", &owner, "POST", "/v1/admin/proposals/%s/reject", map[string]any{"vault": "prod", "reason": "keep it"},
+			"reject-proposal", "", `{"changes":[{"field":"status","before":"pending","after":"rejected"}]}`},
 		{"store-unchanged", &owner, "PATCH", "/v1/vaults/prod/credential-store", map[string]any{"kind": "builtin"},
 			"set-credential-store", "vaults/prod/credential-store", ``},
 		{"canary", &owner, "POST", "/v1/vaults/prod/canaries", map[string]any{"name": "CANARY_KEY"}, "create-canary", "vaults/prod/canaries",
@@ -127,9 +153,22 @@ func TestAuditSummaries(t *testing.T) {
 		{"password-changed", &bob, "POST", "/v1/auth/password", map[string]any{"current_password": "password1", "new_password": "MARKER-new-password"},
 			"change-password", "auth/password", `{"changes":[{"field":"password","withheld":true}]}`},
 	}
-	macs := regexp.MustCompile(`"(GH_[A-Z]+)":"[0-9a-f]{32}"`)
+	macs := regexp.MustCompile(`"([A-Z_]+)":"[0-9a-f]{32}"`)
 	for _, tc := range tests {
-		status, body := e.do(tc.method, tc.path, *tc.token, tc.body)
+		if strings.Contains(tc.path, "%s") { // the id of what the call before made
+			tc.path = fmt.Sprintf(tc.path, lastID)
+		}
+		if tc.wantTarget == "" {
+			tc.wantTarget = strings.TrimPrefix(tc.path, "/v1/")
+			if tc.wantOp == "create-proposal" {
+				tc.wantTarget = "proposals/" + lastIDAfter(t, e, tc.method, tc.path, *tc.token, tc.body, issued)
+				tc.method = "" // made above
+			}
+		}
+		status, body := 200, []byte(nil)
+		if tc.method != "" {
+			status, body = e.do(tc.method, tc.path, *tc.token, tc.body)
+		}
 		issued(body)
 		if status >= 400 {
 			t.Fatalf("%s: %s %s answered %d %s", tc.name, tc.method, tc.path, status, body)
@@ -173,4 +212,20 @@ func TestAuditSummaries(t *testing.T) {
 	if n := len(secrets); n < 6 {
 		t.Fatalf("only %d secrets collected; the leak check would prove little", n)
 	}
+}
+
+// lastIDAfter makes a call that creates something and returns its id (the
+// audit target of a new proposal names it).
+func lastIDAfter(t *testing.T, e *testEnv, method, path, token string, body any, issued func([]byte)) string {
+	t.Helper()
+	status, out := e.do(method, path, token, body)
+	if status >= 400 {
+		t.Fatalf("%s %s answered %d %s", method, path, status, out)
+	}
+	issued(out)
+	var v struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(out, &v)
+	return v.ID
 }

@@ -163,6 +163,7 @@ func (s *server) registerProposals(api huma.API) {
 			if err != nil {
 				return nil, s.loopProblem(ctx, err)
 			}
+			noteProposal(ctx, p.ID, in.Body.Services, in.Body.Credentials)
 			out, err := s.proposalOutput(ctx, c, p.ID)
 			if err == nil {
 				s.notifyProposal(ctx, c, out.Body)
@@ -356,6 +357,28 @@ func (s *server) createProposal(ctx context.Context, c call, in *CreateProposalI
 		return store.Proposal{}, err
 	}
 	return s.Store.CreateProposal(ctx, p, values, maxPendingProposals)
+}
+
+// noteProposal records what a new proposal asks for: each service change
+// ("set github", "delete old") and the credential keys of its slots (never
+// a value the agent supplied).
+func noteProposal(ctx context.Context, id string, services []ProposedService, creds []ProposedCredential) {
+	n := noteFrom(ctx)
+	if n == nil {
+		return
+	}
+	n.target = "proposals/" + id
+	n.summary.Set("status", nil, string(domain.ProposalPending))
+	var svcs []string
+	for _, sv := range services {
+		svcs = append(svcs, sv.Action+" "+sv.Name)
+	}
+	if len(svcs) > 0 {
+		n.summary.Set("services", nil, svcs)
+	}
+	for _, cr := range creds {
+		n.summary.Keys = append(n.summary.Keys, cr.Key)
+	}
 }
 
 // checkProposal validates a change set against what the vault holds: each

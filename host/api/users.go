@@ -204,7 +204,11 @@ func (s *server) registerUsers(api huma.API) {
 			if _, err := s.ownInvite(ctx, in.ID); err != nil {
 				return nil, err
 			}
-			return nil, s.problem(ctx, s.Store.RevokeInvite(ctx, in.ID))
+			if err := s.Store.RevokeInvite(ctx, in.ID); err != nil {
+				return nil, s.problem(ctx, err)
+			}
+			noteChange(ctx, "status", "pending", "revoked")
+			return nil, nil
 		})
 
 	huma.Register(api, op("resend-invite", http.MethodPost, "/v1/invites/{id}/resend", "Renew a pending invite's link (the old link stops working) and send it again", "users", http.StatusNotFound),
@@ -214,10 +218,13 @@ func (s *server) registerUsers(api huma.API) {
 				return nil, err
 			}
 			token, hash := seal.NewToken(seal.PrefixInvite)
+			expired := inv.ExpiresAt
 			inv.ExpiresAt = s.Now().Add(inviteTTL).UTC().Truncate(time.Second)
 			if err := s.Store.RenewInvite(ctx, inv.ID, hash, inv.ExpiresAt); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteSecret(ctx, "token")
+			noteChange(ctx, "expires_at", expired, inv.ExpiresAt)
 			return s.inviteLink(ctx, actorFrom(ctx).Name, inv, token), nil
 		})
 
