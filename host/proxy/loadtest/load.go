@@ -53,6 +53,7 @@ type target struct {
 // cellResult is one (mode, concurrency) measurement.
 type cellResult struct {
 	Variant       string  `json:"variant,omitempty"` // with -variant: the server configuration
+	Round         int     `json:"round,omitempty"`   // 1-based, in Rounds (0 in a median)
 	Mode          string  `json:"mode"`
 	Concurrency   int     `json:"concurrency"`
 	Requests      int64   `json:"requests"`

@@ -309,6 +309,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 						return nil, fmt.Errorf("%s at c=%d: %d failed requests, first: %s", m, c, r.Errors, r.FirstError)
 					}
 					name := ""
+					r.Round = round + 1
 					if len(sets) > 1 {
 						r.Variant, name = o.variants[i].name, " "+o.variants[i].name
 					}

@@ -57,6 +57,10 @@ type variantRow struct {
 	RPS         float64
 	P99Micros   float64
 	Ratio       float64 // RPS over the first variant's; 0 when that is missing
+	// Paired ratios: each round's req/s over the first variant's in the
+	// same round (measured moments apart), their median and range. Under
+	// a load that drifts between rounds they say more than Ratio.
+	PairedMedian, PairedMin, PairedMax float64
 }
 
 // compareVariants lists every cell of every variant with its req/s ratio
@@ -71,6 +75,25 @@ func (r *report) compareVariants() []variantRow {
 		row := variantRow{Variant: c.Variant, Mode: c.Mode, Concurrency: c.Concurrency, RPS: c.RPS, P99Micros: c.P99Micros}
 		if base := r.variantCell(first, c.Mode, c.Concurrency); base != nil && base.RPS > 0 {
 			row.Ratio = c.RPS / base.RPS
+		}
+		var paired []float64
+		for _, x := range r.Rounds {
+			if x.Variant != c.Variant || x.Mode != c.Mode || x.Concurrency != c.Concurrency {
+				continue
+			}
+			for _, b := range r.Rounds {
+				if b.Variant == first && b.Mode == c.Mode && b.Concurrency == c.Concurrency && b.Round == x.Round && b.RPS > 0 {
+					paired = append(paired, x.RPS/b.RPS)
+				}
+			}
+		}
+		if len(paired) > 0 {
+			slices.Sort(paired)
+			row.PairedMin, row.PairedMax = paired[0], paired[len(paired)-1]
+			row.PairedMedian = paired[len(paired)/2]
+			if len(paired)%2 == 0 {
+				row.PairedMedian = (paired[len(paired)/2-1] + paired[len(paired)/2]) / 2
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -132,6 +155,7 @@ func median(rs []cellResult) cellResult {
 		}
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
+	out.Round = 0
 	out.RPS = pick(func(c cellResult) float64 { return c.RPS })
 	out.P50Micros = pick(func(c cellResult) float64 { return c.P50Micros })
 	out.P99Micros = pick(func(c cellResult) float64 { return c.P99Micros })
@@ -290,12 +314,17 @@ func (r *report) printVariants(w io.Writer, rows []variantRow) {
 		}
 		fmt.Fprintf(w, "  %-16s %s\n", v.Name, env)
 	}
-	fmt.Fprintf(w, "%-16s %-10s %4s %9s %8s %9s\n", "variant", "mode", "c", "req/s", "p99 µs", "ratio")
+	fmt.Fprintf(w, "%-16s %-10s %4s %9s %8s %9s %9s %15s\n", "variant", "mode", "c", "req/s", "p99 µs", "ratio", "paired", "paired range")
 	for _, row := range rows {
-		ratio := "-"
+		ratio, paired, spread := "-", "-", "-"
 		if row.Ratio > 0 {
 			ratio = fmt.Sprintf("%.3f", row.Ratio)
 		}
-		fmt.Fprintf(w, "%-16s %-10s %4d %9.0f %8.0f %9s\n", row.Variant, row.Mode, row.Concurrency, row.RPS, row.P99Micros, ratio)
+		if row.PairedMedian > 0 {
+			paired, spread = fmt.Sprintf("%.3f", row.PairedMedian), fmt.Sprintf("%.3f-%.3f", row.PairedMin, row.PairedMax)
+		}
+		fmt.Fprintf(w, "%-16s %-10s %4d %9.0f %8.0f %9s %9s %15s\n", row.Variant, row.Mode, row.Concurrency, row.RPS, row.P99Micros, ratio, paired, spread)
 	}
+	fmt.Fprintln(w, "(ratio: of the medians; paired: median of each round's ratio to the first variant in the same round, and their range;")
+	fmt.Fprintln(w, " direct cells reach no server, so their spread across variants is the machine's noise)")
 }

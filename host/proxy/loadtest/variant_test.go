@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -62,22 +63,35 @@ func TestCompareVariants(t *testing.T) {
 			{Variant: "off", Mode: modeProxyHTTP, Concurrency: 16, RPS: 410, P99Micros: 880},
 			{Variant: "off", Mode: modeProxyMITM, Concurrency: 16, RPS: 300}, // no "on" cell to compare to
 		},
+		// Three rounds of proxy-http: the load drifts, the pairs stay close.
+		Rounds: []cellResult{
+			{Variant: "on", Mode: modeProxyHTTP, Concurrency: 16, Round: 1, RPS: 400},
+			{Variant: "off", Mode: modeProxyHTTP, Concurrency: 16, Round: 1, RPS: 420},
+			{Variant: "on", Mode: modeProxyHTTP, Concurrency: 16, Round: 2, RPS: 200},
+			{Variant: "off", Mode: modeProxyHTTP, Concurrency: 16, Round: 2, RPS: 198},
+			{Variant: "on", Mode: modeProxyHTTP, Concurrency: 16, Round: 3, RPS: 800},
+			{Variant: "off", Mode: modeProxyHTTP, Concurrency: 16, Round: 3, RPS: 808},
+			{Variant: "on", Mode: modeDirect, Concurrency: 16, Round: 1, RPS: 1000},
+			{Variant: "off", Mode: modeDirect, Concurrency: 16, Round: 1, RPS: 1100},
+		},
 	}
 	want := []variantRow{
-		{"on", modeDirect, 16, 1000, 0, 1},
-		{"off", modeDirect, 16, 1100, 0, 1.1},
-		{"on", modeProxyHTTP, 16, 400, 900, 1},
-		{"off", modeProxyHTTP, 16, 410, 880, 1.025},
-		{"off", modeProxyMITM, 16, 300, 0, 0},
+		{Variant: "on", Mode: modeDirect, Concurrency: 16, RPS: 1000, Ratio: 1, PairedMedian: 1, PairedMin: 1, PairedMax: 1},
+		{Variant: "off", Mode: modeDirect, Concurrency: 16, RPS: 1100, Ratio: 1.1, PairedMedian: 1.1, PairedMin: 1.1, PairedMax: 1.1},
+		{Variant: "on", Mode: modeProxyHTTP, Concurrency: 16, RPS: 400, P99Micros: 900, Ratio: 1, PairedMedian: 1, PairedMin: 1, PairedMax: 1},
+		{Variant: "off", Mode: modeProxyHTTP, Concurrency: 16, RPS: 410, P99Micros: 880, Ratio: 1.025, PairedMedian: 1.01, PairedMin: 0.99, PairedMax: 1.05},
+		{Variant: "off", Mode: modeProxyMITM, Concurrency: 16, RPS: 300},
 	}
 	got := rep.compareVariants()
 	if len(got) != len(want) {
 		t.Fatalf("got %d rows, want %d", len(got), len(want))
 	}
+	near := func(a, b float64) bool { return abs(a-b) < 1e-9 }
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.Variant != w.Variant || g.Mode != w.Mode || g.RPS != w.RPS || g.P99Micros != w.P99Micros || abs(g.Ratio-w.Ratio) > 1e-9 {
-			t.Errorf("row %d: got %+v, want %+v", i, g, w)
+		if g.Variant != w.Variant || g.Mode != w.Mode || g.RPS != w.RPS || g.P99Micros != w.P99Micros || !near(g.Ratio, w.Ratio) ||
+			!near(g.PairedMedian, w.PairedMedian) || !near(g.PairedMin, w.PairedMin) || !near(g.PairedMax, w.PairedMax) {
+			t.Errorf("row %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
 	// The targets and the main table are the first variant's.
@@ -90,7 +104,7 @@ func TestCompareVariants(t *testing.T) {
 	}
 	var out bytes.Buffer
 	rep.print(&out)
-	for _, w := range []string{"ratio to on", "off              proxy-http   16       410      880     1.025", "mitm", "targets (variant on):"} {
+	for _, w := range []string{"ratio to on", "off              proxy-http   16       410      880     1.025     1.010     0.990-1.050", "mitm", "targets (variant on):"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("printed report lacks %q:\n%s", w, out.String())
 		}
@@ -127,16 +141,16 @@ func TestSmokeVariants(t *testing.T) {
 	}
 	var order []string
 	for _, r := range rep.Rounds {
-		order = append(order, r.Variant)
+		order = append(order, fmt.Sprintf("%s/%d", r.Variant, r.Round))
 		if r.Requests == 0 || r.Errors != 0 {
 			t.Errorf("%s: %+v", r.Variant, r)
 		}
 	}
-	if got := strings.Join(order, ","); got != "on,off,on,off" {
-		t.Errorf("rounds ran %s, want on,off,on,off (interleaved)", got)
+	if got := strings.Join(order, ","); got != "on/1,off/1,on/2,off/2" {
+		t.Errorf("rounds ran %s, want on/1,off/1,on/2,off/2 (interleaved)", got)
 	}
 	rows := rep.compareVariants()
-	if len(rows) != 2 || rows[0].Ratio != 1 || rows[1].Ratio <= 0 {
+	if len(rows) != 2 || rows[0].Ratio != 1 || rows[1].Ratio <= 0 || rows[1].PairedMin <= 0 || rows[1].PairedMax < rows[1].PairedMin {
 		t.Errorf("comparison %+v", rows)
 	}
 	if !strings.Contains(out.String(), "AGENT_VAULT_METRICS=false") || !strings.Contains(stderr.String(), "variant off: AGENT_VAULT_METRICS=false") {
