@@ -26,8 +26,7 @@ var notInUI = map[string]string{
 	"get-credential-store": "the vault pages read the store (kind, config, sync state) through get-vault-context",
 	"replace-services":     "a bulk form for scripts (`service set -f FILE --replace`); the Services tab edits one service at a time",
 	"delete-services":      "a bulk form for scripts (`service remove --all`); the Services tab deletes one service at a time",
-	"list-canaries":        "not in the UI yet: canary credentials (`vault canary`)",
-	"create-canary":        "not in the UI yet: canary credentials (`vault canary`)",
+	"create-canary":        "minted by `agent-vault run --canary NAME` for the program it starts; the Credentials tab lists them",
 }
 
 // apiCall is how a page calls an operation: api.GET("/v1/path", …).

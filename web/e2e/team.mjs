@@ -309,6 +309,15 @@ try {
     assert(s.body.idle_timeout_seconds === 1800 && s.body.invite_policy === "members", "saved: " + JSON.stringify(s.body));
     await shots(op, "instance-settings");
   });
+  await step("Credentials: canaries are listed by name, never by value", async () => {
+    const c = await api(owner, "POST", "/v1/vaults/shop/canaries", { name: "OPENAI_API_KEY" });
+    assert(c.status === 201 && c.body.value, "mint a canary: " + c.status);
+    await op.goto(AV + "/vaults/shop/credentials");
+    const table = op.getByRole("table", { name: "Canaries" });
+    await table.getByText("OPENAI_API_KEY").waitFor();
+    assert(!(await op.content()).includes(c.body.value), "the canary's value is not on the page");
+    await shots(op, "canaries");
+  });
   await actx.close();
   await octx.close();
 } catch (e) {

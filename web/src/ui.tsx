@@ -104,8 +104,8 @@ export type Column<T> = {
 };
 
 // RowTable is the list every page shows: a spinner while it first loads,
-// the empty text when there are no rows, else a table of the columns and
-// an actions cell a row.
+// the empty text when there are no rows, else a table of the columns and,
+// when there are actions, an actions cell a row.
 export function RowTable<T>({
   label,
   rows,
@@ -121,7 +121,7 @@ export function RowTable<T>({
   columns: Column<T>[];
   rowKey: (row: T) => string;
   rowAttrs?: (row: T) => Record<string, string>;
-  actions: (row: T) => ComponentChildren;
+  actions?: (row: T) => ComponentChildren;
   loading: boolean;
   empty: ComponentChildren;
 }) {
@@ -136,9 +136,11 @@ export function RowTable<T>({
               {c.head}
             </th>
           ))}
-          <th class="actions">
-            <span class="sr-only">Actions</span>
-          </th>
+          {actions ? (
+            <th class="actions">
+              <span class="sr-only">Actions</span>
+            </th>
+          ) : null}
         </tr>
       </thead>
       <tbody>
@@ -149,7 +151,7 @@ export function RowTable<T>({
                 {c.cell(r)}
               </td>
             ))}
-            <td class="actions">{actions(r)}</td>
+            {actions ? <td class="actions">{actions(r)}</td> : null}
           </tr>
         ))}
       </tbody>

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, ApiError, errorText, unwrap, type Schemas } from "../api/client";
 import { kindLabel } from "../storePicker";
-import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag, useAsync } from "../ui";
+import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, RowTable, Tag, useAsync } from "../ui";
 import { needWriter, type Ctx, type Perms } from "./vault";
 
 export function CredentialsTab({ ctx, perms, onStoreChanged }: { ctx: Ctx; perms: Perms; onStoreChanged: () => void }) {
@@ -119,7 +119,34 @@ export function CredentialsTab({ ctx, perms, onStoreChanged }: { ctx: Ctx; perms
           </tbody>
         </table>
       )}
+      {perms.canaries ? <Canaries vault={vault} /> : null}
     </>
+  );
+}
+
+// Canaries lists the vault's canary credentials by name: bait values
+// `agent-vault run --canary NAME` puts in a program's environment.
+function Canaries({ vault }: { vault: string }) {
+  const list = useAsync(() => unwrap(api.GET("/v1/vaults/{name}/canaries", { params: { path: { name: vault } } })), [vault]);
+  return (
+    <section class="canaries" aria-label="Canaries">
+      <h3>Canaries</h3>
+      <p class="muted small">
+        Bait values that <code>agent-vault run --canary NAME</code> puts in a program's environment: a request or response that carries one is blocked and its session revoked. Names only.
+      </p>
+      <ErrorBanner error={list.error} />
+      <RowTable
+        label="Canaries"
+        rows={list.data?.canaries ?? []}
+        loading={list.loading && !list.data}
+        empty="No canaries in this vault."
+        rowKey={(c) => c.id}
+        columns={[
+          { head: "Name", wide: true, cell: (c) => <code>{c.name}</code> },
+          { head: "Created", cell: (c) => fmtTime(c.created_at) },
+        ]}
+      />
+    </section>
   );
 }
 

@@ -176,7 +176,7 @@ export function ServicesTab({ vault, perms }: { vault: string; perms: Perms }) {
           }}
         />
       ) : null}
-      <ExplainRequest vault={vault} />
+      {perms.explain ? <ExplainRequest vault={vault} /> : null}
     </>
   );
 }

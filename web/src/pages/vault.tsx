@@ -30,6 +30,9 @@ export function perms(ctx: Ctx, me: Me) {
     logs: writer,
     // get-vault-settings: vault admins and members, and the instance owner.
     readSettings: writer || owner,
+    // explain-request and list-canaries: vault admins and members.
+    explain: writer,
+    canaries: writer,
     owner,
   };
 }
