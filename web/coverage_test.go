@@ -10,17 +10,17 @@ import (
 	"testing"
 )
 
-// notInUI are the API operations no page calls, with why. The ones marked
-// "not in the UI yet" are gaps, not decisions.
+// notInUI are the API operations no page calls, with why: each is for
+// machines, or its data reaches a page through another operation. A gap
+// goes here only as "not in the UI yet: …".
 var notInUI = map[string]string{
-	"get-health":    "for load balancers",
-	"get-ready":     "for load balancers: readiness of one replica",
-	"get-metrics":   "for Prometheus scrapers; the Overview page reads get-overview",
-	"discover":      "for agents: the machine-readable map of the instance",
-	"get-cli-skill": "for agents: the CLI skill document",
-	"get-mitm-ca":   "for the trust stores of agents; `agent-vault run` installs it",
-	// Agents file proposals; people review them on the Proposals tab.
-	"create-proposal":      "agents file proposals",
+	"get-health":           "for load balancers",
+	"get-ready":            "for load balancers: readiness of one replica",
+	"get-metrics":          "for Prometheus scrapers; the Overview page reads get-overview",
+	"discover":             "for agents: the machine-readable map of the instance",
+	"get-cli-skill":        "for agents: the CLI skill document",
+	"get-mitm-ca":          "for the trust stores of agents; `agent-vault run` installs it",
+	"create-proposal":      "agents file proposals; people review them on the Proposals tab",
 	"admin-list-proposals": "the Proposals tab lists a vault's proposals through list-proposals",
 	"get-agent":            "the Agents page's rows are the same AgentView, from list-agents",
 	"get-credential-store": "the vault pages read the store (kind, config, sync state) through get-vault-context",
