@@ -90,6 +90,20 @@ export function Tag({ kind, children }: { kind: string; children: ComponentChild
   return <span class={"tag tag-" + kind}>{children}</span>;
 }
 
+// Options are a select's (or a datalist's) options: each value, shown as
+// itself or as label(value).
+export function Options<T extends string>({ values, label }: { values: readonly T[]; label?: (v: T) => string }) {
+  return (
+    <>
+      {values.map((v) => (
+        <option key={v} value={v}>
+          {label ? label(v) : v}
+        </option>
+      ))}
+    </>
+  );
+}
+
 // Column is one column of a RowTable. On a phone the table stacks into
 // one block a row, and each cell is named by its header (data-label)
 // unless it is bare.

@@ -2,7 +2,7 @@
 // tokens (sessions) fixed to this vault.
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, ErrorBanner, Field, fmtTime, RowTable, useAsync, useRun } from "../ui";
+import { Banner, Button, ErrorBanner, Field, fmtTime, Options, RowTable, useAsync, useRun } from "../ui";
 import { needAdmin, needWriter, type Perms } from "./vault";
 
 type Role = Schemas["SetVaultUserInputBody"]["role"];
@@ -57,11 +57,7 @@ function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
             bare: true,
             cell: (m) => (
               <select aria-label={`Role of ${m.name}`} value={m.role} disabled={busy !== null} onChange={(e) => run("r" + m.id, () => set(m.name, e.currentTarget.value as Role))}>
-                {roles.map((r) => (
-                  <option key={r} value={r}>
-                    {r}
-                  </option>
-                ))}
+                <Options values={roles} />
               </select>
             ),
           },
@@ -98,11 +94,7 @@ function Members({ vault, kind }: { vault: string; kind: "users" | "agents" }) {
         </Field>
         <Field label="Role" narrow>
           <select name={kind + "-role"} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
-            {roles.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
+            <Options values={roles} />
           </select>
         </Field>
         <Button type="submit" busy={busy === "add"}>

@@ -3,7 +3,7 @@
 // prints it. Key names only, never values.
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Button, ErrorBanner, Field, fmtTime, Tag } from "../ui";
+import { Button, ErrorBanner, Field, fmtTime, Options, Tag } from "../ui";
 import { Untrusted } from "../untrusted";
 
 type Explanation = Schemas["ExplainOutputBody"];
@@ -39,11 +39,7 @@ export function ExplainRequest({ vault }: { vault: string }) {
       >
         <Field label="Method" narrow>
           <select name="explain-method" value={method} onChange={(e) => setMethod(e.currentTarget.value)}>
-            {methods.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
+            <Options values={methods} />
           </select>
         </Field>
         <Field label="URL">

@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { ApiError, api, unwrap, type Schemas } from "../api/client";
 import { linkProps } from "../router";
-import { Banner, Button, Empty, ErrorBanner, Field, Loading, Tag, fmtTime, useAsync } from "../ui";
+import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, Options, Tag, useAsync } from "../ui";
 import { needWriter, type Perms } from "./vault";
 import { Untrusted, visible } from "../untrusted";
 
@@ -48,11 +48,7 @@ export function ProposalsTab({ vault, perms }: { vault: string; perms: Perms }) 
         <label class="row">
           <span class="muted">Show</span>
           <select name="proposal-status" aria-label="Proposal status" value={status} onChange={(e) => setStatus(e.currentTarget.value as Status)}>
-            {statuses.map((s) => (
-              <option key={s} value={s}>
-                {s[0].toUpperCase() + s.slice(1)}
-              </option>
-            ))}
+            <Options values={statuses} label={(s) => s[0].toUpperCase() + s.slice(1)} />
           </select>
         </label>
       </div>

@@ -3,7 +3,7 @@
 // agent reached without one.
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag, useAsync } from "../ui";
+import { Button, Empty, ErrorBanner, Field, fmtTime, Loading, Options, Tag, useAsync } from "../ui";
 import { ExplainRequest } from "./explain";
 import { needWriter, type Perms } from "./vault";
 
@@ -307,11 +307,7 @@ function KeyPicker({
     <div class="key-picker">
       <select name={name + "-pick"} aria-label="Pick one of the vault's keys" value={known ? value : ""} onChange={(e) => e.currentTarget.value && onChange(e.currentTarget.value)}>
         <option value="">{keys.length ? "Vault keys…" : "No keys yet"}</option>
-        {keys.map((k) => (
-          <option key={k} value={k}>
-            {k}
-          </option>
-        ))}
+        <Options values={keys} />
       </select>
       <input
         name={name}

@@ -3,7 +3,7 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Drawer, ErrorBanner, Field, fmtTime, Loading, RowTable, useAsync, useRun, type Column } from "../ui";
+import { Banner, Button, type Column, Drawer, ErrorBanner, Field, fmtTime, Loading, Options, RowTable, useAsync, useRun } from "../ui";
 import { SignInTable } from "./account";
 
 type Me = Schemas["MeOutputBody"];
@@ -50,11 +50,7 @@ export function UsersPage({ me }: { me: Me }) {
           <Field label="Role" narrow>
             <select name="user-role-filter" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
               <option value="">any</option>
-              {instanceRoles.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
+              <Options values={instanceRoles} />
             </select>
           </Field>
         </form>
@@ -91,11 +87,7 @@ export function UsersPage({ me }: { me: Me }) {
                     disabled={busy !== null}
                     onChange={(e) => run("r" + u.id, () => unwrap(api.PATCH("/v1/users/{id}", { params: { path: { id: u.id } }, body: { role: e.currentTarget.value as InstanceRole } })))}
                   >
-                    {instanceRoles.map((r) => (
-                      <option key={r} value={r}>
-                        {r === "no-access" ? "disabled (no-access)" : r}
-                      </option>
-                    ))}
+                    <Options values={instanceRoles} label={(r) => (r === "no-access" ? "disabled (no-access)" : r)} />
                   </select>
                 ) : (
                   u.role
@@ -201,11 +193,7 @@ function GrantFields({ name, me, grants, onChange }: { name: string; me: Me; gra
             </Field>
             <Field label="Vault role" narrow>
               <select name={`${name}-vault-role${n}`} value={g.role} onChange={(e) => set(i, { ...g, role: e.currentTarget.value as Grant["role"] })}>
-                {vaultRoles.map((r) => (
-                  <option key={r} value={r}>
-                    {r}
-                  </option>
-                ))}
+                <Options values={vaultRoles} />
               </select>
             </Field>
             {i === 0 ? null : (
@@ -252,11 +240,7 @@ function Invites({ me }: { me: Me }) {
         </Field>
         <Field label="Role" narrow>
           <select name="invite-role" value={role} onChange={(e) => setRole(e.currentTarget.value as InstanceRole)}>
-            {instanceRoles.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
+            <Options values={instanceRoles} />
           </select>
         </Field>
         <GrantFields name="invite" me={me} grants={grants} onChange={setGrants} />
