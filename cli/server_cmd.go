@@ -48,7 +48,8 @@ type serverCmd struct {
 	ProxyRatePerAgent  float64       `name:"proxy-rate-per-agent" default:"1000" env:"AGENT_VAULT_PROXY_RATE_PER_AGENT" help:"Proxy requests per second per token (agent, user or scoped session), with bursts of twice as many; 0 turns the limit off."`
 	ProxyRatePerVault  float64       `name:"proxy-rate-per-vault" default:"5000" env:"AGENT_VAULT_PROXY_RATE_PER_VAULT" help:"Proxy requests per second per vault, with bursts of twice as many; 0 turns the limit off."`
 	AuditFile          string        `name:"audit-file" env:"AGENT_VAULT_AUDIT_FILE" placeholder:"PATH|-" help:"Also append every audit entry to this file as a JSON line (- for standard output), for a SIEM."`
-	AuditMaxAge        string        `name:"audit-max-age" default:"0" env:"AGENT_VAULT_AUDIT_MAX_AGE" help:"Prune audit entries older than this (400d, 9000h); 0 keeps them all. Export them first ('agent-vault audit export')."`
+	AuditMaxAge        string        `name:"audit-max-age" default:"0" env:"AGENT_VAULT_AUDIT_MAX_AGE" help:"Prune audit entries older than this (400d, 9000h); 0 keeps them all. Export them first ('agent-vault audit export'), or set --audit-archive."`
+	AuditArchive       string        `name:"audit-archive" env:"AGENT_VAULT_AUDIT_ARCHIVE" placeholder:"PATH" help:"Append the audit entries --audit-max-age prunes to this file first, as JSON lines ('audit verify --file' checks it); nothing is pruned when it cannot be written."`
 	MemoryLimit        string        `name:"memory-limit" default:"40MiB" env:"AGENT_VAULT_MEMORY_LIMIT" help:"Soft limit on the memory the Go runtime holds (e.g. 40MiB, 1GiB): past it, garbage is collected sooner rather than kept. It is not a cap: a larger live heap still grows. 0 turns it off; GOMEMLIMIT, when set, wins."`
 	Metrics            bool          `default:"true" negatable:"" env:"AGENT_VAULT_METRICS" help:"Collect Prometheus metrics, served at GET /metrics on the API port to instance owners (--no-metrics turns them off)."`
 	MetricsAddr        string        `name:"metrics-addr" env:"AGENT_VAULT_METRICS_ADDR" help:"Also serve GET /metrics on this address (host:port) without authentication, for a scraper on a private network."`
@@ -105,6 +106,7 @@ func (c *serverCmd) Run(e *env) error {
 		ProxyRateLimits:       proxy.RateLimits{PerActor: rateOrOff(c.ProxyRatePerAgent), PerVault: rateOrOff(c.ProxyRatePerVault)},
 		AuditFile:             c.AuditFile,
 		AuditMaxAge:           auditMaxAge,
+		AuditArchive:          c.AuditArchive,
 		MetricsOff:            !c.Metrics,
 		MetricsAddr:           c.MetricsAddr,
 		Logger:                log,

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/agent-vault/agent-vault/host/audit"
@@ -44,26 +48,130 @@ func startAudit(ctx context.Context, cfg Config, st *store.Store) (*audit.Record
 	}
 	stopJobs := jobs.Start(context.WithoutCancel(ctx), cfg.Logger, jobs.Job{Name: "audit-retention", Every: auditRetentionEvery,
 		Run: func(ctx context.Context) error {
-			before, err := st.AuditHead(ctx)
-			if err != nil {
-				return err
-			}
-			n, err := st.PruneAudit(ctx, time.Now().Add(-cfg.AuditMaxAge))
-			if err != nil || n == 0 {
-				return err
-			}
-			h, err := st.AuditHead(ctx)
-			if err != nil {
-				return err
-			}
-			sum := audit.Summary{Note: fmt.Sprintf("pruned %d entries older than %s", n, cfg.AuditMaxAge)}
-			sum.Set("anchor_seq", before.AnchorSeq, h.AnchorSeq)
-			sum.Set("anchor_hash", before.AnchorHash, h.AnchorHash)
-			_, err = rec.Record(ctx, audit.Entry{ActorKind: audit.ActorSystem, Operation: "prune-audit",
-				Target: fmt.Sprintf("audit entries to seq %d", h.AnchorSeq), Summary: sum.Encode()})
-			return err
+			return pruneAudit(ctx, st, rec, time.Now().Add(-cfg.AuditMaxAge), cfg.AuditMaxAge, cfg.AuditArchive)
 		}})
 	return rec, func() { stopJobs(); closeSink() }, nil
+}
+
+// pruneAudit deletes the entries older than cutoff and records that it
+// did (prune-audit, with the anchor it left). With archive set, the
+// entries go to that file first, appended as JSON lines (the format of
+// 'audit export', which 'audit verify --file' checks) and synced to disk;
+// exactly the entries archived are pruned, and nothing is when the
+// archive cannot be written.
+func pruneAudit(ctx context.Context, st *store.Store, rec *audit.Recorder, cutoff time.Time, maxAge time.Duration, archive string) error {
+	before, err := st.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	through := int64(math.MaxInt64)
+	if archive != "" {
+		if through, err = archiveAudit(ctx, st, archive, before.AnchorSeq, cutoff); err != nil {
+			return fmt.Errorf("archiving audit entries before pruning them (none pruned): %w", err)
+		}
+		if through == before.AnchorSeq {
+			return nil // nothing older than the cutoff
+		}
+	}
+	n, err := st.PruneAuditThrough(ctx, cutoff, through)
+	if err != nil || n == 0 {
+		return err
+	}
+	h, err := st.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	sum := audit.Summary{Note: fmt.Sprintf("pruned %d entries older than %s", n, maxAge)}
+	if archive != "" {
+		sum.Note += ", archived to " + archive
+	}
+	sum.Set("anchor_seq", before.AnchorSeq, h.AnchorSeq)
+	sum.Set("anchor_hash", before.AnchorHash, h.AnchorHash)
+	_, err = rec.Record(ctx, audit.Entry{ActorKind: audit.ActorSystem, Operation: "prune-audit",
+		Target: fmt.Sprintf("audit entries to seq %d", h.AnchorSeq), Summary: sum.Encode()})
+	return err
+}
+
+// archiveAudit appends the entries after the anchor that retention would
+// prune (through the newest one older than cutoff) to the file at path,
+// oldest first, and syncs it. It returns the last seq written (the anchor
+// when there was none).
+func archiveAudit(ctx context.Context, st *store.Store, path string, anchor int64, cutoff time.Time) (int64, error) {
+	last, err := st.AuditSeqBefore(ctx, cutoff)
+	if err != nil || last <= anchor {
+		return anchor, err
+	}
+	// A run that archived and then failed to prune has written some of
+	// these already: go on after the archive's last entry, so the file
+	// stays one chain without repeats.
+	after, err := lastArchivedSeq(path)
+	if err != nil {
+		return anchor, err
+	}
+	after = max(after, anchor)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return anchor, err
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	for after < last {
+		page, _, err := st.ListAudit(ctx, store.AuditQuery{After: after, Oldest: true, Limit: 500})
+		if err != nil {
+			return anchor, err
+		}
+		if len(page) == 0 {
+			return anchor, fmt.Errorf("entries %d to %d are missing", after+1, last)
+		}
+		for _, e := range page {
+			if e.Seq > last {
+				break
+			}
+			line, err := json.Marshal(e)
+			if err != nil {
+				return anchor, err
+			}
+			w.Write(append(line, '\n'))
+			after = e.Seq
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return anchor, err
+	}
+	if err := f.Sync(); err != nil {
+		return anchor, err
+	}
+	return last, f.Close()
+}
+
+// lastArchivedSeq is the seq of the archive's last entry (0 for no file).
+func lastArchivedSeq(path string) (int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	// An entry is well under 64 KiB: the last line starts in the tail.
+	if size, err := f.Seek(0, io.SeekEnd); err != nil {
+		return 0, err
+	} else if _, err := f.Seek(max(0, size-64<<10), io.SeekStart); err != nil {
+		return 0, err
+	}
+	tail, err := io.ReadAll(f)
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.Split(strings.TrimRight(string(tail), "\n"), "\n")
+	var e audit.Entry
+	if last := lines[len(lines)-1]; last != "" {
+		if err := json.Unmarshal([]byte(last), &e); err != nil {
+			return 0, fmt.Errorf("%s: the last line is not an audit entry: %w", path, err)
+		}
+	}
+	return e.Seq, nil
 }
 
 // auditScheduledSync records a scheduled sync when it changes the vault's

@@ -95,6 +95,9 @@ type Config struct {
 	AuditFile string
 	// AuditMaxAge prunes audit entries older than this (zero keeps them).
 	AuditMaxAge time.Duration
+	// AuditArchive, when set, receives the entries retention prunes, as
+	// JSON lines appended before they are deleted.
+	AuditArchive string
 	// Ready, when set, receives the API's and the proxy's listening
 	// addresses once serving (the proxy's is empty when disabled).
 	Ready func(apiAddr, proxyAddr string)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -191,11 +192,25 @@ func (s *Store) VerifyAudit(ctx context.Context) (int64, *audit.Break, error) {
 	return v.Checked(), v.End(h.Seq, h.Hash), nil
 }
 
+// AuditSeqBefore is the newest seq of an entry older than cutoff (0: none):
+// how far PruneAudit(cutoff) would prune.
+func (s *Store) AuditSeqBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	var last sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM audit_log WHERE at < ?`, cutoff.UnixMilli()).Scan(&last)
+	return last.Int64, err
+}
+
 // PruneAudit deletes the entries older than cutoff, oldest first, and
 // records the last one deleted as the chain's anchor, in the same
 // transaction under the chain's lock: the remaining chain verifies from
 // there. It returns how many entries it deleted.
 func (s *Store) PruneAudit(ctx context.Context, cutoff time.Time) (int64, error) {
+	return s.PruneAuditThrough(ctx, cutoff, math.MaxInt64)
+}
+
+// PruneAuditThrough prunes as PruneAudit does, but no entry after maxSeq:
+// what was archived before pruning is exactly what goes.
+func (s *Store) PruneAuditThrough(ctx context.Context, cutoff time.Time, maxSeq int64) (int64, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		h, err := s.lockAuditHead(ctx, tx)
@@ -203,7 +218,7 @@ func (s *Store) PruneAudit(ctx context.Context, cutoff time.Time) (int64, error)
 			return err
 		}
 		var last sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(seq) FROM audit_log WHERE at < ?`, cutoff.UnixMilli()).Scan(&last); err != nil || !last.Valid {
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(seq) FROM audit_log WHERE at < ? AND seq <= ?`, cutoff.UnixMilli(), maxSeq).Scan(&last); err != nil || !last.Valid {
 			return err
 		}
 		var hash string
