@@ -184,6 +184,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err := s.identitiesChanged(ctx, err); err != nil {
 				return nil, err
 			}
+			noteEnded(ctx, n)
 			out := &RevokedCountOutput{}
 			out.Body.Revoked = n
 			return out, nil
@@ -221,6 +222,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err := s.identitiesChanged(ctx, err); err != nil {
 				return nil, err
 			}
+			noteEnded(ctx, n)
 			out := &RevokedCountOutput{}
 			out.Body.Revoked = n
 			return out, nil
@@ -242,6 +244,7 @@ func (s *server) registerAccounts(api huma.API) {
 			if err := s.Store.CreatePasswordReset(ctx, store.PasswordReset{TokenHash: hash, UserID: u.ID, CreatedBy: c.Actor.ID, ExpiresAt: exp}); err != nil {
 				return nil, s.problem(ctx, err)
 			}
+			noteChange(ctx, "reset_link_expires_at", nil, exp)
 			out := &PasswordResetOutput{}
 			out.Body.Token, out.Body.ExpiresAt = token, exp
 			out.Body.ResetURL = s.PublicURL + "/reset-password/" + token

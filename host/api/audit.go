@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"strings"
 
@@ -24,8 +25,11 @@ type auditNote struct {
 	vault   string
 	target  string
 	summary audit.Summary
-	code    string
-	actor   *authz.Actor
+	// diffed: the call compared a thing before and after (noteDiff), so an
+	// empty summary means it changed nothing, and says so.
+	diffed bool
+	code   string
+	actor  *authz.Actor
 }
 
 type auditKey struct{}
@@ -56,6 +60,7 @@ func noteChange(ctx context.Context, field string, before, after any) {
 func noteDiff(ctx context.Context, prefix string, before, after any) {
 	if n := noteFrom(ctx); n != nil {
 		n.summary.Diff(prefix, before, after)
+		n.diffed = true
 	}
 }
 
@@ -97,6 +102,9 @@ func (s *server) auditTrail(ctx huma.Context, next func(huma.Context)) {
 		// was refused before its handler ran: an anonymous flood of bad
 		// requests must not grow the trail.
 		return
+	}
+	if status < 400 && n.diffed && n.summary.IsZero() {
+		n.summary.Note = "no change"
 	}
 	e := audit.Entry{
 		ActorKind:  string(a.Kind),
@@ -259,4 +267,11 @@ func roleOrNil(r domain.VaultRole) any {
 		return nil
 	}
 	return string(r)
+}
+
+// noteEnded records how many sign-ins a call ended.
+func noteEnded(ctx context.Context, n int) {
+	if nt := noteFrom(ctx); nt != nil {
+		nt.summary.Note = fmt.Sprintf("%d sign-ins ended", n)
+	}
 }
