@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agent-vault/agent-vault/host/store/pgtest"
 )
 
 func TestParseVariants(t *testing.T) {
@@ -155,5 +157,34 @@ func TestSmokeVariants(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "AGENT_VAULT_METRICS=false") || !strings.Contains(stderr.String(), "variant off: AGENT_VAULT_METRICS=false") {
 		t.Errorf("the report does not say what each variant set:\n%s\n%s", out.String(), stderr.String())
+	}
+}
+
+// TestSmokeReplicas runs two replicas on PostgreSQL behind the round-robin
+// briefly: the set of servers a variant starts still serves -replicas.
+func TestSmokeReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers and PostgreSQL; skipped under -short")
+	}
+	url := pgtest.URL(t)
+	var stderr bytes.Buffer
+	o, err := parseFlags([]string{"-duration", "200ms", "-warmup", "50ms", "-concurrency", "4", "-modes", "proxy-http",
+		"-restart=false", "-wasm-cache", testWasmCache(t), "-replicas", "2", "-database-url", url}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	code, rep := runAndReport(ctx, o, &out, &stderr)
+	if code != 0 || rep == nil {
+		t.Fatalf("exit code %d\n%s", code, stderr.String())
+	}
+	if rep.Replicas != 2 || rep.Database != "postgres" || len(rep.Cells) != 1 || rep.Cells[0].Requests == 0 || rep.Cells[0].Errors != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if !strings.Contains(stderr.String(), "2 replicas behind a TCP round-robin") {
+		t.Errorf("no round-robin:\n%s", stderr.String())
 	}
 }
