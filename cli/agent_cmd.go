@@ -116,7 +116,8 @@ func (s *agentShowCmd) Run(c *apiClient, out *printer) error {
 	return out.result(a, func() {
 		out.table("", []string{"field", "value"}, [][]string{
 			{"name", a.Name}, {"role", string(a.Role)}, {"vaults", grantsText(a.Vaults)}, {"revoked", yesNo(a.Revoked)},
-			{"token expires", whenOr(a.TokenExpiresAt, "never")}, {"previous token until", whenOr(a.PreviousTokenExpiresAt, "-")},
+			{"token expires", whenOr(a.TokenExpiresAt, "never")}, {"token lifetime", lifetime(a.TokenTtlSeconds)},
+			{"previous token until", whenOr(a.PreviousTokenExpiresAt, "-")},
 			{"last used", whenOr(a.LastUsedAt, "never")}, {"created", when(a.CreatedAt)},
 		})
 	})
@@ -151,11 +152,19 @@ func (r *agentSetRoleCmd) Run(c *apiClient, out *printer) error {
 	return out.result(a, func() { out.line("Agent %s is now %s.", a.Name, a.Role) })
 }
 
+// lifetime renders a token lifetime in seconds as the --ttl flags take it.
+func lifetime(n int64) string {
+	if n == 0 {
+		return "never expires"
+	}
+	return seconds(n)
+}
+
 type agentRotateCmd struct {
 	authFlag
 	Name    string `arg:"" help:"Agent name."`
 	Overlap string `placeholder:"DURATION" help:"Keep the old token (and the sessions it minted) working this much longer (e.g. 10m, 1h; at most 7d), so a running agent is not cut off."`
-	TTL     string `name:"ttl" placeholder:"DURATION" help:"The new token expires after this long; default: never."`
+	TTL     string `name:"ttl" placeholder:"DURATION" help:"The new token expires after this long (0: never); default: the current token's lifetime."`
 }
 
 func (r *agentRotateCmd) Run(c *apiClient, out *printer) error {
@@ -171,7 +180,7 @@ func (r *agentRotateCmd) Run(c *apiClient, out *printer) error {
 	if overlap > 0 {
 		body.OverlapSeconds = ptr(int64(overlap))
 	}
-	if ttl > 0 {
+	if r.TTL != "" {
 		body.TtlSeconds = ptr(int64(ttl))
 	}
 	res, err := decode[client.AgentTokenOutputBody](c.api.RotateAgent(c.ctx, r.Name, body))

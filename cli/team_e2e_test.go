@@ -87,6 +87,10 @@ func TestTeamCLI(t *testing.T) {
 		{name: "agent-set-role", args: []string{"agent", "set-role", "robot", "no-access"}},
 		{name: "agent-rotate-overlap", args: []string{"agent", "rotate", "robot", "--overlap", "10m", "--ttl", "7d"}},
 		{name: "agent-show-json", quiet: true, args: []string{"agent", "show", "robot", "--json"}},
+		{name: "agent-rotate-keeps-lifetime", args: []string{"agent", "rotate", "robot"}},
+		{name: "agent-show-lifetime", args: []string{"agent", "show", "robot"}},
+		{name: "agent-rotate-never", args: []string{"agent", "rotate", "robot", "--ttl", "0"}},
+		{name: "agent-show-never", args: []string{"agent", "show", "robot"}},
 		{name: "agent-list", args: []string{"agent", "list"}},
 
 		{name: "alice-delete-no-terminal", as: "alice", stdin: "password5\n", args: []string{"account", "delete", "--password-stdin"}, wantExit: 2},

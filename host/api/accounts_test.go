@@ -607,6 +607,7 @@ type agentToken struct {
 	Agent struct {
 		Name                   string     `json:"name"`
 		TokenExpiresAt         *time.Time `json:"token_expires_at"`
+		TokenTTLSeconds        int        `json:"token_ttl_seconds"`
 		PreviousTokenExpiresAt *time.Time `json:"previous_token_expires_at"`
 	} `json:"agent"`
 	Token string `json:"token"`
@@ -632,8 +633,8 @@ func TestAgentTokenExpiryAndOverlap(t *testing.T) {
 	status, body = e.do("POST", "/v1/agents/bot/rotate", owner, map[string]any{"overlap_seconds": 600})
 	want(t, status, http.StatusOK, body, "")
 	rotated := decodeJSON[agentToken](t, body)
-	if rotated.Agent.PreviousTokenExpiresAt == nil || rotated.Agent.TokenExpiresAt != nil {
-		t.Errorf("after rotation: %s", body)
+	if rotated.Agent.PreviousTokenExpiresAt == nil || rotated.Agent.TokenExpiresAt == nil {
+		t.Errorf("after rotation (the new token keeps the hour's lifetime): %s", body)
 	}
 	for name, tok := range map[string]string{"old": old, "new": rotated.Token, "session": scoped} {
 		if status, body := e.do("GET", "/v1/auth/me", tok, nil); status != http.StatusOK {
@@ -676,6 +677,46 @@ func TestAgentTokenExpiryAndOverlap(t *testing.T) {
 	want(t, status, http.StatusOK, body, "")
 	if status, _ := e.do("GET", "/v1/auth/me", cur, nil); status != http.StatusUnauthorized {
 		t.Errorf("a revoked token came back through the overlap: %d", status)
+	}
+}
+
+// A rotation keeps the token's lifetime unless it names another; 0 names
+// "never", which later rotations keep in turn.
+func TestAgentRotationKeepsLifetime(t *testing.T) {
+	e, clk := newClockEnv(t)
+	_, owner := e.user("owner@example.com", domain.InstanceOwner)
+	status, body := e.do("POST", "/v1/agents", owner, map[string]any{"name": "bot", "ttl_seconds": 3600})
+	want(t, status, http.StatusCreated, body, "")
+	steps := []struct {
+		name    string
+		body    map[string]any
+		wantTTL int
+	}{
+		{"no body keeps the created lifetime", nil, 3600},
+		{"an overlap alone keeps it", map[string]any{"overlap_seconds": 60}, 3600},
+		{"a named lifetime replaces it", map[string]any{"ttl_seconds": 600}, 600},
+		{"and is kept next time", map[string]any{}, 600},
+		{"0 means never", map[string]any{"ttl_seconds": 0}, 0},
+		{"never is kept", nil, 0},
+	}
+	for _, st := range steps {
+		clk.add(time.Minute)
+		var in any
+		if st.body != nil {
+			in = st.body
+		}
+		status, body := e.do("POST", "/v1/agents/bot/rotate", owner, in)
+		want(t, status, http.StatusOK, body, "")
+		got := decodeJSON[agentToken](t, body).Agent
+		if got.TokenTTLSeconds != st.wantTTL {
+			t.Errorf("%s: token_ttl_seconds %d, want %d", st.name, got.TokenTTLSeconds, st.wantTTL)
+		}
+		switch {
+		case st.wantTTL == 0 && got.TokenExpiresAt != nil:
+			t.Errorf("%s: expires at %v, want never", st.name, got.TokenExpiresAt)
+		case st.wantTTL > 0 && (got.TokenExpiresAt == nil || !got.TokenExpiresAt.Equal(clk.now().Add(time.Duration(st.wantTTL)*time.Second).UTC().Truncate(time.Second))):
+			t.Errorf("%s: expires at %v, want %v from now", st.name, got.TokenExpiresAt, time.Duration(st.wantTTL)*time.Second)
+		}
 	}
 }
 

@@ -28,6 +28,7 @@ type AgentView struct {
 	CreatedAt time.Time        `json:"created_at"`
 	// Token lifetimes and use.
 	TokenExpiresAt         *time.Time `json:"token_expires_at,omitempty" doc:"When the current token stops working; absent: never"`
+	TokenTTLSeconds        int        `json:"token_ttl_seconds" doc:"The lifetime the current token was given (0: never expires); a rotation that names none gives the new token the same"`
 	PreviousTokenExpiresAt *time.Time `json:"previous_token_expires_at,omitempty" doc:"When the token replaced by the last rotation stops working (overlap window)"`
 	LastUsedAt             *time.Time `json:"last_used_at,omitempty" doc:"When a token of the agent was last accepted (to the minute)"`
 }
@@ -49,7 +50,7 @@ type RotateAgentInput struct {
 	Name string `path:"name" maxLength:"64"`
 	Body *struct {
 		OverlapSeconds int `json:"overlap_seconds,omitempty" minimum:"0" maximum:"604800" doc:"Keep the old token (and the sessions it minted) working this much longer, so a running agent is not cut off; 0: it stops now"`
-		TTLSeconds     int `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"The new token expires after this long; 0 or absent: never"`
+		TTLSeconds     *int `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"The new token expires after this long; 0: never; absent: the current token's lifetime (token_ttl_seconds)"`
 	}
 }
 
@@ -99,7 +100,8 @@ func (s *server) registerAgents(api huma.API) {
 				role = domain.InstanceMember
 			}
 			token, hash := seal.NewToken(seal.PrefixAgent)
-			a, err := s.Store.CreateAgent(ctx, store.Agent{Name: in.Body.Name, Role: role, CreatedBy: c.Actor.ID, TokenExpiresAt: s.expiry(in.Body.TTLSeconds)}, hash, grants)
+			a, err := s.Store.CreateAgent(ctx, store.Agent{Name: in.Body.Name, Role: role, CreatedBy: c.Actor.ID,
+				TokenExpiresAt: s.expiry(in.Body.TTLSeconds), TokenTTL: time.Duration(in.Body.TTLSeconds) * time.Second}, hash, grants)
 			if err != nil {
 				return nil, s.problem(ctx, err)
 			}
@@ -177,13 +179,17 @@ func (s *server) registerAgents(api huma.API) {
 				return nil, err
 			}
 			var overlap time.Duration
-			var ttl int
+			ttl := int(a.TokenTTL / time.Second) // a rotation keeps the token's lifetime unless it names one
 			if in.Body != nil {
-				overlap, ttl = time.Duration(in.Body.OverlapSeconds)*time.Second, in.Body.TTLSeconds
+				overlap = time.Duration(in.Body.OverlapSeconds) * time.Second
+				if in.Body.TTLSeconds != nil {
+					ttl = *in.Body.TTLSeconds
+				}
 			}
 			token, hash := seal.NewToken(seal.PrefixAgent)
 			defer s.auditAgent(ctx, a)()
-			if err := s.identitiesChanged(ctx, s.Store.RotateAgentToken(ctx, a.ID, hash, s.expiry(ttl), overlap)); err != nil {
+			err = s.Store.RotateAgentToken(ctx, a.ID, hash, s.expiry(ttl), time.Duration(ttl)*time.Second, overlap)
+			if err := s.identitiesChanged(ctx, err); err != nil {
 				return nil, err
 			}
 			noteSecret(ctx, "token")
@@ -299,7 +305,7 @@ func (s *server) expiry(ttl int) *time.Time {
 
 func agentView(a store.Agent, grants []store.AgentGrant) AgentView {
 	v := AgentView{ID: a.ID, Name: a.Name, Role: string(a.Role), Revoked: a.RevokedAt != nil, CreatedAt: a.CreatedAt, Vaults: []VaultGrantView{},
-		TokenExpiresAt: a.TokenExpiresAt, PreviousTokenExpiresAt: a.PrevTokenExpiresAt, LastUsedAt: a.LastUsedAt}
+		TokenExpiresAt: a.TokenExpiresAt, TokenTTLSeconds: int(a.TokenTTL / time.Second), PreviousTokenExpiresAt: a.PrevTokenExpiresAt, LastUsedAt: a.LastUsedAt}
 	for _, g := range grants {
 		v.Vaults = append(v.Vaults, VaultGrantView{Vault: g.VaultName, Role: string(g.Role)})
 	}

@@ -19,6 +19,9 @@ type Agent struct {
 	CreatedAt time.Time
 	// TokenExpiresAt is when the current token stops working; nil: never.
 	TokenExpiresAt *time.Time
+	// TokenTTL is the lifetime the current token was given (0: never
+	// expires); a rotation that names none gives the new token the same.
+	TokenTTL time.Duration
 	// PrevTokenExpiresAt is when the token replaced by the last rotation
 	// stops working; nil when it already did.
 	PrevTokenExpiresAt *time.Time
@@ -33,14 +36,15 @@ type AgentGrant struct {
 	Role      domain.VaultRole
 }
 
-const agentCols = `id, name, role, revoked_at, created_by, created_at, token_expires_at, prev_token_expires_at, last_used_at`
+const agentCols = `id, name, role, revoked_at, created_by, created_at, token_expires_at, prev_token_expires_at, last_used_at, token_ttl_seconds`
 
 func scanAgent(row interface{ Scan(...any) error }) (Agent, error) {
 	var a Agent
 	var role string
 	var revoked, tokenExp, prevExp, used sql.NullInt64
-	var created int64
-	err := row.Scan(&a.ID, &a.Name, &role, &revoked, &a.CreatedBy, &created, &tokenExp, &prevExp, &used)
+	var created, ttl int64
+	err := row.Scan(&a.ID, &a.Name, &role, &revoked, &a.CreatedBy, &created, &tokenExp, &prevExp, &used, &ttl)
+	a.TokenTTL = time.Duration(ttl) * time.Second
 	a.Role, a.RevokedAt, a.CreatedAt = domain.InstanceRole(role), nullMsToTime(revoked), msToTime(created)
 	a.TokenExpiresAt, a.PrevTokenExpiresAt, a.LastUsedAt = nullMsToTime(tokenExp), nullMsToTime(prevExp), nullMsToTime(used)
 	return a, err
@@ -59,8 +63,8 @@ func (s *Store) CreateAgent(ctx context.Context, a Agent, tokenHash []byte, gran
 	now := s.millis()
 	a.ID, a.CreatedAt = NewID(), msToTime(now)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO agents (id, name, role, token_hash, created_by, created_at, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.Name, string(a.Role), tokenHash, a.CreatedBy, now, nullTime(a.TokenExpiresAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO agents (id, name, role, token_hash, created_by, created_at, token_expires_at, token_ttl_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Name, string(a.Role), tokenHash, a.CreatedBy, now, nullTime(a.TokenExpiresAt), int64(a.TokenTTL/time.Second))
 		if isUnique(err) {
 			return domain.Errorf(domain.CodeAlreadyExists, "an agent named %q already exists", a.Name)
 		}
@@ -191,19 +195,20 @@ func (s *Store) AgentGrants(ctx context.Context, agentID string) ([]AgentGrant, 
 }
 
 // RotateAgentToken replaces an agent's token hash (expiring at expiresAt,
-// nil: never) and clears any revocation. With overlap > 0 the replaced
+// nil: never, from a lifetime of ttl, which is recorded) and clears any
+// revocation. With overlap > 0 the replaced
 // token keeps working that much longer (never past its own expiry), and so
 // do the scoped sessions it minted; a revoked agent's old token never
 // comes back.
-func (s *Store) RotateAgentToken(ctx context.Context, id string, tokenHash []byte, expiresAt *time.Time, overlap time.Duration) error {
+func (s *Store) RotateAgentToken(ctx context.Context, id string, tokenHash []byte, expiresAt *time.Time, ttl, overlap time.Duration) error {
 	now := s.millis()
 	until := now + overlap.Milliseconds()
 	res, err := s.db.ExecContext(ctx, `UPDATE agents SET
 		prev_token_hash = CASE WHEN ? > 0 AND revoked_at IS NULL AND (token_expires_at IS NULL OR token_expires_at > ?) THEN token_hash ELSE NULL END,
 		prev_token_expires_at = CASE WHEN ? > 0 AND revoked_at IS NULL AND (token_expires_at IS NULL OR token_expires_at > ?)
 			THEN (CASE WHEN token_expires_at IS NOT NULL AND token_expires_at < ? THEN token_expires_at ELSE ? END) ELSE NULL END,
-		token_hash = ?, token_expires_at = ?, revoked_at = NULL WHERE id = ?`,
-		overlap.Milliseconds(), now, overlap.Milliseconds(), now, until, until, tokenHash, nullTime(expiresAt), id)
+		token_hash = ?, token_expires_at = ?, token_ttl_seconds = ?, revoked_at = NULL WHERE id = ?`,
+		overlap.Milliseconds(), now, overlap.Milliseconds(), now, until, until, tokenHash, nullTime(expiresAt), int64(ttl/time.Second), id)
 	return mustAffect(res, err, domain.CodeNotFound, "no agent with id %q", id)
 }
 

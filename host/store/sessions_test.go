@@ -60,7 +60,7 @@ func TestScopedSessionCreatorState(t *testing.T) {
 
 		a, at = agent("rotated")
 		tok = mint(PrincipalAgent, a.ID, at)
-		must(t, s.RotateAgentToken(ctx, a.ID, []byte("new-token"), nil, 0))
+		must(t, s.RotateAgentToken(ctx, a.ID, []byte("new-token"), nil, 0, 0))
 		check("agent rotated", tok, SessionCreator{Exists: true, Revoked: true, Role: domain.InstanceMember, VaultRole: domain.VaultMember})
 
 		a, at = agent("ungranted")

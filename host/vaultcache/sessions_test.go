@@ -63,7 +63,7 @@ func TestSessionFollowsItsCreator(t *testing.T) {
 		}, ""},
 		{"agent-token-rotated", store.PrincipalAgent, domain.VaultProxy, func(t *testing.T, f *fixture, c creator) {
 			_, h := seal.NewToken(seal.PrefixAgent)
-			must(t, f.st.RotateAgentToken(ctx, c.id, h, nil, 0))
+			must(t, f.st.RotateAgentToken(ctx, c.id, h, nil, 0, 0))
 		}, ""},
 		{"agent-grant-removed", store.PrincipalAgent, domain.VaultAdmin, func(t *testing.T, f *fixture, c creator) {
 			must(t, f.st.RemoveGrant(ctx, f.shop.ID, store.PrincipalAgent, c.id))

@@ -886,8 +886,11 @@ type AgentView struct {
 	Role                   AgentViewRole `json:"role"`
 
 	// TokenExpiresAt When the current token stops working; absent: never
-	TokenExpiresAt *time.Time        `json:"token_expires_at,omitempty"`
-	Vaults         *[]VaultGrantView `json:"vaults"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+
+	// TokenTtlSeconds The lifetime the current token was given (0: never expires); a rotation that names none gives the new token the same
+	TokenTtlSeconds int64             `json:"token_ttl_seconds"`
+	Vaults          *[]VaultGrantView `json:"vaults"`
 }
 
 // AgentViewRole defines model for AgentView.Role.
@@ -1797,7 +1800,7 @@ type RotateAgentInputBody struct {
 	// OverlapSeconds Keep the old token (and the sessions it minted) working this much longer, so a running agent is not cut off; 0: it stops now
 	OverlapSeconds *int64 `json:"overlap_seconds,omitempty"`
 
-	// TtlSeconds The new token expires after this long; 0 or absent: never
+	// TtlSeconds The new token expires after this long; 0: never; absent: the current token's lifetime (token_ttl_seconds)
 	TtlSeconds *int64 `json:"ttl_seconds,omitempty"`
 }
 

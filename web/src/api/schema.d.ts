@@ -1227,6 +1227,11 @@ export interface components {
              * @description When the current token stops working; absent: never
              */
             token_expires_at?: string;
+            /**
+             * Format: int64
+             * @description The lifetime the current token was given (0: never expires); a rotation that names none gives the new token the same
+             */
+            token_ttl_seconds: number;
             vaults: components["schemas"]["VaultGrantView"][] | null;
         };
         ApproveProposalInputBody: {
@@ -1946,7 +1951,7 @@ export interface components {
             overlap_seconds?: number;
             /**
              * Format: int64
-             * @description The new token expires after this long; 0 or absent: never
+             * @description The new token expires after this long; 0: never; absent: the current token's lifetime (token_ttl_seconds)
              */
             ttl_seconds?: number;
         };

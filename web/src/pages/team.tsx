@@ -323,7 +323,7 @@ export function AgentsPage({ me }: { me: Me }) {
                 <input type="number" min={0} max={604800} name="rotate-overlap" value={overlap} onInput={(e) => setOverlap(Number(e.currentTarget.value))} />
               </Field>
               <Field label="Rotated token expires (days)" narrow>
-                <input type="number" min={0} max={365} step="any" name="rotate-ttl-days" placeholder="never" value={rotateDays} onInput={(e) => setRotateDays(e.currentTarget.value)} />
+                <input type="number" min={0} max={365} step="any" name="rotate-ttl-days" placeholder="as now" title="Empty: the token's current lifetime; 0: never expires" value={rotateDays} onInput={(e) => setRotateDays(e.currentTarget.value)} />
               </Field>
             </>
           ) : null}
@@ -402,7 +402,7 @@ export function AgentsPage({ me }: { me: Me }) {
                   aria-label={`Rotate token of ${a.name}`}
                   onClick={() =>
                     run("t" + a.id, async () => {
-                      const r = await unwrap(api.POST("/v1/agents/{name}/rotate", { params: { path: { name: a.name } }, body: { overlap_seconds: overlap, ttl_seconds: days(rotateDays) } }));
+                      const r = await unwrap(api.POST("/v1/agents/{name}/rotate", { params: { path: { name: a.name } }, body: { overlap_seconds: overlap, ttl_seconds: rotateDays === "" ? undefined : days(rotateDays) } }));
                       setToken({ name: a.name, token: r.token });
                     })
                   }
