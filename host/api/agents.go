@@ -49,7 +49,7 @@ type AgentOutput struct {
 type RotateAgentInput struct {
 	Name string `path:"name" maxLength:"64"`
 	Body *struct {
-		OverlapSeconds int `json:"overlap_seconds,omitempty" minimum:"0" maximum:"604800" doc:"Keep the old token (and the sessions it minted) working this much longer, so a running agent is not cut off; 0: it stops now"`
+		OverlapSeconds int  `json:"overlap_seconds,omitempty" minimum:"0" maximum:"604800" doc:"Keep the old token (and the sessions it minted) working this much longer, so a running agent is not cut off; 0: it stops now"`
 		TTLSeconds     *int `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"The new token expires after this long; 0: never; absent: the current token's lifetime (token_ttl_seconds)"`
 	}
 }
