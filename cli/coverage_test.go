@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/agent-vault/agent-vault/openapi"
 )
 
 // notCommands are operations the CLI deliberately does not call, with why.
@@ -20,16 +21,8 @@ var notCommands = map[string]string{
 // operation added to openapi.json fails here until a command calls its
 // generated client method (or notCommands says why not).
 func TestEveryOperationHasACommand(t *testing.T) {
-	b, err := os.ReadFile("../openapi/openapi.json")
+	ops, err := openapi.Operations()
 	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Paths map[string]map[string]struct {
-			OperationID string `json:"operationId"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("*.go")
@@ -44,18 +37,12 @@ func TestEveryOperationHasACommand(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\.api\.(\w+)\(`).FindAllStringSubmatch(src.String(), -1) {
 		called[m[1]] = true
 	}
-	for path, ops := range doc.Paths {
-		for verb, op := range ops {
-			if _, skip := notCommands[op.OperationID]; skip {
-				continue
-			}
-			var name strings.Builder
-			for _, part := range strings.Split(op.OperationID, "-") {
-				name.WriteString(strings.ToUpper(part[:1]) + part[1:])
-			}
-			if !called[name.String()] {
-				t.Errorf("%s %s (%s): no command calls %s", strings.ToUpper(verb), path, op.OperationID, name.String())
-			}
+	for _, op := range ops {
+		if _, skip := notCommands[op.ID]; skip {
+			continue
+		}
+		if !called[op.GoName()] {
+			t.Errorf("%s %s (%s): no command calls %s", op.Method, op.Path, op.ID, op.GoName())
 		}
 	}
 }
