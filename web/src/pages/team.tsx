@@ -205,6 +205,7 @@ function GrantFields({ name, me, grants, onChange }: { name: string; me: Me; gra
         );
       })}
       {admin.length > grants.length ? <Button onClick={() => onChange([...grants, { vault: "", role: grants[grants.length - 1].role }])}>Another vault</Button> : null}
+      <ErrorBanner error={vaults.error} />
     </>
   );
 }
