@@ -666,6 +666,10 @@ try {
     // The summary says what changed, before and after.
     const renamed = page.locator("tr[data-audit-seq]", { hasText: "rename-vault" }).first().locator(".audit-summary");
     assert((await renamed.textContent()).includes("name team-secrets → team-secrets-2"), "rename summary: " + (await renamed.textContent()));
+    // A time filter the server accepts: the rename happened within the hour.
+    await page.locator('select[name="audit-since"]').selectOption("1");
+    await page.locator("tr[data-audit-seq]", { hasText: "rename-vault" }).first().waitFor();
+    assert((await page.locator(".banner-error").count()) === 0, "the since filter is accepted");
     await page.getByRole("button", { name: "Verify chain" }).click();
     const verdict = page.getByTestId("audit-verify");
     await verdict.waitFor();

@@ -76,6 +76,8 @@ export function AuditPage({ me }: { me: Me }) {
   const [actor, setActor] = useState("");
   const [vault, setVault] = useState("");
   const [operation, setOperation] = useState("");
+  // Hours back from now; 0: any time.
+  const [sinceHours, setSinceHours] = useState(0);
   const [entries, setEntries] = useState<Entry[]>([]);
   const [more, setMore] = useState<number | undefined>(undefined);
   const [loading, setLoading] = useState(true);
@@ -92,6 +94,7 @@ export function AuditPage({ me }: { me: Me }) {
         ...(actor ? { actor } : {}),
         ...(vault ? { vault } : {}),
         ...(operation ? { operation } : {}),
+        ...(sinceHours ? { since: new Date(Date.now() - sinceHours * 3600_000).toISOString() } : {}),
       },
     },
   });
@@ -113,7 +116,7 @@ export function AuditPage({ me }: { me: Me }) {
     return () => {
       alive = false;
     };
-  }, [actor, vault, operation, owner]);
+  }, [actor, vault, operation, sinceHours, owner]);
 
   if (!owner) return <Banner kind="info">Only instance owners read the audit trail.</Banner>;
   return (
@@ -156,12 +159,21 @@ export function AuditPage({ me }: { me: Me }) {
         <Field label="Operation">
           <input name="audit-operation" value={operation} placeholder="e.g. set-credentials" onInput={(e) => setOperation(e.currentTarget.value.trim())} />
         </Field>
+        <Field label="Since">
+          <select name="audit-since" value={String(sinceHours)} onChange={(e) => setSinceHours(Number(e.currentTarget.value))}>
+            <option value="0">Any time</option>
+            <option value="1">Last hour</option>
+            <option value="24">Last day</option>
+            <option value="168">Last 7 days</option>
+            <option value="720">Last 30 days</option>
+          </select>
+        </Field>
       </form>
       <ErrorBanner error={err} />
       {loading ? (
         <Loading what="Loading the audit trail" />
       ) : entries.length === 0 ? (
-        <Empty>No audit entries {actor || vault || operation ? "match these filters" : "yet"}.</Empty>
+        <Empty>No audit entries {actor || vault || operation || sinceHours ? "match these filters" : "yet"}.</Empty>
       ) : (
         <table class="table logs stack" aria-label="Audit entries">
           <thead>
