@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,7 +21,9 @@ func TestAuditSummaries(t *testing.T) {
 	bobID, bob := e.user("bob@example.com", domain.InstanceMember)
 	// Every secret the calls below send or receive: none may reach the trail.
 	secrets := []string{"MARKER", passwordHash()}
-	var lastID string // the id of the last thing created, for the next call's path
+	// The id and token of the last thing created, for a later call's path
+	// ({id}, {token}); carol signs up with an invite.
+	var lastID, lastToken, carol, anonymous string
 	issued := func(body []byte) {
 		var out struct {
 			ID    string `json:"id"`
@@ -31,6 +32,7 @@ func TestAuditSummaries(t *testing.T) {
 		if json.Unmarshal(body, &out) == nil {
 			if out.Token != "" {
 				secrets = append(secrets, out.Token)
+				lastToken = out.Token
 			}
 			if out.ID != "" {
 				lastID = out.ID
@@ -82,8 +84,8 @@ func TestAuditSummaries(t *testing.T) {
 		{"invite-with-vaults", &owner, "POST", "/v1/users/invites", map[string]any{"email": "carol@example.com", "role": "member",
 			"vaults": []any{map[string]any{"vault": "prod", "role": "admin"}}}, "create-invite", "users/invites",
 			`{"changes":[{"field":"email","after":"carol@example.com"},{"field":"role","after":"member"},{"field":"vaults.prod","after":"admin"}]}`},
-		{"invite-renewed", &owner, "POST", "/v1/invites/%s/resend", nil, "resend-invite", "", `{"changes":[{"field":"token","withheld":true}]}`}, // expires_at: the same second, so unchanged
-		{"invite-revoked", &owner, "DELETE", "/v1/invites/%s", nil, "revoke-invite", "", `{"changes":[{"field":"status","before":"pending","after":"revoked"}]}`},
+		{"invite-renewed", &owner, "POST", "/v1/invites/{id}/resend", nil, "resend-invite", "", `{"changes":[{"field":"token","withheld":true}]}`}, // expires_at: the same second, so unchanged
+		{"invite-revoked", &owner, "DELETE", "/v1/invites/{id}", nil, "revoke-invite", "", `{"changes":[{"field":"status","before":"pending","after":"revoked"}]}`},
 		{"settings", &owner, "PATCH", "/v1/instance/settings", map[string]any{"invite_policy": "members", "allowed_email_domains": []string{"example.com"}},
 			"update-instance-settings", "instance/settings",
 			`{"changes":[{"field":"invite_policy","before":"owners","after":"members"},{"field":"allowed_email_domains","before":[],"after":["example.com"]}]}`},
@@ -134,7 +136,7 @@ func TestAuditSummaries(t *testing.T) {
 		{"proposal", &owner, "POST", "/v1/proposals", map[string]any{"vault": "prod", "message": "need stripe",
 			"services": []any{stripe}, "credentials": []any{map[string]any{"action": "set", "key": "STRIPE_KEY", "value": "MARKER-agent-value"}}},
 			"create-proposal", "", `{"changes":[{"field":"status","after":"pending"},{"field":"services","after":["set stripe"]}],"keys":["STRIPE_KEY"]}`},
-		{"proposal-approved", &owner, "POST", "/v1/admin/proposals/%s/approve", map[string]any{"vault": "prod", "credentials": map[string]string{"STRIPE_KEY": "MARKER-human-value"}},
+		{"proposal-approved", &owner, "POST", "/v1/admin/proposals/{id}/approve", map[string]any{"vault": "prod", "credentials": map[string]string{"STRIPE_KEY": "MARKER-human-value"}},
 			"approve-proposal", "", `{"changes":[{"field":"status","before":"pending","after":"approved"},` +
 				`{"field":"services.stripe.host","after":"api.stripe.com"},{"field":"services.stripe.enabled","after":true},` +
 				`{"field":"services.stripe.auth","after":"bearer"},{"field":"services.stripe.credential_keys","after":["STRIPE_KEY"]},` +
@@ -144,20 +146,32 @@ func TestAuditSummaries(t *testing.T) {
 		{"proposal-2", &owner, "POST", "/v1/proposals", map[string]any{"vault": "prod", "message": "drop stripe",
 			"services": []any{map[string]any{"action": "delete", "name": "stripe"}}},
 			"create-proposal", "", `{"changes":[{"field":"status","after":"pending"},{"field":"services","after":["delete stripe"]}]}`},
-		{"proposal-rejected", &owner, "POST", "/v1/admin/proposals/%s/reject", map[string]any{"vault": "prod", "reason": "keep it"},
+		{"proposal-rejected", &owner, "POST", "/v1/admin/proposals/{id}/reject", map[string]any{"vault": "prod", "reason": "keep it"},
 			"reject-proposal", "", `{"changes":[{"field":"status","before":"pending","after":"rejected"}]}`},
 		{"store-unchanged", &owner, "PATCH", "/v1/vaults/prod/credential-store", map[string]any{"kind": "builtin"},
 			"set-credential-store", "vaults/prod/credential-store", `{"note":"no change"}`},
 		{"canary", &owner, "POST", "/v1/vaults/prod/canaries", map[string]any{"name": "CANARY_KEY"}, "create-canary", "vaults/prod/canaries",
 			`{"changes":[{"field":"canary","after":"CANARY_KEY"}]}`},
+		{"member-leaves", &bob, "POST", "/v1/vaults/bobs/leave", nil, "leave-vault", "vaults/bobs/users/bob@example.com",
+			`{"changes":[{"field":"role","before":"admin"}]}`},
 		{"password-changed", &bob, "POST", "/v1/auth/password", map[string]any{"current_password": "password1", "new_password": "MARKER-new-password"},
 			"change-password", "auth/password", `{"changes":[{"field":"password","withheld":true}]}`},
+		{"reset-issued", &owner, "POST", "/v1/users/" + bobID + "/password-reset", nil, "create-password-reset", "users/bob@example.com",
+			`{"changes":[{"field":"reset_link_expires_at","after":"T"}]}`},
+		{"reset-used", &anonymous, "POST", "/v1/password-resets/{token}", map[string]any{"password": "MARKER-reset-password"},
+			"complete-password-reset", "password-resets/…", `{"changes":[{"field":"password","withheld":true}]}`},
+		{"invite-again", &owner, "POST", "/v1/users/invites", map[string]any{"email": "carol@example.com",
+			"vaults": []any{map[string]any{"vault": "prod", "role": "admin"}}}, "create-invite", "users/invites",
+			`{"changes":[{"field":"email","after":"carol@example.com"},{"field":"role","after":"member"},{"field":"vaults.prod","after":"admin"}]}`},
+		{"invite-accepted", &anonymous, "POST", "/v1/users/invites/{token}/accept", map[string]any{"email": "carol@example.com", "password": "MARKER-carol-password"},
+			"accept-invite", "users/invites/…/accept", `{"changes":[{"field":"role","after":"member"},{"field":"vaults.prod","after":"admin"}]}`},
+		{"account-deleted", &carol, "DELETE", "/v1/auth/me", map[string]any{"password": "MARKER-carol-password"}, "delete-my-account", "auth/me",
+			`{"changes":[{"field":"role","before":"member"}]}`},
 	}
 	macs := regexp.MustCompile(`"([A-Z_]+)":"[0-9a-f]{32}"`)
+	times := regexp.MustCompile(`"\d{4}-\d\d-\d\dT[0-9:.]+Z"`)
 	for _, tc := range tests {
-		if strings.Contains(tc.path, "%s") { // the id of what the call before made
-			tc.path = fmt.Sprintf(tc.path, lastID)
-		}
+		tc.path = strings.NewReplacer("{id}", lastID, "{token}", lastToken).Replace(tc.path)
 		if tc.wantTarget == "" {
 			tc.wantTarget = strings.TrimPrefix(tc.path, "/v1/")
 			if tc.wantOp == "create-proposal" {
@@ -173,9 +187,11 @@ func TestAuditSummaries(t *testing.T) {
 		if status >= 400 {
 			t.Fatalf("%s: %s %s answered %d %s", tc.name, tc.method, tc.path, status, body)
 		}
-		if tc.wantOp == "change-password" {
-			bob = ""
-			json.Unmarshal(body, &struct{ Token *string }{&bob})
+		switch tc.wantOp {
+		case "change-password":
+			bob = lastToken
+		case "accept-invite":
+			carol = lastToken
 		}
 		_, list := e.do("GET", "/v1/audit?limit=1", owner, nil)
 		var l auditList
@@ -183,7 +199,7 @@ func TestAuditSummaries(t *testing.T) {
 			t.Fatalf("%s: audit list %s: %v", tc.name, list, err)
 		}
 		got := l.Entries[0]
-		summary := macs.ReplaceAllString(string(got.Summary), `"$1":"…"`)
+		summary := times.ReplaceAllString(macs.ReplaceAllString(string(got.Summary), `"$1":"…"`), `"T"`)
 		if got.Operation != tc.wantOp || got.Target != tc.wantTarget || summary != tc.want {
 			t.Errorf("%s: entry %s on %q\n summary %s\n want    %s on %q\n summary %s", tc.name, got.Operation, got.Target, summary, tc.wantOp, tc.wantTarget, tc.want)
 		}
