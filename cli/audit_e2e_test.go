@@ -152,25 +152,40 @@ func TestAuditTrail(t *testing.T) {
 // entries of these operations by the local actor, in order.
 func wantLocalAudit(t *testing.T, dataDir string, ops ...string) {
 	t.Helper()
+	wantLocalAuditSummaries(t, dataDir, ops, nil)
+}
+
+// wantLocalAuditSummaries is wantLocalAudit that also compares each
+// entry's summary, when summaries is not nil.
+func wantLocalAuditSummaries(t *testing.T, dataDir string, ops, summaries []string) {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "agent-vault.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT actor_kind, operation, outcome FROM audit_log ORDER BY seq DESC LIMIT ?`, len(ops))
+	rows, err := db.Query(`SELECT actor_kind, operation, outcome, summary FROM audit_log ORDER BY seq DESC LIMIT ?`, len(ops))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	var got []string
 	for rows.Next() {
-		var kind, op, outcome string
-		rows.Scan(&kind, &op, &outcome)
-		got = append([]string{kind + " " + op + " " + outcome}, got...)
+		var kind, op, outcome, summary string
+		rows.Scan(&kind, &op, &outcome, &summary)
+		line := kind + " " + op + " " + outcome
+		if summaries != nil {
+			line += " " + summary
+		}
+		got = append([]string{line}, got...)
 	}
 	var want []string
-	for _, op := range ops {
-		want = append(want, "local "+op+" ok")
+	for i, op := range ops {
+		line := "local " + op + " ok"
+		if summaries != nil {
+			line += " " + summaries[i]
+		}
+		want = append(want, line)
 	}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("audit trail ends with %q, want %q", got, want)

@@ -304,7 +304,13 @@ func TestMasterPasswordLifecycle(t *testing.T) {
 		}
 	}
 	// Each change is in the audit trail, done at the machine.
-	wantLocalAudit(t, dir, "master-password-set", "master-password-change", "master-password-remove")
+	// Each says what changed: the seal mode, and a changed password without
+	// any value.
+	wantLocalAuditSummaries(t, dir, []string{"master-password-set", "master-password-change", "master-password-remove"}, []string{
+		`{"changes":[{"field":"seal_mode","before":"none","after":"password"}]}`,
+		`{"changes":[{"field":"master_password","withheld":true}]}`,
+		`{"changes":[{"field":"seal_mode","before":"password","after":"none"}]}`,
+	})
 	// Passwordless again: the server starts without a password and the
 	// owner can still sign in (the DEK never changed).
 	s = startServer(t, dir)
