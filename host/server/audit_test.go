@@ -54,6 +54,12 @@ func TestAuditScheduledSyncRecordsTransitions(t *testing.T) {
 		case s.want != "" && (len(rows) != 1 || rows[0].Outcome != s.want || rows[0].Vault != "billing" ||
 			rows[0].Operation != "sync-vault-scheduled" || rows[0].ActorKind != audit.ActorSystem):
 			t.Errorf("step %d: recorded %+v, want one entry with outcome %s", i, rows, s.want)
+		case s.want != "":
+			after := map[bool]string{true: "ok", false: "error"}[s.err == nil]
+			want := `{"changes":[{"field":"last_sync_status","before":"` + s.before + `","after":"` + after + `"}],"note":"scheduled sync of the infisical store"}`
+			if string(rows[0].Summary) != want {
+				t.Errorf("step %d: summary %s, want %s", i, rows[0].Summary, want)
+			}
 		}
 	}
 }
