@@ -78,7 +78,7 @@ func TestEveryFlagHasHelp(t *testing.T) {
 	walk(p.Model.Node)
 }
 
-const rootWords = "--addr --help --json account agent audit completion discover guide instance invite login logout master-password migrate-db openapi proposal register run server service status user vault version whoami"
+const rootWords = "--addr --help --json account agent audit completion discover guide instance invite login logout master-password migrate-db openapi overview proposal register run server service status user vault version whoami"
 
 func TestCompletions(t *testing.T) {
 	p, err := newParser(&env{}, func(int) {})
