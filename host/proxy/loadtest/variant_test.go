@@ -148,8 +148,8 @@ func TestSmokeVariants(t *testing.T) {
 			t.Errorf("%s: %+v", r.Variant, r)
 		}
 	}
-	if got := strings.Join(order, ","); got != "on/1,off/1,on/2,off/2" {
-		t.Errorf("rounds ran %s, want on/1,off/1,on/2,off/2 (interleaved)", got)
+	if got := strings.Join(order, ","); got != "on/1,off/1,off/2,on/2" {
+		t.Errorf("rounds ran %s, want on/1,off/1,off/2,on/2 (interleaved, each round starting with the next variant)", got)
 	}
 	rows := rep.compareVariants()
 	if len(rows) != 2 || rows[0].Ratio != 1 || rows[1].Ratio <= 0 || rows[1].PairedMin <= 0 || rows[1].PairedMax < rows[1].PairedMin {
