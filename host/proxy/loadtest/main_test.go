@@ -34,21 +34,8 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the server; skipped under -short")
 	}
-	var stderr bytes.Buffer
 	jsonFile := filepath.Join(t.TempDir(), "report.json")
-	o, err := parseFlags([]string{"-duration", "300ms", "-warmup", "100ms", "-concurrency", "1,4", "-restart=false",
-		"-json", jsonFile, "-wasm-cache", testWasmCache(t)}, &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	code, rep := runAndReport(ctx, o, &out, &stderr)
-	if code != 0 || rep == nil {
-		t.Fatalf("exit code %d\n%s", code, stderr.String())
-	}
+	rep, out, _ := runHarness(t, "-duration", "300ms", "-warmup", "100ms", "-concurrency", "1,4", "-json", jsonFile)
 	if len(rep.Cells) != 8 {
 		t.Fatalf("got %d cells, want 8 (4 modes x 2 concurrencies)", len(rep.Cells))
 	}
@@ -98,8 +85,8 @@ func TestSmoke(t *testing.T) {
 	}
 
 	for _, want := range []string{"mode          c     req/s", "proxy-mitm    4", "targets:", "n/a  proxy-http req/s at c=16 vs direct"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("printed report lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("printed report lacks %q:\n%s", want, out)
 		}
 	}
 	b, err := os.ReadFile(jsonFile)
@@ -113,6 +100,26 @@ func TestSmoke(t *testing.T) {
 	if len(decoded.Cells) != 8 || len(decoded.Rounds) != 8 {
 		t.Errorf("JSON report has %d cells and %d rounds, want 8 and 8", len(decoded.Cells), len(decoded.Rounds))
 	}
+}
+
+// runHarness runs the harness with args, this test binary acting as the
+// server (TestMain), and fails the test unless it ends with a report. It
+// returns the report and what the harness printed to stdout and stderr.
+func runHarness(t *testing.T, args ...string) (rep *report, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	o, err := parseFlags(append(args, "-restart=false", "-wasm-cache", testWasmCache(t)), &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	code, rep := runAndReport(ctx, o, &out, &errOut)
+	if code != 0 || rep == nil {
+		t.Fatalf("exit code %d\n%s", code, errOut.String())
+	}
+	return rep, out.String(), errOut.String()
 }
 
 // testWasmCache keeps the server's plugin compilation cache between test
@@ -140,20 +147,11 @@ func TestMeasureReplicas(t *testing.T) {
 		postgres bool
 	}{{"sqlite-1", 1, false}, {"postgres-1", 1, true}, {"postgres-2", 2, true}} {
 		args := []string{"-modes", "direct,proxy-http", "-concurrency", "16,64", "-duration", "3s", "-rounds", "3",
-			"-restart=false", "-wasm-cache", testWasmCache(t), "-replicas", fmt.Sprint(cfg.replicas)}
+			"-replicas", fmt.Sprint(cfg.replicas)}
 		if cfg.postgres {
 			args = append(args, "-database-url", pgtest.URL(t))
 		}
-		var stderr bytes.Buffer
-		o, err := parseFlags(args, &stderr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
-		var out bytes.Buffer
-		if code, _ := runAndReport(context.Background(), o, &out, &stderr); code != 0 {
-			t.Fatalf("%s: exit %d\n%s", cfg.name, code, stderr.String())
-		}
-		t.Logf("%s:\n%s", cfg.name, out.String())
+		_, out, _ := runHarness(t, args...)
+		t.Logf("%s:\n%s", cfg.name, out)
 	}
 }

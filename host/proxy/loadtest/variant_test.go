@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/agent-vault/agent-vault/host/store/pgtest"
 )
@@ -127,20 +124,8 @@ func TestSmokeVariants(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the server; skipped under -short")
 	}
-	var stderr bytes.Buffer
-	o, err := parseFlags([]string{"-duration", "200ms", "-warmup", "50ms", "-concurrency", "2", "-modes", "proxy-http", "-rounds", "2",
-		"-restart=false", "-wasm-cache", testWasmCache(t), "-variant", "on", "-variant", "off:AGENT_VAULT_METRICS=false"}, &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	code, rep := runAndReport(ctx, o, &out, &stderr)
-	if code != 0 || rep == nil {
-		t.Fatalf("exit code %d\n%s", code, stderr.String())
-	}
+	rep, out, stderr := runHarness(t, "-duration", "200ms", "-warmup", "50ms", "-concurrency", "2", "-modes", "proxy-http", "-rounds", "2",
+		"-variant", "on", "-variant", "off:AGENT_VAULT_METRICS=false")
 	var order []string
 	for _, r := range rep.Rounds {
 		order = append(order, fmt.Sprintf("%s/%d", r.Variant, r.Round))
@@ -155,8 +140,8 @@ func TestSmokeVariants(t *testing.T) {
 	if len(rows) != 2 || rows[0].Ratio != 1 || rows[1].Ratio <= 0 || rows[1].PairedMin <= 0 || rows[1].PairedMax < rows[1].PairedMin {
 		t.Errorf("comparison %+v", rows)
 	}
-	if !strings.Contains(out.String(), "AGENT_VAULT_METRICS=false") || !strings.Contains(stderr.String(), "variant off: AGENT_VAULT_METRICS=false") {
-		t.Errorf("the report does not say what each variant set:\n%s\n%s", out.String(), stderr.String())
+	if !strings.Contains(out, "AGENT_VAULT_METRICS=false") || !strings.Contains(stderr, "variant off: AGENT_VAULT_METRICS=false") {
+		t.Errorf("the report does not say what each variant set:\n%s\n%s", out, stderr)
 	}
 }
 
@@ -166,25 +151,12 @@ func TestSmokeReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers and PostgreSQL; skipped under -short")
 	}
-	url := pgtest.URL(t)
-	var stderr bytes.Buffer
-	o, err := parseFlags([]string{"-duration", "200ms", "-warmup", "50ms", "-concurrency", "4", "-modes", "proxy-http",
-		"-restart=false", "-wasm-cache", testWasmCache(t), "-replicas", "2", "-database-url", url}, &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.bin, o.serverEnv = os.Args[0], append(o.serverEnv, serveEnv+"=1")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	code, rep := runAndReport(ctx, o, &out, &stderr)
-	if code != 0 || rep == nil {
-		t.Fatalf("exit code %d\n%s", code, stderr.String())
-	}
+	rep, _, stderr := runHarness(t, "-duration", "200ms", "-warmup", "50ms", "-concurrency", "4", "-modes", "proxy-http",
+		"-replicas", "2", "-database-url", pgtest.URL(t))
 	if rep.Replicas != 2 || rep.Database != "postgres" || len(rep.Cells) != 1 || rep.Cells[0].Requests == 0 || rep.Cells[0].Errors != 0 {
 		t.Errorf("report %+v", rep)
 	}
-	if !strings.Contains(stderr.String(), "2 replicas behind a TCP round-robin") {
-		t.Errorf("no round-robin:\n%s", stderr.String())
+	if !strings.Contains(stderr, "2 replicas behind a TCP round-robin") {
+		t.Errorf("no round-robin:\n%s", stderr)
 	}
 }
