@@ -58,23 +58,31 @@ func start(t *testing.T, url string) (*Watcher, recorder) {
 	return w, rec
 }
 
-// A change committed through one store reaches the watcher of another
-// connection: the vault's id for its data, "" for principals.
-func TestWatcherRelaysCommittedChanges(t *testing.T) {
+// openStore opens a store on a fresh PostgreSQL schema, with its default
+// vault, for a test to write through.
+func openStore(t *testing.T) (url string, st *store.Store, v store.Vault) {
+	t.Helper()
 	ctx := context.Background()
-	url := pgtest.URL(t)
+	url = pgtest.URL(t)
 	st, err := store.OpenPostgres(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	if err := st.EnsureDefaultVault(ctx); err != nil {
 		t.Fatal(err)
 	}
-	v, err := st.VaultByName(ctx, domain.DefaultVault)
-	if err != nil {
+	if v, err = st.VaultByName(ctx, domain.DefaultVault); err != nil {
 		t.Fatal(err)
 	}
+	return url, st, v
+}
+
+// A change committed through one store reaches the watcher of another
+// connection: the vault's id for its data, "" for principals.
+func TestWatcherRelaysCommittedChanges(t *testing.T) {
+	ctx := context.Background()
+	url, st, v := openStore(t)
 	a, err := st.CreateAgent(ctx, store.Agent{Name: "bot", Role: domain.InstanceMember}, []byte("h"), []store.AgentGrant{{VaultID: v.ID, Role: domain.VaultProxy}})
 	if err != nil {
 		t.Fatal(err)
@@ -110,15 +118,7 @@ func TestWatcherRelaysCommittedChanges(t *testing.T) {
 // A rolled-back change announces nothing.
 func TestWatcherIgnoresRolledBackChanges(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	st, err := store.OpenPostgres(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnsureDefaultVault(ctx); err != nil {
-		t.Fatal(err)
-	}
+	url, _, _ := openStore(t)
 	w, _ := start(t, url)
 	before := w.Received()
 	conn, err := pgx.Connect(ctx, url)
@@ -154,19 +154,7 @@ func TestWatcherIgnoresRolledBackChanges(t *testing.T) {
 // not current, flushes everything, reconnects and relays again.
 func TestWatcherReconnectsAndFlushes(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	st, err := store.OpenPostgres(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnsureDefaultVault(ctx); err != nil {
-		t.Fatal(err)
-	}
-	v, err := st.VaultByName(ctx, domain.DefaultVault)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, st, v := openStore(t)
 	w, rec := start(t, url)
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -200,19 +188,7 @@ func TestWatcherReconnectsAndFlushes(t *testing.T) {
 // decides whether a session stands) announce a principal change.
 func TestWatcherIgnoresLastUse(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	st, err := store.OpenPostgres(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnsureDefaultVault(ctx); err != nil {
-		t.Fatal(err)
-	}
-	v, err := st.VaultByName(ctx, domain.DefaultVault)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, st, v := openStore(t)
 	a, err := st.CreateAgent(ctx, store.Agent{Name: "bot", Role: domain.InstanceMember}, []byte("h"), nil)
 	if err != nil {
 		t.Fatal(err)
