@@ -1,12 +1,10 @@
 package cli_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -195,24 +193,8 @@ func wantLocalAuditSummaries(t *testing.T, dataDir string, ops, summaries []stri
 // testAuditFollow runs `audit follow` and sees an action recorded after it
 // started arrive as a JSON line.
 func testAuditFollow(t *testing.T, o *operator) {
-	cmd := exec.Command(binary, "audit", "follow", "--every", "100ms", "--last", "1", "--json")
-	cmd.Env = []string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stop := o.follow("audit", "follow", "--every", "100ms", "--last", "1", "--json")
+	defer stop()
 	deadline := time.After(time.Minute)
 	next := func() string {
 		select {

@@ -36,6 +36,31 @@ func newOperator(t testing.TB, addr string) *operator {
 	return &operator{t: t, home: t.TempDir(), addr: addr}
 }
 
+// follow starts the binary with args, a command that keeps printing (such
+// as `vault logs --follow`), and returns its stdout lines as they come and
+// a stop that kills it.
+func (o *operator) follow(args ...string) (lines <-chan string, stop func()) {
+	o.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		o.t.Fatal(err)
+	}
+	ch := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+		close(ch)
+	}()
+	return ch, func() { cmd.Process.Kill(); cmd.Wait() }
+}
+
 // run executes the binary with stdin and extra environment entries and
 // returns its output and exit code.
 func (o *operator) run(stdin *os.File, input string, env []string, args ...string) (stdout, stderr string, code int) {
@@ -694,24 +719,8 @@ func TestRun(t *testing.T) {
 // request-log writer lingers only briefly while someone follows.
 func testFollow(t *testing.T, o *operator, curl, url string) {
 	t.Helper()
-	cmd := exec.Command(binary, "vault", "logs", "--vault=my-app", "--follow", "--json", "--limit=1")
-	cmd.Env = []string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stop := o.follow("vault", "logs", "--vault=my-app", "--follow", "--json", "--limit=1")
+	defer stop()
 	// The follower first prints the newest entry: wait for it, so what
 	// comes next is new.
 	for line := range lines {

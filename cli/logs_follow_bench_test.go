@@ -1,12 +1,10 @@
 package cli_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -55,24 +53,8 @@ func BenchmarkLogsFollow(b *testing.B) {
 	if _, stderr, code := o.run(nil, "", nil, "run", "--vault=my-app", "--", curl, "-sS", upstream.URL+"/first"); code != 0 {
 		b.Fatalf("run: %d %s", code, stderr)
 	}
-	cmd := exec.Command(binary, "vault", "logs", "--vault=my-app", "--follow", "--json", "--limit=1")
-	cmd.Env = []string{"HOME=" + o.home, "PATH=" + os.Getenv("PATH"), "AGENT_VAULT_ADDR=" + o.addr}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stop := o.follow("vault", "logs", "--vault=my-app", "--follow", "--json", "--limit=1")
+	defer stop()
 	waitFor := func(needle string) time.Time {
 		timeout := time.After(10 * time.Second)
 		for {

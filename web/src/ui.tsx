@@ -51,6 +51,26 @@ export function Banner({ kind = "info", children, testid }: { kind?: "info" | "e
   );
 }
 
+// OlderButton loads the page of a newest-first list that comes before the
+// cursor `before` (a list's next_before) and hands it to onPage; it shows
+// only while there is such a page.
+export function OlderButton<P>({ before, label, load, onPage, onError }: { before?: number; label: string; load: (before: number) => Promise<P>; onPage: (page: P) => void; onError: (e: unknown) => void }) {
+  if (before === undefined) return null;
+  return (
+    <Button
+      onClick={async () => {
+        try {
+          onPage(await load(before));
+        } catch (e) {
+          onError(e);
+        }
+      }}
+    >
+      {label}
+    </Button>
+  );
+}
+
 export function ErrorBanner({ error }: { error: unknown }) {
   if (!error) return null;
   // Errors can quote what an agent or an upstream wrote.

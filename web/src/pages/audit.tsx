@@ -3,7 +3,7 @@
 // Instance owners only (the API refuses others).
 import { useEffect, useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag } from "../ui";
+import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, OlderButton, Tag } from "../ui";
 import { Untrusted } from "../untrusted";
 
 type Entry = Schemas["AuditEntry"];
@@ -219,21 +219,13 @@ export function AuditPage({ me }: { me: Me }) {
           </tbody>
         </table>
       )}
-      {more !== undefined ? (
-        <Button
-          onClick={async () => {
-            try {
-              const r = await unwrap(api.GET("/v1/audit", query(more)));
-              setEntries((old) => [...old, ...(r.entries ?? [])]);
-              setMore(r.has_more ? r.next_before : undefined);
-            } catch (e) {
-              setErr(e);
-            }
-          }}
-        >
-          Older entries
-        </Button>
-      ) : null}
+      <OlderButton
+        before={more}
+        label="Older entries"
+        load={(before) => unwrap(api.GET("/v1/audit", query(before)))}
+        onPage={(r) => (setEntries((old) => [...old, ...(r.entries ?? [])]), setMore(r.has_more ? r.next_before : undefined))}
+        onError={setErr}
+      />
     </>
   );
 }

@@ -2,7 +2,7 @@
 // live tail that polls for entries newer than the newest one shown.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Banner, Button, Empty, ErrorBanner, Field, fmtTime, Loading, Tag } from "../ui";
+import { Banner, Empty, ErrorBanner, Field, fmtTime, Loading, OlderButton, Tag } from "../ui";
 import { needWriter, type Perms } from "./vault";
 import { Untrusted, UntrustedPath } from "../untrusted";
 
@@ -150,21 +150,13 @@ export function LogsTab({ vault, perms }: { vault: string; perms: Perms }) {
           </tbody>
         </table>
       )}
-      {more !== undefined ? (
-        <Button
-          onClick={async () => {
-            try {
-              const r = await unwrap(api.GET("/v1/vaults/{name}/logs", query({ before: more })));
-              setEntries((old) => [...old, ...(r.logs ?? [])]);
-              setMore(r.has_more ? r.next_before : undefined);
-            } catch (e) {
-              setErr(e);
-            }
-          }}
-        >
-          Older requests
-        </Button>
-      ) : null}
+      <OlderButton
+        before={more}
+        label="Older requests"
+        load={(before) => unwrap(api.GET("/v1/vaults/{name}/logs", query({ before })))}
+        onPage={(r) => (setEntries((old) => [...old, ...(r.logs ?? [])]), setMore(r.has_more ? r.next_before : undefined))}
+        onError={setErr}
+      />
     </>
   );
 }
